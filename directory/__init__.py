@@ -1,0 +1,56 @@
+"""The partner directory and warm-referral network of an anti-trafficking coalition."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from directory import config as settings
+from directory import db
+from directory.extensions import csrf, login_manager
+
+__all__ = ["create_app"]
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application: defaults, then DIRECTORY_* environment variables, then ``config``."""
+    loaded = settings.load(config)
+    app = Flask(
+        __name__,
+        instance_path=loaded["INSTANCE_PATH"],
+        template_folder=str(settings.PROJECT_ROOT / "templates"),
+        static_folder=str(settings.PROJECT_ROOT / "static"),
+    )
+    app.config.update(loaded)
+    _configure_logging(app)
+
+    db.init_app(app)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+
+    from directory.accounts import auth
+    from directory.accounts.views import bp as accounts_bp
+    from directory.orgs.views import bp as orgs_bp
+    from directory.web import errors, security, templating
+    from directory.web.views import bp as web_bp
+
+    auth.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    templating.init_app(app)
+    app.register_blueprint(web_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(orgs_bp)
+    return app
+
+
+def _configure_logging(app: Flask) -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+    app.logger.setLevel(logging.INFO)
+    logging.getLogger("alembic").setLevel(logging.WARNING)

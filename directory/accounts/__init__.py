@@ -1,0 +1,1 @@
+"""Users, sign-in, memberships, roles and the permission decisions."""

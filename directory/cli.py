@@ -1,0 +1,202 @@
+"""The `directory` command: set-up, seeding, serving and look-ups from the shell.
+
+Each command is one commit point: it commits when it succeeds and rolls back on any error.
+Commands that print data take --json and then print exactly one JSON document on stdout;
+progress and logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import json
+import secrets
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from flask import Flask
+from sqlalchemy.engine import make_url
+
+from directory import create_app
+from directory.config import ConfigError, from_environment
+from directory.db import current_revision, get_database, transaction, upgrade
+from directory.geo.geocoder import GeocodeError, geocode
+
+
+def build_app(overrides: dict[str, Any] | None = None) -> Flask:
+    try:
+        return create_app(overrides)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def with_app(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Run the command inside an application context of a freshly built app."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        app = build_app()
+        with app.app_context():
+            return command(app, *args, **kwargs)
+
+    return wrapper
+
+
+def emit_json(document: Any) -> None:
+    click.echo(json.dumps(document, indent=2, default=str))
+
+
+@contextmanager
+def progress_bar(total: int, label: str) -> Iterator[Callable[[int], None]]:
+    with click.progressbar(length=total, label=label, file=sys.stderr,
+                           show_pos=True, show_eta=True) as bar:
+        yield bar.update
+
+
+def safe_database_url(app: Flask) -> str:
+    return make_url(app.config["DATABASE_URL"]).render_as_string(hide_password=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="directory")
+def main() -> None:
+    """Partner directory and warm-referral network of an anti-trafficking coalition."""
+
+
+@main.command()
+@with_app
+def init(app: Flask) -> None:
+    """Create the database or upgrade it to the newest schema."""
+    database = get_database(app)
+    upgrade(database)
+    click.echo(f"Database {safe_database_url(app)} is at revision {current_revision(database)}.")
+
+
+def _seed_demo(app: Flask) -> dict[str, Any]:
+    from directory.seeding import demo_network_size, seed_demo_network
+
+    upgrade(get_database(app))
+    with progress_bar(demo_network_size(), "Loading the demo network") as update, transaction():
+        report = seed_demo_network(progress=update)
+    return report.as_dict()
+
+
+@main.command()
+@click.option("--synthetic", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Generate N synthetic organizations (benchmarks, load tests) instead.")
+@click.option("--random-seed", type=int, default=1, show_default=True,
+              help="Seed of the synthetic generator: the same seed gives the same network.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@with_app
+def seed(app: Flask, synthetic: int | None, random_seed: int, as_json: bool) -> None:
+    """Load the services taxonomy and the demo network (idempotent), or a synthetic network."""
+    from directory.orgs.synthetic import generate_synthetic_network
+
+    report = _seed_demo(app)
+    if synthetic:
+        with progress_bar(synthetic, "Generating organizations") as update, transaction():
+            result = generate_synthetic_network(synthetic, random_seed, progress=update)
+        report["synthetic"] = {"organizations": result.organizations,
+                               "locations": result.locations, "services": result.services,
+                               "already_present": result.skipped}
+    if as_json:
+        emit_json(report)
+        return
+    click.echo(f"Taxonomy: {report['categories_created']} categories created, "
+               f"{report['categories_updated']} updated.")
+    click.echo(f"Demo network: {report['organizations_created']} organizations created, "
+               f"{report['organizations_existing']} already present.")
+    if synthetic:
+        result_report = report["synthetic"]
+        if result_report["already_present"]:
+            click.echo(f"A synthetic network with seed {random_seed} is already present.")
+        else:
+            click.echo(f"Synthetic network: {result_report['organizations']} organizations, "
+                       f"{result_report['locations']} locations, "
+                       f"{result_report['services']} services.")
+
+
+def _serve(app: Flask, host: str, port: int, threads: int) -> None:
+    from waitress import serve as waitress_serve
+
+    click.echo(f"Serving on http://{host}:{port}/ (Ctrl+C to stop)")
+    waitress_serve(app, host=host, port=port, threads=threads, ident="directory")
+
+
+host_option = click.option("--host", default="127.0.0.1", show_default=True,
+                           help="Address to listen on.")
+port_option = click.option("--port", type=click.IntRange(1, 65535), default=5000,
+                           show_default=True, help="Port to listen on.")
+threads_option = click.option("--threads", type=click.IntRange(1, 64), default=8,
+                              show_default=True, help="Worker threads of the WSGI server.")
+
+
+@main.command()
+@host_option
+@port_option
+@threads_option
+def serve(host: str, port: int, threads: int) -> None:
+    """Serve the application with the production WSGI server (waitress)."""
+    _serve(build_app(), host, port, threads)
+
+
+@main.command()
+@host_option
+@port_option
+@threads_option
+@click.option("--no-serve", is_flag=True, help="Set up and print the logins, then exit.")
+def demo(host: str, port: int, threads: int, no_serve: bool) -> None:
+    """Create, seed and serve the demo network in one step."""
+    from directory.seeding import ensure_demo_users
+
+    app = build_app({"ENV": "demo"})
+    with app.app_context():
+        report = _seed_demo(app)
+        password = app.config["DEMO_PASSWORD"] or secrets.token_urlsafe(12)
+        with transaction():
+            users = ensure_demo_users(password)
+    click.echo(f"Demo network ready: {report['organizations_created'] + report['organizations_existing']}"
+               f" organizations in {safe_database_url(app)}.")
+    click.echo(f"Open http://{host}:{port}/ and sign in as one of:")
+    for user in users:
+        click.echo(f"  {user['email']:<34} {'; '.join(user['roles'])}")
+    click.echo(f"Password for every demo user: {password}")
+    if not no_serve:
+        _serve(app, host, port, threads)
+
+
+@main.command(name="geocode")
+@click.argument("query")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+def geocode_command(query: str, as_json: bool) -> None:
+    """Resolve a ZIP code, "City, ST" or "lat,lon" to a point (offline by default)."""
+    try:
+        settings = from_environment(os.environ)
+        result = geocode(query, settings.get("GEOCODER", "offline"),
+                         settings.get("GEOCODER_USER_AGENT", "directory"))
+    except (GeocodeError, ConfigError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        emit_json(result.as_dict())
+    else:
+        click.echo(f"{result.label}: {result.lat:.5f}, {result.lon:.5f}"
+                   + (f" ({result.county}, {result.state})" if result.county else ""))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the routes as JSON.")
+@with_app
+def routes(app: Flask, as_json: bool) -> None:
+    """List the application's URLs."""
+    rules = sorted(app.url_map.iter_rules(), key=lambda rule: rule.rule)
+    listing = [{"rule": rule.rule, "endpoint": rule.endpoint,
+                "methods": sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})}
+               for rule in rules]
+    if as_json:
+        emit_json(listing)
+        return
+    for item in listing:
+        click.echo(f"{','.join(item['methods']):<12} {item['rule']:<40} {item['endpoint']}")

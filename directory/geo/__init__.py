@@ -1,0 +1,1 @@
+"""Geography: the offline gazetteer, geocoding and distance math."""

@@ -1,0 +1,1 @@
+"""Organizations, their locations, services taxonomy and listing pages."""

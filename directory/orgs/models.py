@@ -1,0 +1,285 @@
+"""Organization listings: who a partner is, where it works, what it offers, to whom."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+
+from sqlalchemy import Boolean, CheckConstraint, Float, ForeignKey, Index, String, Text, Time
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from directory.db import Base, UTCDateTime, created_at, int_pk, updated_at
+from directory.types import str_enum
+
+
+def new_hsds_id() -> str:
+    return str(uuid.uuid4())
+
+
+class OrganizationKind(enum.StrEnum):
+    LAW_ENFORCEMENT = "law_enforcement"
+    NONPROFIT = "nonprofit"
+    FAITH_BASED = "faith_based"
+    GOVERNMENT = "government"
+    HEALTHCARE = "healthcare"
+    LEGAL = "legal"
+    TRIBAL = "tribal"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return KIND_LABELS[self]
+
+
+KIND_LABELS = {
+    OrganizationKind.LAW_ENFORCEMENT: "Law enforcement",
+    OrganizationKind.NONPROFIT: "Nonprofit",
+    OrganizationKind.FAITH_BASED: "Faith-based",
+    OrganizationKind.GOVERNMENT: "Government",
+    OrganizationKind.HEALTHCARE: "Healthcare",
+    OrganizationKind.LEGAL: "Legal",
+    OrganizationKind.TRIBAL: "Tribal",
+    OrganizationKind.OTHER: "Other",
+}
+
+
+class MembershipStatus(enum.StrEnum):
+    """Where an organization stands in the network; only active ones are listed and refer."""
+
+    PENDING = "pending"
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    DECLINED = "declined"
+
+
+class Population(enum.StrEnum):
+    CHILDREN = "children"
+    ADOLESCENTS = "adolescents"
+    YOUNG_ADULTS = "young_adults"
+    ADULTS = "adults"
+    WOMEN = "women"
+    MEN = "men"
+    LGBTQ = "lgbtq"
+    FAMILIES = "families"
+    FOREIGN_NATIONALS = "foreign_nationals"
+    SEX_TRAFFICKING = "sex_trafficking"
+    LABOR_TRAFFICKING = "labor_trafficking"
+    DISABILITIES = "disabilities"
+    NATIVE_AMERICAN = "native_american"
+
+    @property
+    def label(self) -> str:
+        return POPULATION_LABELS[self]
+
+
+POPULATION_LABELS = {
+    Population.CHILDREN: "Children (under 12)",
+    Population.ADOLESCENTS: "Adolescents (12-17)",
+    Population.YOUNG_ADULTS: "Young adults (18-24)",
+    Population.ADULTS: "Adults",
+    Population.WOMEN: "Women",
+    Population.MEN: "Men",
+    Population.LGBTQ: "LGBTQ+ people",
+    Population.FAMILIES: "Families",
+    Population.FOREIGN_NATIONALS: "Foreign nationals",
+    Population.SEX_TRAFFICKING: "Survivors of sex trafficking",
+    Population.LABOR_TRAFFICKING: "Survivors of labor trafficking",
+    Population.DISABILITIES: "People with disabilities",
+    Population.NATIVE_AMERICAN: "American Indian and Alaska Native people",
+}
+
+LANGUAGES = {
+    "en": "English",
+    "es": "Spanish",
+    "vi": "Vietnamese",
+    "zh": "Chinese",
+    "ar": "Arabic",
+    "fr": "French",
+    "ht": "Haitian Creole",
+    "ko": "Korean",
+    "ru": "Russian",
+    "tl": "Tagalog",
+    "pt": "Portuguese",
+    "so": "Somali",
+    "am": "Amharic",
+    "hmn": "Hmong",
+    "ase": "American Sign Language",
+}
+
+
+class ServiceCategory(Base):
+    """A node of the services taxonomy (seeded from seed/taxonomy.csv)."""
+
+    __tablename__ = "service_categories"
+
+    id: Mapped[int_pk]
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("service_categories.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+
+    parent: Mapped[ServiceCategory | None] = relationship(
+        remote_side="ServiceCategory.id", back_populates="children"
+    )
+    children: Mapped[list[ServiceCategory]] = relationship(
+        back_populates="parent", order_by="ServiceCategory.code"
+    )
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[int_pk]
+    hsds_id: Mapped[str] = mapped_column(String(36), unique=True, default=new_hsds_id)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    kind: Mapped[OrganizationKind] = mapped_column(str_enum(OrganizationKind), index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    website: Mapped[str | None] = mapped_column(String(300))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    accepting_referrals: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[MembershipStatus] = mapped_column(
+        str_enum(MembershipStatus), default=MembershipStatus.PENDING, index=True
+    )
+    verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[created_at]
+    updated_at: Mapped[updated_at]
+
+    languages: Mapped[list[OrganizationLanguage]] = relationship(
+        cascade="all, delete-orphan", order_by="OrganizationLanguage.code"
+    )
+    populations: Mapped[list[OrganizationPopulation]] = relationship(
+        cascade="all, delete-orphan", order_by="OrganizationPopulation.population"
+    )
+    services: Mapped[list[Service]] = relationship(
+        back_populates="organization", cascade="all, delete-orphan", order_by="Service.id"
+    )
+    locations: Mapped[list[Location]] = relationship(
+        back_populates="organization", cascade="all, delete-orphan", order_by="Location.id"
+    )
+    contacts: Mapped[list[Contact]] = relationship(
+        back_populates="organization", cascade="all, delete-orphan", order_by="Contact.id"
+    )
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == MembershipStatus.ACTIVE
+
+    @property
+    def language_codes(self) -> list[str]:
+        return [language.code for language in self.languages]
+
+    @property
+    def population_codes(self) -> list[Population]:
+        return [item.population for item in self.populations]
+
+
+class OrganizationLanguage(Base):
+    __tablename__ = "organization_languages"
+
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    code: Mapped[str] = mapped_column(String(8), primary_key=True, index=True)
+
+    @property
+    def label(self) -> str:
+        return LANGUAGES.get(self.code, self.code)
+
+
+class OrganizationPopulation(Base):
+    __tablename__ = "organization_populations"
+
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    population: Mapped[Population] = mapped_column(
+        str_enum(Population), primary_key=True, index=True
+    )
+
+
+class Service(Base):
+    """A service an organization offers, classified by one taxonomy category."""
+
+    __tablename__ = "services"
+    __table_args__ = (Index("ix_services_category_org", "category_id", "organization_id", unique=True),)
+
+    id: Mapped[int_pk]
+    hsds_id: Mapped[str] = mapped_column(String(36), unique=True, default=new_hsds_id)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    category_id: Mapped[int] = mapped_column(ForeignKey("service_categories.id"))
+    description: Mapped[str] = mapped_column(Text, default="")
+
+    organization: Mapped[Organization] = relationship(back_populates="services")
+    category: Mapped[ServiceCategory] = relationship(lazy="joined")
+
+
+class Location(Base):
+    """A physical site. A confidential one (a shelter, a safe house) never shows its address
+    or exact point outside its own organization."""
+
+    __tablename__ = "locations"
+    __table_args__ = (
+        CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude_range"),
+        CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude_range"),
+    )
+
+    id: Mapped[int_pk]
+    hsds_id: Mapped[str] = mapped_column(String(36), unique=True, default=new_hsds_id)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200), default="")
+    address: Mapped[str] = mapped_column(String(300), default="")
+    city: Mapped[str] = mapped_column(String(120))
+    state: Mapped[str] = mapped_column(String(2), index=True)
+    postal_code: Mapped[str] = mapped_column(String(10), default="")
+    county: Mapped[str] = mapped_column(String(120), default="")
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    timezone: Mapped[str] = mapped_column(String(64), default="America/New_York")
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False)
+    open_24_7: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    organization: Mapped[Organization] = relationship(back_populates="locations")
+    hours: Mapped[list[OpeningHours]] = relationship(
+        cascade="all, delete-orphan", order_by="(OpeningHours.weekday, OpeningHours.opens)"
+    )
+
+
+class OpeningHours(Base):
+    """One opening interval on one weekday (0 = Monday), in the location's time zone."""
+
+    __tablename__ = "opening_hours"
+    __table_args__ = (
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday_range"),
+        CheckConstraint("opens < closes", name="opens_before_closes"),
+    )
+
+    id: Mapped[int_pk]
+    location_id: Mapped[int] = mapped_column(
+        ForeignKey("locations.id", ondelete="CASCADE"), index=True
+    )
+    weekday: Mapped[int]
+    opens: Mapped[dt.time] = mapped_column(Time)
+    closes: Mapped[dt.time] = mapped_column(Time)
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+
+    id: Mapped[int_pk]
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(40))
+
+    organization: Mapped[Organization] = relationship(back_populates="contacts")

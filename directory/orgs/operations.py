@@ -1,0 +1,332 @@
+"""Listing operations: the rules about organizations, their locations and services.
+
+Operations check, change and flush; the request (or CLI command) commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import selectinload
+
+from directory.db import db_session, utcnow
+from directory.geo.distance import rounded_distance_mi
+from directory.geo.gazetteer import gazetteer
+from directory.geo.geocoder import GeocodeError, geocode
+from directory.orgs.models import (
+    Contact,
+    Location,
+    MembershipStatus,
+    OpeningHours,
+    Organization,
+    OrganizationKind,
+    OrganizationLanguage,
+    OrganizationPopulation,
+    Service,
+    ServiceCategory,
+)
+from directory.orgs.schemas import WEEKDAYS
+
+
+class ListingError(ValueError):
+    """A listing rule was broken; ``fields`` maps field names to messages for the user."""
+
+    def __init__(self, message: str, fields: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.fields = fields or {}
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LocationView:
+    """A location as one viewer may see it: a confidential location outside its organization
+    shows its city and state only."""
+
+    name: str
+    city: str
+    state: str
+    confidential: bool
+    open_24_7: bool
+    hours: list[tuple[str, str]]
+    address: str | None = None
+    postal_code: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+
+    @property
+    def revealed(self) -> bool:
+        return self.lat is not None
+
+
+def location_view(location: Location, reveal_confidential: bool) -> LocationView:
+    hours = describe_hours(location.hours)
+    if location.confidential and not reveal_confidential:
+        return LocationView(name="Confidential location", city=location.city,
+                            state=location.state, confidential=True,
+                            open_24_7=location.open_24_7, hours=hours)
+    return LocationView(name=location.name, city=location.city, state=location.state,
+                        confidential=location.confidential, open_24_7=location.open_24_7,
+                        hours=hours, address=location.address, postal_code=location.postal_code,
+                        lat=location.latitude, lon=location.longitude)
+
+
+def visible_distance_mi(location: Location, miles: float, reveal_confidential: bool) -> float:
+    """The distance to show: exact to a tenth of a mile, or rounded for a hidden location."""
+    if location.confidential and not reveal_confidential:
+        return rounded_distance_mi(miles)
+    return round(miles, 1)
+
+
+_DAY_LABELS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def describe_hours(hours: Sequence[OpeningHours]) -> list[tuple[str, str]]:
+    """[(day label, "09:00-17:00, 18:00-20:00"), ...] with equal consecutive days merged."""
+    by_day: dict[int, list[str]] = {}
+    for interval in sorted(hours, key=lambda h: (h.weekday, h.opens)):
+        by_day.setdefault(interval.weekday, []).append(
+            f"{interval.opens:%H:%M}–{interval.closes:%H:%M}")
+    groups: list[list[Any]] = []  # [first day, last day, text]
+    for day in sorted(by_day):
+        text = ", ".join(by_day[day])
+        if groups and groups[-1][1] == day - 1 and groups[-1][2] == text:
+            groups[-1][1] = day
+        else:
+            groups.append([day, day, text])
+    return [(_DAY_LABELS[first] if first == last else f"{_DAY_LABELS[first]}–{_DAY_LABELS[last]}",
+             text) for first, last, text in groups]
+
+
+def get_organization(slug: str) -> Organization | None:
+    return db_session.scalar(
+        select(Organization)
+        .where(Organization.slug == slug)
+        .options(
+            selectinload(Organization.locations).selectinload(Location.hours),
+            selectinload(Organization.services),
+            selectinload(Organization.contacts),
+            selectinload(Organization.languages),
+            selectinload(Organization.populations),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class OrganizationFilters:
+    text: str = ""
+    kind: OrganizationKind | None = None
+    state: str | None = None
+    service: str | None = None
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    page: int
+    per_page: int
+    total: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+
+def service_codes_under(code: str) -> list[str]:
+    """The category ``code`` and every category below it in the taxonomy."""
+    return list(db_session.scalars(
+        select(ServiceCategory.code).where(
+            or_(ServiceCategory.code == code, ServiceCategory.code.startswith(f"{code}."))
+        )
+    ))
+
+
+def _active_listings(filters: OrganizationFilters) -> Select[tuple[Organization]]:
+    query = select(Organization).where(Organization.status == MembershipStatus.ACTIVE)
+    if filters.text:
+        pattern = f"%{filters.text.lower()}%"
+        query = query.where(or_(func.lower(Organization.name).like(pattern),
+                                func.lower(Organization.description).like(pattern)))
+    if filters.kind:
+        query = query.where(Organization.kind == filters.kind)
+    if filters.state:
+        query = query.where(Organization.locations.any(Location.state == filters.state))
+    if filters.service:
+        codes = service_codes_under(filters.service)
+        query = query.where(Organization.services.any(
+            Service.category.has(ServiceCategory.code.in_(codes))))
+    return query
+
+
+def list_organizations(filters: OrganizationFilters, page: int, per_page: int) -> Page:
+    """Active member organizations matching ``filters``, by name, one page at a time."""
+    query = _active_listings(filters)
+    total = db_session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page = max(1, min(page, max(1, math.ceil(total / per_page))))
+    items = list(db_session.scalars(
+        query.order_by(Organization.name, Organization.id)
+        .offset((page - 1) * per_page).limit(per_page)
+        .options(selectinload(Organization.locations), selectinload(Organization.services))
+    ))
+    return Page(items=items, page=page, per_page=per_page, total=total)
+
+
+@dataclass(frozen=True)
+class NetworkSummary:
+    organizations: int
+    accepting_referrals: int
+    states: int
+    by_kind: list[tuple[OrganizationKind, int]]
+
+
+def network_summary() -> NetworkSummary:
+    active = Organization.status == MembershipStatus.ACTIVE
+    by_kind = db_session.execute(
+        select(Organization.kind, func.count()).where(active).group_by(Organization.kind)
+        .order_by(func.count().desc())
+    ).all()
+    return NetworkSummary(
+        organizations=sum(count for _, count in by_kind),
+        accepting_referrals=db_session.scalar(
+            select(func.count()).where(active, Organization.accepting_referrals)) or 0,
+        states=db_session.scalar(
+            select(func.count(func.distinct(Location.state))).join(Location.organization)
+            .where(active)) or 0,
+        by_kind=[(kind, count) for kind, count in by_kind],
+    )
+
+
+def service_categories() -> list[ServiceCategory]:
+    return list(db_session.scalars(select(ServiceCategory).order_by(ServiceCategory.code)))
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+def slugify(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:80].rstrip("-") or "organization"
+
+
+def unique_slug(name: str) -> str:
+    base = slugify(name)
+    slug, counter = base, 2
+    while db_session.scalar(select(Organization.id).where(Organization.slug == slug)) is not None:
+        suffix = f"-{counter}"
+        slug, counter = base[: 80 - len(suffix)] + suffix, counter + 1
+    return slug
+
+
+def _categories_by_code(codes: Sequence[str]) -> dict[str, ServiceCategory]:
+    found = {c.code: c for c in db_session.scalars(
+        select(ServiceCategory).where(ServiceCategory.code.in_(list(codes))))}
+    unknown = sorted(set(codes) - set(found))
+    if unknown:
+        raise ListingError(f"Unknown service categories: {', '.join(unknown)}.",
+                           {"services": [f"Unknown service category {code!r}." for code in unknown]})
+    return found
+
+
+def _place_location(data: dict[str, Any]) -> tuple[float, float, str, str]:
+    """Coordinates, county and time zone of a location: given, or from the gazetteer."""
+    area = gazetteer().zip_area(data["postal_code"]) if data.get("postal_code") else None
+    if data.get("latitude") is not None and data.get("longitude") is not None:
+        lat, lon = data["latitude"], data["longitude"]
+        area = area or gazetteer().nearest_zip(lat, lon)
+        return lat, lon, area.county if area else "", area.timezone if area else ""
+    if area is not None:
+        return area.lat, area.lon, area.county, area.timezone
+    try:
+        result = geocode(f"{data['city']}, {data['state']}")
+    except GeocodeError as exc:
+        raise ListingError(str(exc), {"locations": [str(exc)]}) from exc
+    return result.lat, result.lon, result.county or "", result.timezone or ""
+
+
+def build_location(data: dict[str, Any]) -> Location:
+    lat, lon, county, timezone = _place_location(data)
+    location = Location(
+        name=data.get("name", ""), address=data.get("address", ""), city=data["city"],
+        state=data["state"], postal_code=(data.get("postal_code") or "")[:5], county=county,
+        latitude=lat, longitude=lon, timezone=timezone or "America/New_York",
+        confidential=data.get("confidential", False), open_24_7=data.get("open_24_7", False),
+    )
+    for block in data.get("hours", []):
+        for day in block["days"]:
+            location.hours.append(OpeningHours(weekday=WEEKDAYS.index(day),
+                                               opens=block["opens"], closes=block["closes"]))
+    return location
+
+
+def create_organization(listing: dict[str, Any], *, slug: str | None = None,
+                        status: MembershipStatus = MembershipStatus.PENDING,
+                        verified_at: dt.datetime | None = None) -> Organization:
+    """Create an organization from a validated listing (see ListingSchema)."""
+    slug = slug or unique_slug(listing["name"])
+    if db_session.scalar(select(Organization.id).where(Organization.slug == slug)) is not None:
+        raise ListingError(f"The address name {slug!r} is taken.", {"slug": ["Already taken."]})
+    if db_session.scalar(select(Organization.id).where(
+            func.lower(Organization.name) == listing["name"].strip().lower())) is not None:
+        raise ListingError("An organization with this name is already listed.",
+                           {"name": ["Already listed."]})
+    categories = _categories_by_code(listing.get("services", []))
+    organization = Organization(
+        slug=slug, name=listing["name"].strip(), kind=listing["kind"],
+        description=listing.get("description", ""), website=listing.get("website"),
+        email=listing.get("email"), phone=listing.get("phone"),
+        accepting_referrals=listing.get("accepting_referrals", True), status=status,
+        verified_at=verified_at,
+    )
+    organization.languages = [OrganizationLanguage(code=code)
+                              for code in dict.fromkeys(listing.get("languages", []))]
+    organization.populations = [OrganizationPopulation(population=population)
+                                for population in dict.fromkeys(listing.get("populations", []))]
+    organization.services = [Service(category=categories[code])
+                             for code in dict.fromkeys(listing.get("services", []))]
+    organization.contacts = [Contact(**contact) for contact in listing.get("contacts", [])]
+    organization.locations = [build_location(data) for data in listing.get("locations", [])]
+    db_session.add(organization)
+    db_session.flush()
+    return organization
+
+
+def upsert_service_category(code: str, name: str, description: str,
+                            parent_code: str | None) -> str:
+    """Create or update one taxonomy node; returns "created", "updated" or "unchanged"."""
+    parent = None
+    if parent_code:
+        parent = db_session.scalar(select(ServiceCategory).where(ServiceCategory.code == parent_code))
+        if parent is None:
+            raise ListingError(f"Taxonomy category {code!r} names unknown parent {parent_code!r}.")
+    category = db_session.scalar(select(ServiceCategory).where(ServiceCategory.code == code))
+    if category is None:
+        category = ServiceCategory(code=code, name=name, description=description, parent=parent)
+        db_session.add(category)
+        db_session.flush()
+        return "created"
+    if (category.name, category.description, category.parent_id) == (
+            name, description, parent.id if parent else None):
+        return "unchanged"
+    category.name, category.description, category.parent = name, description, parent
+    db_session.flush()
+    return "updated"
+
+
+def days_since(moment: dt.datetime | None) -> int | None:
+    return None if moment is None else (utcnow() - moment).days

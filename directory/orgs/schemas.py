@@ -1,0 +1,102 @@
+"""Validation of listing data, wherever it comes from (seed files, forms, the API)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from marshmallow import (
+    EXCLUDE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates_schema,
+)
+
+from directory.geo.states import STATES
+from directory.orgs.models import LANGUAGES, OrganizationKind, Population
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class HoursSchema(Schema):
+    days = fields.List(fields.String(validate=validate.OneOf(WEEKDAYS)),
+                       required=True, validate=validate.Length(min=1, max=7))
+    opens = fields.String(required=True, validate=validate.Regexp(_TIME, error="Use HH:MM."))
+    closes = fields.String(required=True, validate=validate.Regexp(_TIME, error="Use HH:MM."))
+
+    @validates_schema
+    def _opens_before_closes(self, data: dict[str, Any], **_: Any) -> None:
+        if data["opens"] >= data["closes"]:
+            raise ValidationError("Opening time must be before closing time.", "closes")
+
+    @post_load
+    def _to_times(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        data["opens"] = dt.time.fromisoformat(data["opens"])
+        data["closes"] = dt.time.fromisoformat(data["closes"])
+        return data
+
+
+class LocationSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    name = fields.String(load_default="", validate=validate.Length(max=200))
+    address = fields.String(load_default="", validate=validate.Length(max=300))
+    city = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    state = fields.String(required=True, validate=validate.OneOf(sorted(STATES)))
+    postal_code = fields.String(load_default="", validate=validate.Regexp(
+        r"^(\d{5}(-\d{4})?)?$", error="Use a 5-digit ZIP code."))
+    latitude = fields.Float(load_default=None, allow_none=True,
+                            validate=validate.Range(-90, 90))
+    longitude = fields.Float(load_default=None, allow_none=True,
+                             validate=validate.Range(-180, 180))
+    confidential = fields.Boolean(load_default=False)
+    open_24_7 = fields.Boolean(load_default=False)
+    hours = fields.List(fields.Nested(HoursSchema), load_default=list)
+
+
+class ContactSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    title = fields.String(load_default="", validate=validate.Length(max=200))
+    email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=254))
+    phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
+
+
+class ListingSchema(Schema):
+    """An organization's listing as members see it and admins edit it."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    name = fields.String(required=True, validate=validate.Length(min=2, max=200))
+    kind = fields.Enum(OrganizationKind, by_value=True, required=True)
+    description = fields.String(load_default="", validate=validate.Length(max=5000))
+    website = fields.Url(load_default=None, allow_none=True, schemes={"http", "https"},
+                         validate=validate.Length(max=300))
+    email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=254))
+    phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
+    languages = fields.List(fields.String(validate=validate.OneOf(sorted(LANGUAGES))),
+                            load_default=list)
+    populations = fields.List(fields.Enum(Population, by_value=True), load_default=list)
+    services = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
+                           load_default=list)
+    accepting_referrals = fields.Boolean(load_default=True)
+    contacts = fields.List(fields.Nested(ContactSchema), load_default=list)
+    locations = fields.List(fields.Nested(LocationSchema), load_default=list)
+
+
+class SeedOrganizationSchema(ListingSchema):
+    """A listing in seed/organizations.json: the listing plus its place in the network."""
+
+    slug = fields.String(required=True, validate=[validate.Length(min=2, max=80),
+                                                  validate.Regexp(SLUG_PATTERN)])
+    status = fields.String(load_default="active",
+                           validate=validate.OneOf(["pending", "active", "suspended"]))
+    verified_days_ago = fields.Integer(load_default=None, allow_none=True,
+                                       validate=validate.Range(min=0))

@@ -1,0 +1,23 @@
+"""Helpers available in every template."""
+
+from __future__ import annotations
+
+from flask import Flask, request, url_for
+from flask_login import current_user
+
+from directory.accounts.permissions import Permission, can
+
+
+def page_url(page: int) -> str:
+    """The current URL, query kept, on another page."""
+    args = request.args.to_dict()
+    args["page"] = str(page)
+    return url_for(request.endpoint or "web.home", **(request.view_args or {}), **args)
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals.update(page_url=page_url, Permission=Permission)
+
+    @app.context_processor
+    def permission_helpers() -> dict[str, object]:
+        return {"can": lambda permission, target=None: can(current_user, permission, target)}
