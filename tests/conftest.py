@@ -42,6 +42,19 @@ def _test_settings(tmp: Path) -> dict[str, Any]:
             "WTF_CSRF_ENABLED": False, "SERVER_NAME": "directory.test"}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fast_password_hashing() -> Iterator[None]:
+    """Argon2 with its smallest cost: the suite hashes hundreds of passwords."""
+    from argon2 import PasswordHasher
+
+    from directory.accounts import passwords
+
+    original = passwords._hasher
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    yield
+    passwords._hasher = original
+
+
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return _test_settings(tmp_path_factory.mktemp("directory"))

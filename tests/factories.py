@@ -11,6 +11,7 @@ from directory.accounts.models import MemberRole, User
 from directory.accounts.operations import add_membership, create_user
 from directory.orgs.models import MembershipStatus, Organization, OrganizationKind
 from directory.orgs.operations import create_organization
+from directory.orgs.schemas import ListingSchema
 
 _numbers = itertools.count(1)
 
@@ -34,7 +35,9 @@ class Factory:
                            "state": "TX", "postal_code": "77002", "hours": []}],
         }
         data.update(listing)
-        return create_organization(data, status=status)
+        if isinstance(data["kind"], OrganizationKind):
+            data["kind"] = data["kind"].value
+        return create_organization(ListingSchema().load(data), status=status)
 
     def user(self, *, organization: Organization | None = None,
              role: MemberRole = MemberRole.REFERRER, coordinator: bool = False,
