@@ -56,14 +56,11 @@ class LocationView:
     confidential: bool
     open_24_7: bool
     hours: list[tuple[str, str]]
+    revealed: bool
     address: str | None = None
     postal_code: str | None = None
     lat: float | None = None
     lon: float | None = None
-
-    @property
-    def revealed(self) -> bool:
-        return self.lat is not None
 
 
 def location_view(location: Location, reveal_confidential: bool) -> LocationView:
@@ -71,8 +68,8 @@ def location_view(location: Location, reveal_confidential: bool) -> LocationView
     if location.confidential and not reveal_confidential:
         return LocationView(name="Confidential location", city=location.city,
                             state=location.state, confidential=True,
-                            open_24_7=location.open_24_7, hours=hours)
-    return LocationView(name=location.name, city=location.city, state=location.state,
+                            open_24_7=location.open_24_7, hours=hours, revealed=False)
+    return LocationView(revealed=True, name=location.name, city=location.city, state=location.state,
                         confidential=location.confidential, open_24_7=location.open_24_7,
                         hours=hours, address=location.address, postal_code=location.postal_code,
                         lat=location.latitude, lon=location.longitude)
