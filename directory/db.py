@@ -184,7 +184,7 @@ def alembic_config(database: Database) -> AlembicConfig:
     return cfg
 
 
-def upgrade(database: Database, revision: str = "head") -> None:
+def upgrade(database: Database, revision: str = "heads") -> None:
     command.upgrade(alembic_config(database), revision)
 
 
