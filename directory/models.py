@@ -3,6 +3,7 @@
 from directory.accounts.models import Membership, User
 from directory.orgs.models import (
     Contact,
+    CoverageArea,
     Location,
     OpeningHours,
     Organization,
@@ -14,6 +15,7 @@ from directory.orgs.models import (
 
 __all__ = [
     "Contact",
+    "CoverageArea",
     "Location",
     "Membership",
     "OpeningHours",

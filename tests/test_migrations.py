@@ -6,14 +6,22 @@ from flask import Flask
 from pathlib import Path
 
 import directory.models  # noqa: F401
-from directory.db import Base, Database, current_revision, get_database, upgrade
+from directory.db import (
+    Base,
+    Database,
+    current_revision,
+    get_database,
+    include_in_schema_comparison,
+    upgrade,
+)
 from alembic import command
 from directory.db import alembic_config
 
 
 def test_models_and_migrations_agree(app: Flask) -> None:
     with get_database(app).engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts={
+            "compare_type": True, "include_name": include_in_schema_comparison})
         differences = compare_metadata(context, Base.metadata)
     assert differences == []
 

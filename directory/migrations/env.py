@@ -4,7 +4,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 import directory.models  # noqa: F401  (fills Base.metadata)
-from directory.db import Base, UTCDateTime
+from directory.db import Base, UTCDateTime, include_in_schema_comparison
 
 config = context.config
 target_metadata = Base.metadata
@@ -29,6 +29,7 @@ def run_migrations_online() -> None:
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
             render_item=render_item,
+            include_name=include_in_schema_comparison,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -6,11 +6,29 @@ import datetime as dt
 import enum
 import uuid
 
-from sqlalchemy import Boolean, CheckConstraint, Float, ForeignKey, Index, String, Text, Time
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Computed,
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    Time,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from directory.db import Base, UTCDateTime, created_at, int_pk, updated_at
 from directory.types import str_enum
+
+
+UNIT_X = "cos(radians({0})) * cos(radians({1}))"
+UNIT_Y = "cos(radians({0})) * sin(radians({1}))"
+UNIT_Z = "sin(radians({0}))"
 
 
 def new_hsds_id() -> str:
@@ -134,14 +152,16 @@ class Organization(Base):
     hsds_id: Mapped[str] = mapped_column(String(36), unique=True, default=new_hsds_id)
     slug: Mapped[str] = mapped_column(String(80), unique=True)
     name: Mapped[str] = mapped_column(String(200), index=True)
-    kind: Mapped[OrganizationKind] = mapped_column(str_enum(OrganizationKind), index=True)
+    kind: Mapped[OrganizationKind] = mapped_column(str_enum(OrganizationKind))
     description: Mapped[str] = mapped_column(Text, default="")
     website: Mapped[str | None] = mapped_column(String(300))
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(40))
     accepting_referrals: Mapped[bool] = mapped_column(Boolean, default=True)
+    # No index on kind or status: nearly every row shares a few values, and an index would
+    # tempt SQLite's planner away from the spatial index.
     status: Mapped[MembershipStatus] = mapped_column(
-        str_enum(MembershipStatus), default=MembershipStatus.PENDING, index=True
+        str_enum(MembershipStatus), default=MembershipStatus.PENDING
     )
     verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -162,6 +182,9 @@ class Organization(Base):
     )
     contacts: Mapped[list[Contact]] = relationship(
         back_populates="organization", cascade="all, delete-orphan", order_by="Contact.id"
+    )
+    coverage_areas: Mapped[list[CoverageArea]] = relationship(
+        back_populates="organization", cascade="all, delete-orphan", order_by="CoverageArea.id"
     )
 
     @property
@@ -242,6 +265,17 @@ class Location(Base):
     county: Mapped[str] = mapped_column(String(120), default="")
     latitude: Mapped[float] = mapped_column(Float)
     longitude: Mapped[float] = mapped_column(Float)
+    # The point as a unit vector: the dot product of two such vectors is the cosine of their
+    # angular distance, so "within r miles" and "nearest" need no trigonometry per row.
+    unit_x: Mapped[float | None] = mapped_column(
+        Float, Computed(UNIT_X.format("latitude", "longitude"), persisted=True)
+    )
+    unit_y: Mapped[float | None] = mapped_column(
+        Float, Computed(UNIT_Y.format("latitude", "longitude"), persisted=True)
+    )
+    unit_z: Mapped[float | None] = mapped_column(
+        Float, Computed(UNIT_Z.format("latitude"), persisted=True)
+    )
     timezone: Mapped[str] = mapped_column(String(64), default="America/New_York")
     confidential: Mapped[bool] = mapped_column(Boolean, default=False)
     open_24_7: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -283,3 +317,82 @@ class Contact(Base):
     phone: Mapped[str | None] = mapped_column(String(40))
 
     organization: Mapped[Organization] = relationship(back_populates="contacts")
+
+
+class CoverageKind(enum.StrEnum):
+    """How a coverage area is described; each kind has its own exact containment test."""
+
+    RADIUS = "radius"
+    STATE = "state"
+    COUNTY = "county"
+    ZIP = "zip"
+    POLYGON = "polygon"
+
+    @property
+    def label(self) -> str:
+        return {CoverageKind.RADIUS: "Radius", CoverageKind.STATE: "State",
+                CoverageKind.COUNTY: "County", CoverageKind.ZIP: "ZIP code",
+                CoverageKind.POLYGON: "Drawn area"}[self]
+
+
+coverage_area_services = Table(
+    "coverage_area_services",
+    Base.metadata,
+    Column("coverage_area_id", ForeignKey("coverage_areas.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("category_id", ForeignKey("service_categories.id", ondelete="CASCADE"),
+           primary_key=True, index=True),
+)
+
+
+class CoverageArea(Base):
+    """Where an organization serves clients. Its bounding box feeds the spatial index; the
+    exact test (distance, polygon, or the point's state/county/ZIP) is applied after."""
+
+    __tablename__ = "coverage_areas"
+    __table_args__ = (
+        # Partial, so that no index on `kind` lures the planner away from the spatial index.
+        Index("ix_coverage_areas_state", "state", sqlite_where=text("kind = 'state'"),
+              postgresql_where=text("kind = 'state'")),
+        CheckConstraint("min_lat <= max_lat AND min_lon <= max_lon", name="bbox_ordered"),
+        CheckConstraint("radius_mi IS NULL OR radius_mi > 0", name="radius_positive"),
+    )
+
+    id: Mapped[int_pk]
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[CoverageKind] = mapped_column(str_enum(CoverageKind, length=16))
+    label: Mapped[str] = mapped_column(String(200))
+    location_id: Mapped[int | None] = mapped_column(
+        ForeignKey("locations.id", ondelete="SET NULL"), index=True
+    )
+    center_lat: Mapped[float | None] = mapped_column(Float)
+    center_lon: Mapped[float | None] = mapped_column(Float)
+    radius_mi: Mapped[float | None] = mapped_column(Float)
+    unit_x: Mapped[float | None] = mapped_column(
+        Float, Computed(UNIT_X.format("center_lat", "center_lon"), persisted=True)
+    )
+    unit_y: Mapped[float | None] = mapped_column(
+        Float, Computed(UNIT_Y.format("center_lat", "center_lon"), persisted=True)
+    )
+    unit_z: Mapped[float | None] = mapped_column(
+        Float, Computed(UNIT_Z.format("center_lat"), persisted=True)
+    )
+    cos_radius: Mapped[float | None] = mapped_column(
+        Float, Computed("cos(radius_mi / 3958.7613)", persisted=True)
+    )
+    state: Mapped[str | None] = mapped_column(String(2))
+    county_fips: Mapped[str | None] = mapped_column(String(5), index=True)
+    postal_code: Mapped[str | None] = mapped_column(String(5), index=True)
+    geojson: Mapped[str | None] = mapped_column(Text)
+    min_lat: Mapped[float] = mapped_column(Float)
+    max_lat: Mapped[float] = mapped_column(Float)
+    min_lon: Mapped[float] = mapped_column(Float)
+    max_lon: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[created_at]
+
+    organization: Mapped[Organization] = relationship(back_populates="coverage_areas")
+    services: Mapped[list[ServiceCategory]] = relationship(
+        secondary=coverage_area_services, order_by="ServiceCategory.code"
+    )

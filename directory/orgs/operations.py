@@ -230,7 +230,7 @@ def unique_slug(name: str) -> str:
     return slug
 
 
-def _categories_by_code(codes: Sequence[str]) -> dict[str, ServiceCategory]:
+def categories_by_code(codes: Sequence[str]) -> dict[str, ServiceCategory]:
     found = {c.code: c for c in db_session.scalars(
         select(ServiceCategory).where(ServiceCategory.code.in_(list(codes))))}
     unknown = sorted(set(codes) - set(found))
@@ -282,7 +282,7 @@ def create_organization(listing: dict[str, Any], *, slug: str | None = None,
             func.lower(Organization.name) == listing["name"].strip().lower())) is not None:
         raise ListingError("An organization with this name is already listed.",
                            {"name": ["Already listed."]})
-    categories = _categories_by_code(listing.get("services", []))
+    categories = categories_by_code(listing.get("services", []))
     organization = Organization(
         slug=slug, name=listing["name"].strip(), kind=listing["kind"],
         description=listing.get("description", ""), website=listing.get("website"),

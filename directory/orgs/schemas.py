@@ -100,3 +100,40 @@ class SeedOrganizationSchema(ListingSchema):
                            validate=validate.OneOf(["pending", "active", "suspended"]))
     verified_days_ago = fields.Integer(load_default=None, allow_none=True,
                                        validate=validate.Range(min=0))
+
+
+class CoverageAreaSchema(Schema):
+    """A coverage area as an admin enters it; which fields matter depends on ``kind``."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    kind = fields.String(required=True, validate=validate.OneOf(
+        ["radius", "state", "county", "zip", "polygon"]))
+    radius_mi = fields.Float(load_default=None, allow_none=True,
+                             validate=validate.Range(min=0.5, max=500))
+    location_id = fields.Integer(load_default=None, allow_none=True)
+    center = fields.String(load_default="", validate=validate.Length(max=200))
+    state = fields.String(load_default="", validate=validate.Length(max=2))
+    county = fields.String(load_default="", validate=validate.Length(max=120))
+    postal_code = fields.String(load_default="", validate=validate.Regexp(
+        r"^(\d{5})?$", error="Use a 5-digit ZIP code."))
+    geojson = fields.String(load_default="", validate=validate.Length(max=200_000))
+    label = fields.String(load_default="", validate=validate.Length(max=200))
+    services = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
+                           load_default=list)
+
+    @validates_schema
+    def _needs_its_fields(self, data: dict[str, Any], **_: Any) -> None:
+        kind = data["kind"]
+        if kind == "radius":
+            if data.get("radius_mi") is None:
+                raise ValidationError("Give a radius in miles.", "radius_mi")
+            if data.get("location_id") is None and not data.get("center"):
+                raise ValidationError("Choose a location or give a center.", "center")
+        required = {"state": "state", "county": "county", "zip": "postal_code",
+                    "polygon": "geojson"}.get(kind)
+        if required and not data.get(required):
+            raise ValidationError("This field is required for this kind of area.", required)
+        if kind == "county" and not data.get("state"):
+            raise ValidationError("Give the county's state.", "state")

@@ -9,6 +9,7 @@ coordinates from the gazetteer, and well-formed hours.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import random
 import uuid
@@ -19,8 +20,13 @@ from typing import Any
 from sqlalchemy import func, insert, select, text
 
 from directory.db import db_session, utcnow
+from directory.geo.boundaries import boundaries
 from directory.geo.gazetteer import gazetteer
+from directory.geo.states import STATES
+from directory.orgs.coverage import circle_bounds
 from directory.orgs.models import (
+    CoverageArea,
+    CoverageKind,
     LANGUAGES,
     Location,
     MembershipStatus,
@@ -32,6 +38,7 @@ from directory.orgs.models import (
     Population,
     Service,
     ServiceCategory,
+    coverage_area_services,
 )
 
 BATCH_SIZE = 5_000
@@ -103,7 +110,7 @@ class _IdAllocator:
 
     def __init__(self) -> None:
         self.next = {model: (db_session.scalar(select(func.max(model.id))) or 0) + 1
-                     for model in (Organization, Location, Service, OpeningHours)}
+                     for model in (Organization, Location, Service, OpeningHours, CoverageArea)}
 
     def take(self, model: type) -> int:
         value = self.next[model]
@@ -128,14 +135,18 @@ class _Batch:
         self.services: list[dict[str, Any]] = []
         self.languages: list[dict[str, Any]] = []
         self.populations: list[dict[str, Any]] = []
+        self.coverage: list[dict[str, Any]] = []
+        self.coverage_services: list[dict[str, Any]] = []
 
     def write(self) -> None:
-        for model, rows in ((Organization, self.organizations), (Location, self.locations),
+        for table, rows in ((Organization, self.organizations), (Location, self.locations),
                             (OpeningHours, self.hours), (Service, self.services),
                             (OrganizationLanguage, self.languages),
-                            (OrganizationPopulation, self.populations)):
+                            (OrganizationPopulation, self.populations),
+                            (CoverageArea, self.coverage),
+                            (coverage_area_services, self.coverage_services)):
             if rows:
-                db_session.execute(insert(model), rows)
+                db_session.execute(insert(table), rows)
 
 
 def _jitter(rng: random.Random, lat: float, lon: float, miles: float) -> tuple[float, float]:
@@ -166,28 +177,76 @@ def _one_organization(rng: random.Random, number: int, prefix: str, categories: 
         "verified_at": None if verified_days is None else now - dt.timedelta(days=verified_days),
         "verified_by_id": None, "created_at": now, "updated_at": now,
     })
+    placed: list[dict[str, Any]] = []
     for index in range(1 if rng.random() < 0.8 else 2):
         lat, lon = _jitter(rng, home.lat, home.lon, 3 if index == 0 else 30)
         location_id = ids.take(Location)
         open_24_7 = rng.random() < 0.1
-        rows.locations.append({
+        location = {
             "id": location_id, "hsds_id": _uuid(rng), "organization_id": org_id,
             "name": "Main office" if index == 0 else "Satellite office", "address": "",
             "city": home.city, "state": home.state, "postal_code": home.code,
             "county": home.county, "latitude": lat, "longitude": lon,
             "timezone": home.timezone or "America/New_York",
             "confidential": rng.random() < 0.08, "open_24_7": open_24_7,
-        })
+        }
+        rows.locations.append(location)
+        placed.append(location)
         if not open_24_7 and rng.random() < 0.6:
             for weekday in range(5):
                 rows.hours.append({"id": ids.take(OpeningHours), "location_id": location_id,
                                    "weekday": weekday, "opens": dt.time(9), "closes": dt.time(17)})
-    for category_id in rng.sample(categories, rng.randint(1, 4)):
+    offered = rng.sample(categories, rng.randint(1, 4))
+    for category_id in offered:
         rows.services.append({"id": ids.take(Service), "hsds_id": _uuid(rng),
                               "organization_id": org_id, "category_id": category_id,
                               "description": ""})
+    _coverage(rng, org_id, placed[0], home, offered, ids, rows)
     languages = {"en"} | set(rng.sample(SECOND_LANGUAGES, rng.choice((0, 0, 1, 1, 2))))
     rows.languages.extend({"organization_id": org_id, "code": code} for code in sorted(languages))
     for population in rng.sample(list(Population), rng.randint(1, 3)):
         rows.populations.append({"organization_id": org_id, "population": population})
 
+
+
+def _coverage(rng: random.Random, org_id: int, location: dict[str, Any], home: Any,
+              offered: list[int], ids: _IdAllocator, rows: _Batch) -> None:
+    """One coverage area: mostly a 5-200 mile radius, sometimes a state, county, ZIP or polygon."""
+    area_id = ids.take(CoverageArea)
+    lat, lon = location["latitude"], location["longitude"]
+    row: dict[str, Any] = {
+        "id": area_id, "organization_id": org_id, "location_id": None, "center_lat": None,
+        "center_lon": None, "radius_mi": None, "state": None, "county_fips": None,
+        "postal_code": None, "geojson": None, "created_at": utcnow(),
+    }
+    draw = rng.random()
+    county = boundaries().at(lat, lon).county if 0.85 <= draw < 0.90 else None
+    if draw < 0.85 or (0.85 <= draw < 0.90 and county is None):
+        radius = round(rng.uniform(5, 200), 1)
+        row.update(kind=CoverageKind.RADIUS, label=f"Within {radius:g} mi",
+                   location_id=location["id"], center_lat=lat, center_lon=lon, radius_mi=radius)
+        bounds = circle_bounds(lat, lon, radius)
+    elif county is not None:
+        row.update(kind=CoverageKind.COUNTY, label=f"{county.name} County, {county.state}",
+                   county_fips=county.fips, state=county.state)
+        bounds = boundaries().county_bounds(county.fips)
+    elif draw < 0.95 and home.state in boundaries().state_bounds:
+        row.update(kind=CoverageKind.STATE, label=STATES[home.state], state=home.state)
+        bounds = boundaries().state_bounds[home.state]
+    elif draw < 0.98:
+        row.update(kind=CoverageKind.ZIP, label=f"ZIP {home.code}", postal_code=home.code,
+                   state=home.state)
+        bounds = circle_bounds(home.lat, home.lon, 5)
+    else:
+        half = rng.uniform(0.05, 0.5)
+        ring = [[lon - half, lat - half], [lon + half, lat - half], [lon + half, lat + half],
+                [lon - half, lat + half], [lon - half, lat - half]]
+        row.update(kind=CoverageKind.POLYGON, label="Drawn service area",
+                   geojson=json.dumps({"type": "Polygon", "coordinates": [ring]},
+                                      separators=(",", ":")))
+        bounds = (lat - half, lat + half, lon - half, lon + half)
+    row.update(min_lat=bounds[0], max_lat=bounds[1], min_lon=bounds[2], max_lon=bounds[3])
+    rows.coverage.append(row)
+    if rng.random() < 0.1:
+        rows.coverage_services.append({"coverage_area_id": area_id,
+                                       "category_id": rng.choice(offered)})

@@ -69,9 +69,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('slug', name=op.f('uq_organizations_slug'))
     )
     with op.batch_alter_table('organizations', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_organizations_kind'), ['kind'], unique=False)
         batch_op.create_index(batch_op.f('ix_organizations_name'), ['name'], unique=False)
-        batch_op.create_index(batch_op.f('ix_organizations_status'), ['status'], unique=False)
 
     op.create_table('contacts',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -98,6 +96,9 @@ def upgrade() -> None:
     sa.Column('county', sa.String(length=120), nullable=False),
     sa.Column('latitude', sa.Float(), nullable=False),
     sa.Column('longitude', sa.Float(), nullable=False),
+    sa.Column('unit_x', sa.Float(), sa.Computed('cos(radians(latitude)) * cos(radians(longitude))', persisted=True), nullable=True),
+    sa.Column('unit_y', sa.Float(), sa.Computed('cos(radians(latitude)) * sin(radians(longitude))', persisted=True), nullable=True),
+    sa.Column('unit_z', sa.Float(), sa.Computed('sin(radians(latitude))', persisted=True), nullable=True),
     sa.Column('timezone', sa.String(length=64), nullable=False),
     sa.Column('confidential', sa.Boolean(), nullable=False),
     sa.Column('open_24_7', sa.Boolean(), nullable=False),
@@ -211,9 +212,7 @@ def downgrade() -> None:
 
     op.drop_table('contacts')
     with op.batch_alter_table('organizations', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_organizations_status'))
         batch_op.drop_index(batch_op.f('ix_organizations_name'))
-        batch_op.drop_index(batch_op.f('ix_organizations_kind'))
 
     op.drop_table('organizations')
     op.drop_table('users')

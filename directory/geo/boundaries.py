@@ -1,0 +1,132 @@
+"""US state and county boundaries for arbitrary points, offline.
+
+Source: the npm package `us-atlas` 3.0.1 (ISC license; Census cartographic boundary files at
+1:10,000,000), vendored as `data/counties-10m.json` (TopoJSON). Decoded once per process into
+shapely geometries with an STRtree, so a point's county is found in microseconds.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import shapely
+from shapely.geometry import MultiPolygon, Point, Polygon
+from shapely.strtree import STRtree
+
+from directory.geo.states import STATE_FIPS
+
+DATA_FILE = Path(__file__).resolve().parent / "data" / "counties-10m.json"
+
+
+@dataclass(frozen=True, slots=True)
+class County:
+    fips: str  # 5 digits: state (2) + county (3)
+    name: str  # as the Census writes it, without "County"
+    state: str  # postal code
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}, {self.state}"
+
+
+@dataclass(frozen=True, slots=True)
+class AreasAtPoint:
+    state: str | None
+    county: County | None
+
+
+def _decode_arcs(topology: dict[str, Any]) -> list[list[tuple[float, float]]]:
+    scale_x, scale_y = topology["transform"]["scale"]
+    shift_x, shift_y = topology["transform"]["translate"]
+    arcs = []
+    for arc in topology["arcs"]:
+        x = y = 0
+        points = []
+        for dx, dy in arc:  # delta-encoded, quantized positions
+            x, y = x + dx, y + dy
+            points.append((x * scale_x + shift_x, y * scale_y + shift_y))
+        arcs.append(points)
+    return arcs
+
+
+def _ring(arcs: list[list[tuple[float, float]]], indexes: list[int]) -> list[tuple[float, float]]:
+    points: list[tuple[float, float]] = []
+    for index in indexes:
+        arc = arcs[index] if index >= 0 else arcs[~index][::-1]
+        points.extend(arc[1:] if points else arc)  # consecutive arcs share their end points
+    return points
+
+
+def _geometry(arcs: list[list[tuple[float, float]]], shape: dict[str, Any]) -> MultiPolygon:
+    """A county as a MultiPolygon; islands that quantization shrank below a triangle drop out."""
+    polygons = []
+    for rings in [shape["arcs"]] if shape["type"] == "Polygon" else shape["arcs"]:
+        outer, *holes = (_ring(arcs, ring) for ring in rings)
+        if len(outer) >= 4:
+            polygons.append(Polygon(outer, [hole for hole in holes if len(hole) >= 4]))
+    return MultiPolygon(polygons)
+
+
+class Boundaries:
+    def __init__(self, topology: dict[str, Any]) -> None:
+        arcs = _decode_arcs(topology)
+        self.counties: dict[str, County] = {}
+        geometries = []
+        keys = []
+        for shape in topology["objects"]["counties"]["geometries"]:
+            fips = str(shape["id"]).zfill(5)
+            state = STATE_FIPS.get(fips[:2])
+            if state is None or not shape.get("arcs"):
+                continue
+            self.counties[fips] = County(fips, shape["properties"]["name"], state)
+            geometries.append(_geometry(arcs, shape))
+            keys.append(fips)
+        shapely.prepare(geometries)
+        self._county_keys = keys
+        self._county_geometries = geometries
+        self._tree = STRtree(geometries)
+        self._by_state_name = {(c.state, _normalize(c.name)): c for c in self.counties.values()}
+        self.state_bounds: dict[str, tuple[float, float, float, float]] = {}
+        for fips, geometry in zip(keys, geometries, strict=True):
+            state = self.counties[fips].state
+            min_lon, min_lat, max_lon, max_lat = geometry.bounds
+            known = self.state_bounds.get(state)
+            if known:
+                min_lat, max_lat = min(min_lat, known[0]), max(max_lat, known[1])
+                min_lon, max_lon = min(min_lon, known[2]), max(max_lon, known[3])
+            self.state_bounds[state] = (min_lat, max_lat, min_lon, max_lon)
+
+    def at(self, lat: float, lon: float) -> AreasAtPoint:
+        hits = self._tree.query(Point(lon, lat), predicate="intersects")
+        if len(hits) == 0:
+            return AreasAtPoint(state=None, county=None)
+        county = self.counties[self._county_keys[int(min(hits))]]
+        return AreasAtPoint(state=county.state, county=county)
+
+    def county_named(self, name: str, state: str) -> County | None:
+        """'Harris County', 'harris', 'St. Louis city' in a state -> the county."""
+        return self._by_state_name.get((state.upper(), _normalize(name)))
+
+    def county_bounds(self, fips: str) -> tuple[float, float, float, float]:
+        """(min_lat, max_lat, min_lon, max_lon) of a county."""
+        min_lon, min_lat, max_lon, max_lat = self._county_geometries[
+            self._county_keys.index(fips)].bounds
+        return min_lat, max_lat, min_lon, max_lon
+
+
+def _normalize(name: str) -> str:
+    words = name.lower().replace(".", "").replace("saint ", "st ").split()
+    for suffix in ("county", "parish", "borough", "census area", "municipio", "municipality"):
+        if " ".join(words[-len(suffix.split()):]) == suffix and len(words) > len(suffix.split()):
+            words = words[: -len(suffix.split())]
+            break
+    return " ".join(words)
+
+
+@functools.cache
+def boundaries() -> Boundaries:
+    return Boundaries(json.loads(DATA_FILE.read_text(encoding="utf-8")))

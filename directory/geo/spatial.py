@@ -1,0 +1,88 @@
+"""Spatial index look-ups, one implementation per database.
+
+SQLite: R*Tree virtual tables (``location_index``, ``coverage_index``) maintained by triggers.
+PostgreSQL: GiST indexes on ``point(longitude, latitude)`` and on the coverage bounding box.
+Both return candidate ids by bounding box only; callers apply the exact distance or shape test.
+Statements take the point and box as bound parameters, so that they can be built once and
+reused for every search.
+"""
+
+from __future__ import annotations
+
+import math
+
+from sqlalchemy import ColumnElement, Select, bindparam, column, select, table, text
+
+from directory.geo.distance import EARTH_RADIUS_MI
+
+Box = tuple[float, float, float, float]  # min_lat, max_lat, min_lon, max_lon
+
+
+def _rtree(name: str):  # type: ignore[no-untyped-def]
+    return table(name, column("id"), column("min_lat"), column("max_lat"), column("min_lon"),
+                 column("max_lon"))
+
+
+location_index = _rtree("location_index")
+# Coverage areas by kind: radius areas and polygons have an R*Tree each.
+coverage_indexes = {"radius": _rtree("coverage_index"), "polygon": _rtree("polygon_index")}
+
+
+def unit_vector(lat: float, lon: float) -> tuple[float, float, float]:
+    phi, lam = math.radians(lat), math.radians(lon)
+    return math.cos(phi) * math.cos(lam), math.cos(phi) * math.sin(lam), math.sin(phi)
+
+
+def closeness_sql(x: ColumnElement[float], y: ColumnElement[float],
+                  z: ColumnElement[float]) -> ColumnElement[float]:
+    """The cosine of the angular distance between stored unit vectors and the point given as
+    the parameters ``px``, ``py``, ``pz`` (see ``point_params``): larger is nearer, and
+    "within r miles" is ``closeness >= cos_of_miles(r)``, exactly, with no trigonometry."""
+    return x * bindparam("px") + y * bindparam("py") + z * bindparam("pz")
+
+
+def point_params(lat: float, lon: float) -> dict[str, float]:
+    px, py, pz = unit_vector(lat, lon)
+    return {"px": px, "py": py, "pz": pz, "plat": lat, "plon": lon}
+
+
+def box_params(box: Box) -> dict[str, float]:
+    return {"min_lat": box[0], "max_lat": box[1], "min_lon": box[2], "max_lon": box[3]}
+
+
+def cos_of_miles(miles: float) -> float:
+    return math.cos(miles / EARTH_RADIUS_MI)
+
+
+def miles_from_closeness(closeness: float) -> float:
+    return EARTH_RADIUS_MI * math.acos(max(-1.0, min(1.0, closeness)))
+
+
+def location_candidates(dialect: str) -> Select[tuple[int]]:
+    """Ids of the locations inside the box given as parameters (see ``box_params``)."""
+    if dialect == "sqlite":
+        index = location_index
+        return select(index.c.id).where(
+            index.c.min_lat >= bindparam("min_lat"), index.c.max_lat <= bindparam("max_lat"),
+            index.c.min_lon >= bindparam("min_lon"), index.c.max_lon <= bindparam("max_lon"))
+    condition = text("point(locations.longitude, locations.latitude) <@ "
+                     "box(point(:min_lon, :min_lat), point(:max_lon, :max_lat))")
+    return select(column("id")).select_from(table("locations")).where(condition)
+
+
+def coverage_candidates(dialect: str, kind: str) -> Select[tuple[int]]:
+    """Ids of the coverage areas of ``kind`` ("radius" or "polygon") whose bounding box
+    contains the point given as parameters (see ``point_params``)."""
+    if dialect == "sqlite":
+        index = coverage_indexes[kind]
+        lat, lon = bindparam("plat"), bindparam("plon")
+        return select(index.c.id).where(index.c.min_lat <= lat, index.c.max_lat >= lat,
+                                        index.c.min_lon <= lon, index.c.max_lon >= lon)
+    if kind not in coverage_indexes:
+        raise ValueError(f"no spatial index for {kind!r} coverage areas")
+    # A literal kind, so that the planner can prove the partial GiST index's predicate.
+    condition = text(f"coverage_areas.kind = '{kind}' "
+                     "AND box(point(coverage_areas.min_lon, coverage_areas.min_lat), "
+                     "point(coverage_areas.max_lon, coverage_areas.max_lat)) "
+                     "@> box(point(:plon, :plat), point(:plon, :plat))")
+    return select(column("id")).select_from(table("coverage_areas")).where(condition)

@@ -1,0 +1,236 @@
+"""Coverage areas: where an organization serves clients, and whether a point lies inside.
+
+Five kinds: a radius around a point (often one of the organization's locations), a state, a
+county, a ZIP code, or a GeoJSON polygon. Each stores a bounding box for the spatial index;
+``contains`` is the exact test applied to the index's candidates.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import shapely
+from shapely.geometry import Point, shape
+from shapely.geometry.base import BaseGeometry
+
+from directory.db import db_session
+from directory.geo.boundaries import boundaries
+from directory.geo.distance import haversine_mi
+from directory.geo.gazetteer import gazetteer
+from directory.geo.geocoder import GeocodeError, geocode
+from directory.geo.states import STATES
+from directory.orgs.models import CoverageArea, CoverageKind, Organization
+from directory.orgs.operations import ListingError, categories_by_code
+
+MAX_RADIUS_MI = 500.0
+MAX_POLYGON_BYTES = 200_000
+MAX_POLYGON_VERTICES = 5_000
+MAX_POLYGON_SPAN_DEGREES = 30.0
+MILES_PER_DEGREE_LAT = 69.0
+
+
+@dataclass(frozen=True, slots=True)
+class PointContext:
+    """A searched point and the areas it falls in (from the offline boundaries/gazetteer)."""
+
+    lat: float
+    lon: float
+    state: str | None
+    county_fips: str | None
+    postal_code: str | None
+
+
+def locate(lat: float, lon: float, postal_code: str | None = None) -> PointContext:
+    """The state, county and ZIP of a point. The ZIP is the one searched for, or else the
+    nearest ZIP centroid within 15 miles (the gazetteer has centroids, not ZIP shapes)."""
+    areas = boundaries().at(lat, lon)
+    if postal_code is None:
+        nearest = gazetteer().nearest_zip(lat, lon, max_miles=15)
+        postal_code = nearest.code if nearest else None
+    state = areas.state
+    if state is None and postal_code:
+        area = gazetteer().zip_area(postal_code)
+        state = area.state if area else None
+    return PointContext(lat, lon, state, areas.county.fips if areas.county else None,
+                        postal_code)
+
+
+def circle_bounds(lat: float, lon: float, miles: float) -> tuple[float, float, float, float]:
+    """(min_lat, max_lat, min_lon, max_lon) of the box around a circle, widened slightly."""
+    dlat = miles / MILES_PER_DEGREE_LAT * 1.001
+    cos_lat = math.cos(math.radians(lat))
+    dlon = 180.0 if cos_lat < 1e-6 else min(180.0, dlat / cos_lat)
+    return (max(-90.0, lat - dlat), min(90.0, lat + dlat),
+            max(-180.0, lon - dlon), min(180.0, lon + dlon))
+
+
+@functools.lru_cache(maxsize=4096)
+def _polygon(area_id: int, geojson: str) -> BaseGeometry:
+    geometry = shape(json.loads(geojson))
+    shapely.prepare(geometry)
+    return geometry
+
+
+def contains(area: CoverageArea, point: PointContext) -> bool:
+    match area.kind:
+        case CoverageKind.RADIUS:
+            return haversine_mi(area.center_lat, area.center_lon,  # type: ignore[arg-type]
+                                point.lat, point.lon) <= (area.radius_mi or 0)
+        case CoverageKind.STATE:
+            return area.state == point.state
+        case CoverageKind.COUNTY:
+            return area.county_fips == point.county_fips
+        case CoverageKind.ZIP:
+            return area.postal_code == point.postal_code
+        case CoverageKind.POLYGON:
+            return polygon_contains(area.id, area.geojson or "", point.lat, point.lon)
+    return False
+
+
+def polygon_contains(area_id: int, geojson: str, lat: float, lon: float) -> bool:
+    return _polygon(area_id, geojson).intersects(Point(lon, lat))
+
+
+def covers_service(area: CoverageArea, category_ids: set[int] | None) -> bool:
+    """An area limited to some services counts only for a search for one of them."""
+    if not category_ids or not area.services:
+        return True
+    return any(category.id in category_ids for category in area.services)
+
+
+# --- validation and writing ---------------------------------------------------------------------
+
+def _field_error(field: str, message: str) -> ListingError:
+    return ListingError(message, {field: [message]})
+
+
+def parse_polygon(text: str) -> tuple[str, tuple[float, float, float, float]]:
+    """Validate GeoJSON (Polygon, MultiPolygon, or a Feature of one) and return it normalized,
+    with its bounding box. Raises ListingError saying what is wrong."""
+    if len(text.encode()) > MAX_POLYGON_BYTES:
+        raise _field_error("geojson", f"The area is too large a document (over "
+                                      f"{MAX_POLYGON_BYTES // 1000} kB).")
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _field_error("geojson", f"Not valid JSON: {exc.msg} (line {exc.lineno}).") from exc
+    if isinstance(document, dict) and document.get("type") == "Feature":
+        document = document.get("geometry")
+    if not isinstance(document, dict) or document.get("type") not in {"Polygon", "MultiPolygon"}:
+        raise _field_error("geojson", "Give a GeoJSON Polygon or MultiPolygon.")
+    polygons = document.get("coordinates")
+    if document["type"] == "Polygon":
+        polygons = [polygons]
+    if not isinstance(polygons, list) or not polygons:
+        raise _field_error("geojson", "The polygon has no coordinates.")
+    vertices = 0
+    for rings in polygons:
+        if not isinstance(rings, list) or not rings:
+            raise _field_error("geojson", "Each polygon needs at least one ring.")
+        for ring in rings:
+            if not isinstance(ring, list) or len(ring) < 4:
+                raise _field_error("geojson", "Each ring needs at least 4 positions.")
+            for position in ring:
+                if (not isinstance(position, list) or len(position) < 2
+                        or not all(isinstance(v, int | float) and not isinstance(v, bool)
+                                   for v in position[:2])):
+                    raise _field_error("geojson", "Positions are [longitude, latitude] numbers.")
+                lon, lat = position[0], position[1]
+                if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+                    raise _field_error("geojson", "A position is out of range "
+                                                  "(longitude -180..180, latitude -90..90).")
+            if ring[0][:2] != ring[-1][:2]:
+                raise _field_error("geojson", "A ring is not closed: its last position must "
+                                              "equal its first.")
+            vertices += len(ring)
+    if vertices > MAX_POLYGON_VERTICES:
+        raise _field_error("geojson", f"The area has too many points (over "
+                                      f"{MAX_POLYGON_VERTICES}).")
+    geometry = shape({"type": document["type"], "coordinates": document["coordinates"]})
+    if not geometry.is_valid:
+        raise _field_error("geojson", f"The area is not a valid shape "
+                                      f"({shapely.is_valid_reason(geometry)}).")
+    min_lon, min_lat, max_lon, max_lat = geometry.bounds
+    if max_lat - min_lat > MAX_POLYGON_SPAN_DEGREES or max_lon - min_lon > MAX_POLYGON_SPAN_DEGREES:
+        raise _field_error("geojson", "The area is implausibly large; use a state coverage "
+                                      "area instead.")
+    if geometry.area == 0:
+        raise _field_error("geojson", "The area has no surface.")
+    normalized = json.dumps({"type": document["type"], "coordinates": document["coordinates"]},
+                            separators=(",", ":"))
+    return normalized, (min_lat, max_lat, min_lon, max_lon)
+
+
+def build_coverage_area(organization: Organization, data: dict[str, Any]) -> CoverageArea:
+    """A coverage area from validated form/API data (see CoverageAreaSchema)."""
+    kind = CoverageKind(data["kind"])
+    area = CoverageArea(organization=organization, kind=kind)
+    match kind:
+        case CoverageKind.RADIUS:
+            radius = float(data["radius_mi"])
+            location = next((loc for loc in organization.locations
+                             if loc.id == data.get("location_id")), None)
+            if data.get("location_id") is not None and location is None:
+                raise _field_error("location_id", "Choose one of this organization's locations.")
+            if location is not None:
+                lat, lon = location.latitude, location.longitude
+                place = location.name or location.city
+                area.location_id = location.id
+            else:
+                try:
+                    found = geocode(data.get("center") or "")
+                except GeocodeError as exc:
+                    raise _field_error("center", str(exc)) from exc
+                lat, lon, place = found.lat, found.lon, found.label
+            area.center_lat, area.center_lon, area.radius_mi = lat, lon, radius
+            area.label = f"Within {radius:g} mi of {place}"
+            bounds = circle_bounds(lat, lon, radius)
+        case CoverageKind.STATE:
+            state = (data.get("state") or "").upper()
+            if state not in boundaries().state_bounds:
+                raise _field_error("state", "Choose a US state.")
+            area.state, area.label = state, STATES[state]
+            bounds = boundaries().state_bounds[state]
+        case CoverageKind.COUNTY:
+            state = (data.get("state") or "").upper()
+            county = boundaries().county_named(data.get("county") or "", state)
+            if county is None:
+                raise _field_error("county", f"No county named {data.get('county')!r} in "
+                                             f"{STATES.get(state, 'that state')}.")
+            area.county_fips, area.state = county.fips, county.state
+            area.label = f"{county.name} County, {county.state}"
+            bounds = boundaries().county_bounds(county.fips)
+        case CoverageKind.ZIP:
+            zip_area = gazetteer().zip_area(data.get("postal_code") or "")
+            if zip_area is None:
+                raise _field_error("postal_code", "Not a known US ZIP code.")
+            area.postal_code, area.state = zip_area.code, zip_area.state
+            area.label = f"ZIP {zip_area.code} ({zip_area.city}, {zip_area.state})"
+            bounds = circle_bounds(zip_area.lat, zip_area.lon, 5)
+        case CoverageKind.POLYGON:
+            area.geojson, bounds = parse_polygon(data.get("geojson") or "")
+            area.label = (data.get("label") or "").strip()[:200] or "Drawn service area"
+    area.min_lat, area.max_lat, area.min_lon, area.max_lon = bounds
+    codes = data.get("services") or []
+    area.services = list(categories_by_code(codes).values()) if codes else []
+    return area
+
+
+def add_coverage_area(organization: Organization, data: dict[str, Any]) -> CoverageArea:
+    area = build_coverage_area(organization, data)
+    db_session.add(area)
+    db_session.flush()
+    return area
+
+
+def remove_coverage_area(organization: Organization, area_id: int) -> None:
+    area = next((a for a in organization.coverage_areas if a.id == area_id), None)
+    if area is None:
+        raise _field_error("coverage_area", "That coverage area is not on this listing.")
+    organization.coverage_areas.remove(area)
+    db_session.flush()
+

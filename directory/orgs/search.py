@@ -1,0 +1,463 @@
+"""The two core questions: who is *near* this point, and who *covers* it.
+
+Both are answered through the spatial index, never a scan of every row. Results are ranked by
+the distance to each organization's nearest location, found by searching growing rings of
+locations around the point: the first small ring usually holds the page, so the work depends
+on how many partners are near, not on the size of the network. Only active member
+organizations are found.
+
+Statements are built once per *shape* (which filters are in use) with every value a bound
+parameter, and reused: building them is costlier than running them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    union,
+)
+
+from directory.db import db_session, utcnow
+from directory.geo import spatial
+from directory.orgs.coverage import PointContext, circle_bounds, polygon_contains
+from directory.orgs.models import (
+    CoverageArea,
+    CoverageKind,
+    Location,
+    MembershipStatus,
+    OpeningHours,
+    Organization,
+    OrganizationKind,
+    OrganizationLanguage,
+    OrganizationPopulation,
+    Population,
+    Service,
+    ServiceCategory,
+    coverage_area_services,
+)
+from directory.orgs.operations import service_codes_under
+
+MAX_RADIUS_MI = 500.0
+DEFAULT_NEAR_RADIUS_MI = 50.0
+FIRST_RING_MI = 10.0
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    service: str | None = None
+    kinds: tuple[OrganizationKind, ...] = ()
+    language: str | None = None
+    population: Population | None = None
+    accepting_referrals: bool = False
+    open_now: bool = False
+    verified_within_days: int | None = None
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    organization_id: int
+    location_id: int | None
+    distance_mi: float | None
+
+
+@dataclass
+class SearchResults:
+    point: PointContext
+    mode: str  # "near" or "covering"
+    hits: list[SearchHit]
+    total: int | None  # None when not counted
+    radius_mi: float | None = None
+    covering_ids: set[int] = field(default_factory=set)
+
+    @property
+    def has_more(self) -> bool:
+        return self.total is None or len(self.hits) < self.total
+
+
+# --- the shape of a search and its parameters ---------------------------------------------------
+
+@dataclass(frozen=True)
+class _Shape:
+    """Which filters a search uses: one statement is built per shape."""
+
+    service: bool
+    kinds: bool
+    language: bool
+    population: bool
+    accepting: bool
+    verified: bool
+    state: bool = False
+    county: bool = False
+    postal_code: bool = False
+    polygons: bool = False
+
+
+def _category_ids(code: str | None) -> list[int] | None:
+    if not code:
+        return None
+    codes = service_codes_under(code)
+    return list(db_session.scalars(
+        select(ServiceCategory.id).where(ServiceCategory.code.in_(codes))))
+
+
+def _filter_shape(filters: SearchFilters, category_ids: list[int] | None) -> _Shape:
+    return _Shape(service=category_ids is not None, kinds=bool(filters.kinds),
+                  language=bool(filters.language), population=filters.population is not None,
+                  accepting=filters.accepting_referrals,
+                  verified=filters.verified_within_days is not None)
+
+
+def _filter_params(filters: SearchFilters, category_ids: list[int] | None) -> dict[str, Any]:
+    params: dict[str, Any] = {"active": MembershipStatus.ACTIVE.value}
+    if category_ids is not None:
+        params["category_ids"] = category_ids
+    if filters.kinds:
+        params["kinds"] = [kind.value for kind in filters.kinds]
+    if filters.language:
+        params["language"] = filters.language
+    if filters.population is not None:
+        params["population"] = filters.population.value
+    if filters.verified_within_days is not None:
+        params["verified_since"] = utcnow() - dt.timedelta(days=filters.verified_within_days)
+    return params
+
+
+def _organization_conditions(shape: _Shape) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [
+        Organization.status == bindparam("active", type_=Organization.status.type)]
+    if shape.service:
+        conditions.append(exists().where(
+            Service.organization_id == Organization.id,
+            Service.category_id.in_(bindparam("category_ids", expanding=True))))
+    if shape.kinds:
+        conditions.append(Organization.kind.in_(bindparam("kinds", expanding=True)))
+    if shape.language:
+        conditions.append(exists().where(OrganizationLanguage.organization_id == Organization.id,
+                                         OrganizationLanguage.code == bindparam("language")))
+    if shape.population:
+        conditions.append(exists().where(
+            OrganizationPopulation.organization_id == Organization.id,
+            OrganizationPopulation.population == bindparam("population")))
+    if shape.accepting:
+        conditions.append(Organization.accepting_referrals.is_(True))
+    if shape.verified:
+        conditions.append(Organization.verified_at >= bindparam("verified_since"))
+    return conditions
+
+
+def _open_now_condition(now: dt.datetime) -> ColumnElement[bool]:
+    """The location is open 24/7 or has an opening interval around ``now`` in its own zone."""
+    zones = [zone for zone in db_session.scalars(select(Location.timezone).distinct()) if zone]
+    per_zone = []
+    for zone in zones:
+        try:
+            local = now.astimezone(zoneinfo.ZoneInfo(zone))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            continue
+        moment = local.time().replace(tzinfo=None)
+        per_zone.append(and_(Location.timezone == zone, OpeningHours.weekday == local.weekday(),
+                             OpeningHours.opens <= moment, OpeningHours.closes > moment))
+    open_interval = exists().where(OpeningHours.location_id == Location.id,
+                                   or_(*per_zone) if per_zone else false())
+    return or_(Location.open_24_7.is_(True), open_interval)
+
+
+# --- coverage ----------------------------------------------------------------------------------
+
+def _polygons_containing(point: PointContext) -> list[int]:
+    rows = db_session.execute(
+        select(CoverageArea.id, CoverageArea.geojson).where(
+            CoverageArea.id.in_(spatial.coverage_candidates(_dialect(), "polygon"))),
+        spatial.point_params(point.lat, point.lon)).all()
+    return [area_id for area_id, geojson in rows
+            if polygon_contains(area_id, geojson or "", point.lat, point.lon)]
+
+
+def _coverage_params(point: PointContext, polygon_ids: list[int]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    if point.state:
+        params["state"] = point.state
+    if point.county_fips:
+        params["county_fips"] = point.county_fips
+    if point.postal_code:
+        params["postal_code"] = point.postal_code
+    if polygon_ids:
+        params["polygon_ids"] = polygon_ids
+    return params
+
+
+def _with_coverage(shape: _Shape, point: PointContext, polygon_ids: list[int]) -> _Shape:
+    return _Shape(**{**shape.__dict__, "state": bool(point.state),
+                     "county": bool(point.county_fips), "postal_code": bool(point.postal_code),
+                     "polygons": bool(polygon_ids)})
+
+
+def _area_serves(shape: _Shape) -> ColumnElement[bool] | None:
+    """An area limited to some services counts only for a search for one of them."""
+    if not shape.service:
+        return None
+    limited = exists().where(coverage_area_services.c.coverage_area_id == CoverageArea.id)
+    matching = exists().where(
+        coverage_area_services.c.coverage_area_id == CoverageArea.id,
+        coverage_area_services.c.category_id.in_(bindparam("category_ids", expanding=True)))
+    return or_(~limited, matching)
+
+
+def _area_contains(shape: _Shape) -> ColumnElement[bool]:
+    """The exact containment test of every kind, as one condition on a coverage area row."""
+    closeness = spatial.closeness_sql(CoverageArea.unit_x, CoverageArea.unit_y,  # type: ignore[arg-type]
+                                      CoverageArea.unit_z)
+    options = [and_(CoverageArea.kind == CoverageKind.RADIUS, closeness >= CoverageArea.cos_radius)]
+    for present, kind, column, name in (
+            (shape.state, CoverageKind.STATE, CoverageArea.state, "state"),
+            (shape.county, CoverageKind.COUNTY, CoverageArea.county_fips, "county_fips"),
+            (shape.postal_code, CoverageKind.ZIP, CoverageArea.postal_code, "postal_code")):
+        if present:
+            options.append(and_(CoverageArea.kind == kind, column == bindparam(name)))
+    if shape.polygons:
+        options.append(CoverageArea.id.in_(bindparam("polygon_ids", expanding=True)))
+    conditions = [or_(*options)]
+    serves = _area_serves(shape)
+    if serves is not None:
+        conditions.append(serves)
+    return and_(*conditions)
+
+
+def _covering_organization_ids(dialect: str, shape: _Shape) -> Select[tuple[int]]:
+    """Every organization with an area that contains the point, each kind by its index."""
+    closeness = spatial.closeness_sql(CoverageArea.unit_x, CoverageArea.unit_y,  # type: ignore[arg-type]
+                                      CoverageArea.unit_z)
+    branches = [select(CoverageArea.organization_id).where(
+        CoverageArea.id.in_(spatial.coverage_candidates(dialect, "radius")),
+        CoverageArea.kind == CoverageKind.RADIUS, closeness >= CoverageArea.cos_radius)]
+    if shape.polygons:
+        branches.append(select(CoverageArea.organization_id).where(
+            CoverageArea.id.in_(bindparam("polygon_ids", expanding=True))))
+    for present, kind, column, name in (
+            (shape.state, CoverageKind.STATE, CoverageArea.state, "state"),
+            (shape.county, CoverageKind.COUNTY, CoverageArea.county_fips, "county_fips"),
+            (shape.postal_code, CoverageKind.ZIP, CoverageArea.postal_code, "postal_code")):
+        if present:
+            branches.append(select(CoverageArea.organization_id)
+                            .where(CoverageArea.kind == kind, column == bindparam(name)))
+    serves = _area_serves(shape)
+    if serves is not None:
+        branches = [branch.where(serves) for branch in branches]
+    return union(*branches)  # type: ignore[return-value]
+
+
+# --- statements ---------------------------------------------------------------------------------
+
+def _dialect() -> str:
+    return db_session.get_bind().dialect.name
+
+
+def _ranked_locations(located: Select, ring: bool) -> Select:  # type: ignore[type-arg]
+    """``located`` (a select joining locations) with each location's closeness to the point
+    and its rank within its organization (1 = nearest); within the ring if ``ring``."""
+    closeness = spatial.closeness_sql(Location.unit_x, Location.unit_y,  # type: ignore[arg-type]
+                                      Location.unit_z)
+    query = located.add_columns(
+        Location.organization_id, Location.id.label("location_id"),
+        closeness.label("closeness"),
+        func.row_number().over(partition_by=Location.organization_id,
+                               order_by=(closeness.desc(), Location.id)).label("rank"))
+    if ring:
+        query = query.where(closeness >= bindparam("cos_radius"))
+    return query
+
+
+def _ring_statement(dialect: str, shape: _Shape, covering: bool, count: bool,
+                    open_condition: ColumnElement[bool] | None) -> Select:  # type: ignore[type-arg]
+    """Each matching organization's nearest location within the ring (box and radius given as
+    parameters). The window function keeps the inner query whole, so the spatial index drives
+    it."""
+    located = (select().select_from(Location)
+               .where(Location.id.in_(spatial.location_candidates(dialect))))
+    if open_condition is not None:
+        located = located.where(open_condition)
+    nearest = _ranked_locations(located, ring=True).subquery("nearest")
+    columns = [nearest.c.organization_id, nearest.c.location_id, nearest.c.closeness]
+    if count:
+        columns.append(func.count().over().label("total"))
+    conditions = _organization_conditions(shape)
+    if covering:
+        conditions.append(exists().where(CoverageArea.organization_id == Organization.id,
+                                         _area_contains(shape)))
+    return (select(*columns)
+            .join(Organization, Organization.id == nearest.c.organization_id)
+            .where(nearest.c.rank == 1, *conditions)
+            .order_by(nearest.c.closeness.desc(), nearest.c.organization_id)
+            .limit(bindparam("limit")).offset(bindparam("offset")))
+
+
+_cached_ring_statement = functools.lru_cache(maxsize=512)(_ring_statement)
+
+
+def _statement_for(dialect: str, shape: _Shape, covering: bool, count: bool,
+                   open_at: dt.datetime | None) -> Select:  # type: ignore[type-arg]
+    if open_at is None:
+        return _cached_ring_statement(dialect, shape, covering, count, None)
+    return _ring_statement(dialect, shape, covering, count, _open_now_condition(open_at))
+
+
+def _radii(first: float, last: float) -> list[float]:
+    """Growing rings: most questions are answered by the first, small one."""
+    radii = [min(first, last)]
+    while radii[-1] < last:
+        radii.append(min(radii[-1] * 4, last))
+    return radii
+
+
+def _search_rings(statement: Select, point: PointContext, radii: list[float],  # type: ignore[type-arg]
+                  params: dict[str, Any], limit: int,
+                  offset: int) -> tuple[Sequence[Any], bool]:
+    """The page from the smallest ring that holds it, and whether it was filled."""
+    rows: Sequence[Any] = []
+    base = {**params, **spatial.point_params(point.lat, point.lon), "limit": limit,
+            "offset": offset}
+    for radius in radii:
+        ring = {**spatial.box_params(circle_bounds(point.lat, point.lon, radius)),
+                "cos_radius": spatial.cos_of_miles(radius)}
+        rows = db_session.execute(statement, {**base, **ring}).all()
+        if len(rows) == limit:
+            return rows, True
+    return rows, False
+
+
+def _hits(rows: Sequence[Any]) -> list[SearchHit]:
+    return [SearchHit(row.organization_id, row.location_id,
+                      None if row.closeness is None else spatial.miles_from_closeness(row.closeness))
+            for row in rows]
+
+
+# --- the two questions --------------------------------------------------------------------------
+
+def near(point: PointContext, radius_mi: float = DEFAULT_NEAR_RADIUS_MI,
+         filters: SearchFilters = SearchFilters(), *, limit: int = 25, offset: int = 0,
+         now: dt.datetime | None = None, with_total: bool = False) -> SearchResults:
+    """Organizations with a location within ``radius_mi`` of the point, nearest first.
+
+    ``with_total`` also counts every match within the radius (costlier in dense areas)."""
+    radius_mi = min(max(radius_mi, 0.1), MAX_RADIUS_MI)
+    category_ids = _category_ids(filters.service)
+    open_at = (now or utcnow()) if filters.open_now else None
+    shape = _filter_shape(filters, category_ids)
+    params = _filter_params(filters, category_ids)
+    statement = _statement_for(_dialect(), shape, False, with_total, open_at)
+    radii = [radius_mi] if with_total else _radii(FIRST_RING_MI / 2, radius_mi)
+    rows, _ = _search_rings(statement, point, radii, params, limit, offset)
+    if with_total:
+        total = rows[0].total if rows else (
+            _count_ring(statement, point, radius_mi, params) if offset else 0)
+    else:
+        total = offset + len(rows) if len(rows) < limit else None
+    hits = _hits(rows)
+    return SearchResults(point=point, mode="near", hits=hits, total=total, radius_mi=radius_mi,
+                         covering_ids=covering_among([h.organization_id for h in hits], point,
+                                                     filters))
+
+
+def _count_ring(statement: Select, point: PointContext, radius_mi: float,  # type: ignore[type-arg]
+                params: dict[str, Any]) -> int:
+    rows, _ = _search_rings(statement, point, [radius_mi], params, 1, 0)
+    return rows[0].total if rows else 0
+
+
+def covering(point: PointContext, filters: SearchFilters = SearchFilters(), *,
+             limit: int = 25, offset: int = 0, now: dt.datetime | None = None,
+             with_total: bool = False) -> SearchResults:
+    """Organizations whose coverage contains the point, nearest location first.
+
+    ``with_total`` also counts every organization that covers the point."""
+    category_ids = _category_ids(filters.service)
+    open_at = (now or utcnow()) if filters.open_now else None
+    polygon_ids = _polygons_containing(point)
+    shape = _with_coverage(_filter_shape(filters, category_ids), point, polygon_ids)
+    params = {**_filter_params(filters, category_ids), **_coverage_params(point, polygon_ids)}
+    statement = _statement_for(_dialect(), shape, True, False, open_at)
+    rows, filled = _search_rings(statement, point, _radii(FIRST_RING_MI, MAX_RADIUS_MI), params,
+                                 limit, offset)
+    if not filled:
+        # Some covering organizations may have no location within reach, or none at all.
+        rows = _covering_everywhere(shape, point, params, open_at, limit, offset)
+    total = None
+    if with_total or len(rows) < limit:
+        total = _count_covering(shape, point, params, open_at)
+    hits = _hits(rows)
+    return SearchResults(point=point, mode="covering", hits=hits, total=total,
+                         covering_ids={hit.organization_id for hit in hits})
+
+
+def _covering_everywhere(shape: _Shape, point: PointContext, params: dict[str, Any],
+                         open_at: dt.datetime | None, limit: int,
+                         offset: int) -> Sequence[Any]:
+    """Every covering organization ranked by its nearest location, wherever it is (those with
+    no location last)."""
+    matching = (select(Organization.id.label("matched_id"))
+                .where(Organization.id.in_(_covering_organization_ids(_dialect(), shape)),
+                       *_organization_conditions(shape))
+                .subquery("matching"))
+    location_join = Location.organization_id == matching.c.matched_id
+    if open_at is not None:
+        location_join = and_(location_join, _open_now_condition(open_at))
+    located = select(matching.c.matched_id).select_from(matching.outerjoin(Location, location_join))
+    nearest = _ranked_locations(located, ring=False).subquery("nearest")
+    ranked = (select(nearest.c.matched_id.label("organization_id"), nearest.c.location_id,
+                     nearest.c.closeness)
+              .where(nearest.c.rank == 1)
+              .order_by(nearest.c.closeness.is_(None), nearest.c.closeness.desc(),
+                        nearest.c.matched_id)
+              .limit(limit).offset(offset))
+    if open_at is not None:
+        ranked = ranked.where(nearest.c.location_id.is_not(None))
+    return db_session.execute(ranked, {**params, **spatial.point_params(point.lat, point.lon)}).all()
+
+
+def _count_covering(shape: _Shape, point: PointContext, params: dict[str, Any],
+                    open_at: dt.datetime | None) -> int:
+    query = select(func.count()).where(
+        Organization.id.in_(_covering_organization_ids(_dialect(), shape)),
+        *_organization_conditions(shape))
+    if open_at is not None:
+        query = query.where(exists().where(Location.organization_id == Organization.id,
+                                           _open_now_condition(open_at)))
+    return db_session.scalar(query, {**params, **spatial.point_params(point.lat, point.lon)}) or 0
+
+
+def covering_among(organization_ids: Sequence[int], point: PointContext,
+                   filters: SearchFilters = SearchFilters()) -> set[int]:
+    """Which of a few organizations cover the point (for the badges on *near* results)."""
+    if not organization_ids:
+        return set()
+    category_ids = _category_ids(filters.service)
+    polygon_ids = _polygons_containing(point)
+    shape = _with_coverage(_filter_shape(filters, category_ids), point, polygon_ids)
+    params = {**_coverage_params(point, polygon_ids), **spatial.point_params(point.lat, point.lon),
+              "organization_ids": list(organization_ids)}
+    if category_ids is not None:
+        params["category_ids"] = category_ids
+    return set(db_session.scalars(
+        _covering_among_statement(shape), params))
+
+
+@functools.lru_cache(maxsize=256)
+def _covering_among_statement(shape: _Shape) -> Select[tuple[int]]:
+    return (select(CoverageArea.organization_id).distinct()
+            .where(CoverageArea.organization_id.in_(bindparam("organization_ids", expanding=True)),
+                   _area_contains(shape)))
