@@ -24,6 +24,7 @@ from directory import create_app
 from directory.config import ConfigError, from_environment
 from directory.db import current_revision, get_database, transaction, upgrade
 from directory.geo.geocoder import GeocodeError, geocode
+from directory.orgs.models import LANGUAGES, OrganizationKind, Population
 
 
 def build_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -184,6 +185,58 @@ def geocode_command(query: str, as_json: bool) -> None:
     else:
         click.echo(f"{result.label}: {result.lat:.5f}, {result.lon:.5f}"
                    + (f" ({result.county}, {result.state})" if result.county else ""))
+
+
+@main.command(name="search")
+@click.option("--near", "near_query", required=True, metavar="QUERY",
+              help='Where: a ZIP code, "City, ST" or "lat,lon".')
+@click.option("--radius", type=click.FloatRange(1, 500), default=50, show_default=True,
+              help="Miles around the point (near search).")
+@click.option("--covering", is_flag=True,
+              help="Organizations whose coverage area contains the point, instead of near it.")
+@click.option("--service", metavar="CODE", help="Service code, e.g. shelter (sub-services too).")
+@click.option("--kind", "kinds", multiple=True,
+              type=click.Choice([kind.value for kind in OrganizationKind]),
+              help="Organization kind (repeatable).")
+@click.option("--language", type=click.Choice(sorted(LANGUAGES)), help="Language code.")
+@click.option("--population", type=click.Choice([p.value for p in Population]),
+              help="Population served.")
+@click.option("--accepting", is_flag=True, help="Only organizations accepting referrals.")
+@click.option("--open-now", is_flag=True, help="Only locations open now.")
+@click.option("--verified-within", type=click.IntRange(1, 3650), metavar="DAYS",
+              help="Only listings verified in the last DAYS days.")
+@click.option("--limit", type=click.IntRange(1, 500), default=25, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON list.")
+@with_app
+def search_command(app: Flask, near_query: str, radius: float, covering: bool,
+                   service: str | None, kinds: tuple[str, ...], language: str | None,
+                   population: str | None, accepting: bool, open_now: bool,
+                   verified_within: int | None, limit: int, as_json: bool) -> None:
+    """Find organizations near a place, or covering it, nearest first."""
+    from directory.orgs.results import present
+    from directory.orgs.search import SearchError, search
+
+    query = {"near": near_query, "mode": "covering" if covering else "near", "radius": radius,
+             "service": service, "kind": [OrganizationKind(kind) for kind in kinds],
+             "language": language, "population": Population(population) if population else None,
+             "accepting": accepting, "open_now": open_now, "verified_within": verified_within}
+    try:
+        results = search(query, limit=limit, with_total=True, geocoder=app.config["GEOCODER"])
+    except SearchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    views = present(results, viewer=None)  # the console sees what an outside member sees
+    if as_json:
+        emit_json([{key: value for key, value in view.as_dict().items() if key != "shapes"}
+                   for view in views])
+        return
+    where = "covering" if covering else f"within {radius:g} mi of"
+    click.echo(f"{results.total} organizations {where} {results.label}:")
+    for view in views:
+        distance = "   ?  " if view.distance_mi is None else (
+            f"{'~' if view.distance_rounded else ' '}{view.distance_mi:5.1f}")
+        badge = " [covers]" if view.covers and not covering else ""
+        click.echo(f"{distance} mi  {view.name} ({view.kind_label}, {view.city}, "
+                   f"{view.state}){badge}")
 
 
 @main.command()

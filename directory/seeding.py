@@ -28,8 +28,9 @@ from directory.accounts.operations import (
 from directory.config import PROJECT_ROOT
 from directory.db import db_session, utcnow
 from directory.orgs.models import MembershipStatus, Organization
-from directory.orgs.operations import create_organization, upsert_service_category
-from directory.orgs.schemas import SeedOrganizationSchema
+from directory.orgs.coverage import add_coverage_area
+from directory.orgs.operations import ListingError, create_organization, upsert_service_category
+from directory.orgs.schemas import CoverageAreaSchema, SeedOrganizationSchema
 
 log = logging.getLogger(__name__)
 
@@ -96,13 +97,29 @@ def load_organizations(report: SeedReport, path: Path = SEED_DIR / "organization
             report.organizations_existing += 1
         else:
             days = data.pop("verified_days_ago")
-            create_organization(
+            coverage = data.pop("coverage")
+            organization = create_organization(
                 data, slug=data.pop("slug"), status=MembershipStatus(data.pop("status")),
                 verified_at=None if days is None else now - dt.timedelta(days=days),
             )
+            try:
+                for area in coverage:
+                    add_coverage_area(organization, _coverage_input(organization, area))
+            except (ValidationError, ListingError, IndexError) as exc:
+                raise SeedError(f"{path.name}, organization #{number} ({organization.slug}): "
+                                f"coverage: {getattr(exc, 'messages', exc)}") from exc
             report.organizations_created += 1
         if progress:
             progress(1)
+
+
+def _coverage_input(organization: Organization, entry: dict[str, Any]) -> dict[str, Any]:
+    data = dict(entry)
+    if "location" in data:
+        data["location_id"] = organization.locations[data.pop("location")].id
+    if isinstance(data.get("geojson"), dict):
+        data["geojson"] = json.dumps(data["geojson"])
+    return CoverageAreaSchema().load(data)
 
 
 def seed_demo_network(progress: Progress | None = None) -> SeedReport:

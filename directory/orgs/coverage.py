@@ -166,9 +166,10 @@ def parse_polygon(text: str) -> tuple[str, tuple[float, float, float, float]]:
 
 
 def build_coverage_area(organization: Organization, data: dict[str, Any]) -> CoverageArea:
-    """A coverage area from validated form/API data (see CoverageAreaSchema)."""
+    """A coverage area of ``organization`` from validated data (see CoverageAreaSchema), not yet
+    attached to it."""
     kind = CoverageKind(data["kind"])
-    area = CoverageArea(organization=organization, kind=kind)
+    area = CoverageArea(kind=kind)
     match kind:
         case CoverageKind.RADIUS:
             radius = float(data["radius_mi"])
@@ -178,7 +179,7 @@ def build_coverage_area(organization: Organization, data: dict[str, Any]) -> Cov
                 raise _field_error("location_id", "Choose one of this organization's locations.")
             if location is not None:
                 lat, lon = location.latitude, location.longitude
-                place = location.name or location.city
+                place = f"{location.city}, {location.state}"
                 area.location_id = location.id
             else:
                 try:
@@ -222,7 +223,7 @@ def build_coverage_area(organization: Organization, data: dict[str, Any]) -> Cov
 
 def add_coverage_area(organization: Organization, data: dict[str, Any]) -> CoverageArea:
     area = build_coverage_area(organization, data)
-    db_session.add(area)
+    organization.coverage_areas.append(area)
     db_session.flush()
     return area
 

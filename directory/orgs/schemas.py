@@ -100,6 +100,9 @@ class SeedOrganizationSchema(ListingSchema):
                            validate=validate.OneOf(["pending", "active", "suspended"]))
     verified_days_ago = fields.Integer(load_default=None, allow_none=True,
                                        validate=validate.Range(min=0))
+    # Validated by CoverageAreaSchema once the locations exist ("location" is an index into
+    # "locations"; "geojson" may be an object).
+    coverage = fields.List(fields.Dict(), load_default=list)
 
 
 class CoverageAreaSchema(Schema):
@@ -137,3 +140,24 @@ class CoverageAreaSchema(Schema):
             raise ValidationError("This field is required for this kind of area.", required)
         if kind == "county" and not data.get("state"):
             raise ValidationError("Give the county's state.", "state")
+
+
+class SearchQuerySchema(Schema):
+    """A directory search as the search page, the API and the CLI take it."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    near = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    mode = fields.String(load_default="near", validate=validate.OneOf(["near", "covering"]))
+    radius = fields.Float(load_default=50.0, validate=validate.Range(min=1, max=500))
+    service = fields.String(load_default=None, allow_none=True,
+                            validate=validate.Length(max=64))
+    kind = fields.List(fields.Enum(OrganizationKind, by_value=True), load_default=list)
+    language = fields.String(load_default=None, allow_none=True,
+                             validate=validate.OneOf(sorted(LANGUAGES)))
+    population = fields.Enum(Population, by_value=True, load_default=None, allow_none=True)
+    accepting = fields.Boolean(load_default=False)
+    open_now = fields.Boolean(load_default=False)
+    verified_within = fields.Integer(load_default=None, allow_none=True,
+                                     validate=validate.Range(min=1, max=3650))

@@ -34,7 +34,8 @@ from sqlalchemy import (
 
 from directory.db import db_session, utcnow
 from directory.geo import spatial
-from directory.orgs.coverage import PointContext, circle_bounds, polygon_contains
+from directory.geo.geocoder import GeocodeError, geocode
+from directory.orgs.coverage import PointContext, circle_bounds, locate, polygon_contains
 from directory.orgs.models import (
     CoverageArea,
     CoverageKind,
@@ -83,6 +84,7 @@ class SearchResults:
     total: int | None  # None when not counted
     radius_mi: float | None = None
     covering_ids: set[int] = field(default_factory=set)
+    label: str = ""
 
     @property
     def has_more(self) -> bool:
@@ -461,3 +463,38 @@ def _covering_among_statement(shape: _Shape) -> Select[tuple[int]]:
     return (select(CoverageArea.organization_id).distinct()
             .where(CoverageArea.organization_id.in_(bindparam("organization_ids", expanding=True)),
                    _area_contains(shape)))
+
+
+class SearchError(ValueError):
+    """The search cannot be run as asked; ``field`` names the input at fault."""
+
+    def __init__(self, message: str, field_name: str) -> None:
+        super().__init__(message)
+        self.field = field_name
+
+
+def search(query: dict[str, Any], *, limit: int = 25, offset: int = 0,
+           with_total: bool = False, geocoder: str = "offline",
+           now: dt.datetime | None = None) -> SearchResults:
+    """Run a validated search (see SearchQuerySchema): place the query, then ask it."""
+    service = query.get("service")
+    if service and not service_codes_under(service):
+        raise SearchError(f"Unknown service {service!r}.", "service")
+    try:
+        found = geocode(query["near"], service=geocoder)
+    except GeocodeError as exc:
+        raise SearchError(str(exc), "near") from exc
+    point = locate(found.lat, found.lon, found.postal_code if found.precision == "zip" else None)
+    filters = SearchFilters(
+        service=service or None, kinds=tuple(query.get("kind") or ()),
+        language=query.get("language"), population=query.get("population"),
+        accepting_referrals=bool(query.get("accepting")), open_now=bool(query.get("open_now")),
+        verified_within_days=query.get("verified_within"))
+    if query.get("mode") == "covering":
+        results = covering(point, filters, limit=limit, offset=offset, now=now,
+                           with_total=with_total)
+    else:
+        results = near(point, query.get("radius") or DEFAULT_NEAR_RADIUS_MI, filters,
+                       limit=limit, offset=offset, now=now, with_total=with_total)
+    results.label = found.label
+    return results
