@@ -57,6 +57,8 @@ _ENV_SETTINGS: dict[str, tuple[str, Any]] = {
     "MAIL_USE_TLS": ("MAIL_USE_TLS", _env_bool),
     "MAIL_DEFAULT_SENDER": ("MAIL_DEFAULT_SENDER", str),
     "PAGE_SIZE": ("PAGE_SIZE", int),
+    "MAP_TILES": ("MAP_TILES", str),
+    "MAP_ATTRIBUTION": ("MAP_ATTRIBUTION", str),
 }
 
 
@@ -79,6 +81,10 @@ def defaults() -> dict[str, Any]:
         "MAIL_USE_TLS": False,
         "MAIL_DEFAULT_SENDER": "directory@localhost",
         "PAGE_SIZE": 25,
+        # A tile URL template such as https://tile.openstreetmap.org/{z}/{x}/{y}.png; empty:
+        # the map draws state outlines shipped with the app and needs no network.
+        "MAP_TILES": "",
+        "MAP_ATTRIBUTION": "",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,

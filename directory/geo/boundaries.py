@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import shapely
+import shapely.geometry
 from shapely.geometry import MultiPolygon, Point, Polygon
 from shapely.strtree import STRtree
 
@@ -90,6 +91,11 @@ class Boundaries:
         self._county_geometries = geometries
         self._tree = STRtree(geometries)
         self._by_state_name = {(c.state, _normalize(c.name)): c for c in self.counties.values()}
+        self.state_outlines = {
+            STATE_FIPS[str(shape["id"]).zfill(2)]: _geometry(arcs, shape)
+            for shape in topology["objects"]["states"]["geometries"]
+            if str(shape["id"]).zfill(2) in STATE_FIPS and shape.get("arcs")
+        }
         self.state_bounds: dict[str, tuple[float, float, float, float]] = {}
         for fips, geometry in zip(keys, geometries, strict=True):
             state = self.counties[fips].state
@@ -130,3 +136,26 @@ def _normalize(name: str) -> str:
 @functools.cache
 def boundaries() -> Boundaries:
     return Boundaries(json.loads(DATA_FILE.read_text(encoding="utf-8")))
+
+
+@functools.cache
+def basemap_geojson() -> str:
+    """State outlines as GeoJSON: the map's background where no tile server is reachable."""
+    features = [
+        {"type": "Feature", "properties": {"state": state},
+         "geometry": _rounded(shapely.geometry.mapping(
+             geometry.simplify(0.02, preserve_topology=True)))}
+        for state, geometry in sorted(boundaries().state_outlines.items())
+    ]
+    return json.dumps({"type": "FeatureCollection", "features": features}, separators=(",", ":"))
+
+
+def _rounded(value: Any) -> Any:
+    """Coordinates to 3 decimals (about 100 m): plenty for an outline, a third of the bytes."""
+    if isinstance(value, float):
+        return round(value, 3)
+    if isinstance(value, list | tuple):
+        return [_rounded(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    return value

@@ -22,6 +22,7 @@ from directory.geo.gazetteer import gazetteer
 from directory.geo.geocoder import GeocodeError, geocode
 from directory.orgs.models import (
     Contact,
+    CoverageArea,
     Location,
     MembershipStatus,
     OpeningHours,
@@ -112,6 +113,7 @@ def get_organization(slug: str) -> Organization | None:
             selectinload(Organization.contacts),
             selectinload(Organization.languages),
             selectinload(Organization.populations),
+            selectinload(Organization.coverage_areas).selectinload(CoverageArea.services),
         )
     )
 

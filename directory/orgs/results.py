@@ -60,6 +60,14 @@ def _shape(area: CoverageArea, hidden_locations: set[int]) -> dict[str, Any] | N
     return None
 
 
+def coverage_shapes(organization: Organization, reveal_confidential: bool) -> list[dict[str, Any]]:
+    """The map shapes of an organization's coverage areas that this viewer may see."""
+    hidden = {location.id for location in organization.locations
+              if location.confidential and not reveal_confidential}
+    return [shape for area in organization.coverage_areas
+            if (shape := _shape(area, hidden)) is not None]
+
+
 def present(results: SearchResults, viewer: Viewer | None) -> list[ResultView]:
     ids = [hit.organization_id for hit in results.hits]
     organizations = {org.id: org for org in db_session.scalars(
@@ -77,8 +85,7 @@ def present(results: SearchResults, viewer: Viewer | None) -> list[ResultView]:
         distance = hit.distance_mi
         if distance is not None:
             distance = round(distance, 1) if exact else rounded_distance_mi(distance)
-        shapes = [shape for area in organization.coverage_areas
-                  if (shape := _shape(area, hidden)) is not None]
+        shapes = coverage_shapes(organization, reveal)
         views.append(ResultView(
             id=organization.id, slug=organization.slug, name=organization.name,
             kind=organization.kind.value, kind_label=organization.kind.label,

@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, request
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
+from marshmallow import ValidationError
 
 from directory.accounts.permissions import Permission, can, require
 from directory.geo.states import STATES
-from directory.orgs.models import LANGUAGES, KIND_LABELS, Organization, OrganizationKind
+from directory.geo.boundaries import basemap_geojson
+from directory.orgs.coverage import add_coverage_area, remove_coverage_area
+from directory.orgs.models import (
+    KIND_LABELS,
+    LANGUAGES,
+    POPULATION_LABELS,
+    CoverageKind,
+    Organization,
+    OrganizationKind,
+)
 from directory.orgs.operations import (
+    ListingError,
     OrganizationFilters,
     days_since,
     get_organization,
@@ -16,6 +39,9 @@ from directory.orgs.operations import (
     location_view,
     service_categories,
 )
+from directory.orgs.results import coverage_shapes, present
+from directory.orgs.schemas import CoverageAreaSchema, SearchQuerySchema
+from directory.orgs.search import SearchError, search
 
 bp = Blueprint("orgs", __name__)
 
@@ -59,3 +85,107 @@ def profile(slug: str) -> str:
         languages=LANGUAGES,
         can_edit=can(current_user, Permission.EDIT_LISTING, organization),
     )
+
+
+def _search_input() -> dict[str, Any]:
+    """The query string as the search schema takes it: blanks dropped, kinds as a list."""
+    values: dict[str, Any] = {key: value.strip() for key, value in request.args.items()
+                              if key not in {"kind", "page"} and value.strip()}
+    kinds = [kind for kind in request.args.getlist("kind") if kind]
+    if kinds:
+        values["kind"] = kinds
+    return values
+
+
+@bp.route("/search")
+def search_page() -> tuple[str, int]:
+    require(current_user, Permission.VIEW_DIRECTORY)
+    values = _search_input()
+    context: dict[str, Any] = {
+        "values": values, "kinds": KIND_LABELS, "languages": LANGUAGES,
+        "populations": POPULATION_LABELS, "categories": service_categories(),
+        "errors": {}, "results": None, "views": [], "map_data": None,
+    }
+    if "near" not in values:
+        return render_template("orgs/search.html", **context), 200
+    page_size = current_app.config["PAGE_SIZE"]
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    try:
+        query = SearchQuerySchema().load(values)
+        results = search(query, limit=page_size, offset=(page - 1) * page_size,
+                         with_total=True, geocoder=current_app.config["GEOCODER"])
+    except ValidationError as exc:
+        context["errors"] = exc.messages
+        return render_template("orgs/search.html", **context), 400
+    except SearchError as exc:
+        context["errors"] = {exc.field: [str(exc)]}
+        return render_template("orgs/search.html", **context), 400
+    views = present(results, current_user)
+    context.update(results=results, views=views, query=query, page=page,
+                   pages=max(1, -(-(results.total or 0) // page_size)),
+                   map_data=_map_data(results, views))
+    return render_template("orgs/search.html", **context), 200
+
+
+def _map_data(results: Any, views: list[Any]) -> dict[str, Any]:
+    return {
+        "lat": results.point.lat, "lon": results.point.lon, "label": results.label,
+        "radius_m": round(results.radius_mi * 1609.344) if results.radius_mi else None,
+        "tiles": current_app.config["MAP_TILES"],
+        "attribution": current_app.config["MAP_ATTRIBUTION"],
+        "basemap": url_for("orgs.basemap"),
+        "results": [{"name": view.name, "url": url_for("orgs.profile", slug=view.slug),
+                     "lat": view.lat, "lon": view.lon, "distance_mi": view.distance_mi,
+                     "rounded": view.distance_rounded, "shapes": view.shapes}
+                    for view in views],
+    }
+
+
+@bp.route("/search/basemap.json")
+def basemap() -> Response:
+    require(current_user, Permission.VIEW_DIRECTORY)
+    response = current_app.response_class(basemap_geojson(), mimetype="application/geo+json")
+    response.cache_control.max_age = 86400
+    response.cache_control.private = True
+    return response
+
+
+@bp.route("/organizations/<slug>/coverage", methods=["GET", "POST"])
+def coverage(slug: str) -> tuple[str, int] | Response:
+    organization = load_organization(slug)
+    require(current_user, Permission.EDIT_LISTING, organization)
+    errors: dict[str, Any] = {}
+    values: dict[str, Any] = {}
+    if request.method == "POST":
+        values = {key: value for key, value in request.form.items()
+                  if key != "csrf_token" and value.strip()}
+        values["services"] = [code for code in request.form.getlist("services") if code]
+        try:
+            area = add_coverage_area(organization, CoverageAreaSchema().load(values))
+        except ValidationError as exc:
+            errors = exc.messages
+        except ListingError as exc:
+            errors = exc.fields or {"kind": [str(exc)]}
+        else:
+            flash(f"Coverage area added: {area.label}.", "success")
+            return redirect(url_for("orgs.coverage", slug=slug))
+    reveal = can(current_user, Permission.VIEW_CONFIDENTIAL_LOCATIONS, organization)
+    return render_template(
+        "orgs/coverage.html", organization=organization, errors=errors, values=values,
+        shapes=coverage_shapes(organization, reveal),
+        coverage_kinds=list(CoverageKind), states=STATES, categories=service_categories(),
+        locations=[(location, location_view(location, reveal))
+                   for location in organization.locations],
+    ), 400 if errors else 200
+
+
+@bp.route("/organizations/<slug>/coverage/<int:area_id>/delete", methods=["POST"])
+def delete_coverage(slug: str, area_id: int) -> Response:
+    organization = load_organization(slug)
+    require(current_user, Permission.EDIT_LISTING, organization)
+    try:
+        remove_coverage_area(organization, area_id)
+    except ListingError:
+        abort(404)
+    flash("Coverage area removed.", "success")
+    return redirect(url_for("orgs.coverage", slug=slug))

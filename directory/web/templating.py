@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, request, url_for
+from flask import Flask, current_app, request, url_for
 from flask_login import current_user
 
 from directory.accounts.permissions import Permission, can
@@ -15,8 +15,14 @@ def page_url(page: int) -> str:
     return url_for(request.endpoint or "web.home", **(request.view_args or {}), **args)
 
 
+def has_endpoint(name: str) -> bool:
+    """Whether a route exists (templates link to features only once they are there)."""
+    return name in current_app.view_functions
+
+
 def init_app(app: Flask) -> None:
-    app.jinja_env.globals.update(page_url=page_url, Permission=Permission)
+    app.jinja_env.globals.update(page_url=page_url, Permission=Permission,
+                                 has_endpoint=has_endpoint)
 
     @app.context_processor
     def permission_helpers() -> dict[str, object]:
