@@ -23,15 +23,30 @@ from directory.geo.states import STATE_FIPS
 DATA_FILE = Path(__file__).resolve().parent / "data" / "counties-10m.json"
 
 
+# States whose county-level list includes independent cities, numbered 500 and up.
+INDEPENDENT_CITY_STATES = {"VA", "MD", "MO"}
+
+
 @dataclass(frozen=True, slots=True)
 class County:
     fips: str  # 5 digits: state (2) + county (3)
-    name: str  # as the Census writes it, without "County"
+    name: str  # as the Census writes it: "Harris", "Richmond city"
     state: str  # postal code
 
     @property
+    def is_independent_city(self) -> bool:
+        return self.name.endswith(" city")
+
+    @property
+    def full_name(self) -> str:
+        """'Harris County', 'Richmond city' (Louisiana's parishes keep the Census's word)."""
+        if self.is_independent_city:
+            return self.name
+        return f"{self.name} {'Parish' if self.state == 'LA' else 'County'}"
+
+    @property
     def label(self) -> str:
-        return f"{self.name}, {self.state}"
+        return f"{self.full_name}, {self.state}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +98,11 @@ class Boundaries:
             state = STATE_FIPS.get(fips[:2])
             if state is None or not shape.get("arcs"):
                 continue
-            self.counties[fips] = County(fips, shape["properties"]["name"], state)
+            name = shape["properties"]["name"]
+            if (state in INDEPENDENT_CITY_STATES and int(fips[2:]) >= 500
+                    and not name.endswith(" city")):
+                name = f"{name} city"  # the Census's own name for an independent city
+            self.counties[fips] = County(fips, name, state)
             geometries.append(_geometry(arcs, shape))
             keys.append(fips)
         shapely.prepare(geometries)

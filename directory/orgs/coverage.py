@@ -203,7 +203,7 @@ def build_coverage_area(organization: Organization, data: dict[str, Any]) -> Cov
                 raise _field_error("county", f"No county named {data.get('county')!r} in "
                                              f"{STATES.get(state, 'that state')}.")
             area.county_fips, area.state = county.fips, county.state
-            area.label = f"{county.name} County, {county.state}"
+            area.label = county.label
             bounds = boundaries().county_bounds(county.fips)
         case CoverageKind.ZIP:
             zip_area = gazetteer().zip_area(data.get("postal_code") or "")

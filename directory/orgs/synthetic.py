@@ -227,7 +227,7 @@ def _coverage(rng: random.Random, org_id: int, location: dict[str, Any], home: A
                    location_id=location["id"], center_lat=lat, center_lon=lon, radius_mi=radius)
         bounds = circle_bounds(lat, lon, radius)
     elif county is not None:
-        row.update(kind=CoverageKind.COUNTY, label=f"{county.name} County, {county.state}",
+        row.update(kind=CoverageKind.COUNTY, label=county.label,
                    county_fips=county.fips, state=county.state)
         bounds = boundaries().county_bounds(county.fips)
     elif draw < 0.95 and home.state in boundaries().state_bounds:

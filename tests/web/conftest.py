@@ -31,6 +31,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 DEFAULT_TIMEOUT_MS = 15_000
+UNREACHABLE_TILES = "http://127.0.0.1:9/{z}/{x}/{y}.png"
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +47,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "DATABASE_URL": f"sqlite:///{tmp / 'live.db'}",
         "PUBLIC_LISTINGS": False,
         "PAGE_SIZE": 25,
+        # A tile server that cannot answer: every page must stay usable without tiles.
+        "MAP_TILES": UNREACHABLE_TILES,
     })
     database = get_database(app)
     directory.db.upgrade(database)
