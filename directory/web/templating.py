@@ -20,7 +20,17 @@ def has_endpoint(name: str) -> bool:
     return name in current_app.view_functions
 
 
+def error_text(messages: object) -> str:
+    """Validation messages, however nested (lists, per-item dicts), as one sentence."""
+    if isinstance(messages, dict):
+        return " ".join(error_text(value) for value in messages.values())
+    if isinstance(messages, list | tuple):
+        return " ".join(error_text(value) for value in messages)
+    return str(messages)
+
+
 def init_app(app: Flask) -> None:
+    app.jinja_env.filters["error_text"] = error_text
     app.jinja_env.globals.update(page_url=page_url, Permission=Permission,
                                  has_endpoint=has_endpoint)
 
