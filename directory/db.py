@@ -179,7 +179,12 @@ def transaction() -> Iterator[Session]:
 
 # Spatial index objects created by migrations in backend-specific SQL, not described by models.
 SPATIAL_INDEX_TABLES = ("location_index", "coverage_index", "polygon_index")
-SPATIAL_INDEX_NAMES = ("ix_locations_point", "ix_coverage_areas_box")
+SPATIAL_INDEX_NAMES = (
+    "ix_locations_point",
+    "ix_coverage_areas_box",
+    "ix_locations_geography",
+    "ix_coverage_areas_envelope",
+)
 
 
 def include_in_schema_comparison(name: str | None, type_: str, _parent: Any) -> bool:
@@ -187,7 +192,8 @@ def include_in_schema_comparison(name: str | None, type_: str, _parent: Any) -> 
     if name is None:
         return True
     if type_ == "table":
-        return not name.startswith(SPATIAL_INDEX_TABLES)
+        # PostGIS's own tables (spatial_ref_sys) are not ours either.
+        return not name.startswith(SPATIAL_INDEX_TABLES) and name != "spatial_ref_sys"
     if type_ == "index":
         return name not in SPATIAL_INDEX_NAMES
     return True

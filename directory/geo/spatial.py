@@ -1,7 +1,11 @@
-"""Spatial index look-ups, one implementation per database.
+"""Spatial index look-ups, one implementation per backend.
 
-SQLite: R*Tree virtual tables (``location_index``, ``coverage_index``) maintained by triggers.
-PostgreSQL: GiST indexes on ``point(longitude, latitude)`` and on the coverage bounding box.
+- ``sqlite``: R*Tree virtual tables (``location_index``, ``coverage_index``, ``polygon_index``)
+  maintained by triggers.
+- ``postgis``: PostgreSQL with PostGIS: GiST on the geography of each location
+  (``ST_DWithin``) and on the geometry envelope of each coverage area (``&&``).
+- ``postgresql``: PostgreSQL without PostGIS: built-in GiST on ``point(longitude, latitude)``
+  and on the coverage bounding ``box``.
 Both return candidate ids by bounding box only; callers apply the exact distance or shape test.
 Statements take the point and box as bound parameters, so that they can be built once and
 reused for every search.
@@ -10,8 +14,11 @@ reused for every search.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, column, select, table, text
+
+from sqlalchemy.orm import Session
 
 from directory.geo.distance import EARTH_RADIUS_MI
 
@@ -58,22 +65,53 @@ def miles_from_closeness(closeness: float) -> float:
     return EARTH_RADIUS_MI * math.acos(max(-1.0, min(1.0, closeness)))
 
 
-def location_candidates(dialect: str) -> Select[tuple[int]]:
-    """Ids of the locations inside the box given as parameters (see ``box_params``)."""
-    if dialect == "sqlite":
+def backend(session: Session) -> str:
+    """Which implementation the session's database gets (decided once per engine)."""
+    engine = session.get_bind().engine
+    name = _backends.get(engine.url)
+    if name is None:
+        if engine.dialect.name == "sqlite":
+            name = "sqlite"
+        else:
+            indexed = session.execute(text(
+                "SELECT 1 FROM pg_indexes WHERE indexname = 'ix_locations_geography'")).scalar()
+            name = "postgis" if indexed else "postgresql"
+        _backends[engine.url] = name
+    return name
+
+
+_backends: dict[Any, str] = {}
+
+
+def ring_params(miles: float, box: Box) -> dict[str, float]:
+    """The parameters of a search ring: its bounding box, radius and exact threshold."""
+    return {**box_params(box), "cos_radius": cos_of_miles(miles),
+            # PostGIS measures on the spheroid; a little slack keeps every spherical match.
+            "ring_meters": miles * 1609.344 * 1.01}
+
+
+def location_candidates(backend_name: str) -> Select[tuple[int]]:
+    """Ids of the locations in the ring given as parameters (see ``ring_params``)."""
+    if backend_name == "sqlite":
         index = location_index
         return select(index.c.id).where(
             index.c.min_lat >= bindparam("min_lat"), index.c.max_lat <= bindparam("max_lat"),
             index.c.min_lon >= bindparam("min_lon"), index.c.max_lon <= bindparam("max_lon"))
+    if backend_name == "postgis":
+        condition = text(
+            "ST_DWithin(geography(ST_SetSRID(ST_MakePoint(locations.longitude, "
+            "locations.latitude), 4326)), geography(ST_SetSRID(ST_MakePoint(:plon, :plat), "
+            "4326)), :ring_meters)")
+        return select(column("id")).select_from(table("locations")).where(condition)
     condition = text("point(locations.longitude, locations.latitude) <@ "
                      "box(point(:min_lon, :min_lat), point(:max_lon, :max_lat))")
     return select(column("id")).select_from(table("locations")).where(condition)
 
 
-def coverage_candidates(dialect: str, kind: str) -> Select[tuple[int]]:
+def coverage_candidates(backend_name: str, kind: str) -> Select[tuple[int]]:
     """Ids of the coverage areas of ``kind`` ("radius" or "polygon") whose bounding box
     contains the point given as parameters (see ``point_params``)."""
-    if dialect == "sqlite":
+    if backend_name == "sqlite":
         index = coverage_indexes[kind]
         lat, lon = bindparam("plat"), bindparam("plon")
         return select(index.c.id).where(index.c.min_lat <= lat, index.c.max_lat >= lat,
@@ -81,8 +119,13 @@ def coverage_candidates(dialect: str, kind: str) -> Select[tuple[int]]:
     if kind not in coverage_indexes:
         raise ValueError(f"no spatial index for {kind!r} coverage areas")
     # A literal kind, so that the planner can prove the partial GiST index's predicate.
-    condition = text(f"coverage_areas.kind = '{kind}' "
-                     "AND box(point(coverage_areas.min_lon, coverage_areas.min_lat), "
-                     "point(coverage_areas.max_lon, coverage_areas.max_lat)) "
-                     "@> box(point(:plon, :plat), point(:plon, :plat))")
+    if backend_name == "postgis":
+        contains = ("ST_MakeEnvelope(coverage_areas.min_lon, coverage_areas.min_lat, "
+                    "coverage_areas.max_lon, coverage_areas.max_lat, 4326) "
+                    "&& ST_SetSRID(ST_MakePoint(:plon, :plat), 4326)")
+    else:
+        contains = ("box(point(coverage_areas.min_lon, coverage_areas.min_lat), "
+                    "point(coverage_areas.max_lon, coverage_areas.max_lat)) "
+                    "@> box(point(:plon, :plat), point(:plon, :plat))")
+    condition = text(f"coverage_areas.kind = '{kind}' AND {contains}")
     return select(column("id")).select_from(table("coverage_areas")).where(condition)

@@ -184,7 +184,7 @@ def _open_now_condition(now: dt.datetime) -> ColumnElement[bool]:
 def _polygons_containing(point: PointContext) -> list[int]:
     rows = db_session.execute(
         select(CoverageArea.id, CoverageArea.geojson).where(
-            CoverageArea.id.in_(spatial.coverage_candidates(_dialect(), "polygon"))),
+            CoverageArea.id.in_(spatial.coverage_candidates(_backend(), "polygon"))),
         spatial.point_params(point.lat, point.lon)).all()
     return [area_id for area_id, geojson in rows
             if polygon_contains(area_id, geojson or "", point.lat, point.lon)]
@@ -240,12 +240,12 @@ def _area_contains(shape: _Shape) -> ColumnElement[bool]:
     return and_(*conditions)
 
 
-def _covering_organization_ids(dialect: str, shape: _Shape) -> Select[tuple[int]]:
+def _covering_organization_ids(backend: str, shape: _Shape) -> Select[tuple[int]]:
     """Every organization with an area that contains the point, each kind by its index."""
     closeness = spatial.closeness_sql(CoverageArea.unit_x, CoverageArea.unit_y,  # type: ignore[arg-type]
                                       CoverageArea.unit_z)
     branches = [select(CoverageArea.organization_id).where(
-        CoverageArea.id.in_(spatial.coverage_candidates(dialect, "radius")),
+        CoverageArea.id.in_(spatial.coverage_candidates(backend, "radius")),
         CoverageArea.kind == CoverageKind.RADIUS, closeness >= CoverageArea.cos_radius)]
     if shape.polygons:
         branches.append(select(CoverageArea.organization_id).where(
@@ -265,8 +265,9 @@ def _covering_organization_ids(dialect: str, shape: _Shape) -> Select[tuple[int]
 
 # --- statements ---------------------------------------------------------------------------------
 
-def _dialect() -> str:
-    return db_session.get_bind().dialect.name
+def _backend() -> str:
+    """The spatial backend (see directory.geo.spatial.backend)."""
+    return spatial.backend(db_session)
 
 
 def _ranked_locations(located: Select, ring: bool) -> Select:  # type: ignore[type-arg]
@@ -284,13 +285,13 @@ def _ranked_locations(located: Select, ring: bool) -> Select:  # type: ignore[ty
     return query
 
 
-def _ring_statement(dialect: str, shape: _Shape, covering: bool, count: bool,
+def _ring_statement(backend: str, shape: _Shape, covering: bool, count: bool,
                     open_condition: ColumnElement[bool] | None) -> Select:  # type: ignore[type-arg]
     """Each matching organization's nearest location within the ring (box and radius given as
     parameters). The window function keeps the inner query whole, so the spatial index drives
     it."""
     located = (select().select_from(Location)
-               .where(Location.id.in_(spatial.location_candidates(dialect))))
+               .where(Location.id.in_(spatial.location_candidates(backend))))
     if open_condition is not None:
         located = located.where(open_condition)
     nearest = _ranked_locations(located, ring=True).subquery("nearest")
@@ -311,11 +312,11 @@ def _ring_statement(dialect: str, shape: _Shape, covering: bool, count: bool,
 _cached_ring_statement = functools.lru_cache(maxsize=512)(_ring_statement)
 
 
-def _statement_for(dialect: str, shape: _Shape, covering: bool, count: bool,
+def _statement_for(backend: str, shape: _Shape, covering: bool, count: bool,
                    open_at: dt.datetime | None) -> Select:  # type: ignore[type-arg]
     if open_at is None:
-        return _cached_ring_statement(dialect, shape, covering, count, None)
-    return _ring_statement(dialect, shape, covering, count, _open_now_condition(open_at))
+        return _cached_ring_statement(backend, shape, covering, count, None)
+    return _ring_statement(backend, shape, covering, count, _open_now_condition(open_at))
 
 
 def _radii(first: float, last: float) -> list[float]:
@@ -334,8 +335,7 @@ def _search_rings(statement: Select, point: PointContext, radii: list[float],  #
     base = {**params, **spatial.point_params(point.lat, point.lon), "limit": limit,
             "offset": offset}
     for radius in radii:
-        ring = {**spatial.box_params(circle_bounds(point.lat, point.lon, radius)),
-                "cos_radius": spatial.cos_of_miles(radius)}
+        ring = spatial.ring_params(radius, circle_bounds(point.lat, point.lon, radius))
         rows = db_session.execute(statement, {**base, **ring}).all()
         if len(rows) == limit:
             return rows, True
@@ -361,7 +361,7 @@ def near(point: PointContext, radius_mi: float = DEFAULT_NEAR_RADIUS_MI,
     open_at = (now or utcnow()) if filters.open_now else None
     shape = _filter_shape(filters, category_ids)
     params = _filter_params(filters, category_ids)
-    statement = _statement_for(_dialect(), shape, False, with_total, open_at)
+    statement = _statement_for(_backend(), shape, False, with_total, open_at)
     radii = [radius_mi] if with_total else _radii(FIRST_RING_MI / 2, radius_mi)
     rows, _ = _search_rings(statement, point, radii, params, limit, offset)
     if with_total:
@@ -392,7 +392,7 @@ def covering(point: PointContext, filters: SearchFilters = SearchFilters(), *,
     polygon_ids = _polygons_containing(point)
     shape = _with_coverage(_filter_shape(filters, category_ids), point, polygon_ids)
     params = {**_filter_params(filters, category_ids), **_coverage_params(point, polygon_ids)}
-    statement = _statement_for(_dialect(), shape, True, False, open_at)
+    statement = _statement_for(_backend(), shape, True, False, open_at)
     rows, filled = _search_rings(statement, point, _radii(FIRST_RING_MI, MAX_RADIUS_MI), params,
                                  limit, offset)
     if not filled:
@@ -412,7 +412,7 @@ def _covering_everywhere(shape: _Shape, point: PointContext, params: dict[str, A
     """Every covering organization ranked by its nearest location, wherever it is (those with
     no location last)."""
     matching = (select(Organization.id.label("matched_id"))
-                .where(Organization.id.in_(_covering_organization_ids(_dialect(), shape)),
+                .where(Organization.id.in_(_covering_organization_ids(_backend(), shape)),
                        *_organization_conditions(shape))
                 .subquery("matching"))
     location_join = Location.organization_id == matching.c.matched_id
@@ -434,7 +434,7 @@ def _covering_everywhere(shape: _Shape, point: PointContext, params: dict[str, A
 def _count_covering(shape: _Shape, point: PointContext, params: dict[str, Any],
                     open_at: dt.datetime | None) -> int:
     query = select(func.count()).where(
-        Organization.id.in_(_covering_organization_ids(_dialect(), shape)),
+        Organization.id.in_(_covering_organization_ids(_backend(), shape)),
         *_organization_conditions(shape))
     if open_at is not None:
         query = query.where(exists().where(Location.organization_id == Organization.id,

@@ -2,7 +2,8 @@
 
 SQLite: R*Tree virtual tables kept in step with their tables by triggers, so every insert,
 update and delete (ORM, bulk Core or raw SQL) keeps the index right.
-PostgreSQL: GiST indexes on the bounding box (and point) expressions.
+PostgreSQL: GiST indexes on the bounding box (and point) expressions, and PostGIS GiST indexes
+where the extension can be created.
 
 Revision ID: 0002
 Revises: 0001
@@ -77,6 +78,37 @@ POSTGRES_DOWN = [
     "DROP INDEX IF EXISTS ix_coverage_areas_box",
     "DROP INDEX IF EXISTS ix_locations_point",
 ]
+# Where PostGIS can be had, its GiST indexes too: geography points for distance queries and
+# geometry envelopes for coverage boxes. The expressions must match directory/geo/spatial.py.
+POSTGIS_UP = [
+    """CREATE INDEX ix_locations_geography ON locations
+        USING gist (geography(ST_SetSRID(ST_MakePoint(longitude, latitude), 4326)))""",
+    f"""CREATE INDEX ix_coverage_areas_envelope ON coverage_areas
+        USING gist (ST_MakeEnvelope(min_lon, min_lat, max_lon, max_lat, 4326))
+        WHERE kind IN {INDEXED_KINDS}""",
+]
+POSTGIS_DOWN = [
+    "DROP INDEX IF EXISTS ix_coverage_areas_envelope",
+    "DROP INDEX IF EXISTS ix_locations_geography",
+]
+
+
+def _enable_postgis() -> bool:
+    """Create the PostGIS extension where the server offers it and we may; else carry on with
+    the built-in GiST indexes alone."""
+    bind = op.get_bind()
+    available = bind.execute(sa.text(
+        "SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'")).scalar()
+    if not available:
+        return False
+    savepoint = bind.begin_nested()
+    try:
+        bind.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
+    except sa.exc.DBAPIError:
+        savepoint.rollback()
+        return False
+    savepoint.commit()
+    return True
 
 
 def upgrade() -> None:
@@ -146,13 +178,19 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_coverage_area_services_category_id"), "coverage_area_services",
                     ["category_id"])
-    statements = SQLITE_UP if op.get_bind().dialect.name == "sqlite" else POSTGRES_UP
+    if op.get_bind().dialect.name == "sqlite":
+        statements = SQLITE_UP
+    else:
+        statements = POSTGRES_UP + (POSTGIS_UP if _enable_postgis() else [])
     for statement in statements:
         op.execute(statement)
 
 
 def downgrade() -> None:
-    statements = SQLITE_DOWN if op.get_bind().dialect.name == "sqlite" else POSTGRES_DOWN
+    if op.get_bind().dialect.name == "sqlite":
+        statements = SQLITE_DOWN
+    else:
+        statements = POSTGIS_DOWN + POSTGRES_DOWN
     for statement in statements:
         op.execute(statement)
     op.drop_index(op.f("ix_coverage_area_services_category_id"),
