@@ -24,7 +24,14 @@ DATA_FILE = Path(__file__).resolve().parent / "data" / "counties-10m.json"
 
 
 # States whose county-level list includes independent cities, numbered 500 and up.
-INDEPENDENT_CITY_STATES = {"VA", "MD", "MO"}
+INDEPENDENT_CITY_STATES = {"VA", "MD", "MO", "NV"}
+# Alaska's county-level units are not counties; the atlas gives only their bare names.
+ALASKA_SUFFIXES = {
+    **dict.fromkeys(["02016", "02050", "02070", "02105", "02158", "02180", "02198", "02240",
+                     "02261", "02290"], "Census Area"),
+    **dict.fromkeys(["02110", "02220", "02275", "02282"], "City and Borough"),
+    **dict.fromkeys(["02020", "02230"], "Municipality"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,13 +42,16 @@ class County:
 
     @property
     def is_independent_city(self) -> bool:
-        return self.name.endswith(" city")
+        return self.state in INDEPENDENT_CITY_STATES and int(self.fips[2:]) >= 500
 
     @property
     def full_name(self) -> str:
-        """'Harris County', 'Richmond city' (Louisiana's parishes keep the Census's word)."""
-        if self.is_independent_city:
+        """The unit's own name: 'Harris County', 'Orleans Parish', 'Richmond city',
+        'North Slope Borough', 'Nome Census Area', 'District of Columbia'."""
+        if self.is_independent_city or self.state == "DC":
             return self.name
+        if self.state == "AK":
+            return f"{self.name} {ALASKA_SUFFIXES.get(self.fips, 'Borough')}"
         return f"{self.name} {'Parish' if self.state == 'LA' else 'County'}"
 
     @property
@@ -100,7 +110,7 @@ class Boundaries:
                 continue
             name = shape["properties"]["name"]
             if (state in INDEPENDENT_CITY_STATES and int(fips[2:]) >= 500
-                    and not name.endswith(" city")):
+                    and not name.lower().endswith("city")):
                 name = f"{name} city"  # the Census's own name for an independent city
             self.counties[fips] = County(fips, name, state)
             geometries.append(_geometry(arcs, shape))
@@ -145,7 +155,8 @@ class Boundaries:
 
 def _normalize(name: str) -> str:
     words = name.lower().replace(".", "").replace("saint ", "st ").split()
-    for suffix in ("county", "parish", "borough", "census area", "municipio", "municipality"):
+    for suffix in ("city and borough", "county", "parish", "borough", "census area", "municipio",
+                   "municipality"):
         if " ".join(words[-len(suffix.split()):]) == suffix and len(words) > len(suffix.split()):
             words = words[: -len(suffix.split())]
             break

@@ -19,7 +19,7 @@ from shapely.geometry.base import BaseGeometry
 
 from directory.db import db_session
 from directory.geo.boundaries import boundaries
-from directory.geo.distance import haversine_mi
+from directory.geo.distance import EARTH_RADIUS_MI, haversine_mi
 from directory.geo.gazetteer import gazetteer
 from directory.geo.geocoder import GeocodeError, geocode
 from directory.geo.states import STATES
@@ -30,7 +30,6 @@ MAX_RADIUS_MI = 500.0
 MAX_POLYGON_BYTES = 200_000
 MAX_POLYGON_VERTICES = 5_000
 MAX_POLYGON_SPAN_DEGREES = 30.0
-MILES_PER_DEGREE_LAT = 69.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +59,20 @@ def locate(lat: float, lon: float, postal_code: str | None = None) -> PointConte
 
 
 def circle_bounds(lat: float, lon: float, miles: float) -> tuple[float, float, float, float]:
-    """(min_lat, max_lat, min_lon, max_lon) of the box around a circle, widened slightly."""
-    dlat = miles / MILES_PER_DEGREE_LAT * 1.001
+    """(min_lat, max_lat, min_lon, max_lon) of the box around a circle on the sphere, widened
+    slightly. A circle that reaches a pole or crosses the 180th meridian gets every longitude
+    (a wider box only costs candidates; the exact test follows)."""
+    angle = miles / EARTH_RADIUS_MI * 1.001  # radians
+    dlat = math.degrees(angle)
+    min_lat, max_lat = lat - dlat, lat + dlat
     cos_lat = math.cos(math.radians(lat))
-    dlon = 180.0 if cos_lat < 1e-6 else min(180.0, dlat / cos_lat)
-    return (max(-90.0, lat - dlat), min(90.0, lat + dlat),
-            max(-180.0, lon - dlon), min(180.0, lon + dlon))
+    if min_lat <= -90 or max_lat >= 90 or math.sin(angle) >= cos_lat:
+        return max(-90.0, min_lat), min(90.0, max_lat), -180.0, 180.0
+    # The widest point of a spherical cap is east and west of its center, not on its parallel.
+    dlon = math.degrees(math.asin(math.sin(angle) / cos_lat))
+    if lon - dlon < -180 or lon + dlon > 180:
+        return min_lat, max_lat, -180.0, 180.0
+    return min_lat, max_lat, lon - dlon, lon + dlon
 
 
 @functools.lru_cache(maxsize=4096)
@@ -150,7 +157,10 @@ def parse_polygon(text: str) -> tuple[str, tuple[float, float, float, float]]:
     if vertices > MAX_POLYGON_VERTICES:
         raise _field_error("geojson", f"The area has too many points (over "
                                       f"{MAX_POLYGON_VERTICES}).")
-    geometry = shape({"type": document["type"], "coordinates": document["coordinates"]})
+    # Altitudes, where given, mean nothing here: keep [longitude, latitude] only.
+    flat = [[[position[:2] for position in ring] for ring in rings] for rings in polygons]
+    coordinates = flat[0] if document["type"] == "Polygon" else flat
+    geometry = shape({"type": document["type"], "coordinates": coordinates})
     if not geometry.is_valid:
         raise _field_error("geojson", f"The area is not a valid shape "
                                       f"({shapely.is_valid_reason(geometry)}).")
@@ -160,7 +170,7 @@ def parse_polygon(text: str) -> tuple[str, tuple[float, float, float, float]]:
                                       "area instead.")
     if geometry.area == 0:
         raise _field_error("geojson", "The area has no surface.")
-    normalized = json.dumps({"type": document["type"], "coordinates": document["coordinates"]},
+    normalized = json.dumps({"type": document["type"], "coordinates": coordinates},
                             separators=(",", ":"))
     return normalized, (min_lat, max_lat, min_lon, max_lon)
 

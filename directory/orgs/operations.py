@@ -151,7 +151,8 @@ def service_codes_under(code: str) -> list[str]:
     """The category ``code`` and every category below it in the taxonomy."""
     return list(db_session.scalars(
         select(ServiceCategory.code).where(
-            or_(ServiceCategory.code == code, ServiceCategory.code.startswith(f"{code}."))
+            or_(ServiceCategory.code == code,
+                ServiceCategory.code.startswith(f"{code}.", autoescape=True))
         )
     ))
 

@@ -85,10 +85,11 @@ class SearchResults:
     radius_mi: float | None = None
     covering_ids: set[int] = field(default_factory=set)
     label: str = ""
+    offset: int = 0
 
     @property
     def has_more(self) -> bool:
-        return self.total is None or len(self.hits) < self.total
+        return self.total is None or self.offset + len(self.hits) < self.total
 
 
 # --- the shape of a search and its parameters ---------------------------------------------------
@@ -117,6 +118,17 @@ def _category_ids(code: str | None) -> list[int] | None:
         select(ServiceCategory.id).where(ServiceCategory.code.in_(codes))))
 
 
+def _area_category_ids(code: str | None, category_ids: list[int] | None) -> list[int] | None:
+    """The categories a service-limited coverage area may name to count for a search of
+    ``code``: the code, its sub-services and its parents ("shelter" covers "shelter.youth")."""
+    if not code or category_ids is None:
+        return None
+    parts = code.split(".")
+    parents = [".".join(parts[:end]) for end in range(1, len(parts))]
+    return category_ids + list(db_session.scalars(
+        select(ServiceCategory.id).where(ServiceCategory.code.in_(parents))))
+
+
 def _filter_shape(filters: SearchFilters, category_ids: list[int] | None) -> _Shape:
     return _Shape(service=category_ids is not None, kinds=bool(filters.kinds),
                   language=bool(filters.language), population=filters.population is not None,
@@ -128,6 +140,7 @@ def _filter_params(filters: SearchFilters, category_ids: list[int] | None) -> di
     params: dict[str, Any] = {"active": MembershipStatus.ACTIVE.value}
     if category_ids is not None:
         params["category_ids"] = category_ids
+        params["area_category_ids"] = _area_category_ids(filters.service, category_ids)
     if filters.kinds:
         params["kinds"] = [kind.value for kind in filters.kinds]
     if filters.language:
@@ -216,7 +229,8 @@ def _area_serves(shape: _Shape) -> ColumnElement[bool] | None:
     limited = exists().where(coverage_area_services.c.coverage_area_id == CoverageArea.id)
     matching = exists().where(
         coverage_area_services.c.coverage_area_id == CoverageArea.id,
-        coverage_area_services.c.category_id.in_(bindparam("category_ids", expanding=True)))
+        coverage_area_services.c.category_id.in_(
+            bindparam("area_category_ids", expanding=True)))
     return or_(~limited, matching)
 
 
@@ -270,15 +284,16 @@ def _backend() -> str:
     return spatial.backend(db_session)
 
 
-def _ranked_locations(located: Select, ring: bool) -> Select:  # type: ignore[type-arg]
+def _ranked_locations(located: Select, ring: bool,  # type: ignore[type-arg]
+                      organization: ColumnElement[int] = Location.organization_id) -> Select:  # type: ignore[type-arg,assignment]
     """``located`` (a select joining locations) with each location's closeness to the point
-    and its rank within its organization (1 = nearest); within the ring if ``ring``."""
+    and its rank within its ``organization`` (1 = nearest); within the ring if ``ring``."""
     closeness = spatial.closeness_sql(Location.unit_x, Location.unit_y,  # type: ignore[arg-type]
                                       Location.unit_z)
     query = located.add_columns(
         Location.organization_id, Location.id.label("location_id"),
         closeness.label("closeness"),
-        func.row_number().over(partition_by=Location.organization_id,
+        func.row_number().over(partition_by=organization,
                                order_by=(closeness.desc(), Location.id)).label("rank"))
     if ring:
         query = query.where(closeness >= bindparam("cos_radius"))
@@ -367,11 +382,13 @@ def near(point: PointContext, radius_mi: float = DEFAULT_NEAR_RADIUS_MI,
     if with_total:
         total = rows[0].total if rows else (
             _count_ring(statement, point, radius_mi, params) if offset else 0)
+    elif len(rows) < limit and (rows or not offset):
+        total = offset + len(rows)  # the rings reached the full radius: this is all there is
     else:
-        total = offset + len(rows) if len(rows) < limit else None
+        total = None
     hits = _hits(rows)
     return SearchResults(point=point, mode="near", hits=hits, total=total, radius_mi=radius_mi,
-                         covering_ids=covering_among([h.organization_id for h in hits], point,
+                         offset=offset, covering_ids=covering_among([h.organization_id for h in hits], point,
                                                      filters))
 
 
@@ -402,7 +419,7 @@ def covering(point: PointContext, filters: SearchFilters = SearchFilters(), *,
     if with_total or len(rows) < limit:
         total = _count_covering(shape, point, params, open_at)
     hits = _hits(rows)
-    return SearchResults(point=point, mode="covering", hits=hits, total=total,
+    return SearchResults(point=point, mode="covering", hits=hits, total=total, offset=offset,
                          covering_ids={hit.organization_id for hit in hits})
 
 
@@ -419,7 +436,10 @@ def _covering_everywhere(shape: _Shape, point: PointContext, params: dict[str, A
     if open_at is not None:
         location_join = and_(location_join, _open_now_condition(open_at))
     located = select(matching.c.matched_id).select_from(matching.outerjoin(Location, location_join))
-    nearest = _ranked_locations(located, ring=False).subquery("nearest")
+    # Grouped by the matched organization: those without a location have no organization_id
+    # on the location side, and each must still come out once.
+    nearest = _ranked_locations(located, ring=False,
+                                organization=matching.c.matched_id).subquery("nearest")
     ranked = (select(nearest.c.matched_id.label("organization_id"), nearest.c.location_id,
                      nearest.c.closeness)
               .where(nearest.c.rank == 1)
@@ -453,7 +473,7 @@ def covering_among(organization_ids: Sequence[int], point: PointContext,
     params = {**_coverage_params(point, polygon_ids), **spatial.point_params(point.lat, point.lon),
               "organization_ids": list(organization_ids)}
     if category_ids is not None:
-        params["category_ids"] = category_ids
+        params["area_category_ids"] = _area_category_ids(filters.service, category_ids)
     return set(db_session.scalars(
         _covering_among_statement(shape), params))
 

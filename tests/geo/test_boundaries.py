@@ -33,7 +33,7 @@ def test_points_outside_the_united_states_are_in_no_county(lat: float, lon: floa
                                   "  harris   county "])
 def test_county_named_accepts_the_usual_spellings(name: str) -> None:
     county = boundaries().county_named(name, "tx")
-    assert county is not None and county.fips == "48201" and county.label == "Harris, TX"
+    assert county is not None and county.fips == "48201" and county.label == "Harris County, TX"
 
 
 @pytest.mark.parametrize(("name", "state", "fips"), [
@@ -54,19 +54,37 @@ def test_county_named_answers_none_for_unknown_counties(name: str, state: str) -
     assert boundaries().county_named(name, state) is None
 
 
-@pytest.mark.xfail(reason="county_named keys counties by (state, name) and Census names an "
-                          "independent city like the county it sits in ('Richmond', 'Baltimore', "
-                          "'St. Louis'), so one of each pair overwrites the other", strict=True)
-@pytest.mark.parametrize(("name", "state", "fips"), [
-    ("Richmond County", "VA", "51159"),
-    ("Richmond city", "VA", "51760"),
-    ("Baltimore city", "MD", "24510"),
-    ("St. Louis city", "MO", "29510"),
+@pytest.mark.parametrize(("name", "state", "fips", "label"), [
+    ("Richmond County", "VA", "51159", "Richmond County, VA"),
+    ("Richmond", "VA", "51159", "Richmond County, VA"),
+    ("Richmond city", "VA", "51760", "Richmond city, VA"),
+    ("Baltimore County", "MD", "24005", "Baltimore County, MD"),
+    ("Baltimore city", "MD", "24510", "Baltimore city, MD"),
+    ("St. Louis County", "MO", "29189", "St. Louis County, MO"),
+    ("St. Louis city", "MO", "29510", "St. Louis city, MO"),
+    ("Orleans Parish", "LA", "22071", "Orleans Parish, LA"),
 ])
-def test_county_named_tells_independent_cities_from_counties(name: str, state: str,
-                                                             fips: str) -> None:
+def test_county_named_tells_independent_cities_from_counties(name: str, state: str, fips: str,
+                                                             label: str) -> None:
     county = boundaries().county_named(name, state)
-    assert county is not None and county.fips == fips
+    assert county is not None and (county.fips, county.label) == (fips, label)
+
+
+def test_a_point_in_an_independent_city_is_in_the_city() -> None:
+    areas = boundaries().at(37.5407, -77.4360)  # downtown Richmond, VA
+    assert areas.county is not None and areas.county.fips == "51760"
+    assert areas.county.is_independent_city
+
+
+@pytest.mark.parametrize(("name", "state", "label"), [
+    ("North Slope Borough", "AK", "North Slope Borough, AK"),
+    ("Nome Census Area", "AK", "Nome Census Area, AK"),
+    ("Carson City", "NV", "Carson City, NV"),
+    ("District of Columbia", "DC", "District of Columbia, DC"),
+])
+def test_county_labels_use_the_units_own_word(name: str, state: str, label: str) -> None:
+    county = boundaries().county_named(name, state)
+    assert county is not None and county.label == label
 
 
 @pytest.mark.parametrize(("state", "inside", "outside"), [
@@ -87,8 +105,8 @@ def test_state_bounds_have_plausible_extents() -> None:
     assert {"TX", "OH", "CA", "NY", "DC", "HI"} <= bounds.keys()
     tx_min_lat, tx_max_lat, tx_min_lon, tx_max_lon = bounds["TX"]
     # Texas: from Brownsville (25.84 N) to the panhandle (36.5 N), El Paso (106.6 W) to the Sabine.
-    assert tx_min_lat == pytest.approx(25.84, abs=0.1) and tx_max_lat == pytest.approx(36.5, abs=0.1)
-    assert tx_min_lon == pytest.approx(-106.65, abs=0.1) and tx_max_lon == pytest.approx(-93.5, abs=0.1)
+    assert (tx_min_lat, tx_max_lat) == pytest.approx((25.84, 36.5), abs=0.1)
+    assert (tx_min_lon, tx_max_lon) == pytest.approx((-106.65, -93.5), abs=0.1)
     # Colorado is (nearly) a rectangle: 37-41 N, 102.05-109.05 W.
     co = bounds["CO"]
     assert co == pytest.approx((37.0, 41.0, -109.05, -102.04), abs=0.1)
