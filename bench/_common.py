@@ -174,6 +174,21 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
+def code_version() -> str:
+    """The commit the application code comes from, "+dirty" if it has uncommitted changes:
+    the code moves while benchmarks run, and figures mean little without it."""
+    root = BENCH_DIR.parent
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--",
+                                "directory", "templates"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
 def loadavg() -> list[float]:
     return [round(value, 2) for value in os.getloadavg()]
 

@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (  # noqa: E402
     OUT_DIR,
+    code_version,
     ensure_database,
     loadavg,
     make_app,
@@ -299,7 +300,7 @@ def summarize(results: Sequence[ClientResult], elapsed: float) -> dict[str, Any]
 
 def print_figures(figures: dict[str, Any]) -> None:
     print(f"server: {figures['server']} on {HOST}, {figures['orgs']:,} organizations, "
-          f"GET {figures['path_template']}")
+          f"GET {figures['path_template']}, code {figures['code']}")
     print(f"clients: {figures['clients']} for {figures['seconds']} s -> {figures['requests']:,} "
           f"requests in {figures['elapsed_s']} s = {figures['rps']} req/s")
     print(f"latency: p50 {figures['p50_ms']} ms, p95 {figures['p95_ms']} ms, "
@@ -314,14 +315,22 @@ def print_figures(figures: dict[str, Any]) -> None:
 
 def probe(port: int, cookie: str, path: str) -> None:
     """One request before the load: a target that fails would only measure error pages."""
-    status, _, page = request(HOST, port, "GET", path, headers={"Cookie": cookie})
+    started = time.perf_counter()
+    try:
+        status, _, page = request(HOST, port, "GET", path, headers={"Cookie": cookie})
+    except TimeoutError as exc:
+        raise SystemExit(f"GET {path} took over {REQUEST_TIMEOUT_S:.0f}s: not worth a load "
+                         "test") from exc
+    print(f"probe: GET {path} -> {status} in {(time.perf_counter() - started) * 1000:.0f} ms",
+          file=sys.stderr)
     if status != 200:
         raise SystemExit(f"GET {path} answered {status}, not 200 (is the page there? try "
                          f"--path-template '/organizations?state={{state}}'):\n{page[:500]}")
 
 
 def run(args: argparse.Namespace) -> int:
-    figures: dict[str, Any] = {"orgs": args.orgs, "clients": args.clients,
+    figures: dict[str, Any] = {"orgs": args.orgs, "code": code_version(),
+                               "clients": args.clients,
                                "seconds": args.seconds, "path_template": args.path_template,
                                "loadavg": {"start": loadavg()}}
     database = ensure_database(Path(args.db) if args.db else None, args.orgs, args.seed)

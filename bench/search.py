@@ -29,6 +29,7 @@ from shapely.geometry import Point, shape
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (  # noqa: E402
+    code_version,
     ensure_database,
     loadavg,
     make_app,
@@ -223,11 +224,10 @@ def brute_near(network: Network, point: Any, wanted: frozenset[int] | None) -> A
     phi2, lam2, cos2 = _radians(point.lat, point.lon)
     nearest: dict[int, float] = {}
     for org_id, phi1, lam1, cos1 in network.locations:
-        if wanted is not None and not _offers(network, org_id, wanted):
-            continue
         a = math.sin((phi2 - phi1) / 2) ** 2 + cos1 * cos2 * math.sin((lam2 - lam1) / 2) ** 2
         miles = 2 * EARTH_RADIUS_MI * math.asin(min(1.0, math.sqrt(a)))
-        if miles <= NEAR_RADIUS_MI and miles < nearest.get(org_id, math.inf):
+        if (miles <= NEAR_RADIUS_MI and miles < nearest.get(org_id, math.inf)
+                and (wanted is None or _offers(network, org_id, wanted))):
             nearest[org_id] = miles
     return [(org, miles) for miles, org in sorted((m, o) for o, m in nearest.items())]
 
@@ -278,7 +278,8 @@ def brute_point_count(orgs: int, queries: int, requested: int | None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    figures: dict[str, Any] = {"orgs": args.orgs, "loadavg": {"start": loadavg()}}
+    figures: dict[str, Any] = {"orgs": args.orgs, "code": code_version(),
+                               "loadavg": {"start": loadavg()}}
     database = ensure_database(Path(args.db) if args.db else None, args.orgs, args.seed)
     figures["build_s"] = round(database.build_s, 1)
     figures["reused_db"] = not database.built
@@ -356,6 +357,7 @@ def report_mismatches(answers: dict[str, list[Answer]], reference: dict[str, lis
 
 
 def print_figures(figures: dict[str, Any]) -> None:
+    print(f"code: {figures['code']}")
     print(f"organizations: {figures['orgs']:,}  (database "
           f"{'reused' if figures['reused_db'] else 'built'}: build {figures['build_s']} s)")
     print(f"query points: {figures['queries']} (brute force on the first "
