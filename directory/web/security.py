@@ -1,8 +1,9 @@
-"""Browser security headers on every response."""
+"""Browser security headers on every response, and the proxy settings they depend on."""
 
 from __future__ import annotations
 
 from flask import Flask, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 CONTENT_SECURITY_POLICY = "; ".join([
@@ -27,8 +28,17 @@ def _add_headers(response: Response) -> Response:
     response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     if request.is_secure:
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if request.endpoint != "static":
+        # Pages carry members' data and form tokens: no browser or shared cache keeps them.
+        response.headers["Cache-Control"] = "no-store"
     return response
 
 
 def init_app(app: Flask) -> None:
     app.after_request(_add_headers)
+    proxies = int(app.config.get("PROXY_COUNT", 0))
+    if proxies:
+        # Behind a reverse proxy: the client's address (rate limits, audit log) and scheme
+        # (HSTS) come from the proxy's X-Forwarded-For and -Proto headers.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies,  # type: ignore[method-assign]
+                                x_proto=proxies)

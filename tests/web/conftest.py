@@ -9,9 +9,12 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 from waitress.server import create_server
 
 import directory
@@ -33,19 +36,19 @@ CHROMIUM_ARGS = [
 DEFAULT_TIMEOUT_MS = 15_000
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The seeded demo network served by waitress on a free local port; yields the base URL.
+@contextmanager
+def serve_demo_network(tmp: Path, **settings: Any) -> Iterator[tuple[str, Flask]]:
+    """The seeded demo network served by waitress on a free local port: (base URL, app).
 
     CSRF protection stays on, so the tests go through the real forms and their tokens.
     """
-    tmp = tmp_path_factory.mktemp("live-server")
     app = directory.create_app({
         "ENV": "testing",
         "INSTANCE_PATH": str(tmp / "instance"),
         "DATABASE_URL": f"sqlite:///{tmp / 'live.db'}",
         "PUBLIC_LISTINGS": False,
         "PAGE_SIZE": 25,
+        **settings,
     })
     database = get_database(app)
     directory.db.upgrade(database)
@@ -58,11 +61,18 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     thread = threading.Thread(target=server.run, name="live-server", daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.effective_port}"
+        yield f"http://127.0.0.1:{server.effective_port}", app
     finally:
         server.close()
         thread.join(timeout=5)
         database.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The demo network for browsing, without two-factor sign-in; yields the base URL."""
+    with serve_demo_network(tmp_path_factory.mktemp("live-server"), REQUIRE_2FA=False) as served:
+        yield served[0]
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,24 @@
+"""Coordinator forms."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import RadioField, SelectField, TextAreaField
+from wtforms.validators import InputRequired, Length
+
+DECISIONS = [("approve", "Approve"), ("request_info", "Ask for more information"),
+             ("decline", "Decline")]
+
+
+class DecisionForm(FlaskForm):
+    decision = RadioField("Decision", choices=DECISIONS,
+                          validators=[InputRequired(message="Choose a decision.")])
+    message = TextAreaField("Question or reason (sent to the applicant)",
+                            validators=[Length(max=2000)])
+
+
+class StandingForm(FlaskForm):
+    """Suspend or reinstate an organization or a user account."""
+
+    action = SelectField("Action", choices=[("suspend", "Suspend"), ("reinstate", "Reinstate")])
+    reason = TextAreaField("Reason", validators=[Length(max=2000)])
