@@ -45,12 +45,13 @@ def queue_mail(to: str, subject: str, text_body: str, html_body: str | None = No
 
 
 def external_url(endpoint: str, **values: Any) -> str:
-    """An absolute link for a message: on DIRECTORY_BASE_URL when set (never trust the Host
-    header of a request with password-reset links), else on the current request's host."""
+    """An absolute link for a message: under DIRECTORY_BASE_URL (the public address of the
+    application's root) when set, so that a forged Host header never reaches a password-reset
+    link; else on the current request's host."""
     base_url = current_app.config.get("BASE_URL")
     if base_url:
-        with current_app.test_request_context(base_url=base_url):
-            return url_for(endpoint, _external=True, **values)
+        with current_app.test_request_context():
+            return base_url.rstrip("/") + url_for(endpoint, **values)
     if not has_request_context():
         raise MailError("Set DIRECTORY_BASE_URL to send links from the command line.")
     return url_for(endpoint, _external=True, **values)
