@@ -20,6 +20,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, ValidationError
 
 from directory.accounts.models import MemberRole
@@ -28,7 +29,7 @@ from directory.geo.states import STATES
 from directory.orgs.models import KIND_LABELS, LANGUAGES, Population
 
 EMAIL = [DataRequired(), Email(message="Enter a valid email address."), Length(max=254)]
-ROLE_CHOICES = [(role.value, role.label) for role in MemberRole]
+ROLE_CHOICES = [SelectChoice(role.value, role.label) for role in MemberRole]
 
 
 def new_password(_form: Form, field: Field) -> None:
@@ -85,7 +86,8 @@ class AcceptInvitationForm(FlaskForm):
 
 class ApplicationForm(FlaskForm):
     name = StringField("Organization name", validators=[DataRequired(), Length(min=2, max=200)])
-    kind = SelectField("Kind", choices=[(kind.value, label) for kind, label in KIND_LABELS.items()])
+    kind = SelectField("Kind", choices=[SelectChoice(kind.value, label)
+                                        for kind, label in KIND_LABELS.items()])
     description = TextAreaField("What your organization does",
                                 validators=[DataRequired(), Length(max=5000)])
     website = StringField("Website", validators=[Optional(), Length(max=300)])
@@ -94,14 +96,15 @@ class ApplicationForm(FlaskForm):
                                    Length(max=254)])
     phone = StringField("Organization phone", validators=[Optional(), Length(max=40)])
     city = StringField("City", validators=[DataRequired(), Length(max=120)])
-    state = SelectField("State", choices=[("", "Choose…"), *STATES.items()],
+    state = SelectField("State", choices=[SelectChoice("", "Choose…"),
+                                          *(SelectChoice(*item) for item in STATES.items())],
                         validators=[DataRequired(message="Choose a state.")])
     postal_code = StringField("ZIP code", validators=[Optional(), Length(max=10)])
     services = SelectMultipleField("Services", validate_choice=True)
-    languages = SelectMultipleField("Languages", choices=list(LANGUAGES.items()),
-                                    default=["en"])
-    populations = SelectMultipleField("Populations served",
-                                      choices=[(p.value, p.label) for p in Population])
+    languages = SelectMultipleField(
+        "Languages", choices=[SelectChoice(*item) for item in LANGUAGES.items()], default=["en"])
+    populations = SelectMultipleField(
+        "Populations served", choices=[SelectChoice(p.value, p.label) for p in Population])
     statement = TextAreaField("Why your organization wants to join",
                               validators=[Optional(), Length(max=2000)])
     admin_name = StringField("Your name", validators=[DataRequired(), Length(max=200)])

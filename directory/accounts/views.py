@@ -20,6 +20,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice
 
 from directory.accounts import auth, totp
 from directory.accounts import operations as ops
@@ -370,7 +371,7 @@ def apply() -> Page:
               "network's coordinators.", "info")
         return redirect(url_for("web.home"))
     form = ApplicationForm()
-    form.services.choices = [(c.code, c.name) for c in service_categories()]
+    form.services.choices = [SelectChoice(c.code, c.name) for c in service_categories()]
     if form.validate_on_submit():
         try:
             ops.apply_for_membership(ops.ApplicationRequest(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length
 
-DECISIONS = [("approve", "Approve"), ("request_info", "Ask for more information"),
-             ("decline", "Decline")]
+DECISIONS = [SelectChoice("approve", "Approve"),
+             SelectChoice("request_info", "Ask for more information"),
+             SelectChoice("decline", "Decline")]
 
 
 class DecisionForm(FlaskForm):
@@ -20,5 +22,6 @@ class DecisionForm(FlaskForm):
 class StandingForm(FlaskForm):
     """Suspend or reinstate an organization or a user account."""
 
-    action = SelectField("Action", choices=[("suspend", "Suspend"), ("reinstate", "Reinstate")])
+    action = SelectField("Action", choices=[SelectChoice("suspend", "Suspend"),
+                                            SelectChoice("reinstate", "Reinstate")])
     reason = TextAreaField("Reason", validators=[Length(max=2000)])
