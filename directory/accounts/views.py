@@ -527,11 +527,11 @@ def invitation(token: str) -> Page:
     form = ButtonForm() if has_account else AcceptInvitationForm()
     if form.validate_on_submit():
         try:
-            if signed_in:
-                ops.accept_invitation(token, user=current_user)
-            else:
+            if isinstance(form, AcceptInvitationForm):
                 ops.accept_invitation(token, name=form.name.data or "",
                                       password=form.password.data or "")
+            else:  # an existing account: only when signed in as it
+                ops.accept_invitation(token, user=current_user if signed_in else None)
         except ops.AccountError as exc:
             _refuse(form, exc)
             return render_template("accounts/invitation.html", invitation=found, form=form,
