@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from directory.accounts.models import Invitation, Membership, MemberRole, User
+from directory.accounts.models import Invitation, MemberRole, Membership, User
 from directory.accounts.operations import AccountError, invite_member
 from directory.audit.models import AuditEvent
 from directory.db import utcnow

@@ -226,7 +226,8 @@ def test_confirming_without_a_setup_is_refused(client: FlaskClient, auth: AuthAc
                                                factory: Factory, db: Session) -> None:
     auth.login(factory.user(organization=factory.organization()).email)
     response = client.post("/account/two-factor/confirm", data={"code": "123456"})
-    assert response.status_code == 400 and "Start the set-up again" in response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Start the set-up again" in response.get_data(as_text=True)
     assert db.scalar(select(func.count()).select_from(OutboxMessage)) == 0
 
 
