@@ -207,14 +207,14 @@ def routes(app: Flask, as_json: bool) -> None:
 
 
 def _stdin_is_terminal() -> bool:
-    return click.get_text_stream("stdin").isatty()
+    return sys.stdin.isatty()
 
 
 def _read_password() -> str:
     """Asked for twice on a terminal; otherwise the first line of standard input."""
     if _stdin_is_terminal():
         return click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    return click.get_text_stream("stdin").readline().rstrip("\r\n")
+    return sys.stdin.readline().rstrip("\r\n")
 
 
 @main.command(name="create-user")
