@@ -28,6 +28,7 @@ class Permission(enum.StrEnum):
     VIEW_MEMBERS = "view_members"
     MANAGE_MEMBERS = "manage_members"
     VIEW_APPLICATION = "view_application"
+    ANSWER_APPLICATION = "answer_application"
     SEND_REFERRALS = "send_referrals"
     RECEIVE_REFERRALS = "receive_referrals"
 
@@ -94,6 +95,8 @@ def can(user: Viewer | None, permission: Permission, target: Any = None) -> bool
         case Permission.VIEW_APPLICATION:
             application: MembershipApplication = target
             return coordinator or is_admin_of(member, application.organization)
+        case Permission.ANSWER_APPLICATION:
+            return is_admin_of(member, target.organization)
         case Permission.SEND_REFERRALS:
             # ``target``: the sending organization. Suspended organizations neither send...
             return target.is_active and is_member_of(member, target)

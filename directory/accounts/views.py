@@ -404,6 +404,7 @@ def reply_to_application(application_id: int) -> Page:
     if application is None:
         abort(404)
     require(current_user, Permission.VIEW_APPLICATION, application, visible=False)
+    require(current_user, Permission.ANSWER_APPLICATION, application)
     form = ReplyForm()
     if form.validate_on_submit():
         try:
