@@ -97,8 +97,7 @@ def _require_two_factor_enrolment() -> Response | None:
     user = current_user
     if (user.is_authenticated and isinstance(user, User) and not user.two_factor_enabled
             and two_factor_required(user)):
-        flash("Your role requires two-factor sign-in: set it up to continue.", "info")
-        return redirect(url_for("accounts.two_factor"))
+        return redirect(url_for("accounts.two_factor"))  # the page says why
     return None
 
 
