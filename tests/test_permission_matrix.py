@@ -10,6 +10,7 @@ answer is usually 400 (the empty form is refused) or 302 (a button that needs no
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Any, NamedTuple
 import pytest
 from flask import Flask, url_for
 from flask.testing import FlaskClient
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from directory import create_app
@@ -34,8 +36,9 @@ from directory.accounts.operations import (
     send_email_verification,
 )
 from directory.admin.operations import suspend_user
+from directory.db import Base, get_database
 from directory.orgs.models import MembershipStatus, Organization
-from tests.conftest import AuthActions
+from tests.conftest import PASSWORD, AuthActions
 from tests.factories import Factory
 from tests.mail.helpers import last_mail_to, link_path
 
@@ -243,3 +246,39 @@ def test_permission_matrix(endpoint: str, method: str, role: str, app: Flask,
         assert response.status_code == expected, (method, url, role)
         if expected == 302:
             assert not response.headers["Location"].startswith("/login"), (method, url, role)
+
+
+POSTS = [endpoint for endpoint, method in ROUTES if method == "POST"]
+
+
+@pytest.fixture()
+def guarded(app: Flask, settings: dict[str, Any]) -> Flask:
+    """The application with CSRF protection on, as deployed, on the suite's database."""
+    application = create_app({**settings, "WTF_CSRF_ENABLED": True})
+    get_database(application).engine.dispose()
+    application.extensions["directory.db"] = get_database(app)
+    return application
+
+
+def _stored(db: Session) -> list[int]:
+    db.expire_all()
+    return [db.scalar(select(func.count()).select_from(table)) or 0
+            for table in Base.metadata.sorted_tables]
+
+
+@pytest.mark.parametrize("token", ["forged", None])
+@pytest.mark.parametrize("endpoint", POSTS)
+def test_every_form_refuses_a_forged_or_missing_csrf_token(
+        endpoint: str, token: str | None, guarded: Flask, world: World, db: Session) -> None:
+    client = guarded.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    real = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    signed_in = client.post("/login", data={"csrf_token": real, "password": PASSWORD,
+                                            "email": world.people["coordinator"].email})
+    assert signed_in.status_code == 302
+    before = _stored(db)
+    response = client.post(_url(guarded, endpoint, world),
+                           data={} if token is None else {"csrf_token": token})
+    assert response.status_code == 400, endpoint
+    assert "form expired" in response.get_data(as_text=True)
+    assert _stored(db) == before

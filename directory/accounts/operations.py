@@ -660,6 +660,11 @@ def find_invitation(token: str) -> Invitation | None:
     return invitation
 
 
+def addressed_to(invitation: Invitation, user: Any) -> bool:
+    """Whether ``user`` (signed in, or not) is the one ``invitation`` was sent to."""
+    return isinstance(user, User) and user.email == invitation.email
+
+
 def accept_invitation(token: str, *, user: User | None = None, name: str = "",
                       password: str = "") -> User:
     """Join the inviting organization: as ``user`` (signed in), or as a new account."""
@@ -670,7 +675,7 @@ def accept_invitation(token: str, *, user: User | None = None, name: str = "",
     if not invitation.organization.is_active:
         raise AccountError(f"{invitation.organization.name} cannot take in new members now.")
     if user is not None:
-        if user.email != invitation.email:
+        if not addressed_to(invitation, user):
             raise AccountError(f"This invitation was sent to {invitation.email}: sign out and "
                                "open the link again.")
     else:

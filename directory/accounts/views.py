@@ -55,7 +55,8 @@ bp = Blueprint("accounts", __name__)
 
 TOO_MANY_ATTEMPTS = "Too many attempts. Wait a few minutes, then try again."
 FORGOT_LIMIT = "5 per minute; 30 per hour"
-APPLY_LIMIT = "10 per hour"
+APPLY_LIMIT = "10 per hour"  # applications sent
+APPLY_ATTEMPT_LIMIT = "60 per hour"  # forms posted, refused ones too (they tell taken emails)
 Page = str | tuple[str, int] | Response
 
 
@@ -365,6 +366,8 @@ def two_factor_disable() -> Page:
 @bp.route("/apply", methods=["GET", "POST"])
 @limiter.limit(APPLY_LIMIT, methods=["POST"], deduct_when=_succeeded,
                error_message="Too many applications from this address. Try again later.")
+@limiter.limit(APPLY_ATTEMPT_LIMIT, methods=["POST"],
+               error_message="Too many attempts from this address. Try again later.")
 def apply() -> Page:
     if current_user.is_authenticated:
         flash("You are signed in already: to add another organization, write to the "
@@ -536,11 +539,13 @@ def invitation(token: str) -> Page:
         except ops.AccountError as exc:
             _refuse(form, exc)
             return render_template("accounts/invitation.html", invitation=found, form=form,
-                                   has_account=has_account), 400
+                                   has_account=has_account,
+                                   addressed_to_you=ops.addressed_to(found, current_user)), 400
         flash(f"Welcome to {found.organization.name}.", "success")
         if signed_in:
             return redirect(url_for("web.home"))
         flash("Sign in with your email address and new password.", "info")
         return redirect(url_for("accounts.login"))
     return render_template("accounts/invitation.html", invitation=found, form=form,
-                           has_account=has_account), _status()
+                           has_account=has_account,
+                           addressed_to_you=ops.addressed_to(found, current_user)), _status()
