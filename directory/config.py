@@ -141,6 +141,9 @@ def finalize(settings: dict[str, Any]) -> dict[str, Any]:
     settings["DEMO_MODE"] = mode == "demo"
     settings["SESSION_COOKIE_SECURE"] = settings.get("SESSION_COOKIE_SECURE", mode == "production")
     settings["REMEMBER_COOKIE_SECURE"] = settings["SESSION_COOKIE_SECURE"]
+    if settings["SESSION_COOKIE_SECURE"]:
+        # Only sent over HTTPS, to this host, for every path: no subdomain can set or read it.
+        settings.setdefault("SESSION_COOKIE_NAME", "__Host-session")
     _finalize_accounts(settings, mode)
 
     if mode == "demo":

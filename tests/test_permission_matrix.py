@@ -96,10 +96,10 @@ EXPECTED: dict[str, dict[str, Row]] = {
     "accounts.verify_email": {"GET": everyone(200), "POST": everyone(302)},
     "accounts.account": {"GET": members(200)},
     "accounts.change_password": {"POST": members(400)},
-    "accounts.end_other_sessions": {"POST": members(302)},
+    "accounts.end_other_sessions": {"POST": members(400)},  # takes the password
     "accounts.resend_verification": {"POST": members(400)},  # already confirmed
     "accounts.two_factor": {"GET": members(200)},
-    "accounts.two_factor_setup": {"POST": members(302)},
+    "accounts.two_factor_setup": {"POST": members(400)},  # takes the password
     "accounts.two_factor_confirm": {"POST": members(400)},
     "accounts.renew_recovery_codes": {"POST": members(400)},
     "accounts.two_factor_disable": {"POST": members(400)},
@@ -127,6 +127,7 @@ EXPECTED: dict[str, dict[str, Row]] = {
     "admin.user": {"GET": coordinators(200)},
     "admin.user_status": {"POST": coordinators(400)},
     "admin.user_reset_two_factor": {"POST": coordinators(400)},  # no two-factor to reset
+    "admin.user_end_sessions": {"POST": coordinators(302)},
     "audit.index": {"GET": coordinators(200)},
 }
 

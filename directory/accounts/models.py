@@ -139,13 +139,14 @@ class AccountToken(Base):
 
 
 class RecoveryCode(Base):
-    """A one-time code that replaces a TOTP code when the authenticator is lost."""
+    """A one-time code that replaces a TOTP code when the authenticator is lost (stored as an
+    Argon2 hash: 40 bits are too few for a plain one)."""
 
     __tablename__ = "recovery_codes"
 
     id: Mapped[int_pk]
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    code_hash: Mapped[str] = mapped_column(String(64))
+    code_hash: Mapped[str] = mapped_column(String(255))
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 

@@ -265,7 +265,14 @@ def end_all_sessions(user: User) -> None:
     db_session.flush()
 
 
-def end_other_sessions(user: User, current_token: str) -> int:
+def end_sessions_of(coordinator: User, user: User) -> None:
+    """A coordinator signs a user out everywhere (a lost laptop, a shared password)."""
+    end_all_sessions(user)
+    record(AuditAction.SESSIONS_ENDED, actor=coordinator, subject=user)
+
+
+def end_other_sessions(user: User, current_token: str, password: str) -> int:
+    _reauthenticate(user, password)
     result = db_session.execute(
         update(UserSession)
         .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None),
@@ -383,10 +390,18 @@ def verify_email(token: str) -> User:
 
 # --- two-factor sign-in --------------------------------------------------------------------
 
-def begin_two_factor_setup(user: User) -> None:
+def _reauthenticate(user: User, password: str) -> None:
+    """Changes to how a user signs in, or to their sessions, take the password again: a
+    session left open on a shared computer is not enough."""
+    if not verify_password(user.password_hash, password):
+        raise AccountError("Your password is not right.", "password")
+
+
+def begin_two_factor_setup(user: User, password: str) -> None:
     """Give ``user`` a new, not yet confirmed TOTP secret to scan."""
     if user.two_factor_enabled:
         raise AccountError("Two-factor sign-in is already on.")
+    _reauthenticate(user, password)
     user.totp_secret = totp.encrypt_secret(totp.new_secret())
     db_session.flush()
 
@@ -418,10 +433,27 @@ def _replace_recovery_codes(user: User) -> list[str]:
     db_session.execute(update(RecoveryCode).where(
         RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None)).values(used_at=utcnow()))
     codes = totp.new_recovery_codes()
-    db_session.add_all(RecoveryCode(user_id=user.id, code_hash=totp.hash_recovery_code(code))
-                       for code in codes)
+    db_session.add_all(
+        RecoveryCode(user_id=user.id, code_hash=hash_password(totp.normalize_recovery_code(code)))
+        for code in codes)
     db_session.flush()
     return codes
+
+
+def _use_recovery_code(user: User, code: str) -> bool:
+    normalized = totp.normalize_recovery_code(code)
+    if normalized is None:
+        return False
+    unused = db_session.scalars(select(RecoveryCode).where(
+        RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None)))
+    match = next((c for c in unused if verify_password(c.code_hash, normalized)), None)
+    if match is None:
+        return False
+    # Conditional, so that of two simultaneous uses of one code exactly one succeeds.
+    used = db_session.execute(
+        update(RecoveryCode).where(RecoveryCode.id == match.id, RecoveryCode.used_at.is_(None))
+        .values(used_at=utcnow()).execution_options(synchronize_session=False))
+    return used.rowcount == 1  # type: ignore[attr-defined]
 
 
 def remaining_recovery_codes(user: User) -> int:
@@ -445,17 +477,10 @@ def verify_second_factor(user: User, code: str) -> str:
     if user.two_factor_enabled and _check_totp(user, code):
         db_session.flush()
         return "totp"
-    if user.two_factor_enabled and totp.looks_like_recovery_code(code):
-        used = db_session.execute(
-            update(RecoveryCode)
-            .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None),
-                   RecoveryCode.code_hash == totp.hash_recovery_code(code))
-            .values(used_at=utcnow())
-        )
-        if used.rowcount == 1:  # type: ignore[attr-defined]
-            record(AuditAction.RECOVERY_CODE_USED, actor=user, subject=user,
-                   details={"remaining": remaining_recovery_codes(user)})
-            return "recovery_code"
+    if user.two_factor_enabled and _use_recovery_code(user, code):
+        record(AuditAction.RECOVERY_CODE_USED, actor=user, subject=user,
+               details={"remaining": remaining_recovery_codes(user)})
+        return "recovery_code"
     record_refusal(AuditAction.TWO_FACTOR_FAILED, subject=user)
     raise AccountError("That code is not right.", "code")
 
@@ -471,8 +496,7 @@ def renew_recovery_codes(user: User, code: str) -> list[str]:
 def disable_two_factor(user: User, password: str, *, required: bool) -> None:
     if required:
         raise AccountError("Your role requires two-factor sign-in: it cannot be switched off.")
-    if not verify_password(user.password_hash, password):
-        raise AccountError("Your password is not right.", "password")
+    _reauthenticate(user, password)
     _clear_two_factor(user)
     record(AuditAction.TWO_FACTOR_DISABLED, actor=user, subject=user)
     _mail(user.email, "Two-factor sign-in is off", "two_factor_disabled", user=user)

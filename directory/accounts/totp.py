@@ -1,14 +1,14 @@
 """Time-based one-time passwords (RFC 6238, authenticator apps) and recovery codes.
 
 The TOTP secret is encrypted at rest with DIRECTORY_DATA_KEY (the newest key encrypts, every
-listed key decrypts). A code is accepted for the current 30-second step and one step either
-side, and never twice: the step of the last accepted code is kept.
+listed key decrypts). A code is accepted for its 30-second step and the next one, and never
+twice: the step of the last accepted code is kept. Recovery codes have 40 bits, too few for a
+plain hash: they are stored as Argon2 hashes, like passwords.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
 import re
 import secrets
@@ -53,13 +53,17 @@ def qr_data_uri(uri: str) -> str:
 
 
 def matching_step(secret: str, code: str, now: dt.datetime, after_step: int | None) -> int | None:
-    """The time step ``code`` belongs to, if it is valid now and newer than ``after_step``."""
+    """The time step ``code`` belongs to, if it is valid now and newer than ``after_step``.
+
+    A code lives for its 30-second step; the step before is accepted too, for the seconds
+    between reading a code and sending it, and a phone's clock running slightly late.
+    """
     code = re.sub(r"\s+", "", code)
     if not _CODE.match(code):
         return None
     totp = pyotp.TOTP(secret)
     current = totp.timecode(now)
-    for step in (current - 1, current, current + 1):
+    for step in (current - 1, current):
         if (after_step is None or step > after_step) and hmac.compare_digest(
                 totp.generate_otp(step), code):
             return step
@@ -72,10 +76,7 @@ def new_recovery_codes() -> list[str]:
     return [f"{code[:5]}-{code[5:]}" for code in codes]
 
 
-def hash_recovery_code(code: str) -> str:
+def normalize_recovery_code(code: str) -> str | None:
+    """The code as stored (no dashes or spaces, lower case), if it has the shape of one."""
     normalized = re.sub(r"[\s-]+", "", code).lower()
-    return hashlib.sha256(normalized.encode()).hexdigest()
-
-
-def looks_like_recovery_code(code: str) -> bool:
-    return re.fullmatch(r"[0-9a-f]{10}", re.sub(r"[\s-]+", "", code).lower()) is not None
+    return normalized if re.fullmatch(r"[0-9a-f]{10}", normalized) else None

@@ -223,7 +223,8 @@ def verify_email(token: str) -> Page:
 
 # --- the account page ----------------------------------------------------------------------
 
-def _account_page(status: int = 200, **forms: FlaskForm) -> tuple[str, int]:
+def _account_page(status: int = 200, password_form: ChangePasswordForm | None = None,
+                  sessions_form: PasswordConfirmForm | None = None) -> tuple[str, int]:
     user = current_user
     return render_template(
         "accounts/account.html",
@@ -231,7 +232,8 @@ def _account_page(status: int = 200, **forms: FlaskForm) -> tuple[str, int]:
         sessions=ops.open_sessions(user),
         current_token=auth.current_token(),
         is_current=ops.is_current_session,
-        password_form=forms.get("password_form") or ChangePasswordForm(formdata=None),
+        password_form=password_form or ChangePasswordForm(formdata=None),
+        sessions_form=sessions_form or PasswordConfirmForm(formdata=None, prefix="sessions"),
         applications=ops.applications_of(user),
     ), status
 
@@ -262,7 +264,15 @@ def change_password() -> Page:
 @bp.route("/account/sessions/end-others", methods=["POST"])
 def end_other_sessions() -> Page:
     require(current_user, Permission.MANAGE_OWN_ACCOUNT)
-    ended = ops.end_other_sessions(current_user, auth.current_token() or "")
+    form = PasswordConfirmForm(prefix="sessions")
+    if not form.validate_on_submit():
+        return _account_page(400, sessions_form=form)
+    try:
+        ended = ops.end_other_sessions(current_user, auth.current_token() or "",
+                                       form.password.data or "")
+    except ops.AccountError as exc:
+        _refuse(form, exc)
+        return _account_page(400, sessions_form=form)
     flash(f"{ended} other session{'' if ended == 1 else 's'} ended.", "success")
     return redirect(url_for("accounts.account"))
 
@@ -307,11 +317,14 @@ def two_factor() -> Page:
 @bp.route("/account/two-factor/setup", methods=["POST"])
 def two_factor_setup() -> Page:
     require(current_user, Permission.MANAGE_OWN_ACCOUNT)
+    form = PasswordConfirmForm()
+    if not form.validate_on_submit():
+        return _two_factor_page(400, form)
     try:
-        ops.begin_two_factor_setup(current_user)
+        ops.begin_two_factor_setup(current_user, form.password.data or "")
     except ops.AccountError as exc:
-        flash(str(exc), "error")
-        return _two_factor_page(400)
+        _refuse(form, exc)
+        return _two_factor_page(400, form)
     return redirect(url_for("accounts.two_factor"))
 
 

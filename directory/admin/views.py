@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 from directory.accounts.models import MembershipApplication, User
 from directory.accounts.operations import (
     AccountError,
+    end_sessions_of,
     members_of,
     open_sessions,
     reset_two_factor,
@@ -217,4 +218,12 @@ def user_reset_two_factor(user_id: int) -> Page:
         return _user_page(subject, status=400)
     flash(f"Two-factor sign-in of {subject.email} is reset; they set it up again at their next "
           "sign-in.", "success")
+    return redirect(url_for("admin.user", user_id=user_id))
+
+
+@bp.route("/users/<int:user_id>/sessions/end", methods=["POST"])
+def user_end_sessions(user_id: int) -> Page:
+    subject = _load_user(user_id)
+    end_sessions_of(current_user, subject)
+    flash(f"Every session of {subject.email} has ended.", "success")
     return redirect(url_for("admin.user", user_id=user_id))

@@ -14,7 +14,7 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "connect-src 'self'",
     "font-src 'self'",
     "object-src 'none'",
-    "base-uri 'self'",
+    "base-uri 'none'",
     "form-action 'self'",
     "frame-ancestors 'none'",
 ])

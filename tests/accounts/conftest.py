@@ -38,7 +38,7 @@ def code_at(secret: str, steps_from_now: int = 0) -> str:
 def enable_two_factor(user: User) -> tuple[str, list[str]]:
     """Turn TOTP on for ``user`` (confirmed with the previous step's code, so the current
     code is still fresh for a sign-in); returns the secret and the recovery codes."""
-    begin_two_factor_setup(user)
+    begin_two_factor_setup(user, PASSWORD)
     secret = pending_two_factor_secret(user)
     assert secret is not None
     return secret, confirm_two_factor(user, code_at(secret, -1))

@@ -150,6 +150,7 @@ def test_session_cookie_is_secure_in_production_settings(app: Flask, settings: d
         data={"email": user.email, "password": PASSWORD})
     assert response.status_code == 302
     cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("__Host-session=") and "Path=/" in cookie and "Domain" not in cookie
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
 
@@ -159,12 +160,16 @@ def test_account_page_lists_sessions_and_ends_the_others(
         db: Session) -> None:
     user = factory.user(organization=factory.organization())
     other = app.test_client()
-    other.post("/login", data={"email": user.email, "password": PASSWORD},
-               headers={"User-Agent": "OtherBrowser/1.0"})
+    other.environ_base["HTTP_USER_AGENT"] = "OtherBrowser/1.0"
+    other.post("/login", data={"email": user.email, "password": PASSWORD})
+    assert signed_in(other)
     auth.login(user.email)
     page = client.get("/account").get_data(as_text=True)
     assert "This browser" in page and "OtherBrowser/1.0" in page
-    response = client.post("/account/sessions/end-others")
+    refused = client.post("/account/sessions/end-others",
+                          data={"sessions-password": "not my password"})
+    assert refused.status_code == 400 and signed_in(other)
+    response = client.post("/account/sessions/end-others", data={"sessions-password": PASSWORD})
     assert response.status_code == 302
     assert "1 other session ended" in client.get("/account").get_data(as_text=True)
     assert signed_in(client) and not signed_in(other)

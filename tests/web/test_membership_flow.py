@@ -59,9 +59,10 @@ def sign_out(page: Page) -> None:
     expect(page.get_by_role("status")).to_contain_text("You are signed out")
 
 
-def set_up_two_factor(page: Page) -> None:
+def set_up_two_factor(page: Page, password: str = PASSWORD) -> None:
     """The forced enrolment of a coordinator or admin: scan (read) the key, enter a code."""
     expect(page.get_by_text("Your role requires two-factor sign-in")).to_be_visible()
+    page.get_by_label("Your password").fill(password)
     page.get_by_role("button", name="Set up two-factor sign-in").click()
     expect(page.get_by_role("img", name="QR code for your authenticator app")).to_be_visible()
     secret = page.locator("#totp-secret").inner_text()
