@@ -8,10 +8,12 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from flask import abort, current_app
+from flask import abort, current_app, has_request_context, request
 from flask_login import AnonymousUserMixin
 
 from directory.accounts.models import MemberRole, MembershipApplication, User
+from directory.audit.models import AuditAction
+from directory.audit.operations import record_refusal
 from directory.orgs.models import MembershipStatus, Organization
 
 Viewer = User | AnonymousUserMixin
@@ -109,9 +111,14 @@ def can(user: Viewer | None, permission: Permission, target: Any = None) -> bool
 def require(user: Viewer | None, permission: Permission, target: Any = None,
             *, visible: bool = True) -> None:
     """Abort unless ``user`` has ``permission``: a visitor is sent to sign in; a member gets
-    403 for what they may know exists (``visible``) and 404 for what they may not."""
+    403 for what they may know exists (``visible``) and 404 for what they may not, and the
+    refusal goes to the audit log."""
     if can(user, permission, target):
         return
-    if _signed_in(user) is None:
+    member = _signed_in(user)
+    if member is None:
         abort(current_app.login_manager.unauthorized())  # type: ignore[attr-defined]
+    record_refusal(AuditAction.ACCESS_DENIED, actor=member, details={
+        "permission": permission.value,
+        "path": request.path[:200] if has_request_context() else None})
     abort(403 if visible else 404)

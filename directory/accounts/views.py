@@ -16,6 +16,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_limiter import RequestLimit
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -46,6 +47,8 @@ from directory.accounts.models import (
     TokenPurpose,
 )
 from directory.accounts.permissions import Permission, can, require, two_factor_required
+from directory.audit import operations as audit
+from directory.audit.models import AuditAction
 from directory.db import db_session
 from directory.extensions import limiter
 from directory.orgs.models import Organization
@@ -70,6 +73,12 @@ def safe_next_url(target: str | None) -> str | None:
     if "\\" in target:
         return None
     return target
+
+
+def _throttled(limit: RequestLimit) -> None:
+    """A breached limit is an attempt at automation: keep it on record (once per request)."""
+    audit.record_refusal(AuditAction.RATE_LIMITED,
+                         details={"endpoint": request.endpoint, "limit": str(limit.limit)})
 
 
 def _failed(response: Response) -> bool:
@@ -116,9 +125,9 @@ def _status() -> int:
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_address_limit, methods=["POST"], deduct_when=_failed,
-               error_message=TOO_MANY_ATTEMPTS)
+               error_message=TOO_MANY_ATTEMPTS, on_breach=_throttled)
 @limiter.limit(_account_limit, key_func=_account_key, methods=["POST"], deduct_when=_failed,
-               error_message=TOO_MANY_ATTEMPTS)
+               error_message=TOO_MANY_ATTEMPTS, on_breach=_throttled)
 def login() -> Page:
     if current_user.is_authenticated:
         return redirect(url_for("web.home"))
@@ -142,9 +151,9 @@ def login() -> Page:
 
 @bp.route("/login/two-factor", methods=["GET", "POST"])
 @limiter.limit(_address_limit, methods=["POST"], deduct_when=_failed,
-               error_message=TOO_MANY_ATTEMPTS)
+               error_message=TOO_MANY_ATTEMPTS, on_breach=_throttled)
 @limiter.limit(_account_limit, key_func=_pending_key, methods=["POST"], deduct_when=_failed,
-               error_message=TOO_MANY_ATTEMPTS)
+               error_message=TOO_MANY_ATTEMPTS, on_breach=_throttled)
 def login_two_factor() -> Page:
     pending = auth.pending_sign_in()
     if pending is None:
@@ -176,7 +185,8 @@ def logout() -> Response:
 # --- passwords and mailed links ------------------------------------------------------------
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
-@limiter.limit(FORGOT_LIMIT, methods=["POST"], error_message=TOO_MANY_ATTEMPTS)
+@limiter.limit(FORGOT_LIMIT, methods=["POST"], error_message=TOO_MANY_ATTEMPTS,
+               on_breach=_throttled)
 def forgot_password() -> Page:
     form = ForgotPasswordForm()
     if form.validate_on_submit():
@@ -378,9 +388,11 @@ def two_factor_disable() -> Page:
 
 @bp.route("/apply", methods=["GET", "POST"])
 @limiter.limit(APPLY_LIMIT, methods=["POST"], deduct_when=_succeeded,
-               error_message="Too many applications from this address. Try again later.")
+               error_message="Too many applications from this address. Try again later.",
+               on_breach=_throttled)
 @limiter.limit(APPLY_ATTEMPT_LIMIT, methods=["POST"],
-               error_message="Too many attempts from this address. Try again later.")
+               error_message="Too many attempts from this address. Try again later.",
+               on_breach=_throttled)
 def apply() -> Page:
     if current_user.is_authenticated:
         flash("You are signed in already: to add another organization, write to the "

@@ -18,6 +18,8 @@ from directory.orgs.models import Organization
 class AuditAction(enum.StrEnum):
     SIGN_IN = "sign_in"
     SIGN_IN_FAILED = "sign_in_failed"
+    RATE_LIMITED = "rate_limited"
+    ACCESS_DENIED = "access_denied"
     SIGN_OUT = "sign_out"
     TWO_FACTOR_FAILED = "two_factor_failed"
     TWO_FACTOR_ENABLED = "two_factor_enabled"

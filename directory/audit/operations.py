@@ -16,11 +16,11 @@ from typing import Any
 
 from flask import g, has_request_context, request
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from directory.accounts.models import User
 from directory.audit.models import AuditAction, AuditEvent
-from directory.db import db_session
+from directory.db import db_session, get_session
 from directory.orgs.models import Organization
 from directory.orgs.operations import Page
 
@@ -65,9 +65,9 @@ def record_refusal(action: AuditAction | str, *, actor: User | None = None,
 
 def store_refusals(_exc: BaseException | None) -> None:
     events: list[AuditEvent] = g.pop("audit_refusals", [])
-    session: Session | None = g.get("db_session")
-    if not events or session is None:
+    if not events:
         return
+    session = get_session()  # a request refused early (rate limit) may not have opened one
     try:
         session.rollback()  # whatever the request left uncommitted is not ours to keep
         session.add_all(events)

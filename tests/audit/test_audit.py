@@ -121,3 +121,19 @@ def test_the_log_pages(client: FlaskClient, coordinator: User) -> None:
     page = client.get("/admin/audit").get_data(as_text=True)
     assert "Page 1 of 2" in page and 'rel="next"' in page
     assert "Page 2 of 2" in client.get("/admin/audit?page=2").get_data(as_text=True)
+
+
+def test_refused_access_and_throttling_are_recorded(client: FlaskClient, auth: AuthActions,
+                                                    factory: Factory, db: Session) -> None:
+    referrer = factory.user(organization=factory.organization())
+    auth.login(referrer.email)
+    assert client.get("/admin/audit").status_code == 403
+    (denied,) = events(db, "access_denied")
+    assert denied.actor_id == referrer.id
+    assert denied.details == {"permission": "view_audit_log", "path": "/admin/audit"}
+    auth.logout()
+    for _ in range(6):
+        auth.login("nobody@test.example", "wrong password, again")
+    (throttled,) = events(db, "rate_limited")
+    assert throttled.details["endpoint"] == "accounts.login"
+    assert throttled.ip_address == "127.0.0.1"
