@@ -560,6 +560,12 @@ def apply_for_membership(request_data: ApplicationRequest) -> MembershipApplicat
                            max_length=MESSAGE_MAX, required=False, multiline=True)
     listing = dict(request_data.listing)
     listing["name"] = clean_name(listing.get("name", ""), label="Organization name")
+    listing["description"] = clean_text(listing.get("description", ""), label="Description",
+                                        field="description", max_length=5000, multiline=True)
+    listing["locations"] = [
+        {**location, "city": clean_text(location.get("city", ""), label="City", field="city",
+                                        max_length=120)}
+        for location in listing.get("locations", [])]
     try:
         organization = create_organization(ListingSchema().load(listing),
                                            status=MembershipStatus.PENDING)

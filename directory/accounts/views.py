@@ -225,7 +225,10 @@ def verify_email(token: str) -> Page:
         return _expired_link()
     form = ButtonForm()
     if form.validate_on_submit():
-        user = ops.verify_email(token)
+        try:
+            user = ops.verify_email(token)
+        except ops.AccountError:  # used up by a simultaneous request
+            return _expired_link()
         flash(f"Thank you: {user.email} is confirmed.", "success")
         return redirect(url_for("web.home"))
     return render_template("accounts/verify_email.html", form=form), _status()
