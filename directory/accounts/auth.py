@@ -2,8 +2,9 @@
 
 The signed cookie carries the user id with the user's session version, and the token of a
 server-side session record (accounts.models.UserSession). A request is signed in only while
-both hold: bumping the version ends every session of a user, ending the record ends one, and
-idle and absolute timeouts end it on the server whatever the cookie says.
+both hold: bumping the version ends every session of a user (sign-out, password change,
+suspension, removal), ending a record ends one session, and idle and absolute timeouts end it
+on the server whatever the cookie says.
 """
 
 from __future__ import annotations
@@ -47,9 +48,11 @@ def load_user(session_id: str) -> User | None:
     return user
 
 
-def begin_session(user: User, *, remember: bool, second_factor: str | None = None) -> None:
+def begin_session(user: User, *, remember: bool, second_factor: str | None = None,
+                  renewal: bool = False) -> None:
     """Sign in: a new server session and a fresh cookie (no value of the old one survives)."""
-    token = operations.sign_in(user, remember=remember, second_factor=second_factor)
+    token = operations.sign_in(user, remember=remember, second_factor=second_factor,
+                               renewal=renewal)
     session.clear()
     session[SESSION_TOKEN_KEY] = token
     session.permanent = remember
@@ -58,13 +61,12 @@ def begin_session(user: User, *, remember: bool, second_factor: str | None = Non
 
 def renew_session(user: User) -> None:
     """After a password change: every old session has ended; this browser gets a new one."""
-    begin_session(user, remember=session.permanent, second_factor="password_change")
+    begin_session(user, remember=session.permanent, renewal=True)
 
 
 def end_session() -> None:
-    token = session.get(SESSION_TOKEN_KEY)
-    if current_user.is_authenticated and isinstance(token, str):
-        operations.sign_out(current_user, token)
+    if current_user.is_authenticated:
+        operations.sign_out(current_user)
     logout_user()
     session.clear()
 

@@ -208,8 +208,10 @@ def _request_address() -> str | None:
     return (request.remote_addr or None) if has_request_context() else None
 
 
-def sign_in(user: User, *, remember: bool, second_factor: str | None) -> str:
-    """Open a server-side session for ``user``; returns the token the cookie will carry."""
+def sign_in(user: User, *, remember: bool, second_factor: str | None,
+            renewal: bool = False) -> str:
+    """Open a server-side session for ``user``; returns the token the cookie will carry.
+    ``renewal``: the new session replaces one a password change has just ended."""
     now = utcnow()
     config = current_app.config
     lifetime = (dt.timedelta(days=config["REMEMBER_DAYS"]) if remember
@@ -220,8 +222,10 @@ def sign_in(user: User, *, remember: bool, second_factor: str | None) -> str:
                                expires_at=now + lifetime, remember=remember,
                                ip_address=_request_address(), user_agent=agent))
     user.last_login_at = now
-    record(AuditAction.SIGN_IN, actor=user,
-           details={"remember": remember, "second_factor": second_factor})
+    details: dict[str, Any] = {"remember": remember, "second_factor": second_factor}
+    if renewal:
+        details["renewal"] = True
+    record(AuditAction.SIGN_IN, actor=user, details=details)
     return token
 
 
@@ -245,12 +249,10 @@ def resume_session(user: User, token: str) -> bool:
     return True
 
 
-def sign_out(user: User, token: str) -> None:
-    db_session.execute(
-        update(UserSession)
-        .where(UserSession.token_hash == hash_token(token), UserSession.ended_at.is_(None))
-        .values(ended_at=utcnow())
-    )
+def sign_out(user: User) -> None:
+    """Signing out ends every session of the user, on every device, as the issue asks: on a
+    shared computer at a shelter, "sign out" must leave nothing open anywhere."""
+    end_all_sessions(user)
     record(AuditAction.SIGN_OUT, actor=user)
 
 
@@ -723,7 +725,8 @@ def accept_invitation(token: str, *, user: User | None = None, name: str = "",
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise AccountError("This invitation was already used.")
     user.email_verified_at = user.email_verified_at or utcnow()  # the link proved the address
-    add_membership(user, invitation.organization, invitation.role)
+    if user.membership_in(invitation.organization_id) is None:  # a member keeps their role
+        add_membership(user, invitation.organization, invitation.role)
     record(AuditAction.INVITATION_ACCEPTED, actor=user, organization=invitation.organization,
            details={"role": invitation.role.value})
     return user

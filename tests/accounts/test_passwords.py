@@ -141,7 +141,7 @@ def test_a_new_link_replaces_the_old_one(client: FlaskClient, db: Session,
     assert client.get(second).status_code == 200
 
 
-@pytest.mark.parametrize("token", ["x", "A" * 43, "A" * 500, "%00abc", "%E2%80%AEabc"])
+@pytest.mark.parametrize("token", ["x", "A" * 43, "A" * 500, "abc%20def", "%E2%80%AEabc"])
 def test_made_up_links_are_refused(client: FlaskClient, token: str) -> None:
     assert client.get(f"/password/reset/{token}").status_code == 410
     assert client.get(f"/verify-email/{token}").status_code == 410

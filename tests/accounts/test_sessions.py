@@ -45,9 +45,12 @@ def test_sign_in_starts_a_new_session_and_keeps_nothing_of_the_old_one(
     assert len(open_sessions(db, user)) == 1
 
 
-def test_sign_out_ends_the_session_on_the_server(app: Flask, client: FlaskClient,
-                                                 auth: AuthActions, factory: Factory) -> None:
+def test_sign_out_ends_every_session_on_the_server(app: Flask, client: FlaskClient,
+                                                   auth: AuthActions, factory: Factory,
+                                                   db: Session) -> None:
     user = factory.user(organization=factory.organization())
+    phone = app.test_client()
+    phone.post("/login", data={"email": user.email, "password": PASSWORD})
     auth.login(user.email)
     stolen = client.get_cookie("session", domain=HOST)
     assert stolen is not None
@@ -56,6 +59,8 @@ def test_sign_out_ends_the_session_on_the_server(app: Flask, client: FlaskClient
     replay.set_cookie("session", stolen.value, domain=HOST)
     response = replay.get("/organizations")
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    assert not signed_in(phone)
+    assert open_sessions(db, user) == []
 
 
 def test_password_change_ends_every_other_session_and_renews_this_one(
