@@ -10,7 +10,7 @@ from flask import Flask
 
 from directory import config as settings
 from directory import db
-from directory.extensions import csrf, login_manager
+from directory.extensions import csrf, limiter, login_manager
 
 __all__ = ["create_app"]
 
@@ -30,20 +30,28 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     login_manager.init_app(app)
     csrf.init_app(app)
+    limiter.init_app(app)
 
+    from directory import audit, mail
     from directory.accounts import auth
     from directory.accounts.views import bp as accounts_bp
+    from directory.admin.views import bp as admin_bp
+    from directory.audit.views import bp as audit_bp
     from directory.orgs.views import bp as orgs_bp
     from directory.web import errors, security, templating
     from directory.web.views import bp as web_bp
 
     auth.init_app(app)
+    mail.init_app(app)
+    audit.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     templating.init_app(app)
     app.register_blueprint(web_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(orgs_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(audit_bp)
     return app
 
 

@@ -151,14 +151,18 @@ def serve(host: str, port: int, threads: int) -> None:
 @click.option("--no-serve", is_flag=True, help="Set up and print the logins, then exit.")
 def demo(host: str, port: int, threads: int, no_serve: bool) -> None:
     """Create, seed and serve the demo network in one step."""
+    from directory.accounts.operations import AccountError
     from directory.seeding import ensure_demo_users
 
     app = build_app({"ENV": "demo"})
     with app.app_context():
         report = _seed_demo(app)
         password = app.config["DEMO_PASSWORD"] or secrets.token_urlsafe(12)
-        with transaction():
-            users = ensure_demo_users(password)
+        try:
+            with transaction():
+                users = ensure_demo_users(password)
+        except AccountError as exc:
+            raise click.ClickException(f"DIRECTORY_DEMO_PASSWORD cannot be used: {exc}") from exc
     click.echo(f"Demo network ready: {report['organizations_created'] + report['organizations_existing']}"
                f" organizations in {safe_database_url(app)}.")
     click.echo(f"Open http://{host}:{port}/ and sign in as one of:")
@@ -253,3 +257,77 @@ def routes(app: Flask, as_json: bool) -> None:
         return
     for item in listing:
         click.echo(f"{','.join(item['methods']):<12} {item['rule']:<40} {item['endpoint']}")
+
+
+def _stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+def _read_password() -> str:
+    """Asked for twice on a terminal; otherwise the first line of standard input."""
+    if _stdin_is_terminal():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@main.command(name="create-user")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["coordinator", "admin", "referrer"]),
+              default="coordinator", show_default=True, help="What the user may do.")
+@click.option("--organization", "slug", metavar="SLUG",
+              help="The organization of an admin or referrer.")
+@click.option("--name", default="", help="The user's name (default: the email address).")
+@with_app
+def create_user_command(app: Flask, email: str, role: str, slug: str | None, name: str) -> None:
+    """Create a user, such as the first coordinator of a new deployment.
+
+    The password is asked for on a terminal, or read from the first line of standard input
+    (`printf '%s\\n' "$PASSWORD" | directory create-user --role coordinator EMAIL`).
+    """
+    from sqlalchemy import select
+
+    from directory.accounts.models import MemberRole
+    from directory.accounts.operations import AccountError, create_account
+    from directory.db import db_session
+    from directory.orgs.models import Organization
+
+    if role == "coordinator" and slug:
+        raise click.UsageError("A coordinator belongs to no organization: "
+                               "leave out --organization.")
+    if role != "coordinator" and not slug:
+        raise click.UsageError(f"--role {role} needs --organization SLUG.")
+    upgrade(get_database(app))
+    password = _read_password()
+    try:
+        with transaction():
+            organization = None
+            if slug:
+                organization = db_session.scalar(
+                    select(Organization).where(Organization.slug == slug))
+                if organization is None:
+                    raise click.ClickException(f"No organization has the address name {slug!r}.")
+            user = create_account(email, name, password, coordinator=role == "coordinator",
+                                  organization=organization,
+                                  role=MemberRole(role) if organization else None)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    where = f" of {organization.name}" if organization else ""
+    click.echo(f"Created {user.email} ({role}{where}).")
+
+
+@main.command(name="send-mail")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@with_app
+def send_mail(app: Flask, as_json: bool) -> None:
+    """Send the mail waiting in the outbox; exits 1 while some cannot be sent yet."""
+    from directory.mail.operations import deliver_outbox
+
+    report = deliver_outbox()
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        click.echo(f"Sent {report.sent}; refused for good {report.failed}; "
+                   f"kept for a later try {report.retry_later}; "
+                   f"being sent by another worker {report.busy}.")
+    if report.retry_later:
+        sys.exit(1)

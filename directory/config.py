@@ -4,7 +4,7 @@ Modes (``DIRECTORY_ENV``):
 - ``production`` (default): the secret key and the data key must be given; start-up fails otherwise.
 - ``development``: fixed, insecure keys are allowed, with a warning in the log.
 - ``demo``: keys are generated once and kept in ``instance/demo-secrets.json``; demo users get
-  the demo password.
+  the demo password; two-factor sign-in is not required.
 - ``testing``: used by the test suite.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import json
 import logging
 import os
@@ -59,6 +60,14 @@ _ENV_SETTINGS: dict[str, tuple[str, Any]] = {
     "PAGE_SIZE": ("PAGE_SIZE", int),
     "MAP_TILES": ("MAP_TILES", str),
     "MAP_ATTRIBUTION": ("MAP_ATTRIBUTION", str),
+    "BASE_URL": ("BASE_URL", str),
+    "REQUIRE_2FA": ("REQUIRE_2FA", _env_bool),
+    "SESSION_IDLE_MINUTES": ("SESSION_IDLE_MINUTES", int),
+    "SESSION_MAX_HOURS": ("SESSION_MAX_HOURS", int),
+    "REMEMBER_DAYS": ("REMEMBER_DAYS", int),
+    "LOGIN_LIMIT_PER_ACCOUNT": ("LOGIN_LIMIT_PER_ACCOUNT", str),
+    "LOGIN_LIMIT_PER_ADDRESS": ("LOGIN_LIMIT_PER_ADDRESS", str),
+    "PROXY_COUNT": ("PROXY_COUNT", int),
 }
 
 
@@ -91,6 +100,15 @@ def defaults() -> dict[str, Any]:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
         "WTF_CSRF_TIME_LIMIT": None,
+        "BASE_URL": None,  # links in mail; the request's host when not given
+        "REQUIRE_2FA": None,  # on outside demo mode when not given
+        "SESSION_IDLE_MINUTES": 30,
+        "SESSION_MAX_HOURS": 12,
+        "REMEMBER_DAYS": 14,
+        "LOGIN_LIMIT_PER_ACCOUNT": "5 per minute; 20 per hour",
+        "LOGIN_LIMIT_PER_ADDRESS": "30 per minute; 300 per hour",
+        "PROXY_COUNT": 0,
+        "RATELIMIT_HEADERS_ENABLED": True,
     }
 
 
@@ -129,6 +147,10 @@ def finalize(settings: dict[str, Any]) -> dict[str, Any]:
     settings["DEMO_MODE"] = mode == "demo"
     settings["SESSION_COOKIE_SECURE"] = settings.get("SESSION_COOKIE_SECURE", mode == "production")
     settings["REMEMBER_COOKIE_SECURE"] = settings["SESSION_COOKIE_SECURE"]
+    if settings["SESSION_COOKIE_SECURE"]:
+        # Only sent over HTTPS, to this host, for every path: no subdomain can set or read it.
+        settings.setdefault("SESSION_COOKIE_NAME", "__Host-session")
+    _finalize_accounts(settings, mode)
 
     if mode == "demo":
         _fill_demo_secrets(settings, instance)
@@ -141,6 +163,30 @@ def finalize(settings: dict[str, Any]) -> dict[str, Any]:
             settings["DATA_KEY"] = _DEV_DATA_KEY
     _check_secrets(settings)
     return settings
+
+
+def _finalize_accounts(settings: dict[str, Any], mode: str) -> None:
+    """Sign-in settings: two-factor default, session lifetimes, rate-limit storage and limits."""
+    from limits import parse_many
+
+    if settings["REQUIRE_2FA"] is None:
+        settings["REQUIRE_2FA"] = mode != "demo"
+    for name in ("SESSION_IDLE_MINUTES", "SESSION_MAX_HOURS", "REMEMBER_DAYS"):
+        if int(settings[name]) < 1:
+            raise ConfigError(f"DIRECTORY_{name} must be a positive whole number.")
+    if int(settings["PROXY_COUNT"]) < 0:
+        raise ConfigError("DIRECTORY_PROXY_COUNT must be 0 or more.")
+    for name in ("LOGIN_LIMIT_PER_ACCOUNT", "LOGIN_LIMIT_PER_ADDRESS"):
+        try:
+            parse_many(settings[name])
+        except ValueError as exc:
+            raise ConfigError(f"DIRECTORY_{name}={settings[name]!r} is not a rate limit such as "
+                              "'5 per minute; 20 per hour'.") from exc
+    # Remembered sessions keep their cookie this long; the server ends them at the same time.
+    settings["PERMANENT_SESSION_LIFETIME"] = dt.timedelta(days=int(settings["REMEMBER_DAYS"]))
+    settings["RATELIMIT_STORAGE_URI"] = settings["RATELIMIT_STORAGE"]
+    if mode == "production" and not settings["BASE_URL"]:
+        log.warning("DIRECTORY_BASE_URL is not set: links in mail use the host of each request")
 
 
 def _fill_demo_secrets(settings: dict[str, Any], instance: Path) -> None:

@@ -1,5 +1,7 @@
 """Flask extensions, created unbound and bound to each app by create_app()."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
@@ -10,3 +12,7 @@ login_manager.login_message_category = "info"
 login_manager.session_protection = "strong"
 
 csrf = CSRFProtect()
+
+# Only routes that ask for it are limited (sign-in, two-factor, password reset, applications);
+# the storage comes from DIRECTORY_RATELIMIT_STORAGE (memory:// or redis://...).
+limiter = Limiter(key_func=get_remote_address)

@@ -1,6 +1,16 @@
 """Imports every domain's models so that Base.metadata is complete (Alembic, tests)."""
 
-from directory.accounts.models import Membership, User
+from directory.accounts.models import (
+    AccountToken,
+    Invitation,
+    Membership,
+    MembershipApplication,
+    RecoveryCode,
+    User,
+    UserSession,
+)
+from directory.audit.models import AuditEvent
+from directory.mail.models import OutboxMessage
 from directory.orgs.models import (
     Contact,
     CoverageArea,
@@ -14,15 +24,22 @@ from directory.orgs.models import (
 )
 
 __all__ = [
+    "AccountToken",
+    "AuditEvent",
     "Contact",
     "CoverageArea",
+    "Invitation",
     "Location",
     "Membership",
+    "MembershipApplication",
     "OpeningHours",
     "Organization",
     "OrganizationLanguage",
     "OrganizationPopulation",
+    "OutboxMessage",
+    "RecoveryCode",
     "Service",
     "ServiceCategory",
     "User",
+    "UserSession",
 ]

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from directory import create_app
 from directory.db import get_database, get_session, upgrade
+from directory.extensions import limiter
 from directory.seeding import SeedReport, load_taxonomy
 
 from tests.factories import Factory
@@ -38,8 +39,10 @@ def _reset_postgres(url: str) -> None:
 
 def _test_settings(tmp: Path) -> dict[str, Any]:
     url = os.environ.get("DIRECTORY_DATABASE_URL") or f"sqlite:///{tmp / 'test.db'}"
+    # Two-factor sign-in is off by default in the suite so any test can sign in as an admin or
+    # a coordinator with a password; tests/accounts turn it on where it is the subject.
     return {"ENV": "testing", "INSTANCE_PATH": str(tmp / "instance"), "DATABASE_URL": url,
-            "WTF_CSRF_ENABLED": False, "SERVER_NAME": "directory.test"}
+            "WTF_CSRF_ENABLED": False, "SERVER_NAME": "directory.test", "REQUIRE_2FA": False}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -107,6 +110,7 @@ def db(app: Flask, test_side_app: Flask) -> Iterator[Session]:
 
 @pytest.fixture()
 def client(app: Flask, db: Session) -> FlaskClient:
+    limiter.reset()  # rate-limit counts start afresh in every test
     return app.test_client()
 
 

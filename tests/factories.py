@@ -41,10 +41,11 @@ class Factory:
 
     def user(self, *, organization: Organization | None = None,
              role: MemberRole = MemberRole.REFERRER, coordinator: bool = False,
-             password: str = "correct horse battery staple", email: str | None = None) -> User:
+             password: str = "correct horse battery staple", email: str | None = None,
+             email_verified: bool = True) -> User:
         number = next(_numbers)
         user = create_user(email or f"user{number}@test.example", f"Test User {number}",
-                           password, is_coordinator=coordinator)
+                           password, is_coordinator=coordinator, email_verified=email_verified)
         if organization is not None:
             add_membership(user, organization, role)
         return user

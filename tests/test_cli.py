@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from directory import create_app
 from directory.cli import main
-from directory.db import Database, alembic_config, get_session
+from directory.db import MIGRATIONS_PATH, get_session
 from directory.geo.distance import haversine_mi
 from directory.models import Location, Organization, Service, User
 
@@ -67,9 +67,10 @@ def test_geocode_unknown_input_exits_non_zero_with_a_message(query: str) -> None
 
 
 def test_init_creates_the_database_and_is_repeatable(env: dict[str, str]) -> None:
+    heads = ScriptDirectory(str(MIGRATIONS_PATH)).get_heads()
     first = run(env, "init")
-    heads = ScriptDirectory.from_config(alembic_config(Database("sqlite://"))).get_heads()
-    assert first.exit_code == 0 and f"is at revision {heads[0]}" in first.output
+    assert first.exit_code == 0
+    assert any(f"is at revision {head}." in first.output for head in heads), first.output
     assert run(env, "init").exit_code == 0
     assert Path(env["DIRECTORY_INSTANCE_PATH"], "cli.db").exists()
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from flask import abort, current_app
+from flask import abort, current_app, has_request_context, request
 from flask_login import AnonymousUserMixin
 
-from directory.accounts.models import MemberRole, User
+from directory.accounts.models import MemberRole, MembershipApplication, User
+from directory.audit.models import AuditAction
+from directory.audit.operations import record_refusal
 from directory.orgs.models import MembershipStatus, Organization
 
 Viewer = User | AnonymousUserMixin
@@ -23,6 +25,14 @@ class Permission(enum.StrEnum):
     VIEW_CONFIDENTIAL_LOCATIONS = "view_confidential_locations"
     EDIT_LISTING = "edit_listing"
     MANAGE_NETWORK = "manage_network"
+    VIEW_AUDIT_LOG = "view_audit_log"
+    MANAGE_OWN_ACCOUNT = "manage_own_account"
+    VIEW_MEMBERS = "view_members"
+    MANAGE_MEMBERS = "manage_members"
+    VIEW_APPLICATION = "view_application"
+    ANSWER_APPLICATION = "answer_application"
+    SEND_REFERRALS = "send_referrals"
+    RECEIVE_REFERRALS = "receive_referrals"
 
 
 def _signed_in(user: Viewer | None) -> User | None:
@@ -36,6 +46,12 @@ def is_member_of(user: Viewer | None, organization: Organization) -> bool:
     return member is not None and member.membership_in(organization.id) is not None
 
 
+def is_admin_of(user: Viewer | None, organization: Organization) -> bool:
+    member = _signed_in(user)
+    membership = member.membership_in(organization.id) if member else None
+    return membership is not None and membership.role == MemberRole.ADMIN
+
+
 def is_vetted(user: Viewer | None) -> bool:
     """A coordinator, or a member of an active organization: someone the network has vetted."""
     member = _signed_in(user)
@@ -46,37 +62,63 @@ def is_vetted(user: Viewer | None) -> bool:
     )
 
 
+def two_factor_required(user: User) -> bool:
+    """Coordinators and organization admins must sign in with a second factor, unless the
+    deployment switched the rule off (DIRECTORY_REQUIRE_2FA; off in demo mode)."""
+    return bool(current_app.config["REQUIRE_2FA"]) and (
+        user.is_coordinator or user.is_organization_admin)
+
+
 def can(user: Viewer | None, permission: Permission, target: Any = None) -> bool:
     member = _signed_in(user)
+    coordinator = member is not None and member.is_coordinator
     match permission:
         case Permission.VIEW_DIRECTORY:
             return is_vetted(user) or bool(current_app.config["PUBLIC_LISTINGS"])
         case Permission.VIEW_ORGANIZATION:
             organization: Organization = target
-            if member is not None and (member.is_coordinator or is_member_of(member, organization)):
+            if coordinator or is_member_of(member, organization):
                 return True
             return organization.is_active and can(user, Permission.VIEW_DIRECTORY)
         case Permission.VIEW_CONFIDENTIAL_LOCATIONS:
             # Outside the organization nobody, coordinators included, sees a safe house's address.
             return is_member_of(user, target)
         case Permission.EDIT_LISTING:
-            if member is None:
-                return False
-            if member.is_coordinator:
-                return True
-            membership = member.membership_in(target.id)
-            return membership is not None and membership.role == MemberRole.ADMIN
-        case Permission.MANAGE_NETWORK:
-            return member is not None and member.is_coordinator
+            return coordinator or is_admin_of(member, target)
+        case Permission.MANAGE_NETWORK | Permission.VIEW_AUDIT_LOG:
+            return coordinator
+        case Permission.MANAGE_OWN_ACCOUNT:
+            return member is not None
+        case Permission.VIEW_MEMBERS:
+            return coordinator or (target.is_active and is_member_of(member, target))
+        case Permission.MANAGE_MEMBERS:
+            # A suspended or not yet approved organization cannot bring new people in.
+            return coordinator or (target.is_active and is_admin_of(member, target))
+        case Permission.VIEW_APPLICATION:
+            application: MembershipApplication = target
+            return coordinator or is_admin_of(member, application.organization)
+        case Permission.ANSWER_APPLICATION:
+            return is_admin_of(member, target.organization)
+        case Permission.SEND_REFERRALS:
+            # ``target``: the sending organization. Suspended organizations neither send...
+            return target.is_active and is_member_of(member, target)
+        case Permission.RECEIVE_REFERRALS:
+            # ... nor receive (``target``: the receiving organization).
+            return target.is_active and target.accepting_referrals and is_vetted(member)
     raise ValueError(f"no rule for {permission!r}")
 
 
 def require(user: Viewer | None, permission: Permission, target: Any = None,
             *, visible: bool = True) -> None:
     """Abort unless ``user`` has ``permission``: a visitor is sent to sign in; a member gets
-    403 for what they may know exists (``visible``) and 404 for what they may not."""
+    403 for what they may know exists (``visible``) and 404 for what they may not, and the
+    refusal goes to the audit log."""
     if can(user, permission, target):
         return
-    if _signed_in(user) is None:
+    member = _signed_in(user)
+    if member is None:
         abort(current_app.login_manager.unauthorized())  # type: ignore[attr-defined]
+    record_refusal(AuditAction.ACCESS_DENIED, actor=member, details={
+        "permission": permission.value,
+        "path": request.path[:200] if has_request_context() else None})
     abort(403 if visible else 404)

@@ -9,9 +9,12 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 from waitress.server import create_server
 
 import directory
@@ -34,13 +37,12 @@ DEFAULT_TIMEOUT_MS = 15_000
 UNREACHABLE_TILES = "http://127.0.0.1:9/{z}/{x}/{y}.png"
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The seeded demo network served by waitress on a free local port; yields the base URL.
+@contextmanager
+def serve_demo_network(tmp: Path, **settings: Any) -> Iterator[tuple[str, Flask]]:
+    """The seeded demo network served by waitress on a free local port: (base URL, app).
 
     CSRF protection stays on, so the tests go through the real forms and their tokens.
     """
-    tmp = tmp_path_factory.mktemp("live-server")
     app = directory.create_app({
         "ENV": "testing",
         "INSTANCE_PATH": str(tmp / "instance"),
@@ -49,6 +51,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "PAGE_SIZE": 25,
         # A tile server that cannot answer: every page must stay usable without tiles.
         "MAP_TILES": UNREACHABLE_TILES,
+        **settings,
     })
     database = get_database(app)
     directory.db.upgrade(database)
@@ -61,11 +64,18 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     thread = threading.Thread(target=server.run, name="live-server", daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.effective_port}"
+        yield f"http://127.0.0.1:{server.effective_port}", app
     finally:
         server.close()
         thread.join(timeout=5)
         database.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The demo network for browsing, without two-factor sign-in; yields the base URL."""
+    with serve_demo_network(tmp_path_factory.mktemp("live-server"), REQUIRE_2FA=False) as served:
+        yield served[0]
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,2 @@
+"""The coordinators' pages: the application queue, organizations, users (the audit log is in
+directory/audit)."""

@@ -1,0 +1,267 @@
+"""Coordinators' decisions: applications, an organization's standing and verification, and
+users' accounts. Like every operation they check, change, record and flush; the caller commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from dataclasses import dataclass
+
+from flask import render_template
+from sqlalchemy import case, func, or_, select
+from sqlalchemy.orm import selectinload
+
+from directory.accounts.models import (
+    ApplicationStatus,
+    MemberRole,
+    Membership,
+    MembershipApplication,
+    User,
+)
+from directory.accounts.operations import (
+    MESSAGE_MAX,
+    AccountError,
+    clean_text,
+    end_all_sessions,
+)
+from directory.audit.models import AuditAction
+from directory.audit.operations import record
+from directory.db import db_session, utcnow
+from directory.mail.operations import external_url, queue_mail
+from directory.orgs.models import MembershipStatus, Organization
+from directory.orgs.operations import Page
+
+log = logging.getLogger(__name__)
+
+STALE_AFTER = dt.timedelta(days=180)
+
+
+def _mail(to: str, subject: str, template: str, **context: object) -> None:
+    queue_mail(to, subject, render_template(f"admin/mail/{template}.txt", **context))
+
+
+def _message(text: str, label: str) -> str:
+    return clean_text(text, label=label, field="message", max_length=MESSAGE_MAX, multiline=True)
+
+
+# --- applications --------------------------------------------------------------------------
+
+def open_applications() -> list[MembershipApplication]:
+    """The queue: new and answered applications first, then those waiting for an answer."""
+    waiting_last = case((MembershipApplication.status == ApplicationStatus.INFO_REQUESTED, 1),
+                        else_=0)
+    return list(db_session.scalars(
+        select(MembershipApplication)
+        .where(MembershipApplication.status.in_(
+            [ApplicationStatus.SUBMITTED, ApplicationStatus.INFO_REQUESTED]))
+        .order_by(waiting_last, MembershipApplication.created_at, MembershipApplication.id)
+        .options(selectinload(MembershipApplication.organization),
+                 selectinload(MembershipApplication.applicant))
+    ))
+
+
+def recent_decisions(limit: int = 20) -> list[MembershipApplication]:
+    return list(db_session.scalars(
+        select(MembershipApplication)
+        .where(MembershipApplication.status.in_(
+            [ApplicationStatus.APPROVED, ApplicationStatus.DECLINED]))
+        .order_by(MembershipApplication.decided_at.desc()).limit(limit)
+        .options(selectinload(MembershipApplication.organization))
+    ))
+
+
+def _open(application: MembershipApplication) -> None:
+    if not application.is_open:
+        raise AccountError(f"This application was already {application.status.value}.")
+
+
+def _applicant_address(application: MembershipApplication) -> str | None:
+    applicant = application.applicant
+    return applicant.email if applicant is not None and applicant.active else None
+
+
+def approve_application(coordinator: User, application: MembershipApplication) -> None:
+    """Make the organization an active member; its admin can then invite their colleagues."""
+    _open(application)
+    applicant = application.applicant
+    if applicant is not None and not applicant.email_verified:
+        raise AccountError(f"{applicant.email} has not confirmed their email address yet: "
+                           "approve once they have (they can ask for a new link).")
+    organization = application.organization
+    organization.status = MembershipStatus.ACTIVE
+    application.status, application.decided_at = ApplicationStatus.APPROVED, utcnow()
+    application.decided_by_id = coordinator.id
+    db_session.flush()
+    record(AuditAction.ORGANIZATION_APPROVED, actor=coordinator, organization=organization,
+           subject=applicant)
+    if address := _applicant_address(application):
+        _mail(address, f"{organization.name} is a member of the Partner Directory", "approved",
+              organization=organization, link=external_url("accounts.login"))
+
+
+def decline_application(coordinator: User, application: MembershipApplication,
+                        reason: str) -> None:
+    _open(application)
+    reason = _message(reason, "The reason")
+    organization = application.organization
+    organization.status = MembershipStatus.DECLINED
+    application.status, application.decided_at = ApplicationStatus.DECLINED, utcnow()
+    application.decided_by_id, application.coordinator_message = coordinator.id, reason
+    db_session.flush()
+    record(AuditAction.ORGANIZATION_DECLINED, actor=coordinator, organization=organization,
+           subject=application.applicant, details={"reason": reason})
+    if address := _applicant_address(application):
+        _mail(address, f"Your application for {organization.name}", "declined",
+              organization=organization, reason=reason)
+
+
+def request_information(coordinator: User, application: MembershipApplication,
+                        question: str) -> None:
+    _open(application)
+    question = _message(question, "The question")
+    application.status = ApplicationStatus.INFO_REQUESTED
+    application.coordinator_message, application.applicant_reply = question, ""
+    application.decided_by_id = coordinator.id
+    db_session.flush()
+    record(AuditAction.APPLICATION_INFO_REQUESTED, actor=coordinator,
+           organization=application.organization, details={"question": question})
+    if address := _applicant_address(application):
+        _mail(address, f"A question about your application for {application.organization.name}",
+              "info_requested", organization=application.organization, question=question,
+              link=external_url("accounts.applications"))
+
+
+# --- organizations -------------------------------------------------------------------------
+
+def list_organizations(status: MembershipStatus | None, text: str, page: int,
+                       per_page: int) -> Page:
+    query = select(Organization)
+    if status:
+        query = query.where(Organization.status == status)
+    if text:
+        pattern = text.lower()
+        query = query.where(or_(func.lower(Organization.name).contains(pattern, autoescape=True),
+                                Organization.slug.contains(pattern, autoescape=True)))
+    total = db_session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page = max(1, min(page, max(1, math.ceil(total / per_page))))
+    items = list(db_session.scalars(
+        query.order_by(func.lower(Organization.name), Organization.id)
+        .offset((page - 1) * per_page).limit(per_page)))
+    return Page(items=items, page=page, per_page=per_page, total=total)
+
+
+def _admins(organization: Organization) -> list[User]:
+    return list(db_session.scalars(
+        select(User).join(Membership)
+        .where(Membership.organization_id == organization.id,
+               Membership.role == MemberRole.ADMIN, User.active)))
+
+
+def _members(organization: Organization) -> list[User]:
+    return list(db_session.scalars(
+        select(User).join(Membership).where(Membership.organization_id == organization.id)))
+
+
+def suspend_organization(coordinator: User, organization: Organization, reason: str) -> None:
+    """Take an organization out of the directory and the referral network, keeping its data;
+    its members' sessions end."""
+    if organization.status != MembershipStatus.ACTIVE:
+        raise AccountError(f"Only an active organization can be suspended; {organization.name} "
+                           f"is {organization.status.value}.")
+    reason = _message(reason, "The reason")
+    organization.status = MembershipStatus.SUSPENDED
+    for member in _members(organization):
+        end_all_sessions(member)
+    db_session.flush()
+    record(AuditAction.ORGANIZATION_SUSPENDED, actor=coordinator, organization=organization,
+           details={"reason": reason})
+    for admin in _admins(organization):
+        _mail(admin.email, f"{organization.name} is suspended from the Partner Directory",
+              "suspended", organization=organization, reason=reason)
+
+
+def reinstate_organization(coordinator: User, organization: Organization) -> None:
+    if organization.status != MembershipStatus.SUSPENDED:
+        raise AccountError(f"{organization.name} is not suspended.")
+    organization.status = MembershipStatus.ACTIVE
+    db_session.flush()
+    record(AuditAction.ORGANIZATION_REINSTATED, actor=coordinator, organization=organization)
+    for admin in _admins(organization):
+        _mail(admin.email, f"{organization.name} is back in the Partner Directory", "reinstated",
+              organization=organization, link=external_url("accounts.login"))
+
+
+def verify_listing(coordinator: User, organization: Organization) -> None:
+    """Record that a coordinator checked the listing today, and who."""
+    if organization.status == MembershipStatus.DECLINED:
+        raise AccountError("A declined organization's listing cannot be verified.")
+    organization.verified_at, organization.verified_by_id = utcnow(), coordinator.id
+    db_session.flush()
+    record(AuditAction.LISTING_VERIFIED, actor=coordinator, organization=organization)
+
+
+@dataclass(frozen=True)
+class NetworkOverview:
+    open_applications: int
+    active: int
+    suspended: int
+    never_verified: int
+    stale: int
+    users: int
+
+
+def network_overview() -> NetworkOverview:
+    def count(*conditions: object) -> int:
+        return db_session.scalar(select(func.count()).select_from(Organization)
+                                 .where(*conditions)) or 0  # type: ignore[arg-type]
+
+    active = Organization.status == MembershipStatus.ACTIVE
+    return NetworkOverview(
+        open_applications=db_session.scalar(select(func.count()).where(
+            MembershipApplication.status.in_(
+                [ApplicationStatus.SUBMITTED, ApplicationStatus.INFO_REQUESTED]))) or 0,
+        active=count(active),
+        suspended=count(Organization.status == MembershipStatus.SUSPENDED),
+        never_verified=count(active, Organization.verified_at.is_(None)),
+        stale=count(active, Organization.verified_at < utcnow() - STALE_AFTER),
+        users=db_session.scalar(select(func.count()).select_from(User)) or 0,
+    )
+
+
+# --- users ---------------------------------------------------------------------------------
+
+def list_users(text: str, page: int, per_page: int) -> Page:
+    query = select(User)
+    if text:
+        pattern = text.lower()
+        query = query.where(or_(func.lower(User.email).contains(pattern, autoescape=True),
+                                func.lower(User.name).contains(pattern, autoescape=True)))
+    total = db_session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page = max(1, min(page, max(1, math.ceil(total / per_page))))
+    items = list(db_session.scalars(
+        query.order_by(func.lower(User.email)).offset((page - 1) * per_page).limit(per_page)
+        .options(selectinload(User.memberships))))
+    return Page(items=items, page=page, per_page=per_page, total=total)
+
+
+def suspend_user(coordinator: User, user: User, reason: str) -> None:
+    """Stop an account: it cannot sign in, and its sessions end at their next request."""
+    if user.id == coordinator.id:
+        raise AccountError("You cannot suspend your own account.")
+    if not user.active:
+        raise AccountError(f"{user.email} is already suspended.")
+    reason = _message(reason, "The reason")
+    user.active = False
+    end_all_sessions(user)
+    record(AuditAction.USER_SUSPENDED, actor=coordinator, subject=user,
+           details={"reason": reason})
+
+
+def reinstate_user(coordinator: User, user: User) -> None:
+    if user.active:
+        raise AccountError(f"{user.email} is not suspended.")
+    user.active = True
+    db_session.flush()
+    record(AuditAction.USER_REINSTATED, actor=coordinator, subject=user)

@@ -1,0 +1,23 @@
+"""The audit log's filter form: a GET form, so no CSRF token (it changes nothing)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Length, Optional
+
+from directory.audit.models import AuditAction
+
+
+class AuditFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    action = SelectField("Action", default="", choices=[
+        SelectChoice("", "Any action"), *(SelectChoice(a.value, a.label) for a in AuditAction)])
+    actor = StringField("Actor email", validators=[Optional(), Length(max=254)])
+    organization = StringField("Organization", validators=[Optional(), Length(max=200)])
+    address = StringField("Address", validators=[Optional(), Length(max=45)])
+    since = DateField("From", validators=[Optional()])
+    until = DateField("Until", validators=[Optional()])

@@ -1,0 +1,31 @@
+"""The audit log page: coordinators read and filter every recorded event."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, render_template, request
+from flask_login import current_user
+
+from directory.accounts.permissions import Permission, require
+from directory.audit.forms import AuditFilterForm
+from directory.audit.operations import AuditFilters, search_events
+
+bp = Blueprint("audit", __name__)
+
+
+@bp.route("/admin/audit")
+def index() -> tuple[str, int]:
+    require(current_user, Permission.VIEW_AUDIT_LOG)
+    form = AuditFilterForm(request.args)
+    if not form.validate():
+        return render_template("admin/audit.html", form=form, page=None), 400
+    filters = AuditFilters(
+        action=form.action.data or None,
+        actor=(form.actor.data or "").strip(),
+        organization=(form.organization.data or "").strip(),
+        address=(form.address.data or "").strip(),
+        since=form.since.data,
+        until=form.until.data,
+    )
+    page = search_events(filters, max(1, request.args.get("page", 1, type=int) or 1),
+                         current_app.config["PAGE_SIZE"])
+    return render_template("admin/audit.html", form=form, page=page), 200

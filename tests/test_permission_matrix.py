@@ -1,0 +1,293 @@
+"""Every route of the application, for every kind of visitor, against the status it must get.
+
+The cases are generated from the application's URL map: a route without a row in EXPECTED
+fails, and so does a row whose route is gone. Adding a route means adding its row here (and,
+if its URL has a new kind of argument, a way to fill it in ARGUMENTS).
+
+Requests carry no form data (CSRF is off in the suite), so where a visitor may use a form the
+answer is usually 400 (the empty form is refused) or 302 (a button that needs no input).
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import pytest
+from flask import Flask, url_for
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from directory import create_app
+from directory.accounts.models import (
+    ApplicationStatus,
+    Invitation,
+    MemberRole,
+    MembershipApplication,
+    User,
+)
+from directory.accounts.operations import (
+    invite_member,
+    request_password_reset,
+    send_email_verification,
+)
+from directory.admin.operations import suspend_user
+from directory.db import Base, get_database
+from directory.orgs.coverage import add_coverage_area
+from directory.orgs.models import MembershipStatus, Organization
+from tests.conftest import PASSWORD, AuthActions
+from tests.factories import Factory
+from tests.mail.helpers import last_mail_to, link_path
+
+LOGIN = "login"  # 302 to the sign-in page
+Status = int | str
+
+
+class Row(NamedTuple):
+    """The expected status for each kind of visitor."""
+
+    anonymous: Status
+    referrer: Status  # a referrer of the organization in the URL
+    other_admin: Status  # an admin of another, active organization
+    admin: Status  # an admin of the organization in the URL
+    coordinator: Status
+    suspended_user: Status  # signed in, then their account was suspended
+    suspended_org_admin: Status  # an admin of a suspended organization
+
+
+ROLES = Row._fields
+
+
+def everyone(status: Status) -> Row:
+    return Row(*[status] * len(ROLES))
+
+
+def members(status: Status, anonymous: Status = LOGIN) -> Row:
+    """Anyone signed in (the suspended user no longer is)."""
+    return Row(anonymous, status, status, status, status, anonymous, status)
+
+
+def vetted(status: Status) -> Row:
+    """Members of active organizations and coordinators."""
+    return Row(LOGIN, status, status, status, status, LOGIN, 403)
+
+
+def coordinators(status: Status) -> Row:
+    return Row(LOGIN, 403, 403, 403, status, LOGIN, 403)
+
+
+def organization_admins(status: Status) -> Row:
+    """The organization's admins and coordinators manage; its referrers may only look."""
+    return Row(LOGIN, 403, 403, status, status, LOGIN, 404)
+
+
+# endpoint -> method -> Row. Static files are not routes of ours and are left out.
+EXPECTED: dict[str, dict[str, Row]] = {
+    "web.home": {"GET": everyone(200)},
+    "accounts.login": {"GET": Row(200, 302, 302, 302, 302, 200, 302),
+                       "POST": Row(400, 302, 302, 302, 302, 400, 302)},
+    "accounts.login_two_factor": {"GET": everyone(LOGIN), "POST": everyone(LOGIN)},
+    "accounts.logout": {"POST": everyone(LOGIN)},
+    "accounts.forgot_password": {"GET": everyone(200), "POST": everyone(400)},
+    "accounts.reset_password": {"GET": everyone(200), "POST": everyone(400)},
+    "accounts.verify_email": {"GET": everyone(200), "POST": everyone(302)},
+    "accounts.account": {"GET": members(200)},
+    "accounts.change_password": {"POST": members(400)},
+    "accounts.end_other_sessions": {"POST": members(400)},  # takes the password
+    "accounts.resend_verification": {"POST": members(400)},  # already confirmed
+    "accounts.two_factor": {"GET": members(200)},
+    "accounts.two_factor_setup": {"POST": members(400)},  # takes the password
+    "accounts.two_factor_confirm": {"POST": members(400)},
+    "accounts.renew_recovery_codes": {"POST": members(400)},
+    "accounts.two_factor_disable": {"POST": members(400)},
+    "accounts.apply": {"GET": Row(200, 302, 302, 302, 302, 200, 302),
+                       "POST": Row(400, 302, 302, 302, 302, 400, 302)},
+    "accounts.applications": {"GET": members(200)},
+    "accounts.reply_to_application": {"POST": Row(LOGIN, 404, 404, 400, 403, LOGIN, 404)},
+    "accounts.members": {"GET": Row(LOGIN, 200, 403, 200, 200, LOGIN, 404)},
+    "accounts.invite": {"POST": organization_admins(400)},
+    "accounts.revoke_invitation": {"POST": organization_admins(302)},
+    "accounts.change_role": {"POST": organization_admins(400)},
+    "accounts.remove_member": {"POST": organization_admins(302)},
+    "accounts.invitation": {"GET": everyone(200), "POST": everyone(400)},
+    "orgs.index": {"GET": vetted(200)},
+    "orgs.profile": {"GET": vetted(200)},
+    "orgs.search_page": {"GET": vetted(200)},
+    "orgs.basemap": {"GET": vetted(200)},
+    "orgs.coverage": {"GET": Row(LOGIN, 403, 403, 200, 200, LOGIN, 403),
+                      "POST": Row(LOGIN, 403, 403, 400, 400, LOGIN, 403)},  # empty form
+    "orgs.delete_coverage": {"POST": Row(LOGIN, 403, 403, 302, 302, LOGIN, 403)},
+    "admin.index": {"GET": coordinators(200)},
+    "admin.applications": {"GET": coordinators(200)},
+    "admin.application": {"GET": coordinators(200)},
+    "admin.decide": {"POST": coordinators(400)},
+    "admin.organizations": {"GET": coordinators(200)},
+    "admin.organization": {"GET": coordinators(200)},
+    "admin.organization_status": {"POST": coordinators(400)},
+    "admin.verify": {"POST": coordinators(302)},
+    "admin.users": {"GET": coordinators(200)},
+    "admin.user": {"GET": coordinators(200)},
+    "admin.user_status": {"POST": coordinators(400)},
+    "admin.user_reset_two_factor": {"POST": coordinators(400)},  # no two-factor to reset
+    "admin.user_end_sessions": {"POST": coordinators(302)},
+    "audit.index": {"GET": coordinators(200)},
+}
+
+
+@dataclass
+class World:
+    """The organizations, people and links the URLs and visitors are drawn from."""
+
+    home: Organization
+    people: dict[str, User | None]
+    invitation: Invitation
+    invitation_token: str
+    application: MembershipApplication
+    reset_token: str
+    verify_token: str
+
+
+# URL argument -> its value; ENDPOINT_ARGUMENTS overrides it for one endpoint.
+ARGUMENTS: dict[str, Callable[[World], Any]] = {
+    "slug": lambda w: w.home.slug,
+    "membership_id": lambda w: w.people["referrer"].membership_in(w.home.id).id,
+    "invitation_id": lambda w: w.invitation.id,
+    "application_id": lambda w: w.application.id,
+    "user_id": lambda w: w.people["referrer"].id,
+    "area_id": lambda w: w.home.coverage_areas[0].id,
+}
+ENDPOINT_ARGUMENTS: dict[str, dict[str, Callable[[World], Any]]] = {
+    "accounts.reset_password": {"token": lambda w: w.reset_token},
+    "accounts.verify_email": {"token": lambda w: w.verify_token},
+    "accounts.invitation": {"token": lambda w: w.invitation_token},
+}
+
+
+def _routes() -> list[tuple[str, str]]:
+    with tempfile.TemporaryDirectory() as instance:
+        app = create_app({"ENV": "testing", "INSTANCE_PATH": instance,
+                          "DATABASE_URL": "sqlite://"})
+    return sorted({(rule.endpoint, method) for rule in app.url_map.iter_rules()
+                   if rule.endpoint != "static"
+                   for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}})
+
+
+ROUTES = _routes()
+
+
+def test_every_route_has_a_row_and_every_row_a_route(app: Flask) -> None:
+    routes = {(rule.endpoint, method) for rule in app.url_map.iter_rules()
+              if rule.endpoint != "static"
+              for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}}
+    expected = {(endpoint, method) for endpoint, rows in EXPECTED.items() for method in rows}
+    assert routes - expected == set(), "routes without an expected status"
+    assert expected - routes == set(), "expected statuses for routes that do not exist"
+
+
+@pytest.fixture()
+def world(factory: Factory, db: Session) -> World:
+    home = factory.organization(name="Home Shelter")
+    add_coverage_area(home, {"kind": "state", "state": "TX"})
+    other = factory.organization(name="Other Partner")
+    suspended = factory.organization(name="Suspended Partner", status=MembershipStatus.SUSPENDED)
+    admin = factory.user(organization=home, role=MemberRole.ADMIN)
+    people: dict[str, User | None] = {
+        "anonymous": None,
+        "referrer": factory.user(organization=home),
+        "other_admin": factory.user(organization=other, role=MemberRole.ADMIN),
+        "admin": admin,
+        "coordinator": factory.user(coordinator=True),
+        "suspended_user": factory.user(organization=home),
+        "suspended_org_admin": factory.user(organization=suspended, role=MemberRole.ADMIN),
+    }
+    # The home organization's own application, long approved: its admin may open it.
+    application = MembershipApplication(organization=home, applicant=admin,
+                                        status=ApplicationStatus.APPROVED)
+    db.add(application)
+    invitation = invite_member(admin, home, "invited@test.example", MemberRole.REFERRER)
+    request_password_reset(people["referrer"].email)
+    send_email_verification(factory.user(email="unconfirmed@test.example", email_verified=False))
+    return World(home=home, people=people, invitation=invitation, application=application,
+                 invitation_token=_token(db, "invited@test.example"),
+                 reset_token=_token(db, people["referrer"].email),
+                 verify_token=_token(db, "unconfirmed@test.example"))
+
+
+def _token(db: Session, address: str) -> str:
+    """The token at the end of the link last mailed to ``address``."""
+    return link_path(last_mail_to(db, address)).rsplit("/", 1)[1]
+
+
+def _url(app: Flask, endpoint: str, world: World) -> str:
+    rule = next(rule for rule in app.url_map.iter_rules() if rule.endpoint == endpoint)
+    values = {name: ENDPOINT_ARGUMENTS.get(endpoint, {}).get(name, ARGUMENTS.get(name))
+              for name in rule.arguments}
+    missing = [name for name, make in values.items() if make is None]
+    assert not missing, f"{endpoint}: add a value for {missing} to ARGUMENTS"
+    with app.test_request_context():
+        return url_for(endpoint, **{name: make(world) for name, make in values.items()})
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(("endpoint", "method"), ROUTES)
+def test_permission_matrix(endpoint: str, method: str, role: str, app: Flask,
+                           client: FlaskClient, auth: AuthActions, world: World,
+                           db: Session) -> None:
+    assert endpoint in EXPECTED and method in EXPECTED[endpoint], (
+        f"{method} {endpoint} has no expected status: add its row to EXPECTED")
+    expected = getattr(EXPECTED[endpoint][method], role)
+    user = world.people[role]
+    if user is not None:
+        assert auth.login(user.email).status_code == 302
+    if role == "suspended_user":
+        suspend_user(world.people["coordinator"], user, "Left the agency.")
+        db.flush()
+    url = _url(app, endpoint, world)
+    response = client.open(url, method=method)
+    if expected == LOGIN:
+        assert response.status_code == 302, (method, url, role)
+        assert response.headers["Location"].startswith("/login"), (method, url, role)
+    else:
+        assert response.status_code == expected, (method, url, role)
+        if expected == 302:
+            assert not response.headers["Location"].startswith("/login"), (method, url, role)
+
+
+POSTS = [endpoint for endpoint, method in ROUTES if method == "POST"]
+
+
+@pytest.fixture()
+def guarded(app: Flask, settings: dict[str, Any]) -> Flask:
+    """The application with CSRF protection on, as deployed, on the suite's database."""
+    application = create_app({**settings, "WTF_CSRF_ENABLED": True})
+    get_database(application).engine.dispose()
+    application.extensions["directory.db"] = get_database(app)
+    return application
+
+
+def _stored(db: Session) -> list[int]:
+    db.expire_all()
+    return [db.scalar(select(func.count()).select_from(table)) or 0
+            for table in Base.metadata.sorted_tables]
+
+
+@pytest.mark.parametrize("token", ["forged", None])
+@pytest.mark.parametrize("endpoint", POSTS)
+def test_every_form_refuses_a_forged_or_missing_csrf_token(
+        endpoint: str, token: str | None, guarded: Flask, world: World, db: Session) -> None:
+    client = guarded.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    real = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    signed_in = client.post("/login", data={"csrf_token": real, "password": PASSWORD,
+                                            "email": world.people["coordinator"].email})
+    assert signed_in.status_code == 302
+    before = _stored(db)
+    response = client.post(_url(guarded, endpoint, world),
+                           data={} if token is None else {"csrf_token": token})
+    assert response.status_code == 400, endpoint
+    assert "form expired" in response.get_data(as_text=True)
+    assert _stored(db) == before
