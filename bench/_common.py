@@ -132,6 +132,7 @@ def ensure_database(db: Path | None, orgs: int, seed: int) -> Database:
         if meta.get("complete") and meta.get("orgs") == orgs and meta.get("seed") == seed:
             print(f"Reusing {path} ({orgs:,} organizations, seed {seed}, built in "
                   f"{meta.get('build_s')}s)", file=sys.stderr)
+            upgrade_schema(path)
             return Database(path, built=False, build_s=float(meta.get("build_s") or 0.0))
         raise SystemExit(f"{path} exists but was not generated with --orgs {orgs} --seed {seed} "
                          f"(meta: {meta or 'none'}): remove it or choose another --db.")
@@ -140,6 +141,16 @@ def ensure_database(db: Path | None, orgs: int, seed: int) -> Database:
     subprocess.run([sys.executable, str(Path(__file__).resolve()), "build", "--db", str(path),
                     "--orgs", str(orgs), "--seed", str(seed)], check=True)
     return Database(path, built=True, build_s=time.perf_counter() - started)
+
+
+def upgrade_schema(db: Path) -> None:
+    """Bring a reused database to the code's newest migration: the application moves on
+    between runs, and its pages fail on a schema it no longer expects."""
+    from directory.db import get_database, upgrade
+
+    app = make_app(db)
+    upgrade(get_database(app))
+    get_database(app).engine.dispose()
 
 
 def _read_meta(db: Path) -> dict[str, Any]:

@@ -99,9 +99,12 @@ class Server:
 
 
 def start_server(db: Path, threads: int, log_dir: Path) -> Server:
-    """One `directory serve` process in testing mode on a free loopback port."""
+    """One `directory serve` process in testing mode on a free loopback port.
+
+    Two-factor sign-in is switched off (the deployment setting DIRECTORY_REQUIRE_2FA): a
+    coordinator without it is sent to enrol instead of to the search page."""
     port = free_port()
-    env = {**os.environ, "DIRECTORY_ENV": "testing",
+    env = {**os.environ, "DIRECTORY_ENV": "testing", "DIRECTORY_REQUIRE_2FA": "false",
            "DIRECTORY_INSTANCE_PATH": str(db.parent / "instance"),
            "DIRECTORY_DATABASE_URL": f"sqlite:///{db}"}
     log = log_dir / f"serve-{port}.log"
@@ -150,18 +153,27 @@ def tail(path: Path, lines: int = 20) -> str:
 
 
 @contextmanager
-def running_servers(db: Path, workers: int, threads: int) -> Iterator[list[Server]]:
-    """The servers, stopped at the end whatever happens."""
+def running_servers(db: Path, workers: int, threads: int,
+                    keep_logs: bool) -> Iterator[list[Server]]:
+    """The servers, stopped at the end whatever happens. Their logs (bench/out/serve-PORT.log)
+    are kept when something failed, or when asked."""
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     servers: list[Server] = []
+    failed = True
     try:
         for _ in range(workers):
             servers.append(start_server(db, threads, OUT_DIR))
         for server in servers:
             wait_until_ready(server)
         yield servers
+        failed = False
     finally:
         stop_servers(servers)
+        for server in servers:
+            if failed or keep_logs:
+                print(f"server log: {server.log}", file=sys.stderr)
+            else:
+                server.log.unlink(missing_ok=True)
 
 
 # --- HTTP ----------------------------------------------------------------------------------------
@@ -282,19 +294,42 @@ def run_load(ports: Sequence[int], cookie: str, paths: Sequence[str], clients: i
 
 # --- figures -------------------------------------------------------------------------------------
 
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) a process has used so far, from /proc (Linux only)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    return time.process_time()
+
+
+def cpu_percent(before: Sequence[float | None], after: Sequence[float | None],
+                elapsed: float) -> float | None:
+    """CPU used over the wall time, in percent of one core (200 = two cores busy)."""
+    if elapsed <= 0 or any(value is None for value in (*before, *after)):
+        return None
+    used = sum(a - b for a, b in zip(after, before, strict=True))  # type: ignore[operator]
+    return round(100 * used / elapsed, 1)
+
+
 def summarize(results: Sequence[ClientResult], elapsed: float) -> dict[str, Any]:
     latencies = [value for result in results for value in result.latencies_ms]
     statuses: dict[int, int] = {}
     for result in results:
         for status, count in result.statuses.items():
             statuses[status] = statuses.get(status, 0) + count
-    errors = sum(count for status, count in statuses.items() if status != 200)
+    errors = sum(count for status, count in statuses.items() if status != 200)  # 0: no answer
     return {"requests": len(latencies), "elapsed_s": round(elapsed, 2),
             "rps": round(len(latencies) / elapsed, 1) if elapsed > 0 else 0.0,
             "p50_ms": round(percentile(latencies, 50), 2),
             "p95_ms": round(percentile(latencies, 95), 2),
             "p99_ms": round(percentile(latencies, 99), 2),
-            "errors": errors, "statuses": {str(k): v for k, v in sorted(statuses.items())},
+            "errors": errors, "connection_errors": sum(r.failures for r in results),
+            "statuses": {str(k): v for k, v in sorted(statuses.items())},
             "first_error": next((r.first_error for r in results if r.first_error), "")}
 
 
@@ -307,6 +342,8 @@ def print_figures(figures: dict[str, Any]) -> None:
           f"p99 {figures['p99_ms']} ms")
     print(f"errors: {figures['errors']} (statuses {figures['statuses']})"
           + (f", first: {figures['first_error']}" if figures["first_error"] else ""))
+    print(f"CPU (% of one core): servers {figures['server_cpu_pct']}, load generator "
+          f"{figures['client_cpu_pct']}, on {os.cpu_count()} cores")
     print(f"load average (1, 5, 15 min): {figures['loadavg']}")
     print(json.dumps(figures))
 
@@ -337,7 +374,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         ensure_user(database.path)
         paths = target_paths(args.path_template, query_zips(args.queries, args.seed))
-        with running_servers(database.path, args.workers, args.threads) as servers:
+        with running_servers(database.path, args.workers, args.threads,
+                             args.keep_logs) as servers:
             ports = [server.port for server in servers]
             cookie = sign_in(ports[0])
             for path in paths[:3]:
@@ -350,8 +388,13 @@ def run(args: argparse.Namespace) -> int:
                 run_load(ports, cookie, paths, args.clients, args.warmup, args.requests,
                          args.seed + 1)
             figures["loadavg"]["before"] = loadavg()
+            cpu_before = [cpu_seconds(server.process.pid) for server in servers]
+            own_before = own_cpu_seconds()
             results, elapsed = run_load(ports, cookie, paths, args.clients, args.seconds,
                                         args.requests, args.seed)
+            figures["server_cpu_pct"] = cpu_percent(
+                cpu_before, [cpu_seconds(server.process.pid) for server in servers], elapsed)
+            figures["client_cpu_pct"] = cpu_percent([own_before], [own_cpu_seconds()], elapsed)
             figures["loadavg"]["after"] = loadavg()
     finally:
         if database.built and not args.keep and not args.db:
@@ -381,6 +424,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                      "--seed; default bench/out/search-N-sS.db)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the database this run builds at the default path")
+    parser.add_argument("--keep-logs", action="store_true",
+                        help="keep the servers' logs in bench/out/ even after a clean run")
     return parser.parse_args(argv)
 
 

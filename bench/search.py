@@ -283,7 +283,7 @@ def run(args: argparse.Namespace) -> int:
     database = ensure_database(Path(args.db) if args.db else None, args.orgs, args.seed)
     figures["build_s"] = round(database.build_s, 1)
     figures["reused_db"] = not database.built
-    figures["build_peak_rss_mb"] = peak_rss_mb(children=True)
+    figures["build_peak_rss_mb"] = peak_rss_mb(children=True) if database.built else None
     try:
         return measure(args, database.path, figures)
     finally:
@@ -370,7 +370,8 @@ def print_figures(figures: dict[str, Any]) -> None:
     print(f"mismatches: {figures['mismatches']}")
     print(f"peak RSS: {figures['peak_rss_mb']} MB after the indexed searches, "
           f"{figures['peak_rss_total_mb']} MB with the brute-force copy "
-          f"(builder process: {figures['build_peak_rss_mb']} MB)")
+          + (f"(builder process: {figures['build_peak_rss_mb']} MB)"
+             if figures["build_peak_rss_mb"] is not None else "(database reused)"))
     print(f"load average (1, 5, 15 min): {figures['loadavg']}")
     print(json.dumps(figures))
 
