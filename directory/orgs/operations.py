@@ -36,6 +36,9 @@ from directory.orgs.models import (
 from directory.orgs.schemas import WEEKDAYS
 
 
+DEFAULT_TIMEZONE = "America/New_York"
+
+
 class ListingError(ValueError):
     """A listing rule was broken; ``fields`` maps field names to messages for the user."""
 
@@ -166,7 +169,9 @@ def _active_listings(filters: OrganizationFilters) -> Select[tuple[Organization]
     if filters.kind:
         query = query.where(Organization.kind == filters.kind)
     if filters.state:
-        query = query.where(Organization.locations.any(Location.state == filters.state))
+        # An IN list, not a correlated EXISTS: it reads the state's locations once.
+        query = query.where(Organization.id.in_(
+            select(Location.organization_id).where(Location.state == filters.state)))
     if filters.service:
         codes = service_codes_under(filters.service)
         query = query.where(Organization.services.any(
@@ -264,7 +269,7 @@ def build_location(data: dict[str, Any]) -> Location:
     location = Location(
         name=data.get("name", ""), address=data.get("address", ""), city=data["city"],
         state=data["state"], postal_code=(data.get("postal_code") or "")[:5], county=county,
-        latitude=lat, longitude=lon, timezone=timezone or "America/New_York",
+        latitude=lat, longitude=lon, timezone=timezone or DEFAULT_TIMEZONE,
         confidential=data.get("confidential", False), open_24_7=data.get("open_24_7", False),
     )
     for block in data.get("hours", []):

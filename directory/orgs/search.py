@@ -34,6 +34,7 @@ from sqlalchemy import (
 
 from directory.db import db_session, utcnow
 from directory.geo import spatial
+from directory.geo.gazetteer import gazetteer
 from directory.geo.geocoder import GeocodeError, geocode
 from directory.orgs.coverage import PointContext, circle_bounds, locate, polygon_contains
 from directory.orgs.models import (
@@ -51,7 +52,7 @@ from directory.orgs.models import (
     ServiceCategory,
     coverage_area_services,
 )
-from directory.orgs.operations import service_codes_under
+from directory.orgs.operations import DEFAULT_TIMEZONE, service_codes_under
 
 MAX_RADIUS_MI = 500.0
 DEFAULT_NEAR_RADIUS_MI = 50.0
@@ -175,11 +176,17 @@ def _organization_conditions(shape: _Shape) -> list[ColumnElement[bool]]:
     return conditions
 
 
+@functools.cache
+def _time_zones() -> tuple[str, ...]:
+    """Every zone a location can have: locations take theirs from the gazetteer."""
+    zones = {area.timezone for area in gazetteer().zips.values() if area.timezone}
+    return tuple(sorted(zones | {DEFAULT_TIMEZONE}))
+
+
 def _open_now_condition(now: dt.datetime) -> ColumnElement[bool]:
     """The location is open 24/7 or has an opening interval around ``now`` in its own zone."""
-    zones = [zone for zone in db_session.scalars(select(Location.timezone).distinct()) if zone]
     per_zone = []
-    for zone in zones:
+    for zone in _time_zones():
         try:
             local = now.astimezone(zoneinfo.ZoneInfo(zone))
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):

@@ -112,8 +112,9 @@ def search_page() -> tuple[str, int]:
     page = max(1, request.args.get("page", 1, type=int) or 1)
     try:
         query = SearchQuerySchema().load(values)
+        # No total: counting every match costs more than finding the nearest page.
         results = search(query, limit=page_size, offset=(page - 1) * page_size,
-                         with_total=True, geocoder=current_app.config["GEOCODER"])
+                         geocoder=current_app.config["GEOCODER"])
     except ValidationError as exc:
         context["errors"] = exc.messages
         return render_template("orgs/search.html", **context), 400
@@ -122,7 +123,6 @@ def search_page() -> tuple[str, int]:
         return render_template("orgs/search.html", **context), 400
     views = present(results, current_user)
     context.update(results=results, views=views, query=query, page=page,
-                   pages=max(1, -(-(results.total or 0) // page_size)),
                    map_data=_map_data(results, views))
     return render_template("orgs/search.html", **context), 200
 

@@ -79,8 +79,10 @@ def test_search_pages_through_results(client: FlaskClient, auth: AuthActions, ap
         second = client.get("/search?near=77002&kind=legal&radius=5&page=2").get_data(as_text=True)
     finally:
         app.config["PAGE_SIZE"] = 25  # type: ignore[attr-defined]
-    assert "4 organizations within 5 mi" in " ".join(first.split()) and "Page 1 of 2" in first
-    assert 'rel="next"' in first and "page=2" in first
+    assert "Organizations within 5 mi of 77002 Houston, TX, nearest first" in " ".join(first.split())
+    assert "Page 1" in first and 'rel="next"' in first and "page=2" in first
+    assert "4 organizations within 5 mi" in " ".join(second.split())  # the last page knows
+    assert 'rel="next"' not in second and 'rel="prev"' in second
     names = lambda page: {f"Paging Partner {n}" for n in range(4) if f"Paging Partner {n}<" in page}  # noqa: E731
     assert len(names(first)) == 3 and len(names(second)) == 1
     assert not names(first) & names(second)
