@@ -33,6 +33,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from directory.accounts import auth
     from directory.accounts.views import bp as accounts_bp
+    from directory.hsds.views import bp as hsds_bp
     from directory.orgs.views import bp as orgs_bp
     from directory.web import errors, security, templating
     from directory.web.views import bp as web_bp
@@ -44,6 +45,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(web_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(orgs_bp)
+    app.register_blueprint(hsds_bp)
     return app
 
 

@@ -217,6 +217,7 @@ def export_hsds_command(app: Flask, out: Path, fmt: str, as_json: bool) -> None:
     from directory.hsds.export import count_exported
     from directory.hsds.operations import export_hsds
 
+    upgrade(get_database(app))
     started = time.perf_counter()
     try:
         with transaction(), progress_bar(count_exported(), "Exporting organizations") as update:

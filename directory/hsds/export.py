@@ -182,7 +182,7 @@ def organization_rows(organization: Organization) -> Rows:
             "id": service_id, "organization_id": org_id, "name": service.category.name,
             "description": service.description, "status": "active"}))
         rows["language"].extend(_language("service_id", service_id, code)
-                                for code in organization.language_codes)
+                                for code in sorted(organization.language_codes))
         rows["attribute"].append(_attribute(service_id, "service",
                                             category_term_id(service.category.code)))
         rows["attribute"].extend(_attribute(service_id, "service", open_eligibility_term_id(path))
@@ -194,12 +194,12 @@ def organization_rows(organization: Organization) -> Rows:
     if not organization.services:
         for location in organization.locations:
             rows["language"].extend(_language("location_id", location.hsds_id, code)
-                                    for code in organization.language_codes)
+                                    for code in sorted(organization.language_codes))
     rows["attribute"].append(_attribute(org_id, "organization",
                                         code_term_id(KINDS, kind_code(organization.kind))))
     rows["attribute"].extend(
         _attribute(org_id, "organization", code_term_id(POPULATIONS, population_code(code)))
-        for code in organization.population_codes)
+        for code in sorted(organization.population_codes))
     rows["attribute"].append(_attribute(org_id, "organization",
                                         code_term_id(FLAGS, ACCEPTING_REFERRALS),
                                         "true" if organization.accepting_referrals else "false"))
@@ -207,8 +207,9 @@ def organization_rows(organization: Organization) -> Rows:
 
 
 def exported_organizations(batch_size: int = BATCH_SIZE) -> Iterator[Organization]:
-    """Active organizations (the listed ones) in id order, loaded a batch at a time and let go
-    of after use, so that exporting 100,000 listings holds a few hundred in memory."""
+    """Active organizations (the listed ones) in HSDS id order, loaded a batch at a time; the
+    session's identity map holds them weakly, so an export of 100,000 listings keeps about
+    one batch in memory."""
     last = ""
     while True:
         batch = list(db_session.scalars(
@@ -222,9 +223,7 @@ def exported_organizations(batch_size: int = BATCH_SIZE) -> Iterator[Organizatio
         ))
         if not batch:
             return
-        for organization in batch:
-            yield organization
-            db_session.expunge(organization)
+        yield from batch
         last = batch[-1].hsds_id
 
 

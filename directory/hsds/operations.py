@@ -408,23 +408,18 @@ def _apply(listing: Listing, organization_id: int | None,
     try:
         with db_session.begin_nested():
             if organization_id is None:
-                organization = _create_organization(listing)
+                _create_organization(listing)
                 report.created += 1
+            elif _update_organization(_load(organization_id), listing, categories):
+                report.updated += 1
             else:
-                organization = _load(organization_id)
-                if _update_organization(organization, listing, categories):
-                    report.updated += 1
-                else:
-                    report.unchanged += 1
+                report.unchanged += 1
     except ListingError as exc:
         _reject(report, draft, [draft.row.problem(str(exc))])
-        return
     except (IntegrityError, DataError) as exc:
         detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         _reject(report, draft, [draft.row.problem(
             f"conflicts with data already in the directory: {detail}")])
-        return
-    db_session.expunge(organization)
 
 
 def import_hsds(source: Source, *, strict: bool = False, dry_run: bool = False,
