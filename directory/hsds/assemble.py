@@ -12,6 +12,7 @@ schedules, programs, costs, a language outside the directory's list...) becomes 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -100,6 +101,12 @@ class Listing:
     @property
     def hsds_id(self) -> str:
         return self.draft.hsds_id
+
+
+@functools.cache
+def _listing_schema() -> ListingSchema:
+    """One schema for every listing: building one per load costs more than the load."""
+    return ListingSchema()
 
 
 def _short(message: str) -> str:
@@ -600,7 +607,7 @@ def build_listing(org: OrgDraft, resolver: TermResolver,
                       withheld=[location.confidential and location.address is None
                                 for location in locations])
     try:
-        listing.data = ListingSchema().load(data)
+        listing.data = _listing_schema().load(data)
     except ValidationError as exc:
         return None, _schema_problems(exc, org, paths)
     return listing, []

@@ -47,7 +47,12 @@ from directory.orgs.models import (
     Service,
     ServiceCategory,
 )
-from directory.orgs.operations import ListingError, build_location, create_organization
+from directory.orgs.operations import (
+    ListingError,
+    build_location,
+    create_organization,
+    slugify,
+)
 from directory.orgs.schemas import WEEKDAYS
 
 log = logging.getLogger(__name__)
@@ -55,6 +60,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int], None]
 EXPORT_FORMATS = ("csv", "json")
 _ID_CHUNK = 500
+CREATE_BATCH = 500
 
 
 # --- export ------------------------------------------------------------------------------------
@@ -331,9 +337,8 @@ def _update_organization(organization: Organization, listing: Listing,
 
 
 def _create_organization(listing: Listing) -> Organization:
-    """A new listing through create_organization, keeping the HSDS ids it came with. It is
-    listed at once (the operator chose to import it) but not verified: that stays a
-    coordinator's call."""
+    """A new listing through create_organization itself, keeping the HSDS ids it came with
+    (the one-at-a-time path, used when a batch must be redone)."""
     organization = create_organization(listing.data, status=MembershipStatus.ACTIVE)
     organization.hsds_id = listing.hsds_id
     for service in organization.services:
@@ -345,14 +350,158 @@ def _create_organization(listing: Listing) -> Organization:
     return organization
 
 
-def _load(organization_id: int) -> Organization:
-    organization = db_session.scalar(
-        select(Organization).where(Organization.id == organization_id).options(
-            selectinload(Organization.locations).selectinload(Location.hours),
-            selectinload(Organization.services), selectinload(Organization.contacts),
-            selectinload(Organization.languages), selectinload(Organization.populations)))
-    assert organization is not None
+def build_organization(listing: Listing, slug: str,
+                       categories: dict[str, ServiceCategory]) -> Organization:
+    """The organization create_organization would build from a validated listing, with the
+    HSDS ids kept, not yet added. New listings are listed at once (the operator chose to
+    import them) but not verified: that stays a coordinator's call. tests/hsds checks that
+    this and create_organization build the same rows."""
+    data = listing.data
+    organization = Organization(
+        hsds_id=listing.hsds_id, slug=slug, name=data["name"].strip(), kind=data["kind"],
+        description=data.get("description", ""), website=data.get("website"),
+        email=data.get("email"), phone=data.get("phone"),
+        accepting_referrals=data.get("accepting_referrals", True),
+        status=MembershipStatus.ACTIVE, verified_at=None,
+    )
+    organization.languages = [OrganizationLanguage(code=code)
+                              for code in dict.fromkeys(data.get("languages", []))]
+    organization.populations = [OrganizationPopulation(population=population)
+                                for population in dict.fromkeys(data.get("populations", []))]
+    organization.services = [Service(category=categories[code], hsds_id=listing.service_ids[code],
+                                     description=listing.service_descriptions[code])
+                             for code in dict.fromkeys(data.get("services", []))]
+    organization.contacts = [Contact(**contact) for contact in data.get("contacts", [])]
+    for payload, location_id in zip(data.get("locations", []), listing.location_ids,
+                                    strict=True):
+        location = build_location(payload)
+        location.hsds_id = location_id
+        organization.locations.append(location)
     return organization
+
+
+class _Creator:
+    """Creates new organizations a batch at a time (validate all, then write).
+
+    Each listing is checked in memory against create_organization's rules (a name not listed
+    yet, a free address name, placeable locations) and built whole before anything of it is
+    added; a batch is then flushed in one savepoint. A batch the database refuses is redone
+    one organization per savepoint through create_organization, which isolates the culprit.
+    """
+
+    def __init__(self, categories: dict[str, ServiceCategory], report: ImportReport) -> None:
+        self.categories = categories
+        self.report = report
+        self.names = set(db_session.scalars(select(func.lower(Organization.name))))
+        self.slugs = set(db_session.scalars(select(Organization.slug)))
+        self.pending: list[tuple[Listing, Organization]] = []
+
+    def _slug(self, name: str) -> str:
+        base = slugify(name)
+        slug, counter = base, 2
+        while slug in self.slugs:
+            suffix = f"-{counter}"
+            slug, counter = base[: 80 - len(suffix)] + suffix, counter + 1
+        return slug
+
+    def add(self, listing: Listing, write: bool) -> None:
+        """Check and build one new organization; queue it for writing when ``write``."""
+        draft = listing.draft
+        name = listing.data["name"].strip()
+        if name.lower() in self.names:
+            _reject(self.report, draft, [draft.row.problem(
+                "An organization with this name is already listed.")])
+            return
+        slug = self._slug(name)
+        try:
+            organization = build_organization(listing, slug, self.categories)
+        except ListingError as exc:
+            _reject(self.report, draft, [draft.row.problem(str(exc))])
+            return
+        self.names.add(name.lower())
+        self.slugs.add(slug)
+        if not write:
+            return
+        self.pending.append((listing, organization))
+        if len(self.pending) >= CREATE_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        try:
+            with db_session.begin_nested():
+                db_session.add_all([organization for _, organization in self.pending])
+                db_session.flush()
+            self.report.created += len(self.pending)
+        except (IntegrityError, DataError):
+            log.info("a batch of %d new organizations was refused; redoing it one by one",
+                     len(self.pending))
+            for listing, _ in self.pending:
+                _apply(listing, None, self.categories, self.report)
+        self.pending.clear()
+
+
+_WITH_CHILDREN = (selectinload(Organization.locations).selectinload(Location.hours),
+                  selectinload(Organization.services), selectinload(Organization.contacts),
+                  selectinload(Organization.languages), selectinload(Organization.populations))
+
+
+class _Loader:
+    """Loads the organizations an import updates a chunk at a time, in import order, with
+    everything the comparison needs (one query per table and chunk, not per organization)."""
+
+    def __init__(self, organization_ids: list[int]) -> None:
+        self.chunks = list(_chunks(organization_ids))
+        self.chunk_of = {item: index for index, chunk in enumerate(self.chunks) for item in chunk}
+        self.current = -1
+        self.loaded: dict[int, Organization] = {}
+
+    def get(self, organization_id: int) -> Organization:
+        index = self.chunk_of[organization_id]
+        if index != self.current:
+            self.loaded = {organization.id: organization for organization in db_session.scalars(
+                select(Organization).where(Organization.id.in_(self.chunks[index]))
+                .options(*_WITH_CHILDREN))}
+            self.current = index
+        return self.loaded[organization_id]
+
+
+def _unchanged(organization: Organization, listing: Listing) -> bool:
+    """Whether applying ``listing`` would change nothing: the common case of a re-import,
+    answered without a savepoint."""
+    data = listing.data
+    fields = ("kind", "description", "website", "email", "phone", "accepting_referrals")
+    if organization.name != data["name"].strip() or any(
+            getattr(organization, name) != data[name] for name in fields):
+        return False
+    if (set(organization.language_codes) != set(data["languages"])
+            or set(organization.population_codes) != set(data["populations"])):
+        return False
+    if [(c.name, c.title, c.email, c.phone) for c in organization.contacts] != [
+            (c["name"], c["title"], c["email"], c["phone"]) for c in data["contacts"]]:
+        return False
+    if sorted((s.hsds_id, s.category.code, s.description) for s in organization.services) != \
+            sorted((listing.service_ids[code], code, listing.service_descriptions[code])
+                   for code in data["services"]):
+        return False
+    if [location.hsds_id for location in organization.locations] != listing.location_ids:
+        return False
+    for location, payload, withheld in zip(organization.locations, data["locations"],
+                                           listing.withheld, strict=True):
+        hours = sorted((item.weekday, item.opens, item.closes) for item in location.hours)
+        if hours != _hours(payload) or location.open_24_7 != payload["open_24_7"]:
+            return False
+        if withheld and location.confidential:
+            continue
+        if (location.name, location.address, location.city, location.state,
+                location.postal_code, location.latitude, location.longitude,
+                location.confidential) != (
+                payload["name"], payload["address"], payload["city"], payload["state"],
+                (payload["postal_code"] or "")[:5], payload["latitude"], payload["longitude"],
+                payload["confidential"]):
+            return False
+    return True
 
 
 def _reject(report: ImportReport, draft: OrgDraft, problems: list[Problem]) -> None:
@@ -377,16 +526,29 @@ def apply_import(prepared: PreparedImport, progress: Progress | None = None) -> 
     owners = _existing_owners(prepared.drafts)
     outer = db_session.begin_nested()
     try:
+        creator = _Creator(categories, report)
+        loader = _Loader([existing[draft.hsds_id] for draft in prepared.drafts
+                          if draft.hsds_id in existing])
         for draft in prepared.drafts:
             listing, problems = build_listing(draft, prepared.resolver, report)
             if listing is not None:
                 problems = _foreign_ids(listing, owners)
+            write = not (report.strict and report.rejected)
             if listing is None or problems:
                 _reject(report, draft, problems)
-            elif not (report.strict and report.rejected):
-                _apply(listing, existing.get(draft.hsds_id), categories, report)
+            elif draft.hsds_id not in existing:
+                creator.add(listing, write)
+            elif write:
+                creator.flush()
+                organization = loader.get(existing[draft.hsds_id])
+                if _unchanged(organization, listing):
+                    report.unchanged += 1
+                else:
+                    _apply(listing, organization, categories, report)
+                    creator.names.add(listing.data["name"].strip().lower())
             if progress:
                 progress(1)
+        creator.flush()
         report.refused = report.strict and bool(report.rejected)
         if report.dry_run or report.refused:
             outer.rollback()
@@ -402,15 +564,16 @@ def apply_import(prepared: PreparedImport, progress: Progress | None = None) -> 
     return report
 
 
-def _apply(listing: Listing, organization_id: int | None,
+def _apply(listing: Listing, organization: Organization | None,
            categories: dict[str, ServiceCategory], report: ImportReport) -> None:
+    """Create (``organization`` None) or update one organization in its own savepoint."""
     draft = listing.draft
     try:
         with db_session.begin_nested():
-            if organization_id is None:
+            if organization is None:
                 _create_organization(listing)
                 report.created += 1
-            elif _update_organization(_load(organization_id), listing, categories):
+            elif _update_organization(organization, listing, categories):
                 report.updated += 1
             else:
                 report.unchanged += 1

@@ -13,10 +13,17 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from directory.hsds.operations import export_json, export_zip
+from directory.hsds.assemble import build_listing
+from directory.hsds.operations import (
+    _create_organization,
+    build_organization,
+    export_json,
+    export_zip,
+    prepare_import,
+)
 from directory.hsds.reader import HsdsReadError, open_source
 from directory.hsds.report import ImportReport
-from directory.models import Location, Organization, Service
+from directory.models import Location, Organization, Service, ServiceCategory
 from directory.orgs.models import OrganizationKind
 from tests.factories import Factory
 from tests.hsds.conftest import (
@@ -364,3 +371,74 @@ def test_a_csv_that_is_not_utf8_is_refused(factory: Factory, db: Session,
     with pytest.raises(HsdsReadError, match="services.csv cannot be read as UTF-8 CSV"):
         import_path(package)
     assert organization_count(db) == 0
+
+
+CHANGES = [
+    # (file, column, new value, what the directory then holds)
+    ("organizations.csv", "email", "new@harbor.example", lambda o: o.email),
+    ("phones.csv", "number", "(713) 555-0142", lambda o: o.phone),
+    ("services.csv", "description", "Walk-in clinic.", lambda o: o.services[0].description),
+    ("addresses.csv", "address_1", "9 New Road", lambda o: o.locations[0].address),
+    ("schedules.csv", "closes_at", "18:30:00",
+     lambda o: f"{max(hours.closes for hours in o.locations[0].hours):%H:%M}"),
+    ("contacts.csv", "title", "Director", lambda o: o.contacts[0].title),
+    ("languages.csv", "code", "vi", lambda o: o.language_codes),
+    ("attributes.csv", "value", "false", lambda o: o.accepting_referrals),
+]
+
+
+@pytest.mark.parametrize(("file", "column", "value", "held"), CHANGES,
+                         ids=[f"{item[0]}-{item[1]}" for item in CHANGES])
+def test_a_changed_row_updates_its_organization(factory: Factory, db: Session, tmp_path: Path,
+                                                file: str, column: str, value: str,
+                                                held: Any) -> None:
+    organization = factory.organization(
+        name="Changing Partner", locations=[OFFICE], services=["legal"], phone="(713) 555-0100",
+        contacts=[{"name": "Intake", "title": "Lead", "email": None, "phone": None}])
+    package = export_to(tmp_path / "package")
+    target = next(row for row in read_csv(package / file) if row[column] or column != "value")
+    edit_csv(package / file, {"id": target["id"]}, {column: value})
+    report = import_path(package)
+    assert (report.updated, report.unchanged, report.rejected) == (1, 0, [])
+    changed = find(db, organization.hsds_id)
+    assert changed is not None
+    expected = {"vi": ["vi"], "false": False, "18:30:00": "18:30"}.get(value, value)
+    assert held(changed) == expected
+
+
+def test_the_bulk_path_builds_what_create_organization_builds(
+        factory: Factory, db: Session, tmp_path: Path) -> None:
+    """New organizations are written in batches by build_organization; it must build the same
+    rows as create_organization, which the one-by-one fallback uses."""
+    factory.organization(name="Twin Partner", kind="legal", locations=[OFFICE, SAFE_HOUSE],
+                         services=["legal", "hotline"], languages=["en", "es"],
+                         populations=["adults"], phone="(713) 555-0100",
+                         contacts=[{"name": "Intake", "title": "Lead", "email": "a@b.example",
+                                    "phone": "1"}])
+    package = export_to(tmp_path / "package")
+    remove_all_organizations(db)
+    with open_source(package) as source:
+        prepared = prepare_import(source)
+    listing, problems = build_listing(prepared.drafts[0], prepared.resolver, prepared.report)
+    assert listing is not None and not problems
+    categories = {item.code: item for item in db.scalars(select(ServiceCategory))}
+
+    def snapshot(organization: Organization) -> dict[str, Any]:
+        def columns(item: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+            return {column.key: getattr(item, column.key) for column in item.__table__.columns
+                    if column.key not in ("id", "organization_id", "location_id", "created_at",
+                                          "updated_at", *skip)}
+        return {"organization": columns(organization, ("slug",)),
+                "languages": organization.language_codes,
+                "populations": organization.population_codes,
+                "services": [columns(item) for item in organization.services],
+                "contacts": [columns(item) for item in organization.contacts],
+                "locations": [(columns(item), [columns(hours) for hours in item.hours])
+                              for item in organization.locations]}
+
+    built = build_organization(listing, "twin-partner-bulk", categories)
+    db.add(built)
+    db.flush()
+    bulk = snapshot(built)
+    remove_all_organizations(db)
+    assert snapshot(_create_organization(listing)) == bulk
