@@ -205,7 +205,7 @@ class JsonSource(Source):
         super().__init__(label)
         self.file = file
         self.tables: dict[str, list[SourceRow]] = defaultdict(list)
-        self._seen: set[tuple[str, str]] = set()
+        self._seen: dict[tuple[str, str], tuple[str, int]] = {}
         if isinstance(document, dict) and isinstance(document.get("contents"), list):
             for index, item in enumerate(document["contents"]):
                 self._flatten("organization", item, f"/contents/{index}", {})
@@ -234,12 +234,23 @@ class JsonSource(Source):
                 scalars = item if isinstance(item, dict) else {}
                 self._add(table, scalars, f"/{key}/{index}", isinstance(item, dict))
 
-    def _add(self, table: str, raw: dict[str, Any], pointer: str, is_object: bool = True) -> None:
+    def _add(self, table: str, raw: dict[str, Any], pointer: str, is_object: bool = True,
+             own: dict[str, Any] | None = None) -> None:
+        """Add a row; an object met again under the same id (a location inside a service at
+        location, a taxonomy term inside each attribute) is taken once, with a warning when
+        its own values differ from the first."""
         raw_id = str(raw.get("id") or "").strip().lower()
+        fingerprint = hash(frozenset((own if own is not None else raw).items()))
         if raw_id and (table, raw_id) in self._seen:
+            first, first_fingerprint = self._seen[(table, raw_id)]
+            if fingerprint != first_fingerprint:
+                self.notes.append(Problem(self.file, pointer,
+                                          f"{table} {raw_id} appears again with other values "
+                                          f"than at {first or '/'}; the first is used",
+                                          raw_id))
             return
         if raw_id:
-            self._seen.add((table, raw_id))
+            self._seen[(table, raw_id)] = (pointer, fingerprint)
         values, problems = spec.check_row(spec.tables()[table], raw, HELD[table])
         if not is_object:
             problems.append("must be a JSON object")
@@ -249,16 +260,15 @@ class JsonSource(Source):
         if not isinstance(item, dict):
             self._add(table, {}, pointer, is_object=False)
             return
-        scalars = {key: value for key, value in item.items() if not isinstance(value, dict | list)}
-        for key, value in inherited.items():
-            scalars.setdefault(key, value)
+        own = {key: value for key, value in item.items() if not isinstance(value, dict | list)}
+        scalars = {**inherited, **own}
         for key, (child_table, column) in _POINTED.get(table, {}).items():
             child = item.get(key)
             if isinstance(child, dict):
                 if child.get("id"):
                     scalars.setdefault(column, child["id"])
                 self._flatten(child_table, child, f"{pointer}/{key}", {})
-        self._add(table, scalars, pointer)
+        self._add(table, scalars, pointer, own=own)
         for key, value in item.items():
             if key in _POINTED.get(table, {}) or not isinstance(value, dict | list):
                 continue
@@ -310,9 +320,11 @@ def open_source(path: Path) -> Source:
         return open_source(path.parent)
     if path.suffix.lower() == ".json":
         try:
-            document = json.loads(path.read_text(encoding="utf-8-sig"))
+            return JsonSource(str(path), path.name,
+                              json.loads(path.read_text(encoding="utf-8-sig")))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise HsdsReadError(f"{path} is not valid JSON: {exc}") from exc
-        return JsonSource(str(path), path.name, document)
+        except RecursionError as exc:
+            raise HsdsReadError(f"{path} is nested too deeply to be HSDS.") from exc
     raise HsdsReadError(f"{path} is neither an HSDS package (a folder, a .zip or a "
                         "datapackage.json) nor a .json document.")

@@ -97,7 +97,8 @@ def test_export_import_export_round_trips_to_the_same_content(
 
     remove_all_organizations(db)
     (tmp_path / "directory.json").write_text(first_json.getvalue())
-    assert import_path(tmp_path / "directory.json").created == demo_network
+    from_json = import_path(tmp_path / "directory.json")
+    assert (from_json.created, from_json.rejected, from_json.warnings) == (demo_network, [], [])
     assert package_files(export_to(tmp_path / "third")) == package_files(first)
 
 
@@ -351,6 +352,7 @@ def test_third_party_json_is_read_by_open_eligibility_terms_names_and_codes(
     ("empty.json", "[]", "holds no organizations"),
     ("empty.zip", b"PK\x05\x06" + b"\x00" * 18, "has no organizations.csv"),
     ("bad.zip", b"not a zip", "not a readable zip file"),
+    ("deep.json", '{"id": "x", "services": [' * 2000 + "]}" * 2000, "nested too deeply"),
 ])
 def test_unreadable_input_is_refused_with_a_message(tmp_path: Path, name: str,
                                                     content: str | bytes | None,
@@ -442,3 +444,17 @@ def test_the_bulk_path_builds_what_create_organization_builds(
     bulk = snapshot(built)
     remove_all_organizations(db)
     assert snapshot(_create_organization(listing)) == bulk
+
+
+def test_a_json_object_repeated_with_other_values_is_taken_once_with_a_warning(
+        db: Session, tmp_path: Path) -> None:
+    org_id = str(uuid.uuid4())
+    first = {"id": org_id, "name": "First Name", "description": "One."}
+    path = tmp_path / "list.json"
+    path.write_text(json.dumps([first, {**first, "name": "Second Name"}]))
+    report = import_path(path)
+    assert report.created == 1
+    assert ("list.json", "/1", f"organization {org_id} appears again with other values than "
+            "at /0; the first is used") in problems(report, "warnings")
+    organization = find(db, org_id)
+    assert organization is not None and organization.name == "First Name"
