@@ -267,13 +267,14 @@ class Assembler:
         listed = row.values.get("status") == "active"
         if not listed:
             self.warn(row, f"service not listed: its status is {row.values.get('status')!r}")
+        del row.values["organization_id"]  # held by the draft's place; a package has 100,000s
         draft = ServiceDraft(row=row, hsds_id=service_id, listed=listed)
         org.services.append(draft)
         self.services[service_id] = (draft, org)
         self.links[service_id] = org
 
     def _location(self, row: SourceRow) -> None:
-        row.problems.extend(_coordinate_problems(row.values))
+        row.problems += tuple(_coordinate_problems(row.values))
         if "organization_id" not in row.values:
             if row.values.get("id") and not row.problems:
                 self.orphans[row.values["id"]] = row
@@ -296,6 +297,7 @@ class Assembler:
         if not listed:
             self.warn(row, f"location not listed: the directory holds physical locations, "
                            f"not {location_type!r} ones")
+        row.values.pop("organization_id", None)
         draft = LocationDraft(row=row, hsds_id=location_id, listed=listed)
         org.locations.append(draft)
         self.locations[location_id] = (draft, org)
@@ -365,6 +367,7 @@ class Assembler:
             else:
                 location.hours.append((row, [WEEKDAYS[DAY_CODES.index(day)] for day in days],
                                        f"{start:%H:%M}", f"{end:%H:%M}"))
+                row.values = {}  # parsed; the row is kept only to say where a problem is
 
     def _contact(self, row: SourceRow) -> None:
         if "organization_id" in row.values:

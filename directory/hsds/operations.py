@@ -174,7 +174,7 @@ def prepare_import(source: Source, *, strict: bool = False,
     return PreparedImport(drafts, report, assembler.resolver)
 
 
-def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
+def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for start in range(0, len(values), _ID_CHUNK):
         yield values[start:start + _ID_CHUNK]
 
@@ -471,9 +471,8 @@ def _unchanged(organization: Organization, listing: Listing) -> bool:
     """Whether applying ``listing`` would change nothing: the common case of a re-import,
     answered without a savepoint."""
     data = listing.data
-    fields = ("kind", "description", "website", "email", "phone", "accepting_referrals")
     if organization.name != data["name"].strip() or any(
-            getattr(organization, name) != data[name] for name in fields):
+            getattr(organization, name) != data[name] for name in _ORGANIZATION_FIELDS):
         return False
     if (set(organization.language_codes) != set(data["languages"])
             or set(organization.population_codes) != set(data["populations"])):

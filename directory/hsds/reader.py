@@ -55,10 +55,13 @@ class HsdsReadError(ValueError):
 
 @dataclass(slots=True)
 class SourceRow:
+    """One row as read: its place (file and row), the values the directory keeps, and what is
+    wrong with it (a tuple, empty for nearly every row: a package holds millions of rows)."""
+
     file: str
     row: int | str
     values: dict[str, Any]
-    problems: list[str]
+    problems: tuple[str, ...] = ()
 
     def problem(self, message: str, id: str | None = None) -> Problem:
         return Problem(self.file, self.row, message, id or self.values.get("id"))
@@ -153,7 +156,7 @@ class PackageSource(Source):
                                               keep)
             if len(record) != len(header):
                 problems.append(f"has {len(record)} values for {len(header)} columns")
-            yield SourceRow(path, number, values, problems)
+            yield SourceRow(path, number, values, tuple(problems))
 
     def count_ignored(self) -> None:
         for name, path in self.paths.items():
@@ -254,7 +257,7 @@ class JsonSource(Source):
         values, problems = spec.check_row(spec.tables()[table], raw, HELD[table])
         if not is_object:
             problems.append("must be a JSON object")
-        self.tables[table].append(SourceRow(self.file, pointer, values, problems))
+        self.tables[table].append(SourceRow(self.file, pointer, values, tuple(problems)))
 
     def _flatten(self, table: str, item: Any, pointer: str, inherited: dict[str, Any]) -> None:
         if not isinstance(item, dict):

@@ -13,12 +13,14 @@ import functools
 import json
 import math
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 DESCRIPTOR_PATH = Path(__file__).with_name("datapackage.json")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_SHARED_LENGTH = 32
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(:([0-5]\d)(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?$")
 
 
@@ -99,8 +101,10 @@ def _check_value(field: Field, value: Any) -> tuple[Any, str | None]:
         if canonical is None:
             return None, f"{field.name} is not a UUID: {text!r}"
         return canonical, None
-    if field.enum is not None and text not in field.enum:
-        return None, f"{field.name} must be one of {', '.join(field.enum)}, not {text!r}"
+    if field.enum is not None:
+        if text not in field.enum:
+            return None, f"{field.name} must be one of {', '.join(field.enum)}, not {text!r}"
+        return field.enum[field.enum.index(text)], None
     if field.type == "time" and parse_time(text) is None:
         return None, f"{field.name} must be a time such as 09:00:00, not {text!r}"
     if field.type == "date":
@@ -138,5 +142,7 @@ def check_row(table: Table, raw: dict[str, Any],
         if problem:
             problems.append(problem)
         elif field.name in keep:
+            if isinstance(converted, str) and len(converted) <= _SHARED_LENGTH:
+                converted = sys.intern(converted)  # "Main office", "TX", "es"... repeat a lot
             values[field.name] = converted
     return values, problems

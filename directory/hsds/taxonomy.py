@@ -171,12 +171,20 @@ class TermResolver:
         self._open_eligibility = {row.term.casefold(): row.code
                                   for row in mapping() if row.import_target}
         self._category_names = {name.casefold(): code for code, name in categories.items()}
+        self._meanings: dict[str, Meaning | None] = {}
 
     def _own_taxonomy(self, term: dict[str, Any]) -> Taxonomy | None:
         by_id = self._own_by_id.get(str(term.get("taxonomy_id", "")))
         return by_id or self._own_by_name.get(str(term.get("taxonomy", "")).casefold())
 
     def meaning(self, term: dict[str, Any]) -> Meaning | None:
+        """What ``term`` means, worked out once per term (attributes repeat terms a lot)."""
+        key = str(term.get("id"))
+        if key not in self._meanings:
+            self._meanings[key] = self._meaning(term)
+        return self._meanings[key]
+
+    def _meaning(self, term: dict[str, Any]) -> Meaning | None:
         code = str(term.get("code", ""))
         own = self._own_taxonomy(term)
         if own is SERVICES and code in self.categories:
