@@ -252,12 +252,17 @@ def import_hsds_command(app: Flask, path: Path, dry_run: bool, strict: bool,
     upgrade(get_database(app))
     started = time.perf_counter()
     try:
-        with open_source(path) as source, transaction():
+        with open_source(path) as source, transaction() as session:
+            scope = session.begin_nested()  # a dry run leaves even the taxonomy as it was
             load_taxonomy(SeedReport())
             click.echo(f"Reading {path} ...", err=True)
             prepared = prepare_import(source, strict=strict, dry_run=dry_run)
             with progress_bar(len(prepared.drafts), "Importing organizations") as update:
                 report = apply_import(prepared, progress=update)
+            if dry_run:
+                scope.rollback()
+            else:
+                scope.commit()
     except (HsdsReadError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
     seconds = time.perf_counter() - started

@@ -219,6 +219,9 @@ class Assembler:
             self.report.ignored[name] = self.report.ignored.get(name, 0) + count
         self.report.rows_read += sum(self.source.ignored.values())
         self.report.warnings.extend(self.source.notes)
+        log.info("%s: %d rows read, %d organizations, %d rows rejected on their own",
+                 self.source.label, self.report.rows_read, len(self.orgs),
+                 len(self.report.rejected))
         return list(self.orgs.values())
 
     def _taxonomy_term(self, row: SourceRow) -> None:

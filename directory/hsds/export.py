@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import json
-import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -49,8 +48,6 @@ from directory.orgs.models import (
     Service,
     ServiceCategory,
 )
-
-log = logging.getLogger(__name__)
 
 Rows = dict[str, list[dict[str, Any]]]
 """HSDS rows by table (resource) name; values are str or float, absent fields left out."""

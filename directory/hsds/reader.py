@@ -311,6 +311,7 @@ def _zip_source(path: Path) -> PackageSource:
 def open_source(path: Path) -> Source:
     """The HSDS dataset at ``path``: a package folder, a .zip of one, its datapackage.json, or
     a .json document."""
+    log.info("reading HSDS data from %s", path)
     if not path.exists():
         raise HsdsReadError(f"{path} does not exist.")
     if path.is_dir():

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import create_engine, text
 
 from directory.cli import main
 from tests.hsds.conftest import edit_csv, read_csv
@@ -19,6 +20,15 @@ def environment(tmp_path: Path, name: str) -> dict[str, str]:
 
 def run(env: dict[str, str], *args: str) -> Result:
     return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+def table_counts(env: dict[str, str]) -> dict[str, int]:
+    engine = create_engine(env["DIRECTORY_DATABASE_URL"])
+    with engine.connect() as connection:
+        counts = {table: connection.scalar(text(f"SELECT count(*) FROM {table}")) or 0
+                  for table in ("organizations", "service_categories")}
+    engine.dispose()
+    return counts
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +74,7 @@ def test_dry_run_and_strict(exported: Path, tmp_path: Path) -> None:
     dry = json.loads(run(env, "import-hsds", str(exported / "package"), "--dry-run",
                          "--json").stdout)
     assert dry["dry_run"] and dry["organizations"]["created"] >= 150
+    assert table_counts(env) == {"organizations": 0, "service_categories": 0}
     again = json.loads(run(env, "import-hsds", str(exported / "package"), "--dry-run",
                            "--json").stdout)
     assert again["organizations"]["created"] == dry["organizations"]["created"]
