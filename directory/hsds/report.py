@@ -19,10 +19,6 @@ class Problem:
     def as_dict(self) -> dict[str, Any]:
         return {"file": self.file, "row": self.row, "id": self.id, "message": self.message}
 
-    def __str__(self) -> str:
-        where = f"{self.file} row {self.row}" if self.row not in (None, "") else self.file
-        return f"{where}: {self.message}"
-
 
 @dataclass
 class ImportReport:
