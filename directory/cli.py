@@ -12,8 +12,10 @@ import os
 import json
 import secrets
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
@@ -331,3 +333,98 @@ def send_mail(app: Flask, as_json: bool) -> None:
                    f"being sent by another worker {report.busy}.")
     if report.retry_later:
         sys.exit(1)
+
+
+@main.command(name="export-hsds")
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
+              show_default=True,
+              help="csv: the tabular package (CSV files and datapackage.json) in folder OUT, "
+                   "or zipped when OUT ends in .zip; json: one JSON document in file OUT.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@with_app
+def export_hsds_command(app: Flask, out: Path, fmt: str, as_json: bool) -> None:
+    """Export the active listings as Open Referral HSDS 3.0."""
+    from directory.hsds.export import count_exported
+    from directory.hsds.operations import export_hsds
+
+    upgrade(get_database(app))
+    started = time.perf_counter()
+    try:
+        with transaction(), progress_bar(count_exported(), "Exporting organizations") as update:
+            report = export_hsds(out, fmt, progress=update)
+    except (ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    document = report.as_dict() | {"seconds": round(time.perf_counter() - started, 2)}
+    if as_json:
+        emit_json(document)
+        return
+    click.echo(f"Exported {report.organizations} organizations "
+               f"({sum(report.rows.values())} rows) as HSDS {fmt} to {out} "
+               f"in {document['seconds']} s.")
+
+
+@main.command(name="import-hsds")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check everything and report; write nothing.")
+@click.option("--strict", is_flag=True, help="Refuse the whole import if any row is rejected.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@with_app
+def import_hsds_command(app: Flask, path: Path, dry_run: bool, strict: bool,
+                        as_json: bool) -> None:
+    """Import an HSDS 3.0 package (folder, .zip, datapackage.json) or JSON document.
+
+    Idempotent by HSDS id: what the directory already has is updated, never duplicated.
+    """
+    from directory.hsds.operations import apply_import, prepare_import
+    from directory.hsds.reader import HsdsReadError, open_source
+    from directory.seeding import SeedReport, load_taxonomy
+
+    upgrade(get_database(app))
+    started = time.perf_counter()
+    try:
+        with open_source(path) as source, transaction() as session:
+            scope = session.begin_nested()  # a dry run leaves even the taxonomy as it was
+            load_taxonomy(SeedReport())
+            click.echo(f"Reading {path} ...", err=True)
+            prepared = prepare_import(source, strict=strict, dry_run=dry_run)
+            with progress_bar(len(prepared.drafts), "Importing organizations") as update:
+                report = apply_import(prepared, progress=update)
+            if dry_run:
+                scope.rollback()
+            else:
+                scope.commit()
+    except (HsdsReadError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    seconds = time.perf_counter() - started
+    document = report.as_dict() | {"seconds": round(seconds, 2),
+                                   "rows_per_second": round(report.rows_read / seconds)}
+    if as_json:
+        emit_json(document)
+    else:
+        _print_import_report(document)
+    if report.refused:
+        raise click.exceptions.Exit(1)
+
+
+def _print_import_report(document: dict[str, Any], limit: int = 50) -> None:
+    counts = document["organizations"]
+    click.echo(f"Read {document['rows_read']} rows from {document['source']} in "
+               f"{document['seconds']} s ({document['rows_per_second']} rows/s).")
+    click.echo(f"Organizations: {counts['created']} created, {counts['updated']} updated, "
+               f"{counts['unchanged']} unchanged, {counts['rejected']} rejected"
+               + (" (dry run: nothing was written)." if document["dry_run"] else "."))
+    if document["refused"]:
+        click.echo("Refused (--strict): rows were rejected, so nothing was written.")
+    for title, problems in (("Rejected", document["rejected"]),
+                            ("Warnings", document["warnings"])):
+        if problems:
+            click.echo(f"{title} ({len(problems)}):")
+        for problem in problems[:limit]:
+            where = f" row {problem['row']}" if problem["row"] not in (None, "") else ""
+            click.echo(f"  {problem['file']}{where}: {problem['message']}")
+        if len(problems) > limit:
+            click.echo(f"  ... and {len(problems) - limit} more (--json lists them all)")
+    if document["ignored"]:
+        click.echo("Not held by the directory, ignored: " + ", ".join(
+            f"{name} ({count})" for name, count in document["ignored"].items()))

@@ -135,6 +135,7 @@ EXPECTED: dict[str, dict[str, Row]] = {
     "admin.user_reset_two_factor": {"POST": coordinators(400)},  # no two-factor to reset
     "admin.user_end_sessions": {"POST": coordinators(302)},
     "audit.index": {"GET": coordinators(200)},
+    "hsds.export": {"GET": Row(401, 200, 200, 200, 200, 401, 403)},  # JSON errors, no redirect
 }
 
 

@@ -1,0 +1,590 @@
+"""Open Referral HSDS 3.0 export and import: the operations the CLI and the web call.
+
+An export holds what a vetted member may see and nothing more: active listings, confidential
+locations reduced to their city's centre, no users, memberships or referrals. An import goes
+through ListingSchema and create_organization (or the update below, which keeps the same
+rules), one savepoint per organization, so each is applied whole or not at all. Operations
+flush; the caller (a CLI command, a request) commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.orm import selectinload
+
+from directory.db import db_session
+from directory.hsds.assemble import Assembler, Listing, OrgDraft, build_listing
+from directory.hsds.export import (
+    CsvPackageWriter,
+    JsonWriter,
+    Rows,
+    count_exported,
+    exported_organizations,
+    organization_rows,
+    taxonomy_rows,
+)
+from directory.hsds.reader import Source
+from directory.hsds.report import ImportReport, Problem
+from directory.hsds.taxonomy import TermResolver
+from directory.orgs.models import (
+    Contact,
+    Location,
+    MembershipStatus,
+    OpeningHours,
+    Organization,
+    OrganizationLanguage,
+    OrganizationPopulation,
+    Service,
+    ServiceCategory,
+)
+from directory.orgs.operations import (
+    ListingError,
+    build_location,
+    create_organization,
+    slugify,
+)
+from directory.orgs.schemas import WEEKDAYS
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]
+EXPORT_FORMATS = ("csv", "json")
+_ID_CHUNK = 500
+CREATE_BATCH = 500
+
+
+# --- export ------------------------------------------------------------------------------------
+
+@dataclass
+class ExportReport:
+    format: str
+    path: str
+    organizations: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+
+    def count(self, rows: Rows) -> None:
+        for table, items in rows.items():
+            self.rows[table] = self.rows.get(table, 0) + len(items)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"format": self.format, "path": self.path, "organizations": self.organizations,
+                "rows": dict(sorted(self.rows.items()))}
+
+
+def _categories() -> list[ServiceCategory]:
+    return list(db_session.scalars(select(ServiceCategory).order_by(ServiceCategory.code)))
+
+
+def export_csv(directory: Path, progress: Progress | None = None) -> ExportReport:
+    """Write the tabular package (a CSV per HSDS table and datapackage.json) into ``directory``."""
+    report = ExportReport("csv", str(directory))
+    writer = CsvPackageWriter(directory)
+    try:
+        taxonomy = taxonomy_rows(_categories())
+        writer.write(taxonomy)
+        report.count(taxonomy)
+        for organization in exported_organizations():
+            rows = organization_rows(organization)
+            writer.write(rows)
+            report.count(rows)
+            report.organizations += 1
+            if progress:
+                progress(1)
+    finally:
+        writer.close()
+    log.info("HSDS package of %d organizations written to %s", report.organizations, directory)
+    return report
+
+
+def export_zip(target: Path | IO[bytes], progress: Progress | None = None) -> ExportReport:
+    """The tabular package as one zip file (what the download serves)."""
+    with tempfile.TemporaryDirectory(prefix="hsds-") as scratch:
+        report = export_csv(Path(scratch), progress)
+        with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(Path(scratch).iterdir()):
+                archive.write(path, path.name)
+    report.path = str(target) if isinstance(target, Path) else "download"
+    return report
+
+
+def export_json(stream: IO[str], progress: Progress | None = None) -> ExportReport:
+    """Write the JSON form: one page of full HSDS organizations."""
+    report = ExportReport("json", getattr(stream, "name", "stream"))
+    writer = JsonWriter(stream, count_exported(), taxonomy_rows(_categories()))
+    for organization in exported_organizations():
+        rows = organization_rows(organization)
+        writer.write(rows)
+        report.count(rows)
+        report.organizations += 1
+        if progress:
+            progress(1)
+    writer.close()
+    return report
+
+
+def export_hsds(out: Path, fmt: str = "csv", progress: Progress | None = None) -> ExportReport:
+    """Export to ``out``: a folder (or a .zip file) for the tabular package, a file for JSON."""
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"Unknown export format {fmt!r}: use csv or json.")
+    if fmt == "json":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("w", encoding="utf-8") as stream:
+            report = export_json(stream, progress)
+        report.path = str(out)
+        return report
+    if out.suffix.lower() == ".zip":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return export_zip(out, progress)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} is a file: give a folder (or a .zip path) for the package.")
+    return export_csv(out, progress)
+
+
+# --- import ------------------------------------------------------------------------------------
+
+@dataclass
+class PreparedImport:
+    """A source read and assembled into organization drafts, nothing written yet."""
+
+    drafts: list[OrgDraft]
+    report: ImportReport
+    resolver: TermResolver
+
+
+def prepare_import(source: Source, *, strict: bool = False,
+                   dry_run: bool = False) -> PreparedImport:
+    """Read every table of ``source`` and fold its rows into organization drafts; rows that
+    belong to no organization are reported here. Raises HsdsReadError for unreadable input."""
+    report = ImportReport(source=source.label, strict=strict, dry_run=dry_run)
+    categories = {category.code: category.name for category in _categories()}
+    assembler = Assembler(source, categories, report)
+    drafts = assembler.run()
+    assert assembler.resolver is not None
+    report.organizations = len(drafts)
+    return PreparedImport(drafts, report, assembler.resolver)
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), _ID_CHUNK):
+        yield values[start:start + _ID_CHUNK]
+
+
+def _existing_organizations(drafts: list[OrgDraft]) -> dict[str, int]:
+    ids = [draft.hsds_id for draft in drafts]
+    found: dict[str, int] = {}
+    for chunk in _chunks(ids):
+        found.update(db_session.execute(
+            select(Organization.hsds_id, Organization.id).where(Organization.hsds_id.in_(chunk))
+        ).tuples().all())
+    return found
+
+
+def _existing_owners(drafts: list[OrgDraft]) -> dict[str, str]:
+    """Service and location ids of the source that the directory already has, with the HSDS
+    id of the organization that holds each."""
+    owners: dict[str, str] = {}
+    for model, attribute in ((Service, "services"), (Location, "locations")):
+        ids = [item.hsds_id for draft in drafts for item in getattr(draft, attribute)]
+        for chunk in _chunks(ids):
+            owners.update(db_session.execute(
+                select(model.hsds_id, Organization.hsds_id)
+                .join(Organization, model.organization_id == Organization.id)
+                .where(model.hsds_id.in_(chunk))
+            ).tuples().all())
+    return owners
+
+
+def _foreign_ids(listing: Listing, owners: dict[str, str]) -> list[Problem]:
+    """Services or locations whose ids the directory already holds for another organization."""
+    problems = []
+    draft = listing.draft
+    items = [(service.hsds_id, service.row) for service in draft.services
+             if service.hsds_id in listing.service_ids.values()]
+    items += [(location.hsds_id, location.row) for location in draft.locations
+              if location.hsds_id in listing.location_ids]
+    for hsds_id, row in items:
+        owner = owners.get(hsds_id)
+        if owner is not None and owner != draft.hsds_id:
+            problems.append(row.problem(f"id {hsds_id} already belongs to another organization "
+                                        f"({owner}) in the directory"))
+    return problems
+
+
+def _hours(payload: dict[str, Any]) -> list[tuple[int, dt.time, dt.time]]:
+    return sorted((WEEKDAYS.index(day), block["opens"], block["closes"])
+                  for block in payload["hours"] for day in block["days"])
+
+
+_LOCATION_FIELDS = ("name", "address", "city", "state", "postal_code", "county", "latitude",
+                    "longitude", "timezone", "confidential", "open_24_7")
+_ORGANIZATION_FIELDS = ("kind", "description", "website", "email", "phone",
+                        "accepting_referrals")
+
+
+def _set(target: Any, attribute: str, value: Any) -> bool:
+    if getattr(target, attribute) == value:
+        return False
+    setattr(target, attribute, value)
+    return True
+
+
+def _update_location(location: Location, payload: dict[str, Any], withheld: bool) -> bool:
+    """Bring a location up to date. A confidential location whose export withheld its place
+    (no address, a city-centre point) keeps the name, address and point the directory has."""
+    changed = False
+    if not (withheld and location.confidential):
+        fresh = build_location(payload)
+        for attribute in _LOCATION_FIELDS:
+            changed |= _set(location, attribute, getattr(fresh, attribute))
+    else:
+        changed |= _set(location, "open_24_7", payload["open_24_7"])
+    hours = _hours(payload)
+    if sorted((item.weekday, item.opens, item.closes) for item in location.hours) != hours:
+        location.hours = [OpeningHours(weekday=day, opens=opens, closes=closes)
+                          for day, opens, closes in hours]
+        changed = True
+    return changed
+
+
+def _update_services(organization: Organization, listing: Listing,
+                     categories: dict[str, ServiceCategory]) -> bool:
+    by_id = {service.hsds_id: service for service in organization.services}
+    by_code = {service.category.code: service for service in organization.services}
+    matched: dict[str, Service | None] = {}
+    for code in listing.data["services"]:
+        service = by_id.get(listing.service_ids[code]) or by_code.get(code)
+        matched[code] = service if service not in matched.values() else None
+    kept = [service for service in matched.values() if service is not None]
+    changed = len(kept) != len(organization.services)
+    if changed:
+        organization.services = kept
+        db_session.flush()
+    for code, service in matched.items():
+        if service is None:
+            organization.services.append(Service(
+                category=categories[code], hsds_id=listing.service_ids[code],
+                description=listing.service_descriptions[code]))
+            changed = True
+            continue
+        changed |= _set(service, "category", categories[code])
+        changed |= _set(service, "hsds_id", listing.service_ids[code])
+        changed |= _set(service, "description", listing.service_descriptions[code])
+    return changed
+
+
+def _update_organization(organization: Organization, listing: Listing,
+                         categories: dict[str, ServiceCategory]) -> bool:
+    """Apply a validated listing to an existing organization under the same rules as
+    create_organization; True when anything changed. Its status and slug stay as they are."""
+    data = listing.data
+    name = data["name"].strip()
+    if name.lower() != organization.name.lower() and db_session.scalar(
+            select(Organization.id).where(func.lower(Organization.name) == name.lower(),
+                                          Organization.id != organization.id)) is not None:
+        raise ListingError("An organization with this name is already listed.",
+                           {"name": ["Already listed."]})
+    changed = _set(organization, "name", name)
+    for attribute in _ORGANIZATION_FIELDS:
+        changed |= _set(organization, attribute, data[attribute])
+    languages = set(data["languages"])
+    if set(organization.language_codes) != languages:
+        organization.languages = [item for item in organization.languages
+                                  if item.code in languages]
+        organization.languages += [OrganizationLanguage(code=code) for code in sorted(
+            languages - set(organization.language_codes))]
+        changed = True
+    populations = set(data["populations"])
+    if set(organization.population_codes) != populations:
+        organization.populations = [item for item in organization.populations
+                                    if item.population in populations]
+        organization.populations += [OrganizationPopulation(population=population)
+                                     for population in sorted(
+                                         populations - set(organization.population_codes))]
+        changed = True
+    contacts = [(item["name"], item["title"], item["email"], item["phone"])
+                for item in data["contacts"]]
+    if [(c.name, c.title, c.email, c.phone) for c in organization.contacts] != contacts:
+        organization.contacts = [Contact(**item) for item in data["contacts"]]
+        changed = True
+    changed |= _update_services(organization, listing, categories)
+    by_id = {location.hsds_id: location for location in organization.locations}
+    locations = []
+    for payload, location_id, withheld in zip(data["locations"], listing.location_ids,
+                                              listing.withheld, strict=True):
+        location = by_id.get(location_id)
+        if location is None:
+            location = build_location(payload)
+            location.hsds_id = location_id
+            changed = True
+        else:
+            changed |= _update_location(location, payload, withheld)
+        locations.append(location)
+    if locations != list(organization.locations):
+        organization.locations = locations
+        changed = True
+    db_session.flush()
+    return changed
+
+
+def _create_organization(listing: Listing) -> Organization:
+    """A new listing through create_organization itself, keeping the HSDS ids it came with
+    (the one-at-a-time path, used when a batch must be redone)."""
+    organization = create_organization(listing.data, status=MembershipStatus.ACTIVE)
+    organization.hsds_id = listing.hsds_id
+    for service in organization.services:
+        service.hsds_id = listing.service_ids[service.category.code]
+        service.description = listing.service_descriptions[service.category.code]
+    for location, location_id in zip(organization.locations, listing.location_ids, strict=True):
+        location.hsds_id = location_id
+    db_session.flush()
+    return organization
+
+
+def build_organization(listing: Listing, slug: str,
+                       categories: dict[str, ServiceCategory]) -> Organization:
+    """The organization create_organization would build from a validated listing, with the
+    HSDS ids kept, not yet added. New listings are listed at once (the operator chose to
+    import them) but not verified: that stays a coordinator's call. tests/hsds checks that
+    this and create_organization build the same rows."""
+    data = listing.data
+    organization = Organization(
+        hsds_id=listing.hsds_id, slug=slug, name=data["name"].strip(), kind=data["kind"],
+        description=data.get("description", ""), website=data.get("website"),
+        email=data.get("email"), phone=data.get("phone"),
+        accepting_referrals=data.get("accepting_referrals", True),
+        status=MembershipStatus.ACTIVE, verified_at=None,
+    )
+    organization.languages = [OrganizationLanguage(code=code)
+                              for code in dict.fromkeys(data.get("languages", []))]
+    organization.populations = [OrganizationPopulation(population=population)
+                                for population in dict.fromkeys(data.get("populations", []))]
+    organization.services = [Service(category=categories[code], hsds_id=listing.service_ids[code],
+                                     description=listing.service_descriptions[code])
+                             for code in dict.fromkeys(data.get("services", []))]
+    organization.contacts = [Contact(**contact) for contact in data.get("contacts", [])]
+    for payload, location_id in zip(data.get("locations", []), listing.location_ids,
+                                    strict=True):
+        location = build_location(payload)
+        location.hsds_id = location_id
+        organization.locations.append(location)
+    return organization
+
+
+class _Creator:
+    """Creates new organizations a batch at a time (validate all, then write).
+
+    Each listing is checked in memory against create_organization's rules (a name not listed
+    yet, a free address name, placeable locations) and built whole before anything of it is
+    added; a batch is then flushed in one savepoint. A batch the database refuses is redone
+    one organization per savepoint through create_organization, which isolates the culprit.
+    """
+
+    def __init__(self, categories: dict[str, ServiceCategory], report: ImportReport) -> None:
+        self.categories = categories
+        self.report = report
+        self.names = set(db_session.scalars(select(func.lower(Organization.name))))
+        self.slugs = set(db_session.scalars(select(Organization.slug)))
+        self.pending: list[tuple[Listing, Organization]] = []
+
+    def _slug(self, name: str) -> str:
+        base = slugify(name)
+        slug, counter = base, 2
+        while slug in self.slugs:
+            suffix = f"-{counter}"
+            slug, counter = base[: 80 - len(suffix)] + suffix, counter + 1
+        return slug
+
+    def add(self, listing: Listing, write: bool) -> None:
+        """Check and build one new organization; queue it for writing when ``write``."""
+        draft = listing.draft
+        name = listing.data["name"].strip()
+        if name.lower() in self.names:
+            _reject(self.report, draft, [draft.row.problem(
+                "An organization with this name is already listed.")])
+            return
+        slug = self._slug(name)
+        try:
+            organization = build_organization(listing, slug, self.categories)
+        except ListingError as exc:
+            _reject(self.report, draft, [draft.row.problem(str(exc))])
+            return
+        self.names.add(name.lower())
+        self.slugs.add(slug)
+        if not write:
+            return
+        self.pending.append((listing, organization))
+        if len(self.pending) >= CREATE_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        try:
+            with db_session.begin_nested():
+                db_session.add_all([organization for _, organization in self.pending])
+                db_session.flush()
+            self.report.created += len(self.pending)
+        except (IntegrityError, DataError):
+            log.info("a batch of %d new organizations was refused; redoing it one by one",
+                     len(self.pending))
+            for listing, _ in self.pending:
+                _apply(listing, None, self.categories, self.report)
+        self.pending.clear()
+
+
+_WITH_CHILDREN = (selectinload(Organization.locations).selectinload(Location.hours),
+                  selectinload(Organization.services), selectinload(Organization.contacts),
+                  selectinload(Organization.languages), selectinload(Organization.populations))
+
+
+class _Loader:
+    """Loads the organizations an import updates a chunk at a time, in import order, with
+    everything the comparison needs (one query per table and chunk, not per organization)."""
+
+    def __init__(self, organization_ids: list[int]) -> None:
+        self.chunks = list(_chunks(organization_ids))
+        self.chunk_of = {item: index for index, chunk in enumerate(self.chunks) for item in chunk}
+        self.current = -1
+        self.loaded: dict[int, Organization] = {}
+
+    def get(self, organization_id: int) -> Organization:
+        index = self.chunk_of[organization_id]
+        if index != self.current:
+            self.loaded = {organization.id: organization for organization in db_session.scalars(
+                select(Organization).where(Organization.id.in_(self.chunks[index]))
+                .options(*_WITH_CHILDREN))}
+            self.current = index
+        return self.loaded[organization_id]
+
+
+def _unchanged(organization: Organization, listing: Listing) -> bool:
+    """Whether applying ``listing`` would change nothing: the common case of a re-import,
+    answered without a savepoint."""
+    data = listing.data
+    if organization.name != data["name"].strip() or any(
+            getattr(organization, name) != data[name] for name in _ORGANIZATION_FIELDS):
+        return False
+    if (set(organization.language_codes) != set(data["languages"])
+            or set(organization.population_codes) != set(data["populations"])):
+        return False
+    if [(c.name, c.title, c.email, c.phone) for c in organization.contacts] != [
+            (c["name"], c["title"], c["email"], c["phone"]) for c in data["contacts"]]:
+        return False
+    if sorted((s.hsds_id, s.category.code, s.description) for s in organization.services) != \
+            sorted((listing.service_ids[code], code, listing.service_descriptions[code])
+                   for code in data["services"]):
+        return False
+    if [location.hsds_id for location in organization.locations] != listing.location_ids:
+        return False
+    for location, payload, withheld in zip(organization.locations, data["locations"],
+                                           listing.withheld, strict=True):
+        hours = sorted((item.weekday, item.opens, item.closes) for item in location.hours)
+        if hours != _hours(payload) or location.open_24_7 != payload["open_24_7"]:
+            return False
+        if withheld and location.confidential:
+            continue
+        if (location.name, location.address, location.city, location.state,
+                location.postal_code, location.latitude, location.longitude,
+                location.confidential) != (
+                payload["name"], payload["address"], payload["city"], payload["state"],
+                (payload["postal_code"] or "")[:5], payload["latitude"], payload["longitude"],
+                payload["confidential"]):
+            return False
+    return True
+
+
+def _reject(report: ImportReport, draft: OrgDraft, problems: list[Problem]) -> None:
+    report.organizations_rejected += 1
+    report.rejected.extend(problems)
+    if any((problem.file, problem.row) != (draft.row.file, draft.row.row) for problem in problems):
+        report.rejected.append(draft.row.problem(
+            f"organization not imported: {len(problems)} problem(s) in its rows"))
+
+
+def apply_import(prepared: PreparedImport, progress: Progress | None = None) -> ImportReport:
+    """Create or update each organization of a prepared import in its own savepoint.
+
+    Idempotent by HSDS id: an organization, service or location the directory already has
+    under that id is updated, never duplicated. In a dry run everything is rolled back at the
+    end; in a strict import any rejected row rolls everything back (and once one is found,
+    the rest is only checked, not written).
+    """
+    report = prepared.report
+    categories = {category.code: category for category in _categories()}
+    existing = _existing_organizations(prepared.drafts)
+    owners = _existing_owners(prepared.drafts)
+    outer = db_session.begin_nested()
+    try:
+        creator = _Creator(categories, report)
+        loader = _Loader([existing[draft.hsds_id] for draft in prepared.drafts
+                          if draft.hsds_id in existing])
+        for draft in prepared.drafts:
+            listing, problems = build_listing(draft, prepared.resolver, report)
+            if listing is not None:
+                problems = _foreign_ids(listing, owners)
+            write = not (report.strict and report.rejected)
+            if listing is None or problems:
+                _reject(report, draft, problems)
+            elif draft.hsds_id not in existing:
+                creator.add(listing, write)
+            elif write:
+                creator.flush()
+                organization = loader.get(existing[draft.hsds_id])
+                if _unchanged(organization, listing):
+                    report.unchanged += 1
+                else:
+                    _apply(listing, organization, categories, report)
+                    creator.names.add(listing.data["name"].strip().lower())
+            if progress:
+                progress(1)
+        creator.flush()
+        report.refused = report.strict and bool(report.rejected)
+        if report.dry_run or report.refused:
+            outer.rollback()
+        else:
+            outer.commit()
+    except BaseException:
+        if outer.is_active:
+            outer.rollback()
+        raise
+    log.info("HSDS import from %s: %d created, %d updated, %d unchanged, %d rejected%s",
+             report.source, report.created, report.updated, report.unchanged,
+             report.organizations_rejected, " (dry run)" if report.dry_run else "")
+    return report
+
+
+def _apply(listing: Listing, organization: Organization | None,
+           categories: dict[str, ServiceCategory], report: ImportReport) -> None:
+    """Create (``organization`` None) or update one organization in its own savepoint."""
+    draft = listing.draft
+    try:
+        with db_session.begin_nested():
+            if organization is None:
+                _create_organization(listing)
+                report.created += 1
+            elif _update_organization(organization, listing, categories):
+                report.updated += 1
+            else:
+                report.unchanged += 1
+    except ListingError as exc:
+        _reject(report, draft, [draft.row.problem(str(exc))])
+    except (IntegrityError, DataError) as exc:
+        detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        _reject(report, draft, [draft.row.problem(
+            f"conflicts with data already in the directory: {detail}")])
+
+
+def import_hsds(source: Source, *, strict: bool = False, dry_run: bool = False,
+                progress: Progress | None = None) -> ImportReport:
+    """Read, check and apply an HSDS source in one call."""
+    return apply_import(prepare_import(source, strict=strict, dry_run=dry_run), progress)

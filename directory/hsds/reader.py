@@ -1,0 +1,334 @@
+"""Reading HSDS input: the tabular package (a folder, a .zip, or its datapackage.json) or a JSON
+document (a page of organizations as the HSDS API serves it, a list of organizations, one
+organization, or the tabular JSON form keyed by file name).
+
+Rows are handed out table by table, in the order the assembler needs them, each file read once
+as it goes. Every row is checked against its table's HSDS field definitions as it is read, and
+only the columns the directory uses are kept, so that a package of 100,000 organizations fits
+in memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import zipfile
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+
+from directory.hsds import spec
+from directory.hsds.report import Problem
+
+log = logging.getLogger(__name__)
+
+HELD: dict[str, frozenset[str]] = {
+    # the tables the directory reads, in reading order, and the columns it keeps of each
+    "taxonomy": frozenset({"id", "name"}),
+    "taxonomy_term": frozenset({"id", "code", "name", "taxonomy", "taxonomy_id"}),
+    "organization": frozenset({"id", "name", "description", "email", "website"}),
+    "service": frozenset({"id", "organization_id", "name", "description", "status"}),
+    "location": frozenset({"id", "location_type", "organization_id", "name", "latitude",
+                           "longitude"}),
+    "service_at_location": frozenset({"id", "service_id", "location_id"}),
+    "address": frozenset({"location_id", "address_1", "address_2", "city", "state_province",
+                          "postal_code", "country", "address_type"}),
+    "schedule": frozenset({"service_id", "location_id", "service_at_location_id", "freq",
+                           "byday", "opens_at", "closes_at"}),
+    "contact": frozenset({"id", "organization_id", "service_id", "service_at_location_id",
+                          "location_id", "name", "title", "email"}),
+    "phone": frozenset({"id", "location_id", "service_id", "organization_id", "contact_id",
+                        "service_at_location_id", "number"}),
+    "language": frozenset({"service_id", "location_id", "phone_id", "name", "code"}),
+    "attribute": frozenset({"link_id", "taxonomy_term_id", "link_entity", "value"}),
+    "service_area": frozenset({"id", "service_id"}),
+}
+
+
+class HsdsReadError(ValueError):
+    """The input cannot be read as HSDS at all; nothing of it is imported."""
+
+
+@dataclass(slots=True)
+class SourceRow:
+    """One row as read: its place (file and row), the values the directory keeps, and what is
+    wrong with it (a tuple, empty for nearly every row: a package holds millions of rows)."""
+
+    file: str
+    row: int | str
+    values: dict[str, Any]
+    problems: tuple[str, ...] = ()
+
+    def problem(self, message: str, id: str | None = None) -> Problem:
+        return Problem(self.file, self.row, message, id or self.values.get("id"))
+
+
+class Source:
+    """An HSDS dataset, read table by table."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.ignored: dict[str, int] = defaultdict(int)
+        self.notes: list[Problem] = []
+
+    def rows(self, table: str) -> Iterator[SourceRow]:
+        raise NotImplementedError
+
+    def count_ignored(self) -> None:
+        """Count the rows of tables the directory does not hold (funding, programs...)."""
+
+    def close(self) -> None:
+        """Let go of open files."""
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+class PackageSource(Source):
+    """CSV files named by a data package descriptor (or by the HSDS default names)."""
+
+    def __init__(self, label: str, names: set[str], opener: Callable[[str], IO[bytes]],
+                 archive: zipfile.ZipFile | None = None) -> None:
+        super().__init__(label)
+        self.names = names
+        self.opener = opener
+        self.archive = archive
+        self.paths = {name: table.path for name, table in spec.tables().items()}
+        if "datapackage.json" in names:
+            self._read_descriptor()
+        if self.paths["organization"] not in names:
+            raise HsdsReadError(f"{label} has no {self.paths['organization']}: "
+                                "an HSDS package needs its organizations table.")
+
+    def _read_descriptor(self) -> None:
+        try:
+            with self.opener("datapackage.json") as handle:
+                descriptor = json.load(handle)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise HsdsReadError(f"{self.label}: datapackage.json is not valid JSON: {exc}") from exc
+        resources = descriptor.get("resources") if isinstance(descriptor, dict) else None
+        for resource in resources if isinstance(resources, list) else []:
+            if not isinstance(resource, dict) or resource.get("name") not in self.paths:
+                continue
+            path = resource.get("path")
+            if isinstance(path, str) and ".." not in PurePosixPath(path).parts:
+                self.paths[resource["name"]] = path
+            else:
+                self.notes.append(Problem("datapackage.json", None,
+                                          f"resource {resource['name']!r} has an unusable path "
+                                          f"{path!r}; the default file name is used"))
+
+    def _records(self, path: str) -> Iterator[tuple[list[str], int, list[str]]]:
+        """(header, row number, values) of each non-blank data row; the header is row 1."""
+        try:
+            with self.opener(path) as raw:
+                text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+                reader = csv.reader(text)
+                header = [name.strip() for name in next(reader, [])]
+                for number, record in enumerate(reader, start=2):
+                    if any(cell.strip() for cell in record):
+                        yield header, number, record
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise HsdsReadError(f"{path} cannot be read as UTF-8 CSV: {exc}") from exc
+
+    def rows(self, table: str) -> Iterator[SourceRow]:
+        path = self.paths[table]
+        if path not in self.names:
+            return
+        definition = spec.tables()[table]
+        keep = HELD[table]
+        checked_header = False
+        for header, number, record in self._records(path):
+            if not checked_header:
+                checked_header = True
+                unknown = [name for name in header if name not in definition.field_names]
+                if unknown:
+                    self.notes.append(Problem(path, 1, "columns not in HSDS 3.0 are ignored: "
+                                              + ", ".join(unknown)))
+            values, problems = spec.check_row(definition, dict(zip(header, record, strict=False)),
+                                              keep)
+            if len(record) != len(header):
+                problems.append(f"has {len(record)} values for {len(header)} columns")
+            yield SourceRow(path, number, values, tuple(problems))
+
+    def count_ignored(self) -> None:
+        for name, path in self.paths.items():
+            if name not in HELD and path in self.names:
+                count = sum(1 for _ in self._records(path))
+                if count:
+                    self.ignored[path] = count
+
+    def close(self) -> None:
+        if self.archive is not None:
+            self.archive.close()
+
+
+_NESTED: dict[str, dict[str, tuple[str, str]]] = {
+    # parent table -> {JSON key: (child table, the child's column naming the parent)}
+    "organization": {"services": ("service", "organization_id"),
+                     "locations": ("location", "organization_id"),
+                     "contacts": ("contact", "organization_id"),
+                     "phones": ("phone", "organization_id")},
+    "service": {"service_at_locations": ("service_at_location", "service_id"),
+                "languages": ("language", "service_id"), "phones": ("phone", "service_id"),
+                "schedules": ("schedule", "service_id"),
+                "service_areas": ("service_area", "service_id"),
+                "contacts": ("contact", "service_id")},
+    "service_at_location": {"contacts": ("contact", "service_at_location_id"),
+                            "phones": ("phone", "service_at_location_id"),
+                            "schedules": ("schedule", "service_at_location_id")},
+    "location": {"addresses": ("address", "location_id"), "languages": ("language", "location_id"),
+                 "phones": ("phone", "location_id"), "schedules": ("schedule", "location_id"),
+                 "contacts": ("contact", "location_id")},
+    "contact": {"phones": ("phone", "contact_id")},
+    "phone": {"languages": ("language", "phone_id")},
+}
+_POINTED: dict[str, dict[str, tuple[str, str]]] = {
+    # parent table -> {JSON key: (table of the object, the parent's column naming it)}
+    "service": {"organization": ("organization", "organization_id")},
+    "service_at_location": {"location": ("location", "location_id"),
+                            "service": ("service", "service_id")},
+    "attribute": {"taxonomy_term": ("taxonomy_term", "taxonomy_term_id")},
+    "taxonomy_term": {"taxonomy_detail": ("taxonomy", "taxonomy_id")},
+}
+
+
+class JsonSource(Source):
+    """A JSON document, flattened into the HSDS tables (an object repeated in several places,
+    such as a taxonomy term, is taken once)."""
+
+    def __init__(self, label: str, file: str, document: Any) -> None:
+        super().__init__(label)
+        self.file = file
+        self.tables: dict[str, list[SourceRow]] = defaultdict(list)
+        self._seen: dict[tuple[str, str], tuple[str, int]] = {}
+        if isinstance(document, dict) and isinstance(document.get("contents"), list):
+            for index, item in enumerate(document["contents"]):
+                self._flatten("organization", item, f"/contents/{index}", {})
+        elif isinstance(document, list):
+            for index, item in enumerate(document):
+                self._flatten("organization", item, f"/{index}", {})
+        elif isinstance(document, dict) and any(str(key).endswith(".csv") for key in document):
+            self._tabular(document)
+        elif isinstance(document, dict) and "id" in document:
+            self._flatten("organization", document, "", {})
+        else:
+            raise HsdsReadError(f"{label} is not HSDS JSON: expected a page of organizations "
+                                "(with 'contents'), a list of organizations, one organization, "
+                                "or the tabular form keyed by file name.")
+        if not self.tables.get("organization"):
+            raise HsdsReadError(f"{label} holds no organizations.")
+
+    def _tabular(self, document: dict[str, Any]) -> None:
+        by_path = {table.path: name for name, table in spec.tables().items()}
+        for key, items in document.items():
+            table = by_path.get(str(key))
+            if table not in HELD or not isinstance(items, list):
+                self.ignored[str(key)] += len(items) if isinstance(items, list) else 1
+                continue
+            for index, item in enumerate(items):
+                scalars = item if isinstance(item, dict) else {}
+                self._add(table, scalars, f"/{key}/{index}", isinstance(item, dict))
+
+    def _add(self, table: str, raw: dict[str, Any], pointer: str, is_object: bool = True,
+             own: dict[str, Any] | None = None) -> None:
+        """Add a row; an object met again under the same id (a location inside a service at
+        location, a taxonomy term inside each attribute) is taken once, with a warning when
+        its own values differ from the first."""
+        raw_id = str(raw.get("id") or "").strip().lower()
+        fingerprint = hash(frozenset((own if own is not None else raw).items()))
+        if raw_id and (table, raw_id) in self._seen:
+            first, first_fingerprint = self._seen[(table, raw_id)]
+            if fingerprint != first_fingerprint:
+                self.notes.append(Problem(self.file, pointer,
+                                          f"{table} {raw_id} appears again with other values "
+                                          f"than at {first or '/'}; the first is used",
+                                          raw_id))
+            return
+        if raw_id:
+            self._seen[(table, raw_id)] = (pointer, fingerprint)
+        values, problems = spec.check_row(spec.tables()[table], raw, HELD[table])
+        if not is_object:
+            problems.append("must be a JSON object")
+        self.tables[table].append(SourceRow(self.file, pointer, values, tuple(problems)))
+
+    def _flatten(self, table: str, item: Any, pointer: str, inherited: dict[str, Any]) -> None:
+        if not isinstance(item, dict):
+            self._add(table, {}, pointer, is_object=False)
+            return
+        own = {key: value for key, value in item.items() if not isinstance(value, dict | list)}
+        scalars = {**inherited, **own}
+        for key, (child_table, column) in _POINTED.get(table, {}).items():
+            child = item.get(key)
+            if isinstance(child, dict):
+                if child.get("id"):
+                    scalars.setdefault(column, child["id"])
+                self._flatten(child_table, child, f"{pointer}/{key}", {})
+        self._add(table, scalars, pointer, own=own)
+        for key, value in item.items():
+            if key in _POINTED.get(table, {}) or not isinstance(value, dict | list):
+                continue
+            if key == "attributes" and isinstance(value, list):
+                child_table, link = "attribute", {"link_id": item.get("id"), "link_entity": table}
+            elif key in _NESTED.get(table, {}) and isinstance(value, list):
+                child_table, column = _NESTED[table][key]
+                link = {column: item.get("id")}
+            else:
+                self.ignored[key] += len(value) if isinstance(value, list) else 1
+                continue
+            for index, child in enumerate(value):
+                self._flatten(child_table, child, f"{pointer}/{key}/{index}", link)
+
+    def rows(self, table: str) -> Iterator[SourceRow]:
+        yield from self.tables.get(table, [])
+
+
+def _zip_source(path: Path) -> PackageSource:
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise HsdsReadError(f"{path} is not a readable zip file.") from exc
+    members = [name for name in archive.namelist() if not name.endswith("/")]
+    anchors = [name for name in members
+               if PurePosixPath(name).name in ("datapackage.json", "organizations.csv")]
+    prefix = str(PurePosixPath(min(anchors, key=len)).parent) if anchors else "."
+    prefix = "" if prefix == "." else prefix + "/"
+    names = {name.removeprefix(prefix) for name in members if name.startswith(prefix)}
+    try:
+        return PackageSource(str(path), names, lambda name: archive.open(prefix + name), archive)
+    except HsdsReadError:
+        archive.close()
+        raise
+
+
+def open_source(path: Path) -> Source:
+    """The HSDS dataset at ``path``: a package folder, a .zip of one, its datapackage.json, or
+    a .json document."""
+    log.info("reading HSDS data from %s", path)
+    if not path.exists():
+        raise HsdsReadError(f"{path} does not exist.")
+    if path.is_dir():
+        names = {str(item.relative_to(path).as_posix()) for item in path.rglob("*")
+                 if item.is_file()}
+        return PackageSource(str(path), names, lambda name: (path / name).open("rb"))
+    if path.suffix.lower() == ".zip":
+        return _zip_source(path)
+    if path.name == "datapackage.json":
+        return open_source(path.parent)
+    if path.suffix.lower() == ".json":
+        try:
+            return JsonSource(str(path), path.name,
+                              json.loads(path.read_text(encoding="utf-8-sig")))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise HsdsReadError(f"{path} is not valid JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise HsdsReadError(f"{path} is nested too deeply to be HSDS.") from exc
+    raise HsdsReadError(f"{path} is neither an HSDS package (a folder, a .zip or a "
+                        "datapackage.json) nor a .json document.")

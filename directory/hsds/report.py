@@ -1,0 +1,49 @@
+"""What an import did: counts, and each row it could not take, by file and row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A row the import rejected or only partly used. ``row`` is the CSV row number (the header
+    is row 1, as in `frictionless validate`) or, in a JSON file, the JSON pointer of the object."""
+
+    file: str
+    row: int | str | None
+    message: str
+    id: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "row": self.row, "id": self.id, "message": self.message}
+
+
+@dataclass
+class ImportReport:
+    source: str
+    dry_run: bool = False
+    strict: bool = False
+    rows_read: int = 0
+    organizations: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    organizations_rejected: int = 0
+    refused: bool = False
+    rejected: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    ignored: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source, "dry_run": self.dry_run, "strict": self.strict,
+            "refused": self.refused, "rows_read": self.rows_read,
+            "organizations": {"in_source": self.organizations, "created": self.created,
+                              "updated": self.updated, "unchanged": self.unchanged,
+                              "rejected": self.organizations_rejected},
+            "rejected": [problem.as_dict() for problem in self.rejected],
+            "warnings": [problem.as_dict() for problem in self.warnings],
+            "ignored": dict(sorted(self.ignored.items())),
+        }

@@ -1,0 +1,148 @@
+"""The HSDS 3.0 tables and fields, read from Open Referral's own data package descriptor.
+
+`datapackage.json` beside this module is the descriptor published with HSDS 3.0 (CC BY-SA 4.0),
+shipped with the package so that export and import never need the network. The export writes
+it as the package's descriptor; the import checks every row against its field definitions.
+The test suite checks that it still equals the copy in ../shared/hsds/3.0.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import math
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DESCRIPTOR_PATH = Path(__file__).with_name("datapackage.json")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_SHARED_LENGTH = 32
+_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(:([0-5]\d)(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    type: str
+    format: str | None
+    required: bool
+    enum: tuple[str, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """One HSDS table: ``name`` is the resource name ("service"), ``path`` its CSV file."""
+
+    name: str
+    path: str
+    fields: tuple[Field, ...]
+
+    @property
+    def field_names(self) -> list[str]:
+        return [field.name for field in self.fields]
+
+
+@functools.cache
+def descriptor() -> dict[str, Any]:
+    return json.loads(DESCRIPTOR_PATH.read_text(encoding="utf-8"))
+
+
+@functools.cache
+def tables() -> dict[str, Table]:
+    """Every HSDS table by resource name, in the descriptor's order."""
+    result: dict[str, Table] = {}
+    for resource in descriptor()["resources"]:
+        fields = tuple(
+            Field(name=item["name"], type=item["type"], format=item.get("format"),
+                  required=bool(item.get("constraints", {}).get("required")),
+                  enum=tuple(item["constraints"]["enum"])
+                  if "enum" in item.get("constraints", {}) else None)
+            for item in resource["schema"]["fields"]
+        )
+        result[resource["name"]] = Table(resource["name"], resource["path"], fields)
+    return result
+
+
+def normalize_uuid(value: str) -> str | None:
+    """The canonical lower-case form of a hyphenated UUID, or None when it is not one."""
+    lowered = value.strip().lower()
+    return lowered if _UUID.match(lowered) else None
+
+
+def parse_time(value: str) -> dt.time | None:
+    """'09:00', '09:00:00' or '09:00:00-05:00' -> 09:00 (seconds and offsets dropped)."""
+    match = _TIME.match(value.strip())
+    if match is None:
+        return None
+    return dt.time(int(match.group(1)), int(match.group(2)))
+
+
+def _check_value(field: Field, value: Any) -> tuple[Any, str | None]:
+    """The value in the field's Python form (str or float), or a message saying what is wrong."""
+    if isinstance(value, dict | list):
+        return None, f"{field.name} must be a single value"
+    if field.type == "number":
+        if isinstance(value, bool):
+            return None, f"{field.name} must be a number"
+        try:
+            number = float(value)
+        except ValueError:
+            return None, f"{field.name} must be a number, not {value!r}"
+        if not math.isfinite(number):
+            return None, f"{field.name} must be a finite number"
+        return number, None
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    if field.format == "uuid":
+        canonical = normalize_uuid(text)
+        if canonical is None:
+            return None, f"{field.name} is not a UUID: {text!r}"
+        return canonical, None
+    if field.enum is not None:
+        if text not in field.enum:
+            return None, f"{field.name} must be one of {', '.join(field.enum)}, not {text!r}"
+        return field.enum[field.enum.index(text)], None
+    if field.type == "time" and parse_time(text) is None:
+        return None, f"{field.name} must be a time such as 09:00:00, not {text!r}"
+    if field.type == "date":
+        try:
+            dt.date.fromisoformat(text)
+        except ValueError:
+            return None, f"{field.name} must be a date such as 2024-01-31, not {text!r}"
+    if field.type == "datetime":
+        try:
+            dt.datetime.fromisoformat(text)
+        except ValueError:
+            return None, f"{field.name} must be a date and time, not {text!r}"
+    return text, None
+
+
+def check_row(table: Table, raw: dict[str, Any],
+              keep: frozenset[str]) -> tuple[dict[str, Any], list[str]]:
+    """Check one row against its table's field definitions.
+
+    Returns the non-empty values of the ``keep`` fields, converted, and the problems found
+    in any field (a missing required value, a malformed UUID, number, time or date, a value
+    outside an enumeration).
+    """
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for field in table.fields:
+        value = raw.get(field.name)
+        if isinstance(value, str):
+            value = value.strip()
+        if value is None or value == "":
+            if field.required:
+                problems.append(f"{field.name} is required")
+            continue
+        converted, problem = _check_value(field, value)
+        if problem:
+            problems.append(problem)
+        elif field.name in keep:
+            if isinstance(converted, str) and len(converted) <= _SHARED_LENGTH:
+                converted = sys.intern(converted)  # "Main office", "TX", "es"... repeat a lot
+            values[field.name] = converted
+    return values, problems
