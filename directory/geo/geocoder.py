@@ -68,7 +68,8 @@ def point_result(lat: float, lon: float) -> GeocodeResult:
     return GeocodeResult(
         lat=lat,
         lon=lon,
-        label=f"{lat:.5f}, {lon:.5f}" + (f" (near {nearest.city}, {nearest.state})" if nearest else ""),
+        label=f"{lat:.5f}, {lon:.5f}"
+        + (f" (near {nearest.city}, {nearest.state})" if nearest else ""),
         state=nearest.state if nearest else None,
         county=nearest.county if nearest else None,
         postal_code=nearest.code if nearest else None,

@@ -17,7 +17,6 @@ import math
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, column, select, table, text
-
 from sqlalchemy.orm import Session
 
 from directory.geo.distance import EARTH_RADIUS_MI

@@ -366,7 +366,8 @@ def _search_rings(statement: Select, point: PointContext, radii: list[float],  #
 
 def _hits(rows: Sequence[Any]) -> list[SearchHit]:
     return [SearchHit(row.organization_id, row.location_id,
-                      None if row.closeness is None else spatial.miles_from_closeness(row.closeness))
+                      None if row.closeness is None
+                      else spatial.miles_from_closeness(row.closeness))
             for row in rows]
 
 
@@ -395,7 +396,8 @@ def near(point: PointContext, radius_mi: float = DEFAULT_NEAR_RADIUS_MI,
         total = None
     hits = _hits(rows)
     return SearchResults(point=point, mode="near", hits=hits, total=total, radius_mi=radius_mi,
-                         offset=offset, covering_ids=covering_among([h.organization_id for h in hits], point,
+                         offset=offset,
+                         covering_ids=covering_among([h.organization_id for h in hits], point,
                                                      filters))
 
 
@@ -455,7 +457,8 @@ def _covering_everywhere(shape: _Shape, point: PointContext, params: dict[str, A
               .limit(limit).offset(offset))
     if open_at is not None:
         ranked = ranked.where(nearest.c.location_id.is_not(None))
-    return db_session.execute(ranked, {**params, **spatial.point_params(point.lat, point.lon)}).all()
+    parameters = {**params, **spatial.point_params(point.lat, point.lon)}
+    return db_session.execute(ranked, parameters).all()
 
 
 def _count_covering(shape: _Shape, point: PointContext, params: dict[str, Any],

@@ -25,9 +25,9 @@ from directory.geo.gazetteer import gazetteer
 from directory.geo.states import STATES
 from directory.orgs.coverage import circle_bounds
 from directory.orgs.models import (
+    LANGUAGES,
     CoverageArea,
     CoverageKind,
-    LANGUAGES,
     Location,
     MembershipStatus,
     OpeningHours,
@@ -50,7 +50,8 @@ KIND_WEIGHTS = {
 }
 SECOND_LANGUAGES = [code for code in LANGUAGES if code != "en"]
 NAME_WORDS = ["Harbor", "Beacon", "Cedar", "Riverside", "Haven", "Bridge", "Summit", "Lantern",
-              "Compass", "Meadow", "Horizon", "Anchor", "Willow", "Granite", "Northstar", "Open Door"]
+              "Compass", "Meadow", "Horizon", "Anchor", "Willow", "Granite", "Northstar",
+              "Open Door"]
 NAME_NOUNS = {
     OrganizationKind.NONPROFIT: "Survivor Services", OrganizationKind.LAW_ENFORCEMENT: "Task Force",
     OrganizationKind.FAITH_BASED: "Ministry", OrganizationKind.GOVERNMENT: "Victim Services Office",
@@ -154,7 +155,8 @@ def _jitter(rng: random.Random, lat: float, lon: float, miles: float) -> tuple[f
     bearing = rng.uniform(0, 2 * math.pi)
     dlat = distance * math.cos(bearing) / 69.0
     dlon = distance * math.sin(bearing) / (69.0 * max(0.2, math.cos(math.radians(lat))))
-    return round(max(-90.0, min(90.0, lat + dlat)), 6), round(max(-180.0, min(180.0, lon + dlon)), 6)
+    return (round(max(-90.0, min(90.0, lat + dlat)), 6),
+            round(max(-180.0, min(180.0, lon + dlon)), 6))
 
 
 def _uuid(rng: random.Random) -> str:
