@@ -7,16 +7,24 @@ its city, a rounded distance, and no point; a radius drawn around it is not draw
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from directory.accounts.permissions import Permission, Viewer, can
 from directory.db import db_session
 from directory.geo.distance import rounded_distance_mi
-from directory.orgs.models import CoverageArea, CoverageKind, Organization
+from directory.orgs.models import (
+    CoverageArea,
+    CoverageKind,
+    Location,
+    Organization,
+    OrganizationLanguage,
+    Service,
+    ServiceCategory,
+)
 from directory.orgs.operations import days_since
 from directory.orgs.search import SearchResults
 
@@ -48,7 +56,7 @@ class ResultView:
         return asdict(self)
 
 
-def _shape(area: CoverageArea, hidden_locations: set[int]) -> dict[str, Any] | None:
+def _shape(area: Any, hidden_locations: set[int]) -> dict[str, Any] | None:
     """How the map draws an area, or None where it would reveal a hidden location."""
     if area.kind == CoverageKind.RADIUS:
         if area.location_id in hidden_locations:
@@ -68,24 +76,49 @@ def coverage_shapes(organization: Organization, reveal_confidential: bool) -> li
             if (shape := _shape(area, hidden)) is not None]
 
 
+def _grouped(rows: Any) -> dict[int, list[Any]]:
+    groups: dict[int, list[Any]] = defaultdict(list)
+    for row in rows:
+        groups[row.organization_id].append(row)
+    return groups
+
+
 def present(results: SearchResults, viewer: Viewer | None) -> list[ResultView]:
+    """The page's results, read with a few narrow queries (a page of search results is the
+    hottest path of the application: no full objects, no relationships)."""
     ids = [hit.organization_id for hit in results.hits]
+    if not ids:
+        return []
     organizations = {org.id: org for org in db_session.scalars(
-        select(Organization).where(Organization.id.in_(ids)).options(
-            selectinload(Organization.locations), selectinload(Organization.services),
-            selectinload(Organization.languages),
-            selectinload(Organization.coverage_areas)))} if ids else {}
+        select(Organization).where(Organization.id.in_(ids)))}
+    locations = _grouped(db_session.execute(
+        select(Location.organization_id, Location.id, Location.city, Location.state,
+               Location.latitude, Location.longitude, Location.confidential)
+        .where(Location.organization_id.in_(ids))))
+    services = _grouped(db_session.execute(
+        select(Service.organization_id, ServiceCategory.name).join(Service.category)
+        .where(Service.organization_id.in_(ids)).order_by(Service.id)))
+    languages = _grouped(db_session.execute(
+        select(OrganizationLanguage.organization_id, OrganizationLanguage.code)
+        .where(OrganizationLanguage.organization_id.in_(ids))
+        .order_by(OrganizationLanguage.code)))
+    areas = _grouped(db_session.execute(
+        select(CoverageArea.organization_id, CoverageArea.kind, CoverageArea.label,
+               CoverageArea.location_id, CoverageArea.center_lat, CoverageArea.center_lon,
+               CoverageArea.radius_mi, CoverageArea.geojson)
+        .where(CoverageArea.organization_id.in_(ids)).order_by(CoverageArea.id)))
     views = []
     for hit in results.hits:
         organization = organizations[hit.organization_id]
         reveal = can(viewer, Permission.VIEW_CONFIDENTIAL_LOCATIONS, organization)
-        hidden = {loc.id for loc in organization.locations if loc.confidential and not reveal}
-        location = next((loc for loc in organization.locations if loc.id == hit.location_id), None)
+        own_locations = locations[organization.id]
+        hidden = {loc.id for loc in own_locations if loc.confidential and not reveal}
+        location = next((loc for loc in own_locations if loc.id == hit.location_id), None)
         exact = location is not None and location.id not in hidden
         distance = hit.distance_mi
         if distance is not None:
             distance = round(distance, 1) if exact else rounded_distance_mi(distance)
-        shapes = coverage_shapes(organization, reveal)
+        own_areas = areas[organization.id]
         views.append(ResultView(
             id=organization.id, slug=organization.slug, name=organization.name,
             kind=organization.kind.value, kind_label=organization.kind.label,
@@ -96,9 +129,9 @@ def present(results: SearchResults, viewer: Viewer | None) -> list[ResultView]:
             city=location.city if location else None, state=location.state if location else None,
             accepting_referrals=organization.accepting_referrals,
             verified_days=days_since(organization.verified_at),
-            services=[service.category.name for service in organization.services],
-            languages=organization.language_codes,
-            coverage=[area.label for area in organization.coverage_areas],
-            shapes=shapes,
+            services=[row.name for row in services[organization.id]],
+            languages=[row.code for row in languages[organization.id]],
+            coverage=[area.label for area in own_areas],
+            shapes=[shape for area in own_areas if (shape := _shape(area, hidden)) is not None],
         ))
     return views
