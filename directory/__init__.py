@@ -38,6 +38,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from directory.admin.views import bp as admin_bp
     from directory.audit.views import bp as audit_bp
     from directory.orgs.views import bp as orgs_bp
+    from directory.referrals.views import bp as referrals_bp
     from directory.web import errors, security, templating
     from directory.web.views import bp as web_bp
 
@@ -52,6 +53,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(orgs_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(referrals_bp)
     return app
 
 
