@@ -193,10 +193,11 @@ def create_referral(user: User, data: dict[str, Any]) -> Referral:
 
 def _send(user: User, referral: Referral) -> None:
     now = utcnow()
-    referral.status = ReferralStatus.SENT
-    referral.sent_at = now
-    referral.response_due_at = _response_due(referral.urgency, now)
-    _event(referral, "transition", user, ReferralStatus.DRAFT, ReferralStatus.SENT)
+    with db_session.no_autoflush:
+        referral.status = ReferralStatus.SENT
+        referral.sent_at = now
+        referral.response_due_at = _response_due(referral.urgency, now)
+        _event(referral, "transition", user, ReferralStatus.DRAFT, ReferralStatus.SENT)
     _flush_or_conflict()
     notify(referral, referral.receiver, "new_referral")
 
@@ -262,16 +263,17 @@ def transition(user: User | None, referral: Referral, data: dict[str, Any]) -> R
                                                   "referrals."})
     source = referral.status
     now = utcnow()
-    referral.status = target
-    if target in (ReferralStatus.ACCEPTED, ReferralStatus.DECLINED):
-        referral.responded_at = now
-    if target in FINAL_STATUSES:
-        referral.finished_at = now
-    if target == ReferralStatus.DECLINED:
-        referral.decline_reason = DeclineReason(data["reason"])
-    if target == ReferralStatus.CLOSED:
-        referral.outcome = CloseOutcome(data["outcome"])
-    _event(referral, "transition", user, source, target, data.get("note") or "")
+    with db_session.no_autoflush:  # one flush, the guarded UPDATE, in _flush_or_conflict
+        referral.status = target
+        if target in (ReferralStatus.ACCEPTED, ReferralStatus.DECLINED):
+            referral.responded_at = now
+        if target in FINAL_STATUSES:
+            referral.finished_at = now
+        if target == ReferralStatus.DECLINED:
+            referral.decline_reason = DeclineReason(data["reason"])
+        if target == ReferralStatus.CLOSED:
+            referral.outcome = CloseOutcome(data["outcome"])
+        _event(referral, "transition", user, source, target, data.get("note") or "")
     _flush_or_conflict()
     _notify_transition(user, referral, target)
     if redirect_to is not None and user is not None:
@@ -527,6 +529,7 @@ def _purge_identifying(now: dt.datetime, result: SweepReport) -> None:
         db_session.execute(update(Referral).where(Referral.id == referral.id)
                            .values(identifying_data=None)
                            .execution_options(synchronize_session=False))
+        db_session.expire(referral, ["identifying_data"])
         db_session.add(ReferralEvent(referral_id=referral.id, kind="identifying_purged",
                                      actor_name="directory sweep"))
         result.identifying_purged.append(referral.public_id)
@@ -571,4 +574,5 @@ def rotate_data_key() -> int:
                                    .execution_options(synchronize_session=False))
                 count += len(values)
     db_session.flush()
+    db_session.expire_all()
     return count
