@@ -72,6 +72,11 @@ def _texts(value: Any) -> list[str]:
     return [str(value)]
 
 
+def _form() -> dict[str, str]:
+    """The posted fields, less the CSRF token (checked already; no schema knows it)."""
+    return {name: value for name, value in request.form.items() if name != "csrf_token"}
+
+
 def _field_errors(error: ops.ReferralError) -> dict[str, str]:
     return {name.replace(".", "_"): message for name, message in error.fields.items()}
 
@@ -126,7 +131,7 @@ def new() -> Page:
     errors: dict[str, str] = {}
     status = 200
     if request.method == "POST":
-        values = request.form.to_dict()
+        values = _form()
         data = {name: value for name, value in values.items() if not name.startswith("consent_")}
         data["to"] = receiver.slug
         data["consent"] = _consent_form()
@@ -193,7 +198,7 @@ def transition(public_id: str) -> Page:
     referral = _load(public_id)
     try:
         draft = ops.transition(current_user, referral,
-                               TransitionSchema().load(request.form.to_dict()))
+                               TransitionSchema().load(_form()))
     except (ValidationError, ops.ReferralError) as exc:
         return _refused(public_id, exc)
     flash(f"The referral is now {referral.status.label.lower()}.", "success")
@@ -224,7 +229,7 @@ def send(public_id: str) -> Page:
 def add_note(public_id: str) -> Page:
     referral = _load(public_id)
     try:
-        ops.add_note(current_user, referral, NoteSchema().load(request.form.to_dict()))
+        ops.add_note(current_user, referral, NoteSchema().load(_form()))
     except (ValidationError, ops.ReferralError) as exc:
         return _refused(public_id, exc)
     flash("Note added.", "success")

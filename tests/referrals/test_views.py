@@ -7,15 +7,17 @@ import re
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from directory import create_app
 from directory.audit.models import AuditEvent
-from directory.db import utcnow
+from directory.db import get_database, utcnow
 from directory.referrals import operations as ops
 from directory.referrals.models import Referral, ReferralStatus
-from tests.conftest import AuthActions
+from tests.conftest import PASSWORD, AuthActions
 from tests.factories import Factory
 from tests.referrals.conftest import Partners
 
@@ -224,3 +226,34 @@ def test_a_partner_profile_offers_a_referral(client: FlaskClient, auth: AuthActi
     assert f"/referrals/new?to={partners.receiver.slug}" in page
     own = client.get(f"/organizations/{partners.sender.slug}").text
     assert "/referrals/new" not in own
+
+
+@pytest.fixture()
+def guarded_client(app: Flask, settings: dict[str, Any], db: Session) -> FlaskClient:
+    """A client of the application with CSRF protection on, as deployed."""
+    application = create_app({**settings, "WTF_CSRF_ENABLED": True})
+    get_database(application).engine.dispose()
+    application.extensions["directory.db"] = get_database(app)
+    return application.test_client()
+
+
+def _token(page: str) -> str:
+    return re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
+
+
+def test_the_real_forms_work_with_their_csrf_tokens(guarded_client: FlaskClient,
+                                                    partners: Partners) -> None:
+    client = guarded_client
+    login = client.get("/login").text
+    client.post("/login", data={"csrf_token": _token(login), "email": partners.referrer.email,
+                                "password": PASSWORD})
+    page = client.get(f"/referrals/new?to={partners.receiver.slug}").text
+    sent = client.post(f"/referrals/new?to={partners.receiver.slug}",
+                       data=form(csrf_token=_token(page)))
+    assert sent.status_code == 302, sent.text
+    url = sent.headers["Location"]
+    page = client.get(url).text
+    assert client.post(f"{url}/notes", data={"csrf_token": _token(page),
+                                             "body": "Hello."}).status_code == 302
+    assert client.post(f"{url}/transitions", data={
+        "csrf_token": _token(page), "to": "withdrawn", "version": 2}).status_code == 302
