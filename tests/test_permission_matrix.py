@@ -154,6 +154,8 @@ EXPECTED: dict[str, dict[str, Row]] = {
     "referrals.detail": {"GET": referral_sides(200)},
     "referrals.transition": {"POST": referral_sides(400)},  # empty form
     "referrals.send": {"POST": referral_sides(400)},
+    "referrals.new_placement": {"GET": referrers(200), "POST": referrers(400)},
+    "referrals.share_identifying": {"POST": Row(LOGIN, 400, 403, 400, 404, LOGIN, 404)},
     "referrals.add_note": {"POST": referral_sides(400)},
     "referrals.revoke_consent": {"POST": Row(LOGIN, 302, 403, 302, 404, LOGIN, 404)},
     "referrals.notification_list": {"GET": referrers(200)},

@@ -41,6 +41,7 @@ class Permission(enum.StrEnum):
     VIEW_CLIENT_DETAILS = "view_client_details"
     ADD_REFERRAL_NOTE = "add_referral_note"
     REVOKE_CONSENT = "revoke_consent"
+    SHARE_IDENTIFYING = "share_identifying"
     VIEW_REFERRAL_REPORT = "view_referral_report"
 
 
@@ -153,6 +154,9 @@ def can(user: Viewer | None, permission: Permission, target: Any = None) -> bool
             consent = target.consent
             return (referral_side(member, target) == Side.SENDER and consent is not None
                     and consent.revoked_at is None)
+        case Permission.SHARE_IDENTIFYING:
+            return (referral_side(member, target) == Side.SENDER and target.purged_at is None
+                    and target.status in (ReferralStatus.SENT, ReferralStatus.ACCEPTED))
         case Permission.VIEW_REFERRAL_REPORT:
             return coordinator
     raise ValueError(f"no rule for {permission!r}")

@@ -119,6 +119,8 @@ class Referral(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     redirected_from_id: Mapped[int | None] = mapped_column(
         ForeignKey("referrals.id", ondelete="SET NULL"))
+    placement_id: Mapped[int | None] = mapped_column(
+        ForeignKey("placement_requests.id", ondelete="SET NULL"), index=True)
     service: Mapped[str] = mapped_column(String(100))
     urgency: Mapped[Urgency] = mapped_column(str_enum(Urgency))
     age_range: Mapped[str] = mapped_column(String(8))
@@ -144,6 +146,8 @@ class Referral(Base):
     receiver: Mapped[Organization] = relationship(foreign_keys=[receiver_org_id])
     created_by: Mapped[User | None] = relationship()
     redirected_from: Mapped[Referral | None] = relationship(remote_side="Referral.id")
+    placement: Mapped[PlacementRequest | None] = relationship(
+        back_populates="referrals", foreign_keys=[placement_id])
     consents: Mapped[list[Consent]] = relationship(
         back_populates="referral", cascade="all, delete-orphan", order_by="Consent.id")
     events: Mapped[list[ReferralEvent]] = relationship(
@@ -161,6 +165,26 @@ class Referral(Base):
     def is_overdue(self, now: dt.datetime | None = None) -> bool:
         return (self.status == ReferralStatus.SENT and self.response_due_at is not None
                 and self.response_due_at < (now or utcnow()))
+
+
+class PlacementRequest(Base):
+    """One de-identified request for a scarce service sent to several partners at once; the
+    first referral accepted fills it."""
+
+    __tablename__ = "placement_requests"
+
+    id: Mapped[int_pk]
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    sender_org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[created_at]
+    # The accepted referral's id; a plain column, as referrals already point here (no FK cycle).
+    filled_referral_id: Mapped[int | None]
+    filled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    referrals: Mapped[list[Referral]] = relationship(
+        back_populates="placement", foreign_keys="Referral.placement_id", order_by="Referral.id")
 
 
 class Consent(Base):

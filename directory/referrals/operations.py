@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +36,7 @@ from directory.referrals.models import (
     Consent,
     DeclineReason,
     MinorBasis,
+    PlacementRequest,
     Referral,
     ReferralEvent,
     ReferralNote,
@@ -75,6 +78,7 @@ class ReferralConflict(ReferralError):
     status = 409
 
 
+AUTOMATIC = "the directory (automatic)"  # the actor of the sweep and of placement withdrawals
 CONFLICT_MESSAGE = ("Someone else changed this referral a moment ago; nothing was changed. "
                     "Reload the page to see its current state.")
 
@@ -117,7 +121,7 @@ def _response_due(urgency: Urgency, start: dt.datetime) -> dt.datetime:
 def _event(referral: Referral, kind: str, actor: User | None, source: ReferralStatus | None,
            target: ReferralStatus | None, note: str = "") -> ReferralEvent:
     event = ReferralEvent(kind=kind, actor_id=actor.id if actor else None,
-                          actor_name=actor.name if actor else "directory sweep",
+                          actor_name=actor.name if actor else AUTOMATIC,
                           from_status=source.value if source else None,
                           to_status=target.value if target else None,
                           note=crypto.encrypt_text(note) if note else None)
@@ -154,24 +158,29 @@ def _add_consent(user: User, referral: Referral, data: dict[str, Any]) -> Consen
     return consent
 
 
-def create_referral(user: User, data: dict[str, Any]) -> Referral:
-    """Create a referral from ``ReferralSchema`` data and send it at once (consent included)."""
+def _sender_of(user: User, data: dict[str, Any]) -> Organization:
     senders = sending_organizations(user)
     if data.get("from_organization"):
         sender = _organization(data["from_organization"], "from_organization")
         if sender not in senders:
             raise ReferralForbidden("You cannot send referrals for that organization.")
-    elif senders:
-        sender = senders[0]
-    else:
-        raise ReferralForbidden("Only members of an active organization send referrals.")
-    receiver = _organization(data["to"], "to")
+        return sender
+    if senders:
+        return senders[0]
+    raise ReferralForbidden("Only members of an active organization send referrals.")
+
+
+def _send_new(user: User, sender: Organization, slug: str, data: dict[str, Any],
+              placement: PlacementRequest | None = None) -> Referral:
+    """Build, check and send one referral to the partner ``slug``."""
+    receiver = _organization(slug, "to")
     if receiver.id == sender.id or not can(user, Permission.RECEIVE_REFERRALS, receiver):
-        raise InvalidReferral("That organization does not take referrals now.",
-                              {"to": "That organization does not take referrals now."})
+        message = f"{receiver.name} does not take referrals now."
+        raise InvalidReferral(message, {"to": message})
     if data["service"] not in {category.code for category in services_of(receiver)}:
-        raise InvalidReferral("Choose a service the partner offers.",
-                              {"service": "Choose a service the partner offers."})
+        message = ("Choose a service the partner offers." if placement is None
+                   else f"{receiver.name} does not offer this service.")
+        raise InvalidReferral(message, {"service": message})
     identifying = {item: data[item] for item in IDENTIFYING_ITEMS if data.get(item)}
     referral = Referral(sender_org_id=sender.id, receiver_org_id=receiver.id,
                         created_by_id=user.id, service=data["service"],
@@ -180,7 +189,7 @@ def create_referral(user: User, data: dict[str, Any]) -> Referral:
                         client_data=crypto.encrypt_json(
                             {item: data.get(item, "") for item in CLIENT_ITEMS}),
                         identifying_data=crypto.encrypt_json(identifying) if identifying
-                        else None)
+                        else None, placement=placement)
     _check_consent(referral, data["consent"], identifying)
     referral.sender, referral.receiver = sender, receiver
     db_session.add(referral)
@@ -189,6 +198,79 @@ def create_referral(user: User, data: dict[str, Any]) -> Referral:
     db_session.flush()
     _send(user, referral)
     return referral
+
+
+def create_referral(user: User, data: dict[str, Any]) -> Referral:
+    """Create a referral from ``ReferralSchema`` data and send it at once (consent included)."""
+    return _send_new(user, _sender_of(user, data), data["to"], data)
+
+
+def create_placement_request(user: User, data: dict[str, Any]) -> PlacementRequest:
+    """Send one de-identified request (``PlacementSchema`` data) to several partners at once.
+
+    Each partner gets its own referral under its own consent record; the first to accept gets
+    the client, the others are withdrawn and told. Identifying details are never part of the
+    request: the sender shares them afterwards with the one that accepted (``share_identifying``).
+    """
+    sender = _sender_of(user, data)
+    placement = PlacementRequest(sender_org_id=sender.id, created_by_id=user.id)
+    db_session.add(placement)
+    errors: dict[str, str] = {}
+    for slug in dict.fromkeys(data["to"]):
+        try:
+            _send_new(user, sender, slug, data, placement)
+        except InvalidReferral as exc:
+            errors.setdefault("to", exc.message)
+            if "to" not in exc.fields:
+                errors.update({k: v for k, v in exc.fields.items() if k != "service"})
+                errors.setdefault("to", exc.message)
+    if errors:
+        raise InvalidReferral("Some partners cannot take this request.", errors)
+    return placement
+
+
+def _fill_placement(referral: Referral) -> None:
+    """Claim the placement for ``referral``: of concurrent accepts by different partners,
+    only the first UPDATE finds it open."""
+    with _conflicts():
+        claimed = db_session.execute(
+            update(PlacementRequest).where(PlacementRequest.id == referral.placement_id,
+                                           PlacementRequest.filled_referral_id.is_(None))
+            .values(filled_referral_id=referral.id, filled_at=utcnow())
+            .execution_options(synchronize_session=False))
+    if claimed.rowcount != 1:
+        raise ReferralConflict("Another partner accepted this placement request first; "
+                               "nothing was changed.")
+
+
+def _withdraw_siblings(referral: Referral) -> None:
+    siblings = db_session.scalars(select(Referral).where(
+        Referral.placement_id == referral.placement_id, Referral.id != referral.id,
+        Referral.status == ReferralStatus.SENT)).all()
+    for sibling in siblings:
+        transition(None, sibling, {"to": ReferralStatus.WITHDRAWN, "version": sibling.version,
+                                   "note": "Placed with another partner."})
+
+
+def share_identifying(user: User, referral: Referral, data: dict[str, Any]) -> None:
+    """Share identifying details (``IdentifyingSchema`` data) with the receiver, under a new
+    consent record that names them."""
+    if not can(user, Permission.SHARE_IDENTIFYING, referral):
+        raise ReferralForbidden("Identifying details are shared by the referrer while the "
+                                "referral is open.")
+    identifying = {item: data[item] for item in IDENTIFYING_ITEMS if data.get(item)}
+    if not identifying:
+        raise InvalidReferral("Give at least one identifying detail.",
+                              {"name": "Give at least one identifying detail."})
+    _check_consent(referral, data["consent"], identifying)
+    _add_consent(user, referral, data["consent"])
+    db_session.execute(update(Referral).where(Referral.id == referral.id)
+                       .values(identifying_data=crypto.encrypt_json(identifying))
+                       .execution_options(synchronize_session=False))
+    db_session.add(ReferralEvent(referral_id=referral.id, kind="identifying_shared",
+                                 actor_id=user.id, actor_name=user.name))
+    db_session.flush()
+    db_session.refresh(referral, ["identifying_data", "events", "consents"])
 
 
 def _send(user: User, referral: Referral) -> None:
@@ -228,18 +310,25 @@ def _check_move(user: User | None, referral: Referral, target: ReferralStatus,
     return move
 
 
-def _flush_or_conflict() -> None:
-    """Write the change; a concurrent winner makes it a conflict. The caller rolls back, so
-    the loser changes nothing."""
+@contextmanager
+def _conflicts() -> Iterator[None]:
+    """A concurrent winner turns the write into a conflict. The caller rolls back, so the
+    loser changes nothing."""
     try:
-        db_session.flush()
+        yield
     except StaleDataError as exc:
         raise ReferralConflict(CONFLICT_MESSAGE) from exc
     except OperationalError as exc:
-        # SQLite: a writer whose snapshot another writer outdated gets "database is locked".
-        if "locked" not in str(exc).lower():
+        # SQLite: a writer whose snapshot another writer outdated gets "database is locked";
+        # PostgreSQL may pick a loser of crossing row locks ("deadlock detected").
+        if not any(word in str(exc).lower() for word in ("locked", "deadlock")):
             raise
         raise ReferralConflict(CONFLICT_MESSAGE) from exc
+
+
+def _flush_or_conflict() -> None:
+    with _conflicts():
+        db_session.flush()
 
 
 def transition(user: User | None, referral: Referral, data: dict[str, Any]) -> Referral | None:
@@ -261,6 +350,8 @@ def transition(user: User | None, referral: Referral, data: dict[str, Any]) -> R
             raise InvalidReferral("Choose a third organization that takes referrals.",
                                   {"redirect_to": "Choose a third organization that takes "
                                                   "referrals."})
+    if target == ReferralStatus.ACCEPTED and referral.placement_id is not None:
+        _fill_placement(referral)  # first: concurrent accepts of a placement queue up here
     source = referral.status
     now = utcnow()
     with db_session.no_autoflush:  # one flush, the guarded UPDATE, in _flush_or_conflict
@@ -275,6 +366,8 @@ def transition(user: User | None, referral: Referral, data: dict[str, Any]) -> R
             referral.outcome = CloseOutcome(data["outcome"])
         _event(referral, "transition", user, source, target, data.get("note") or "")
     _flush_or_conflict()
+    if target == ReferralStatus.ACCEPTED and referral.placement_id is not None:
+        _withdraw_siblings(referral)
     _notify_transition(user, referral, target)
     if redirect_to is not None and user is not None:
         return _redirected_draft(user, referral, redirect_to)
@@ -531,7 +624,7 @@ def _purge_identifying(now: dt.datetime, result: SweepReport) -> None:
                            .execution_options(synchronize_session=False))
         db_session.expire(referral, ["identifying_data"])
         db_session.add(ReferralEvent(referral_id=referral.id, kind="identifying_purged",
-                                     actor_name="directory sweep"))
+                                     actor_name=AUTOMATIC))
         result.identifying_purged.append(referral.public_id)
     db_session.flush()
 
@@ -553,7 +646,7 @@ def _purge_closed(now: dt.datetime, result: SweepReport) -> None:
         db_session.execute(update(ReferralEvent).where(ReferralEvent.referral_id == referral_id)
                            .values(note=None).execution_options(synchronize_session=False))
         db_session.add(ReferralEvent(referral_id=referral_id, kind="purged",
-                                     actor_name="directory sweep"))
+                                     actor_name=AUTOMATIC))
         result.purged.append(db_session.scalar(
             select(Referral.public_id).where(Referral.id == referral_id)) or "")
     db_session.flush()

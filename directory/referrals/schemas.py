@@ -113,3 +113,29 @@ class TransitionSchema(_Stripped):
 class NoteSchema(_Stripped):
     body = _text(4000, required=True)
 
+
+
+class PlacementSchema(ReferralSchema):
+    """A placement request: the referral's fields, several partners, no identifying details."""
+
+    to = fields.List(fields.String(validate=validate.Length(max=80)), required=True,
+                     validate=validate.Length(min=2, max=10,
+                                              error="Choose between 2 and 10 partners."),
+                     error_messages={"required": "Choose the partners."})
+
+    @validates_schema
+    def de_identified(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        shared = [item for item in IDENTIFYING_ITEMS if data.get(item)]
+        if shared or (data.get("consent") or {}).get("items"):
+            raise ValidationError("A placement request is de-identified: share identifying "
+                                  "details with the partner that accepts.", "name")
+
+
+class IdentifyingSchema(_Stripped):
+    """Identifying details shared with the receiver, with the consent record naming them."""
+
+    name = _text(200)
+    phone = _text(40)
+    address = _text(300)
+    consent = fields.Nested(ConsentSchema, required=True,
+                            error_messages={"required": "Sharing needs a consent record."})

@@ -35,7 +35,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t(S.DRAFT, S.WITHDRAWN, Side.SENDER),
     _t(S.SENT, S.ACCEPTED, Side.RECEIVER),
     _t(S.SENT, S.DECLINED, Side.RECEIVER, required=("reason", "note")),
-    _t(S.SENT, S.WITHDRAWN, Side.SENDER),
+    # The system withdraws the other partners' copies of a placement request once one accepts.
+    _t(S.SENT, S.WITHDRAWN, Side.SENDER, Side.SYSTEM),
     _t(S.SENT, S.EXPIRED, Side.SYSTEM),
     _t(S.ACCEPTED, S.COMPLETED, Side.RECEIVER, required=("note",)),
     _t(S.ACCEPTED, S.CLOSED, Side.RECEIVER, Side.SENDER, required=("outcome",)),

@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response
 
 from directory.accounts.permissions import Permission, can, referral_side, require
 from directory.db import db_session
-from directory.orgs.models import Organization
+from directory.orgs.models import Organization, ServiceCategory
 from directory.referrals import notifications, states
 from directory.referrals import operations as ops
 from directory.referrals.models import (
@@ -30,7 +30,14 @@ from directory.referrals.models import (
     ReferralStatus,
     Urgency,
 )
-from directory.referrals.schemas import ConsentSchema, NoteSchema, ReferralSchema, TransitionSchema
+from directory.referrals.schemas import (
+    ConsentSchema,
+    IdentifyingSchema,
+    NoteSchema,
+    PlacementSchema,
+    ReferralSchema,
+    TransitionSchema,
+)
 
 bp = Blueprint("referrals", __name__, url_prefix="/referrals")
 Page = str | tuple[str, int] | Response
@@ -155,6 +162,43 @@ def new() -> Page:
                            errors=errors, **CHOICES), status
 
 
+@bp.route("/placements/new", methods=["GET", "POST"])
+def new_placement() -> Page:
+    """One de-identified request for a scarce service to several partners at once."""
+    require(current_user, Permission.USE_REFERRALS)
+    senders = ops.sending_organizations(current_user)
+    if not senders:
+        abort(403)
+    values: dict[str, Any] = {"partners": "\n".join(request.args.getlist("to"))[:2000]}
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        values = _form()
+        data: dict[str, Any] = {name: value for name, value in values.items()
+                                if not name.startswith("consent_") and name != "partners"}
+        data["to"] = [line.strip() for line in values.get("partners", "").splitlines()
+                      if line.strip()]
+        data["consent"] = _consent_form()
+        try:
+            placement = ops.create_placement_request(current_user, PlacementSchema().load(data))
+        except ValidationError as exc:
+            errors = flat_errors(exc.messages)
+        except ops.ReferralError as exc:
+            errors = _field_errors(exc) or {"form": exc.message}
+            status = exc.status
+        else:
+            flash(f"Placement request sent to {len(placement.referrals)} partners: the first "
+                  "to accept gets the referral.", "success")
+            return redirect(url_for("referrals.outbox"))
+        if "to" in errors:
+            errors["partners"] = errors.pop("to")
+        status = max(status, 400)
+        db_session.rollback()
+    services = db_session.scalars(select(ServiceCategory).order_by(ServiceCategory.name)).all()
+    return render_template("referrals/placement.html", senders=senders, services=services,
+                           values=values, errors=errors, **CHOICES), status
+
+
 # --- one referral ---------------------------------------------------------------------------
 
 def _load(public_id: str) -> Referral:
@@ -222,6 +266,21 @@ def send(public_id: str) -> Page:
     except ops.ReferralError as exc:
         return _refused(public_id, exc)
     flash(f"Referral sent to {referral.receiver.name}.", "success")
+    return redirect(url_for("referrals.detail", public_id=referral.public_id))
+
+
+@bp.route("/<public_id>/identifying", methods=["POST"])
+def share_identifying(public_id: str) -> Page:
+    referral = _load(public_id)
+    require(current_user, Permission.SHARE_IDENTIFYING, referral)
+    data: dict[str, Any] = {name: value for name, value in _form().items()
+                            if name in ("name", "phone", "address")}
+    data["consent"] = _consent_form()
+    try:
+        ops.share_identifying(current_user, referral, IdentifyingSchema().load(data))
+    except (ValidationError, ops.ReferralError) as exc:
+        return _refused(public_id, exc)
+    flash(f"Identifying details shared with {referral.receiver.name}.", "success")
     return redirect(url_for("referrals.detail", public_id=referral.public_id))
 
 

@@ -28,11 +28,13 @@ from directory.db import get_database, get_session, upgrade
 from directory.mail.models import OutboxMessage
 from directory.orgs.models import Organization
 from directory.referrals import operations as ops
-from directory.referrals.models import Referral, ReferralEvent
+from directory.referrals.models import PlacementRequest, Referral, ReferralEvent
+from directory.referrals.schemas import PlacementSchema
 from directory.seeding import SeedReport, load_taxonomy
 from tests.factories import Factory
 
 THREADS = 20
+PARTNERS = 10  # the most a placement request goes to
 
 
 @dataclass
@@ -86,6 +88,8 @@ def _clean_up(application: Flask, org_ids: list[int], user_ids: list[int],
         for referral in session.scalars(select(Referral).where(
                 Referral.sender_org_id.in_(org_ids))):
             session.delete(referral)
+        session.execute(delete(PlacementRequest).where(
+            PlacementRequest.sender_org_id.in_(org_ids)))
         session.execute(delete(OutboxMessage).where(OutboxMessage.to_address.in_(emails)))
         session.execute(delete(AuditEvent).where(or_(AuditEvent.actor_id.in_(user_ids),
                                                      AuditEvent.subject_user_id.in_(user_ids))))
@@ -157,3 +161,63 @@ def test_a_copied_database_file_does_not_reveal_client_details(committed: Commit
     key = committed.app.config["DATA_KEY"]
     keys = MultiFernet([Fernet(k.encode()) for k in key.split(",")])
     assert b"555-0199" in keys.decrypt(stored.encode())
+
+
+def test_concurrent_accepts_of_a_placement_have_exactly_one_winner(
+        app: Flask, settings: dict[str, Any], tmp_path: Path) -> None:
+    """Every partner of a placement request (10, the most) accepts at once: one gets the client."""
+    sqlite = settings["DATABASE_URL"].startswith("sqlite")
+    url = f"sqlite:///{tmp_path / 'placement.db'}" if sqlite else settings["DATABASE_URL"]
+    application = create_app({**settings, "DATABASE_URL": url,
+                              "INSTANCE_PATH": str(tmp_path / "instance")})
+    with application.app_context():
+        if sqlite:
+            upgrade(get_database(application))
+            load_taxonomy(SeedReport())
+        session = get_session()
+        factory = Factory(session)
+        sender = factory.organization()
+        referrer = factory.user(organization=sender)
+        partners = [factory.organization() for _ in range(PARTNERS)]
+        users = [factory.user(organization=partner) for partner in partners]
+        data = Factory.referral_data(partners[0])
+        data["to"] = [partner.slug for partner in partners]
+        placement = ops.create_placement_request(referrer, PlacementSchema().load(data))
+        session.commit()
+        pairs = [(user.id, referral.public_id)
+                 for user, referral in zip(users, placement.referrals, strict=True)]
+        org_ids = [sender.id, *(partner.id for partner in partners)]
+        user_ids = [referrer.id, *(user.id for user in users)]
+        emails = [referrer.email, *(user.email for user in users)]
+    barrier = threading.Barrier(PARTNERS)
+
+    def accept(index: int) -> str:
+        user_id, public_id = pairs[index]
+        with application.app_context():
+            session = get_session()
+            user = session.get(User, user_id)
+            referral = ops.get_referral(user, public_id)
+            version = referral.version
+            session.commit()
+            barrier.wait(timeout=60)
+            try:
+                ops.transition(user, referral, {"to": "accepted", "version": version})
+                session.commit()
+            except (ops.ReferralConflict, ops.ReferralForbidden):
+                session.rollback()
+                return "refused"
+            return "won"
+
+    try:
+        with ThreadPoolExecutor(max_workers=PARTNERS) as pool:
+            outcomes = list(pool.map(accept, range(PARTNERS)))
+        assert outcomes.count("won") == 1, outcomes
+        with application.app_context():
+            statuses = get_session().scalars(select(Referral.status).where(
+                Referral.sender_org_id == org_ids[0])).all()
+            assert sorted(s.value for s in statuses) == (
+                ["accepted"] + ["withdrawn"] * (PARTNERS - 1))
+    finally:
+        if not sqlite:
+            _clean_up(application, org_ids, user_ids, emails)
+        get_database(application).engine.dispose()

@@ -220,7 +220,7 @@ def test_sweep_expires_overdue_referrals_once_and_tells_both_sides(
     first = ops.sweep(later)
     assert first.expired == [overdue.public_id]
     assert overdue.status == ReferralStatus.EXPIRED and fresh.status == ReferralStatus.SENT
-    assert overdue.events[-1].actor_name == "directory sweep"
+    assert overdue.events[-1].actor_id is None and overdue.events[-1].actor_name == ops.AUTOMATIC
     kinds = db.scalars(select(Notification.user_id).where(
         Notification.referral_id == overdue.id, Notification.kind == "expired")).all()
     assert partners.referrer.id in kinds and partners.receiver_user.id in kinds
