@@ -220,10 +220,9 @@ def create_placement_request(user: User, data: dict[str, Any]) -> PlacementReque
         try:
             _send_new(user, sender, slug, data, placement)
         except InvalidReferral as exc:
+            # A partner that cannot take the request is named in the message on the list.
             errors.setdefault("to", exc.message)
-            if "to" not in exc.fields:
-                errors.update({k: v for k, v in exc.fields.items() if k != "service"})
-                errors.setdefault("to", exc.message)
+            errors.update({k: v for k, v in exc.fields.items() if k not in ("to", "service")})
     if errors:
         raise InvalidReferral("Some partners cannot take this request.", errors)
     return placement
@@ -460,8 +459,12 @@ def client_view(user: User, referral: Referral) -> ClientView:
 
 
 def user_side_organization(user: User, referral: Referral) -> Organization | None:
-    side = referral_side(user, referral)
-    return {Side.SENDER: referral.sender, Side.RECEIVER: referral.receiver}.get(side)  # type: ignore[arg-type]
+    match referral_side(user, referral):
+        case Side.SENDER:
+            return referral.sender
+        case Side.RECEIVER:
+            return referral.receiver
+    return None
 
 
 def add_note(user: User, referral: Referral, data: dict[str, Any]) -> ReferralNote:
