@@ -39,6 +39,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from directory.audit.views import bp as audit_bp
     from directory.hsds.views import bp as hsds_bp
     from directory.orgs.views import bp as orgs_bp
+    from directory.referrals.views import bp as referrals_bp
     from directory.web import errors, security, templating
     from directory.web.views import bp as web_bp
 
@@ -54,6 +55,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(hsds_bp)
+    app.register_blueprint(referrals_bp)
     return app
 
 

@@ -428,3 +428,40 @@ def _print_import_report(document: dict[str, Any], limit: int = 50) -> None:
     if document["ignored"]:
         click.echo("Not held by the directory, ignored: " + ", ".join(
             f"{name} ({count})" for name, count in document["ignored"].items()))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@with_app
+def sweep(app: Flask, as_json: bool) -> None:
+    """Expire overdue referrals, warn of near deadlines, purge client data past its purpose.
+
+    Idempotent and safe to run from cron at any frequency."""
+    from directory.referrals.operations import sweep as sweep_referrals
+
+    with transaction():
+        report = sweep_referrals()
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        click.echo(f"Expired {len(report.expired)}; warned of a near deadline "
+                   f"{len(report.due_soon)}; identifying details purged "
+                   f"{len(report.identifying_purged)}; client details purged past retention "
+                   f"{len(report.purged)}.")
+
+
+@main.command(name="rotate-data-key")
+@click.option("--json", "as_json", is_flag=True, help="Print the count as JSON.")
+@with_app
+def rotate_data_key_command(app: Flask, as_json: bool) -> None:
+    """Re-encrypt stored client details and notes with the newest DIRECTORY_DATA_KEY.
+
+    Put the new key first (DIRECTORY_DATA_KEY=new,old), run this, then drop the old key."""
+    from directory.referrals.operations import rotate_data_key
+
+    with transaction():
+        count = rotate_data_key()
+    if as_json:
+        emit_json({"rotated": count})
+    else:
+        click.echo(f"Re-encrypted {count} stored value(s) with the newest data key.")

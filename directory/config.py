@@ -68,6 +68,10 @@ _ENV_SETTINGS: dict[str, tuple[str, Any]] = {
     "LOGIN_LIMIT_PER_ACCOUNT": ("LOGIN_LIMIT_PER_ACCOUNT", str),
     "LOGIN_LIMIT_PER_ADDRESS": ("LOGIN_LIMIT_PER_ADDRESS", str),
     "PROXY_COUNT": ("PROXY_COUNT", int),
+    "RESPONSE_HOURS_EMERGENCY": ("RESPONSE_HOURS_EMERGENCY", int),
+    "RESPONSE_HOURS_URGENT": ("RESPONSE_HOURS_URGENT", int),
+    "RESPONSE_HOURS_ROUTINE": ("RESPONSE_HOURS_ROUTINE", int),
+    "CLIENT_DATA_RETENTION_DAYS": ("CLIENT_DATA_RETENTION_DAYS", int),
 }
 
 
@@ -109,6 +113,12 @@ def defaults() -> dict[str, Any]:
         "LOGIN_LIMIT_PER_ADDRESS": "30 per minute; 300 per hour",
         "PROXY_COUNT": 0,
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Referrals: the receiver's time to answer, by urgency; then how long client details
+        # outlive a referral's end before `directory sweep` purges them.
+        "RESPONSE_HOURS_EMERGENCY": 4,
+        "RESPONSE_HOURS_URGENT": 24,
+        "RESPONSE_HOURS_ROUTINE": 72,
+        "CLIENT_DATA_RETENTION_DAYS": 90,
     }
 
 
@@ -172,6 +182,10 @@ def _finalize_accounts(settings: dict[str, Any], mode: str) -> None:
     if settings["REQUIRE_2FA"] is None:
         settings["REQUIRE_2FA"] = mode != "demo"
     for name in ("SESSION_IDLE_MINUTES", "SESSION_MAX_HOURS", "REMEMBER_DAYS"):
+        if int(settings[name]) < 1:
+            raise ConfigError(f"DIRECTORY_{name} must be a positive whole number.")
+    for name in ("RESPONSE_HOURS_EMERGENCY", "RESPONSE_HOURS_URGENT", "RESPONSE_HOURS_ROUTINE",
+                 "CLIENT_DATA_RETENTION_DAYS"):
         if int(settings[name]) < 1:
             raise ConfigError(f"DIRECTORY_{name} must be a positive whole number.")
     if int(settings["PROXY_COUNT"]) < 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from typing import Any
 
@@ -12,6 +13,9 @@ from directory.accounts.operations import add_membership, create_user
 from directory.orgs.models import MembershipStatus, Organization, OrganizationKind
 from directory.orgs.operations import create_organization
 from directory.orgs.schemas import ListingSchema
+from directory.referrals.models import Referral
+from directory.referrals.operations import create_referral
+from directory.referrals.schemas import ReferralSchema
 
 _numbers = itertools.count(1)
 
@@ -49,3 +53,25 @@ class Factory:
         if organization is not None:
             add_membership(user, organization, role)
         return user
+
+    @staticmethod
+    def referral_data(receiver: Organization, **changes: Any) -> dict[str, Any]:
+        """Form data of a valid, de-identified referral with its consent record."""
+        data: dict[str, Any] = {
+            "to": receiver.slug, "service": "case_management", "urgency": "urgent",
+            "age_range": "18-24", "alias": "J.D.", "language": "Spanish",
+            "needs": "Safe housing and legal advice.", "safety_concerns": "",
+            "contact_instructions": "Text first, weekdays after 5pm.",
+            "contact_person": "Case manager on duty", "handoff_time": "Tomorrow 10am",
+            "consent": {"items": [], "purpose": "Housing referral", "method": "written",
+                        "expires_on": (dt.date.today() + dt.timedelta(days=30)).isoformat()},
+        }
+        consent = changes.pop("consent", {})
+        data.update(changes)
+        data["consent"] = {**data["consent"], **consent}
+        return data
+
+    def referral(self, sender_user: User, receiver: Organization, **changes: Any) -> Referral:
+        """A sent referral from ``sender_user``'s organization to ``receiver``."""
+        return create_referral(sender_user,
+                               ReferralSchema().load(self.referral_data(receiver, **changes)))

@@ -39,6 +39,7 @@ from directory.admin.operations import suspend_user
 from directory.db import Base, get_database
 from directory.orgs.coverage import add_coverage_area
 from directory.orgs.models import MembershipStatus, Organization
+from directory.referrals.models import Referral
 from tests.conftest import PASSWORD, AuthActions
 from tests.factories import Factory
 from tests.mail.helpers import last_mail_to, link_path
@@ -83,6 +84,16 @@ def coordinators(status: Status) -> Row:
 def organization_admins(status: Status) -> Row:
     """The organization's admins and coordinators manage; its referrers may only look."""
     return Row(LOGIN, 403, 403, status, status, LOGIN, 404)
+
+
+def referrers(status: Status) -> Row:
+    """Members of active organizations (coordinators have no organization to refer for)."""
+    return Row(LOGIN, status, status, status, 403, LOGIN, 403)
+
+
+def referral_sides(status: Status) -> Row:
+    """Members of the sending and the receiving organization."""
+    return Row(LOGIN, status, status, status, 404, LOGIN, 404)
 
 
 # endpoint -> method -> Row. Static files are not routes of ours and are left out.
@@ -136,6 +147,21 @@ EXPECTED: dict[str, dict[str, Row]] = {
     "admin.user_end_sessions": {"POST": coordinators(302)},
     "audit.index": {"GET": coordinators(200)},
     "hsds.export": {"GET": Row(401, 200, 200, 200, 200, 401, 403)},  # JSON errors, no redirect
+    # The world's referral goes from the home organization to the other admin's organization;
+    # coordinators and everyone else are no side of it: 404, whatever they try.
+    "referrals.inbox": {"GET": referrers(200)},
+    "referrals.outbox": {"GET": referrers(200)},
+    "referrals.new": {"GET": referrers(302), "POST": referrers(302)},  # no partner chosen
+    "referrals.detail": {"GET": referral_sides(200)},
+    "referrals.transition": {"POST": referral_sides(400)},  # empty form
+    "referrals.send": {"POST": referral_sides(400)},
+    "referrals.new_placement": {"GET": referrers(200), "POST": referrers(400)},
+    "referrals.share_identifying": {"POST": Row(LOGIN, 400, 403, 400, 404, LOGIN, 404)},
+    "referrals.add_note": {"POST": referral_sides(400)},
+    "referrals.revoke_consent": {"POST": Row(LOGIN, 302, 403, 302, 404, LOGIN, 404)},
+    "referrals.notification_list": {"GET": referrers(200)},
+    "referrals.notifications_read": {"POST": referrers(302)},
+    "referrals.report": {"GET": coordinators(200)},
 }
 
 
@@ -150,6 +176,7 @@ class World:
     application: MembershipApplication
     reset_token: str
     verify_token: str
+    referral: Referral
 
 
 # URL argument -> its value; ENDPOINT_ARGUMENTS overrides it for one endpoint.
@@ -160,6 +187,7 @@ ARGUMENTS: dict[str, Callable[[World], Any]] = {
     "application_id": lambda w: w.application.id,
     "user_id": lambda w: w.people["referrer"].id,
     "area_id": lambda w: w.home.coverage_areas[0].id,
+    "public_id": lambda w: w.referral.public_id,
 }
 ENDPOINT_ARGUMENTS: dict[str, dict[str, Callable[[World], Any]]] = {
     "accounts.reset_password": {"token": lambda w: w.reset_token},
@@ -215,7 +243,8 @@ def world(factory: Factory, db: Session) -> World:
     return World(home=home, people=people, invitation=invitation, application=application,
                  invitation_token=_token(db, "invited@test.example"),
                  reset_token=_token(db, people["referrer"].email),
-                 verify_token=_token(db, "unconfirmed@test.example"))
+                 verify_token=_token(db, "unconfirmed@test.example"),
+                 referral=factory.referral(people["referrer"], other))
 
 
 def _token(db: Session, address: str) -> str:

@@ -15,6 +15,8 @@ from directory.accounts.models import MemberRole, MembershipApplication, User
 from directory.audit.models import AuditAction
 from directory.audit.operations import record_refusal
 from directory.orgs.models import MembershipStatus, Organization
+from directory.referrals.models import Referral, ReferralStatus
+from directory.referrals.states import Side
 
 Viewer = User | AnonymousUserMixin
 
@@ -33,6 +35,14 @@ class Permission(enum.StrEnum):
     ANSWER_APPLICATION = "answer_application"
     SEND_REFERRALS = "send_referrals"
     RECEIVE_REFERRALS = "receive_referrals"
+    USE_REFERRALS = "use_referrals"
+    REFER_TO = "refer_to"
+    VIEW_REFERRAL = "view_referral"
+    VIEW_CLIENT_DETAILS = "view_client_details"
+    ADD_REFERRAL_NOTE = "add_referral_note"
+    REVOKE_CONSENT = "revoke_consent"
+    SHARE_IDENTIFYING = "share_identifying"
+    VIEW_REFERRAL_REPORT = "view_referral_report"
 
 
 def _signed_in(user: Viewer | None) -> User | None:
@@ -60,6 +70,20 @@ def is_vetted(user: Viewer | None) -> bool:
     return member.is_coordinator or any(
         m.organization.status == MembershipStatus.ACTIVE for m in member.memberships
     )
+
+
+def referral_side(user: Viewer | None, referral: Referral) -> Side | None:
+    """Which side of the hand-off ``user`` acts for, if any: only members of an active sending
+    or receiving organization take part (a receiver knows of a referral once it is sent)."""
+    member = _signed_in(user)
+    if member is None:
+        return None
+    if referral.sender.is_active and is_member_of(member, referral.sender):
+        return Side.SENDER
+    if (referral.status != ReferralStatus.DRAFT and referral.receiver.is_active
+            and is_member_of(member, referral.receiver)):
+        return Side.RECEIVER
+    return None
 
 
 def two_factor_required(user: User) -> bool:
@@ -105,6 +129,36 @@ def can(user: Viewer | None, permission: Permission, target: Any = None) -> bool
         case Permission.RECEIVE_REFERRALS:
             # ... nor receive (``target``: the receiving organization).
             return target.is_active and target.accepting_referrals and is_vetted(member)
+        case Permission.USE_REFERRALS:
+            return member is not None and any(
+                m.organization.is_active for m in member.memberships)
+        case Permission.REFER_TO:
+            # ``target``: a partner that takes referrals, from one of the user's other
+            # organizations that may send.
+            return member is not None and can(member, Permission.RECEIVE_REFERRALS, target) and any(
+                m.organization_id != target.id and can(member, Permission.SEND_REFERRALS,
+                                                       m.organization)
+                for m in member.memberships)
+        case Permission.VIEW_REFERRAL:
+            # Coordinators are no side of a hand-off: they see counts, never a referral.
+            return referral_side(member, target) is not None
+        case Permission.VIEW_CLIENT_DETAILS:
+            side = referral_side(member, target)
+            consent = target.consent
+            return side == Side.SENDER or (
+                side == Side.RECEIVER and consent is not None and consent.in_force())
+        case Permission.ADD_REFERRAL_NOTE:
+            return (referral_side(member, target) is not None
+                    and target.status != ReferralStatus.DRAFT and target.purged_at is None)
+        case Permission.REVOKE_CONSENT:
+            consent = target.consent
+            return (referral_side(member, target) == Side.SENDER and consent is not None
+                    and consent.revoked_at is None)
+        case Permission.SHARE_IDENTIFYING:
+            return (referral_side(member, target) == Side.SENDER and target.purged_at is None
+                    and target.status in (ReferralStatus.SENT, ReferralStatus.ACCEPTED))
+        case Permission.VIEW_REFERRAL_REPORT:
+            return coordinator
     raise ValueError(f"no rule for {permission!r}")
 
 

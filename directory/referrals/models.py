@@ -1,0 +1,272 @@
+"""Referrals, their consent records, timeline events, secure notes and in-app notifications.
+
+Client details and note bodies are stored only as Fernet ciphertexts (see ``crypto.py``); the
+plain columns are what reports may use: organizations, service, urgency, age range, timings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import secrets
+
+from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from directory.accounts.models import User
+from directory.db import Base, UTCDateTime, created_at, int_pk, utcnow
+from directory.orgs.models import Organization
+from directory.types import str_enum
+
+
+class ReferralStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SENT = "sent"
+    ACCEPTED = "accepted"
+    COMPLETED = "completed"
+    CLOSED = "closed"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATUSES
+
+
+FINAL_STATUSES = frozenset({ReferralStatus.COMPLETED, ReferralStatus.CLOSED,
+                            ReferralStatus.DECLINED, ReferralStatus.WITHDRAWN,
+                            ReferralStatus.EXPIRED})
+
+
+class Urgency(enum.StrEnum):
+    ROUTINE = "routine"
+    URGENT = "urgent"
+    EMERGENCY = "emergency"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class DeclineReason(enum.StrEnum):
+    NO_CAPACITY = "no_capacity"
+    NOT_ELIGIBLE = "not_eligible"
+    OUTSIDE_SERVICE_AREA = "outside_service_area"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class CloseOutcome(enum.StrEnum):
+    COULD_NOT_CONTACT = "could_not_contact"
+    CLIENT_DECLINED = "client_declined"
+    NOT_ELIGIBLE = "not_eligible"
+    NO_CAPACITY = "no_capacity"
+    REDIRECTED = "redirected"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class ConsentMethod(enum.StrEnum):
+    WRITTEN = "written"
+    ELECTRONIC = "electronic"
+    VERBAL = "verbal"
+
+
+class MinorBasis(enum.StrEnum):
+    """For a client under 18: who consented."""
+
+    GUARDIAN = "guardian"
+    MINOR_ALONE = "minor_alone"  # the law lets the minor consent alone; the basis is named
+
+
+AGE_RANGES = ("0-11", "12-17", "18-24", "25-39", "40-59", "60+")
+MINOR_AGE_RANGES = frozenset({"0-11", "12-17"})
+# Identifying details: optional, and shared only when the consent record names them.
+IDENTIFYING_ITEMS = ("name", "phone", "address")
+# De-identified client details, encrypted too: shown to the receiver while consent is in force.
+CLIENT_ITEMS = ("alias", "language", "needs", "safety_concerns", "contact_instructions")
+
+
+def new_public_id() -> str:
+    """Random, non-sequential: a URL says nothing about how many referrals exist."""
+    return secrets.token_urlsafe(12)
+
+
+class Referral(Base):
+    __tablename__ = "referrals"
+    __table_args__ = (Index("ix_referrals_status_response_due_at", "status", "response_due_at"),)
+
+    id: Mapped[int_pk]
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    # Optimistic locking: every state change is an UPDATE ... WHERE version = <read version>.
+    version: Mapped[int] = mapped_column(default=1)
+    status: Mapped[ReferralStatus] = mapped_column(
+        str_enum(ReferralStatus), default=ReferralStatus.DRAFT, index=True)
+    sender_org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    receiver_org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    redirected_from_id: Mapped[int | None] = mapped_column(
+        ForeignKey("referrals.id", ondelete="SET NULL"))
+    placement_id: Mapped[int | None] = mapped_column(
+        ForeignKey("placement_requests.id", ondelete="SET NULL"), index=True)
+    service: Mapped[str] = mapped_column(String(100))
+    urgency: Mapped[Urgency] = mapped_column(str_enum(Urgency))
+    age_range: Mapped[str] = mapped_column(String(8))
+    # The hand-off plan: the referrer's own staff contact and the time for the warm call.
+    contact_person: Mapped[str] = mapped_column(String(200), default="")
+    handoff_time: Mapped[str] = mapped_column(String(200), default="")
+    # Encrypted JSON: alias, language, needs, safety concerns, how and when to make contact.
+    client_data: Mapped[str | None] = mapped_column(Text)
+    # Encrypted JSON: name, phone, address, as far as the consent names them.
+    identifying_data: Mapped[str | None] = mapped_column(Text)
+    decline_reason: Mapped[DeclineReason | None] = mapped_column(str_enum(DeclineReason))
+    outcome: Mapped[CloseOutcome | None] = mapped_column(str_enum(CloseOutcome))
+    created_at: Mapped[created_at]
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    response_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    viewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    responded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    due_soon_notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    purged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    sender: Mapped[Organization] = relationship(foreign_keys=[sender_org_id])
+    receiver: Mapped[Organization] = relationship(foreign_keys=[receiver_org_id])
+    created_by: Mapped[User | None] = relationship()
+    redirected_from: Mapped[Referral | None] = relationship(remote_side="Referral.id")
+    placement: Mapped[PlacementRequest | None] = relationship(
+        back_populates="referrals", foreign_keys=[placement_id])
+    consents: Mapped[list[Consent]] = relationship(
+        back_populates="referral", cascade="all, delete-orphan", order_by="Consent.id")
+    events: Mapped[list[ReferralEvent]] = relationship(
+        back_populates="referral", cascade="all, delete-orphan", order_by="ReferralEvent.id")
+    notes: Mapped[list[ReferralNote]] = relationship(
+        back_populates="referral", cascade="all, delete-orphan", order_by="ReferralNote.id")
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def consent(self) -> Consent | None:
+        """The consent record in force for the current receiver (the newest one)."""
+        return self.consents[-1] if self.consents else None
+
+    def is_overdue(self, now: dt.datetime | None = None) -> bool:
+        return (self.status == ReferralStatus.SENT and self.response_due_at is not None
+                and self.response_due_at < (now or utcnow()))
+
+
+class PlacementRequest(Base):
+    """One de-identified request for a scarce service sent to several partners at once; the
+    first referral accepted fills it."""
+
+    __tablename__ = "placement_requests"
+
+    id: Mapped[int_pk]
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    sender_org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[created_at]
+    # The accepted referral's id; a plain column, as referrals already point here (no FK cycle).
+    filled_referral_id: Mapped[int | None]
+    filled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    referrals: Mapped[list[Referral]] = relationship(
+        back_populates="placement", foreign_keys="Referral.placement_id", order_by="Referral.id")
+
+
+class Consent(Base):
+    __tablename__ = "referral_consents"
+
+    id: Mapped[int_pk]
+    referral_id: Mapped[int] = mapped_column(
+        ForeignKey("referrals.id", ondelete="CASCADE"), index=True)
+    receiver_org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id",
+                                                            ondelete="CASCADE"))
+    items: Mapped[list[str]] = mapped_column(JSON, default=list)
+    purpose: Mapped[str] = mapped_column(Text)
+    method: Mapped[ConsentMethod] = mapped_column(str_enum(ConsentMethod))
+    verbal_reason: Mapped[str] = mapped_column(Text, default="")
+    expires_on: Mapped[dt.date] = mapped_column(Date)
+    minor_basis: Mapped[MinorBasis | None] = mapped_column(str_enum(MinorBasis))
+    legal_basis: Mapped[str] = mapped_column(Text, default="")
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    recorded_at: Mapped[created_at]
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    referral: Mapped[Referral] = relationship(back_populates="consents")
+    receiver: Mapped[Organization] = relationship()
+    recorded_by: Mapped[User | None] = relationship(foreign_keys=[recorded_by_id])
+
+    def in_force(self, today: dt.date | None = None) -> bool:
+        return self.revoked_at is None and self.expires_on >= (today or utcnow().date())
+
+
+class ReferralEvent(Base):
+    """One line of a referral's timeline: a transition, the first viewing, a revocation..."""
+
+    __tablename__ = "referral_events"
+
+    id: Mapped[int_pk]
+    referral_id: Mapped[int] = mapped_column(
+        ForeignKey("referrals.id", ondelete="CASCADE"), index=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    kind: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor_name: Mapped[str] = mapped_column(String(200), default="")
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    # Encrypted: a decline or completion note can say something about the client.
+    note: Mapped[str | None] = mapped_column(Text)
+
+    referral: Mapped[Referral] = relationship(back_populates="events")
+
+
+class ReferralNote(Base):
+    """The secure thread between the two organizations."""
+
+    __tablename__ = "referral_notes"
+
+    id: Mapped[int_pk]
+    referral_id: Mapped[int] = mapped_column(
+        ForeignKey("referrals.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    author_org_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="SET NULL"))
+    created_at: Mapped[created_at]
+    body: Mapped[str | None] = mapped_column(Text)  # encrypted; None once purged
+
+    referral: Mapped[Referral] = relationship(back_populates="notes")
+    author: Mapped[User | None] = relationship()
+    author_org: Mapped[Organization | None] = relationship()
+
+
+class Notification(Base):
+    """An in-app notice; it names the referral and what happened, never client details."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_user_id_read_at", "user_id", "read_at"),)
+
+    id: Mapped[int_pk]
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    referral_id: Mapped[int | None] = mapped_column(
+        ForeignKey("referrals.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[created_at]
+    read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    referral: Mapped[Referral | None] = relationship()

@@ -1,0 +1,141 @@
+"""Input schemas: the whitelist of what a referral, a consent, a transition or a note may
+carry. The web forms and the JSON API load the same schemas, so both refuse the same input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
+
+from directory.referrals.models import (
+    AGE_RANGES,
+    IDENTIFYING_ITEMS,
+    CloseOutcome,
+    ConsentMethod,
+    DeclineReason,
+    MinorBasis,
+    ReferralStatus,
+    Urgency,
+)
+
+
+def _text(max_length: int, *, required: bool = False) -> fields.String:
+    length = validate.Length(min=1 if required else 0, max=max_length,
+                             error=f"Use at most {max_length} characters.")
+    if required:
+        return fields.String(required=True, validate=length,
+                             error_messages={"required": "This field is required."})
+    return fields.String(load_default="", validate=length)
+
+
+def _choice(values: Any, *, required: bool = True) -> fields.String:
+    one_of = validate.OneOf([str(v) for v in values], error="Choose one of the options.")
+    if required:
+        return fields.String(required=True, validate=one_of,
+                             error_messages={"required": "Choose one of the options."})
+    return fields.String(load_default=None, validate=one_of)
+
+
+class _Stripped(Schema):
+    @pre_load
+    def strip(self, data: Any, **_kwargs: Any) -> Any:
+        """Surrounding blanks never count as an answer; empty optional fields are absent."""
+        if not isinstance(data, dict):
+            return data
+        cleaned = {}
+        for key, value in data.items():
+            if isinstance(value, str):
+                value = value.strip()
+                if not value:
+                    continue
+            cleaned[key] = value
+        return cleaned
+
+
+class ConsentSchema(_Stripped):
+    """A consent record: what is shared with whom, why, how it was given, until when."""
+
+    items = fields.List(fields.String(validate=validate.OneOf(
+        IDENTIFYING_ITEMS, error="Unknown data item.")), load_default=list)
+    purpose = _text(1000, required=True)
+    method = _choice(ConsentMethod)
+    verbal_reason = _text(1000)
+    expires_on = fields.Date(required=True, error_messages={
+        "required": "Give the date the consent ends.", "invalid": "Give a date (YYYY-MM-DD)."})
+    minor_basis = _choice(MinorBasis, required=False)
+    legal_basis = _text(1000)
+
+    @validates_schema
+    def verbal_needs_reason(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if data.get("method") == ConsentMethod.VERBAL and not data.get("verbal_reason"):
+            raise ValidationError("Say why consent could only be given verbally.",
+                                  "verbal_reason")
+        if data.get("minor_basis") == MinorBasis.MINOR_ALONE and not data.get("legal_basis"):
+            raise ValidationError("Name the legal basis for the minor consenting alone.",
+                                  "legal_basis")
+
+
+class ReferralSchema(_Stripped):
+    """A new referral: the minimum necessary about the client, the hand-off plan, consent."""
+
+    from_organization = fields.String(load_default=None)  # slug; the user's one org if absent
+    to = fields.String(required=True, error_messages={"required": "Choose a partner."})
+    service = fields.String(required=True, validate=validate.Length(max=100),
+                            error_messages={"required": "Choose the service requested."})
+    urgency = _choice(Urgency)
+    age_range = _choice(AGE_RANGES)
+    alias = _text(60, required=True)
+    language = _text(60, required=True)
+    needs = _text(2000, required=True)
+    safety_concerns = _text(2000)
+    contact_instructions = _text(1000, required=True)
+    contact_person = _text(200, required=True)
+    handoff_time = _text(200, required=True)
+    name = _text(200)
+    phone = _text(40)
+    address = _text(300)
+    consent = fields.Nested(ConsentSchema, required=True,
+                            error_messages={"required": "A referral needs a consent record."})
+
+
+class TransitionSchema(_Stripped):
+    """A move of the state machine, against the version the user saw."""
+
+    to = _choice([s for s in ReferralStatus if s != ReferralStatus.DRAFT])
+    version = fields.Integer(required=True, strict=False,
+                             error_messages={"required": "The page is out of date: reload it."})
+    reason = _choice(DeclineReason, required=False)
+    outcome = _choice(CloseOutcome, required=False)
+    note = _text(2000)
+    redirect_to = fields.String(load_default=None, validate=validate.Length(max=80))
+
+
+class NoteSchema(_Stripped):
+    body = _text(4000, required=True)
+
+
+
+class PlacementSchema(ReferralSchema):
+    """A placement request: the referral's fields, several partners, no identifying details."""
+
+    to = fields.List(fields.String(validate=validate.Length(max=80)), required=True,
+                     validate=validate.Length(min=2, max=10,
+                                              error="Choose between 2 and 10 partners."),
+                     error_messages={"required": "Choose the partners."})
+
+    @validates_schema
+    def de_identified(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        shared = [item for item in IDENTIFYING_ITEMS if data.get(item)]
+        if shared or (data.get("consent") or {}).get("items"):
+            raise ValidationError("A placement request is de-identified: share identifying "
+                                  "details with the partner that accepts.", "name")
+
+
+class IdentifyingSchema(_Stripped):
+    """Identifying details shared with the receiver, with the consent record naming them."""
+
+    name = _text(200)
+    phone = _text(40)
+    address = _text(300)
+    consent = fields.Nested(ConsentSchema, required=True,
+                            error_messages={"required": "Sharing needs a consent record."})

@@ -1,0 +1,328 @@
+"""Referral pages: inbox, outbox, a new referral, one referral's page and its actions.
+
+Each view parses input with the schemas, calls an operation and renders the result; the
+operations decide and change. A referral one is no side of answers 404, whatever its id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from marshmallow import ValidationError
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from directory.accounts.permissions import Permission, can, referral_side, require
+from directory.db import db_session
+from directory.orgs.models import Organization, ServiceCategory
+from directory.referrals import notifications, states
+from directory.referrals import operations as ops
+from directory.referrals.models import (
+    AGE_RANGES,
+    IDENTIFYING_ITEMS,
+    CloseOutcome,
+    ConsentMethod,
+    DeclineReason,
+    MinorBasis,
+    Referral,
+    ReferralStatus,
+    Urgency,
+)
+from directory.referrals.schemas import (
+    ConsentSchema,
+    IdentifyingSchema,
+    NoteSchema,
+    PlacementSchema,
+    ReferralSchema,
+    TransitionSchema,
+)
+
+bp = Blueprint("referrals", __name__, url_prefix="/referrals")
+Page = str | tuple[str, int] | Response
+CHOICES = {"urgencies": list(Urgency), "age_ranges": AGE_RANGES, "methods": list(ConsentMethod),
+           "minor_bases": list(MinorBasis), "identifying_items": IDENTIFYING_ITEMS,
+           "decline_choices": [(reason.value, reason.label) for reason in DeclineReason],
+           "outcome_choices": [(outcome.value, outcome.label) for outcome in CloseOutcome],
+           "statuses": list(ReferralStatus)}
+
+
+@bp.app_context_processor
+def unread_notifications() -> dict[str, Any]:
+    """The header's unread count, computed only where a template asks for it."""
+    def count() -> int:
+        if not can(current_user, Permission.USE_REFERRALS):
+            return 0
+        return notifications.unread_count(current_user)
+    return {"unread_notifications": count}
+
+
+def flat_errors(messages: Any, prefix: str = "") -> dict[str, str]:
+    """Marshmallow's nested messages as one message per form field (``consent_purpose``)."""
+    flat: dict[str, str] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = f"{prefix}{key}"
+            if isinstance(value, dict) and not all(isinstance(k, int) for k in value):
+                flat.update(flat_errors(value, f"{name}_"))
+            else:
+                flat[name] = " ".join(_texts(value))
+    return flat
+
+
+def _texts(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _texts(item)]
+    if isinstance(value, list | tuple):
+        return [text for item in value for text in _texts(item)]
+    return [str(value)]
+
+
+def _form() -> dict[str, str]:
+    """The posted fields, less the CSRF token (checked already; no schema knows it)."""
+    return {name: value for name, value in request.form.items() if name != "csrf_token"}
+
+
+def _field_errors(error: ops.ReferralError) -> dict[str, str]:
+    return {name.replace(".", "_"): message for name, message in error.fields.items()}
+
+
+# --- lists ----------------------------------------------------------------------------------
+
+def _box(which: str) -> str:
+    require(current_user, Permission.USE_REFERRALS)
+    age = request.args.get("age", "")
+    filters = ops.BoxFilters(status=request.args.get("status", ""),
+                             urgency=request.args.get("urgency", ""),
+                             partner=request.args.get("partner", "").strip()[:100],
+                             max_age_days=int(age) if age.isdigit() and len(age) < 5 else None)
+    return render_template("referrals/box.html", which=which, filters=filters,
+                           referrals=ops.box(current_user, which, filters), **CHOICES)
+
+
+@bp.route("/inbox")
+def inbox() -> str:
+    return _box("inbox")
+
+
+@bp.route("/outbox")
+def outbox() -> str:
+    return _box("outbox")
+
+
+# --- a new referral -------------------------------------------------------------------------
+
+def _consent_form() -> dict[str, Any]:
+    data: dict[str, Any] = {name: request.form.get(f"consent_{name}", "")
+                            for name in ("purpose", "method", "verbal_reason", "expires_on",
+                                         "minor_basis", "legal_basis")}
+    data["items"] = request.form.getlist("consent_items")
+    return data
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new() -> Page:
+    require(current_user, Permission.USE_REFERRALS)
+    slug = request.values.get("to", "")
+    if not slug:
+        flash("Find the partner to refer to, then choose “Refer a client”.", "info")
+        return redirect(url_for("orgs.search_page"))
+    receiver = db_session.scalar(select(Organization).where(Organization.slug == slug[:80]))
+    if receiver is None or not can(current_user, Permission.VIEW_ORGANIZATION, receiver):
+        abort(404)
+    senders = ops.sending_organizations(current_user)
+    if not senders:
+        abort(403)
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        values = _form()
+        data = {name: value for name, value in values.items() if not name.startswith("consent_")}
+        data["to"] = receiver.slug
+        data["consent"] = _consent_form()
+        try:
+            referral = ops.create_referral(current_user, ReferralSchema().load(data))
+        except ValidationError as exc:
+            errors = flat_errors(exc.messages)
+        except ops.ReferralError as exc:
+            errors = _field_errors(exc) or {"form": exc.message}
+            status = exc.status
+        else:
+            flash(f"Referral sent to {receiver.name}.", "success")
+            return redirect(url_for("referrals.detail", public_id=referral.public_id))
+        status = max(status, 400)
+        db_session.rollback()
+    elif not can(current_user, Permission.RECEIVE_REFERRALS, receiver):
+        errors = {"form": f"{receiver.name} does not take referrals now."}
+    return render_template("referrals/new.html", receiver=receiver, senders=senders,
+                           services=ops.services_of(receiver), values=values,
+                           consent_items=request.form.getlist("consent_items"),
+                           errors=errors, **CHOICES), status
+
+
+@bp.route("/placements/new", methods=["GET", "POST"])
+def new_placement() -> Page:
+    """One de-identified request for a scarce service to several partners at once."""
+    require(current_user, Permission.USE_REFERRALS)
+    senders = ops.sending_organizations(current_user)
+    if not senders:
+        abort(403)
+    values: dict[str, Any] = {"partners": "\n".join(request.args.getlist("to"))[:2000]}
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        values = _form()
+        data: dict[str, Any] = {name: value for name, value in values.items()
+                                if not name.startswith("consent_") and name != "partners"}
+        data["to"] = [line.strip() for line in values.get("partners", "").splitlines()
+                      if line.strip()]
+        data["consent"] = _consent_form()
+        try:
+            placement = ops.create_placement_request(current_user, PlacementSchema().load(data))
+        except ValidationError as exc:
+            errors = flat_errors(exc.messages)
+        except ops.ReferralError as exc:
+            errors = _field_errors(exc) or {"form": exc.message}
+            status = exc.status
+        else:
+            flash(f"Placement request sent to {len(placement.referrals)} partners: the first "
+                  "to accept gets the referral.", "success")
+            return redirect(url_for("referrals.outbox"))
+        if "to" in errors:
+            errors["partners"] = errors.pop("to")
+        status = max(status, 400)
+        db_session.rollback()
+    services = db_session.scalars(select(ServiceCategory).order_by(ServiceCategory.name)).all()
+    return render_template("referrals/placement.html", senders=senders, services=services,
+                           values=values, errors=errors, **CHOICES), status
+
+
+# --- one referral ---------------------------------------------------------------------------
+
+def _load(public_id: str) -> Referral:
+    require(current_user, Permission.MANAGE_OWN_ACCOUNT)  # visitors sign in first
+    try:
+        return ops.get_referral(current_user, public_id)
+    except ops.ReferralNotFound:
+        abort(404)
+
+
+def _detail_page(referral: Referral, errors: dict[str, str] | None = None,
+                 status: int = 200) -> tuple[str, int]:
+    side = referral_side(current_user, referral)
+    return render_template(
+        "referrals/detail.html", referral=referral, side=side,
+        moves=states.allowed_targets(referral.status, side),
+        view=ops.client_view(current_user, referral), errors=errors or {},
+        overdue=referral.is_overdue(), **CHOICES), status
+
+
+@bp.route("/<public_id>")
+def detail(public_id: str) -> Page:
+    referral = _load(public_id)
+    ops.mark_viewed(current_user, referral)
+    notifications.mark_read(current_user, referral)
+    return _detail_page(referral)
+
+
+def _refused(public_id: str, error: ops.ReferralError | ValidationError) -> tuple[str, int]:
+    """Roll back whatever the refused action began, then show the page with the message."""
+    db_session.rollback()
+    referral = _load(public_id)
+    if isinstance(error, ValidationError):
+        return _detail_page(referral, flat_errors(error.messages) | {
+            "form": "Some information is missing or not valid."}, 400)
+    return _detail_page(referral, _field_errors(error) | {"form": error.message}, error.status)
+
+
+@bp.route("/<public_id>/transitions", methods=["POST"])
+def transition(public_id: str) -> Page:
+    referral = _load(public_id)
+    try:
+        draft = ops.transition(current_user, referral,
+                               TransitionSchema().load(_form()))
+    except (ValidationError, ops.ReferralError) as exc:
+        return _refused(public_id, exc)
+    flash(f"The referral is now {referral.status.label.lower()}.", "success")
+    if draft is not None:
+        flash("A linked draft to the new partner is ready: it needs its own consent.", "info")
+        return redirect(url_for("referrals.detail", public_id=draft.public_id))
+    return redirect(url_for("referrals.detail", public_id=referral.public_id))
+
+
+@bp.route("/<public_id>/send", methods=["POST"])
+def send(public_id: str) -> Page:
+    referral = _load(public_id)
+    try:
+        version = int(request.form.get("version", ""))
+    except ValueError:
+        return _refused(public_id, ops.InvalidReferral("The page is out of date: reload it."))
+    try:
+        ops.send_draft(current_user, referral, version, ConsentSchema().load(_consent_form()))
+    except ValidationError as exc:
+        return _refused(public_id, ValidationError({"consent": exc.messages}))
+    except ops.ReferralError as exc:
+        return _refused(public_id, exc)
+    flash(f"Referral sent to {referral.receiver.name}.", "success")
+    return redirect(url_for("referrals.detail", public_id=referral.public_id))
+
+
+@bp.route("/<public_id>/identifying", methods=["POST"])
+def share_identifying(public_id: str) -> Page:
+    referral = _load(public_id)
+    require(current_user, Permission.SHARE_IDENTIFYING, referral)
+    data: dict[str, Any] = {name: value for name, value in _form().items()
+                            if name in ("name", "phone", "address")}
+    data["consent"] = _consent_form()
+    try:
+        ops.share_identifying(current_user, referral, IdentifyingSchema().load(data))
+    except (ValidationError, ops.ReferralError) as exc:
+        return _refused(public_id, exc)
+    flash(f"Identifying details shared with {referral.receiver.name}.", "success")
+    return redirect(url_for("referrals.detail", public_id=referral.public_id))
+
+
+@bp.route("/<public_id>/notes", methods=["POST"])
+def add_note(public_id: str) -> Page:
+    referral = _load(public_id)
+    try:
+        ops.add_note(current_user, referral, NoteSchema().load(_form()))
+    except (ValidationError, ops.ReferralError) as exc:
+        return _refused(public_id, exc)
+    flash("Note added.", "success")
+    return redirect(url_for("referrals.detail", public_id=referral.public_id) + "#notes")
+
+
+@bp.route("/<public_id>/consent/revoke", methods=["POST"])
+def revoke_consent(public_id: str) -> Page:
+    referral = _load(public_id)
+    try:
+        ops.revoke_consent(current_user, referral)
+    except ops.ReferralError as exc:
+        return _refused(public_id, exc)
+    flash("Consent revoked: the partner no longer sees the client's details.", "success")
+    return redirect(url_for("referrals.detail", public_id=referral.public_id))
+
+
+# --- notifications and the coordinators' report --------------------------------------------
+
+@bp.route("/notifications")
+def notification_list() -> str:
+    require(current_user, Permission.USE_REFERRALS)
+    return render_template("referrals/notifications.html",
+                           items=notifications.recent(current_user))
+
+
+@bp.route("/notifications/read", methods=["POST"])
+def notifications_read() -> Response:
+    require(current_user, Permission.USE_REFERRALS)
+    notifications.mark_read(current_user)
+    return redirect(url_for("referrals.notification_list"))
+
+
+@bp.route("/report")
+def report() -> str:
+    require(current_user, Permission.VIEW_REFERRAL_REPORT)
+    return render_template("referrals/report.html", report=ops.report(), **CHOICES)
