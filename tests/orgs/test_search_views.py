@@ -184,3 +184,16 @@ def test_coverage_page_of_a_safe_house_hides_nothing_from_its_own_admin(
     auth.login(factory.user(organization=shelter, role=MemberRole.ADMIN).email)
     page = client.get(f"/organizations/{shelter.slug}/coverage").get_data(as_text=True)
     assert "Residence (Houston, TX)" in page
+
+
+def test_search_results_offer_referrals_and_placement_requests(
+        client: FlaskClient, auth: AuthActions, factory: Factory, partner: Organization) -> None:
+    sender = factory.organization(name="Sending Partner", locations=[HOUSTON_OFFICE])
+    auth.login(factory.user(organization=sender).email)
+    page = client.get("/search?near=77002&radius=5").get_data(as_text=True)
+    assert f'href="/referrals/new?to={partner.slug}"' in page
+    assert f'name="to" value="{partner.slug}" form="placement-form"' in page
+    assert 'id="placement-form" method="get" action="/referrals/placements/new"' in page
+    # The placement page takes the ticked partners as ?to= values.
+    placement = client.get(f"/referrals/placements/new?to={partner.slug}")
+    assert placement.status_code == 200 and partner.slug in placement.get_data(as_text=True)
