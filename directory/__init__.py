@@ -36,6 +36,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from directory.accounts import auth
     from directory.accounts.views import bp as accounts_bp
     from directory.admin.views import bp as admin_bp
+    from directory.api.views import bp as api_bp
     from directory.audit.views import bp as audit_bp
     from directory.hsds.views import bp as hsds_bp
     from directory.orgs.views import bp as orgs_bp
@@ -54,6 +55,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(hsds_bp)
+    app.register_blueprint(api_bp)
     return app
 
 

@@ -136,6 +136,11 @@ EXPECTED: dict[str, dict[str, Row]] = {
     "admin.user_end_sessions": {"POST": coordinators(302)},
     "audit.index": {"GET": coordinators(200)},
     "hsds.export": {"GET": Row(401, 200, 200, 200, 200, 401, 403)},  # JSON errors, no redirect
+    "api.search_directory": {"GET": Row(401, 400, 400, 400, 400, 401, 403)},  # no ?near=
+    "api.services": {"GET": Row(401, 200, 200, 200, 200, 401, 403)},
+    "api.organization": {"GET": Row(401, 200, 200, 200, 200, 401, 403)},
+    "api.me": {"GET": Row(401, 200, 200, 200, 200, 401, 200)},
+    "api.openapi": {"GET": everyone(200)},
 }
 
 

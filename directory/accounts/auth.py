@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response
 from directory.accounts import operations
 from directory.accounts.models import Membership, User
 from directory.accounts.permissions import two_factor_required
+from directory.api.errors import error_response, is_api_request
 from directory.db import db_session
 from directory.extensions import login_manager
 
@@ -99,6 +100,9 @@ def _require_two_factor_enrolment() -> Response | None:
     user = current_user
     if (user.is_authenticated and isinstance(user, User) and not user.two_factor_enabled
             and two_factor_required(user)):
+        if is_api_request():
+            return error_response(403, "Set up two-factor sign-in first, at /account/two-factor.",
+                                  code="two_factor_required")
         return redirect(url_for("accounts.two_factor"))  # the page says why
     return None
 
