@@ -141,6 +141,9 @@ EXPECTED: dict[str, dict[str, Row]] = {
     "api.organization": {"GET": Row(401, 200, 200, 200, 200, 401, 403)},
     "api.me": {"GET": Row(401, 200, 200, 200, 200, 401, 200)},
     "api.openapi": {"GET": everyone(200)},
+    "tokens.index": {"GET": members(200)},
+    "tokens.create": {"POST": members(400)},  # empty form
+    "tokens.revoke": {"POST": members(404)},  # nobody's token
 }
 
 
@@ -165,6 +168,7 @@ ARGUMENTS: dict[str, Callable[[World], Any]] = {
     "application_id": lambda w: w.application.id,
     "user_id": lambda w: w.people["referrer"].id,
     "area_id": lambda w: w.home.coverage_areas[0].id,
+    "token_id": lambda w: 10**9,
 }
 ENDPOINT_ARGUMENTS: dict[str, dict[str, Callable[[World], Any]]] = {
     "accounts.reset_password": {"token": lambda w: w.reset_token},

@@ -14,6 +14,7 @@ from marshmallow import ValidationError
 
 from directory.accounts.models import User
 from directory.accounts.permissions import Permission, can, require
+from directory.api.auth import bearer_secret, current_api_token
 from directory.api.errors import ApiError, error_response
 from directory.api.openapi import openapi_document
 from directory.api.pagination import decode_cursor, encode_cursor
@@ -24,6 +25,7 @@ from directory.api.schemas import (
     SearchPageSchema,
     ServiceTreeSchema,
 )
+from directory.extensions import csrf
 from directory.orgs.models import Organization
 from directory.orgs.operations import days_since, location_view, service_categories
 from directory.orgs.results import present
@@ -31,6 +33,14 @@ from directory.orgs.search import SearchError, search
 from directory.orgs.views import load_organization
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)  # checked below, for session requests only (see api/auth.py)
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+@bp.before_request
+def _protect_sessions_from_csrf() -> None:
+    if request.method not in SAFE_METHODS and current_api_token() is None:
+        csrf.protect()
 
 
 @bp.errorhandler(ValidationError)
@@ -49,6 +59,8 @@ def _unsearchable(error: SearchError) -> Response:
 def signed_in() -> User:
     """The caller, or 401: the API never redirects to the sign-in page."""
     if not current_user.is_authenticated:
+        if bearer_secret() is not None:
+            raise ApiError(401, "This API token is unknown, expired or revoked.")
         raise ApiError(401, "Sign in, or send an API token as 'Authorization: Bearer <token>'.")
     return current_user  # type: ignore[return-value]
 
