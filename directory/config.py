@@ -68,6 +68,7 @@ _ENV_SETTINGS: dict[str, tuple[str, Any]] = {
     "LOGIN_LIMIT_PER_ACCOUNT": ("LOGIN_LIMIT_PER_ACCOUNT", str),
     "LOGIN_LIMIT_PER_ADDRESS": ("LOGIN_LIMIT_PER_ADDRESS", str),
     "PROXY_COUNT": ("PROXY_COUNT", int),
+    "API_RATE_LIMIT": ("API_RATE_LIMIT", str),
 }
 
 
@@ -108,6 +109,7 @@ def defaults() -> dict[str, Any]:
         "LOGIN_LIMIT_PER_ACCOUNT": "5 per minute; 20 per hour",
         "LOGIN_LIMIT_PER_ADDRESS": "30 per minute; 300 per hour",
         "PROXY_COUNT": 0,
+        "API_RATE_LIMIT": "600 per minute",  # per token, else per user, else per address
         "RATELIMIT_HEADERS_ENABLED": True,
     }
 

@@ -27,6 +27,8 @@ class SearchArgsSchema(SearchQuerySchema):
     class Meta:
         unknown = EXCLUDE
 
+    near = fields.String(required=True, validate=validate.Length(min=1, max=200), metadata={
+        "description": "A ZIP code, \"City, ST\" or \"lat,lon\".", "example": "77002"})
     covering = fields.Boolean(load_default=None, allow_none=True, metadata={
         "description": "true: whose coverage contains the place (mode=covering); false: near."})
     cursor = fields.String(load_default=None, allow_none=True,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from marshmallow import ValidationError
 
@@ -25,7 +26,7 @@ from directory.api.schemas import (
     SearchPageSchema,
     ServiceTreeSchema,
 )
-from directory.extensions import csrf
+from directory.extensions import csrf, limiter
 from directory.orgs.models import Organization
 from directory.orgs.operations import days_since, location_view, service_categories
 from directory.orgs.results import present
@@ -35,6 +36,17 @@ from directory.orgs.views import load_organization
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # checked below, for session requests only (see api/auth.py)
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def rate_limit_key() -> str:
+    """Each token has its own budget; a session shares its user's; a visitor, its address."""
+    if current_user.is_authenticated:
+        token = current_api_token()
+        return f"token:{token.id}" if token else f"user:{current_user.id}"
+    return f"address:{get_remote_address()}"
+
+
+limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=rate_limit_key)(bp)
 
 
 @bp.before_request

@@ -150,3 +150,15 @@ def test_only_the_owner_revokes_a_token(client: FlaskClient, auth: AuthActions, 
     auth.login(user.email)
     assert client.post(f"/account/tokens/{token.id}/revoke").status_code == 302
     assert client.get("/api/v1/me", headers=_bearer(secret)).status_code == 401
+
+
+def test_each_token_has_its_own_rate_limit(client: FlaskClient, app: Flask, user: User,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(app.config, "API_RATE_LIMIT", "2 per minute")
+    _, first = create_token(user, "first", None)
+    _, second = create_token(user, "second", None)
+    for _ in range(2):
+        assert client.get("/api/v1/me", headers=_bearer(first)).status_code == 200
+    refused = client.get("/api/v1/me", headers=_bearer(first))
+    assert refused.status_code == 429 and refused.get_json()["error"]["code"] == "rate_limited"
+    assert client.get("/api/v1/me", headers=_bearer(second)).status_code == 200
