@@ -139,6 +139,7 @@ EXPECTED: dict[str, dict[str, Row]] = {
     "api.search_directory": {"GET": Row(401, 400, 400, 400, 400, 401, 403)},  # no ?near=
     "api.services": {"GET": Row(401, 200, 200, 200, 200, 401, 403)},
     "api.organization": {"GET": Row(401, 200, 200, 200, 200, 401, 403)},
+    "api.update_organization": {"PATCH": Row(401, 403, 403, 415, 415, 401, 403)},  # no body
     "api.me": {"GET": Row(401, 200, 200, 200, 200, 401, 200)},
     "api.openapi": {"GET": everyone(200)},
     "tokens.index": {"GET": members(200)},

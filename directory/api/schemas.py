@@ -3,9 +3,10 @@ schema here carries client details (search results and coordinators use these)."
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
-from directory.orgs.schemas import SearchQuerySchema
+from directory.orgs.models import LANGUAGES, Population
+from directory.orgs.schemas import ContactSchema, SearchQuerySchema
 
 MAX_PAGE_SIZE = 100
 
@@ -146,3 +147,23 @@ class MeSchema(Schema):
     email = fields.String(required=True)
     is_coordinator = fields.Boolean(required=True)
     organizations = fields.List(fields.Nested(MembershipOutSchema), required=True)
+
+
+class ListingUpdateSchema(Schema):
+    """The listing fields ``PATCH /organizations/<slug>`` changes: only those given change;
+    a list given replaces the list. Unknown fields are refused, not ignored."""
+
+    class Meta:
+        unknown = RAISE
+
+    description = fields.String(validate=validate.Length(max=5000))
+    website = fields.Url(allow_none=True, schemes={"http", "https"},
+                         validate=validate.Length(max=300))
+    email = fields.Email(allow_none=True, validate=validate.Length(max=254))
+    phone = fields.String(allow_none=True, validate=validate.Length(max=40))
+    languages = fields.List(fields.String(validate=validate.OneOf(sorted(LANGUAGES))),
+                            validate=validate.Length(max=len(LANGUAGES)))
+    populations = fields.List(fields.Enum(Population, by_value=True),
+                              validate=validate.Length(max=len(Population)))
+    accepting_referrals = fields.Boolean()
+    contacts = fields.List(fields.Nested(ContactSchema), validate=validate.Length(max=50))

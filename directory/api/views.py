@@ -20,6 +20,7 @@ from directory.api.errors import ApiError, error_response
 from directory.api.openapi import openapi_document
 from directory.api.pagination import decode_cursor, encode_cursor
 from directory.api.schemas import (
+    ListingUpdateSchema,
     MeSchema,
     OrganizationSchema,
     SearchArgsSchema,
@@ -28,7 +29,12 @@ from directory.api.schemas import (
 )
 from directory.extensions import csrf, limiter
 from directory.orgs.models import Organization
-from directory.orgs.operations import days_since, location_view, service_categories
+from directory.orgs.operations import (
+    days_since,
+    location_view,
+    service_categories,
+    update_listing,
+)
 from directory.orgs.results import present
 from directory.orgs.search import SearchError, search
 from directory.orgs.views import load_organization
@@ -51,7 +57,10 @@ limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=rate_limit_
 
 @bp.before_request
 def _protect_sessions_from_csrf() -> None:
-    if request.method not in SAFE_METHODS and current_api_token() is None:
+    """A request with a bearer token never uses the cookie (api/auth.py), so only
+    session requests need the CSRF token."""
+    if (current_app.config["WTF_CSRF_ENABLED"] and request.method not in SAFE_METHODS
+            and bearer_secret() is None):
         csrf.protect()
 
 
@@ -187,6 +196,51 @@ def organization(slug: str) -> Response:
     """
     signed_in()
     return jsonify(OrganizationSchema().dump(_organization_view(load_organization(slug))))
+
+
+def _json_object() -> dict[str, Any]:
+    """The request body as a JSON object, or a JSON error that says what is wrong with it."""
+    if request.mimetype != "application/json":
+        raise ApiError(415, "Send the body as JSON, with Content-Type: application/json.")
+    if "\\u0000" in request.get_data(as_text=True).lower():
+        raise ApiError(400, "The body contains a NUL character, which no field accepts.")
+    body = request.get_json(silent=False)
+    if not isinstance(body, dict):
+        raise ApiError(400, "The body must be a JSON object.", code="validation_error",
+                       fields={"_schema": ["Expected a JSON object."]})
+    return body
+
+
+@bp.patch("/organizations/<slug>")
+def update_organization(slug: str) -> Response:
+    """Change an organization's listing: its admins and the coordinators may.
+    ---
+    patch:
+      summary: Update an organization's listing
+      parameters:
+      - {in: path, name: slug, required: true, schema: {type: string}}
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: ListingUpdateSchema
+      responses:
+        200:
+          content:
+            application/json:
+              schema: OrganizationSchema
+        400: {$ref: '#/components/responses/Invalid'}
+        401: {$ref: '#/components/responses/Unauthorized'}
+        403: {$ref: '#/components/responses/Forbidden'}
+        404: {$ref: '#/components/responses/NotFound'}
+        413: {$ref: '#/components/responses/Invalid'}
+        415: {$ref: '#/components/responses/Invalid'}
+    """
+    user = signed_in()
+    organization = load_organization(slug)
+    require(user, Permission.EDIT_LISTING, organization)
+    update_listing(organization, ListingUpdateSchema().load(_json_object()))
+    return jsonify(OrganizationSchema().dump(_organization_view(organization)))
 
 
 @bp.get("/me")
