@@ -36,6 +36,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from directory.accounts import auth
     from directory.accounts.views import bp as accounts_bp
     from directory.admin.views import bp as admin_bp
+    from directory.api import auth as api_auth
+    from directory.api.pages import bp as tokens_bp
+    from directory.api.views import bp as api_bp
     from directory.audit.views import bp as audit_bp
     from directory.hsds.views import bp as hsds_bp
     from directory.orgs.views import bp as orgs_bp
@@ -44,6 +47,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from directory.web.views import bp as web_bp
 
     auth.init_app(app)
+    api_auth.init_app(app)
     mail.init_app(app)
     audit.init_app(app)
     security.init_app(app)
@@ -56,6 +60,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(audit_bp)
     app.register_blueprint(hsds_bp)
     app.register_blueprint(referrals_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(tokens_bp)
     return app
 
 

@@ -72,6 +72,7 @@ _ENV_SETTINGS: dict[str, tuple[str, Any]] = {
     "RESPONSE_HOURS_URGENT": ("RESPONSE_HOURS_URGENT", int),
     "RESPONSE_HOURS_ROUTINE": ("RESPONSE_HOURS_ROUTINE", int),
     "CLIENT_DATA_RETENTION_DAYS": ("CLIENT_DATA_RETENTION_DAYS", int),
+    "API_RATE_LIMIT": ("API_RATE_LIMIT", str),
 }
 
 
@@ -112,6 +113,7 @@ def defaults() -> dict[str, Any]:
         "LOGIN_LIMIT_PER_ACCOUNT": "5 per minute; 20 per hour",
         "LOGIN_LIMIT_PER_ADDRESS": "30 per minute; 300 per hour",
         "PROXY_COUNT": 0,
+        "API_RATE_LIMIT": "600 per minute",  # per token, else per user, else per address
         "RATELIMIT_HEADERS_ENABLED": True,
         # Referrals: the receiver's time to answer, by urgency; then how long client details
         # outlive a referral's end before `directory sweep` purges them.

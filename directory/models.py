@@ -9,6 +9,7 @@ from directory.accounts.models import (
     User,
     UserSession,
 )
+from directory.api.models import ApiToken
 from directory.audit.models import AuditEvent
 from directory.mail.models import OutboxMessage
 from directory.orgs.models import (
@@ -32,6 +33,7 @@ from directory.referrals.models import (
 
 __all__ = [
     "AccountToken",
+    "ApiToken",
     "AuditEvent",
     "Consent",
     "Contact",

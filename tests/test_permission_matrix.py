@@ -162,6 +162,15 @@ EXPECTED: dict[str, dict[str, Row]] = {
     "referrals.notification_list": {"GET": referrers(200)},
     "referrals.notifications_read": {"POST": referrers(302)},
     "referrals.report": {"GET": coordinators(200)},
+    "api.search_directory": {"GET": Row(401, 400, 400, 400, 400, 401, 403)},  # no ?near=
+    "api.services": {"GET": Row(401, 200, 200, 200, 200, 401, 403)},
+    "api.organization": {"GET": Row(401, 200, 200, 200, 200, 401, 403)},
+    "api.update_organization": {"PATCH": Row(401, 403, 403, 415, 415, 401, 403)},  # no body
+    "api.me": {"GET": Row(401, 200, 200, 200, 200, 401, 200)},
+    "api.openapi": {"GET": everyone(200)},
+    "tokens.index": {"GET": members(200)},
+    "tokens.create": {"POST": members(400)},  # empty form
+    "tokens.revoke": {"POST": members(404)},  # nobody's token
 }
 
 
@@ -188,6 +197,7 @@ ARGUMENTS: dict[str, Callable[[World], Any]] = {
     "user_id": lambda w: w.people["referrer"].id,
     "area_id": lambda w: w.home.coverage_areas[0].id,
     "public_id": lambda w: w.referral.public_id,
+    "token_id": lambda w: 10**9,
 }
 ENDPOINT_ARGUMENTS: dict[str, dict[str, Callable[[World], Any]]] = {
     "accounts.reset_password": {"token": lambda w: w.reset_token},

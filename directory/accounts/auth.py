@@ -20,6 +20,8 @@ from werkzeug.wrappers import Response
 from directory.accounts import operations
 from directory.accounts.models import Membership, User
 from directory.accounts.permissions import two_factor_required
+from directory.api.auth import bearer_secret, current_api_token
+from directory.api.errors import error_response, is_api_request
 from directory.db import db_session
 from directory.extensions import login_manager
 
@@ -32,6 +34,8 @@ ENROLMENT_ENDPOINTS = {"accounts.two_factor", "accounts.two_factor_setup",
 
 
 def load_user(session_id: str) -> User | None:
+    if bearer_secret() is not None:
+        return None  # a token request is judged by its token alone (api/auth.py)
     user_id, _, version = session_id.partition(":")
     token = session.get(SESSION_TOKEN_KEY)
     if not user_id.isdigit() or not version.isdigit() or not isinstance(token, str):
@@ -97,8 +101,13 @@ def _require_two_factor_enrolment() -> Response | None:
     if request.endpoint is None or request.endpoint in ENROLMENT_ENDPOINTS:
         return None
     user = current_user
+    if user.is_authenticated and current_api_token() is not None:
+        return None  # the token was made by a user who passed the sign-in policy
     if (user.is_authenticated and isinstance(user, User) and not user.two_factor_enabled
             and two_factor_required(user)):
+        if is_api_request():
+            return error_response(403, "Set up two-factor sign-in first, at /account/two-factor.",
+                                  code="two_factor_required")
         return redirect(url_for("accounts.two_factor"))  # the page says why
     return None
 

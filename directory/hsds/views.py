@@ -10,11 +10,12 @@ import io
 import logging
 import tempfile
 
-from flask import Blueprint, Response, jsonify, request, send_file
+from flask import Blueprint, Response, request, send_file
 from flask_login import current_user
 from werkzeug.exceptions import Forbidden
 
 from directory.accounts.permissions import Permission, require
+from directory.api.errors import error_response
 from directory.hsds.operations import EXPORT_FORMATS, export_json, export_zip
 
 log = logging.getLogger(__name__)
@@ -23,13 +24,31 @@ bp = Blueprint("hsds", __name__, url_prefix="/api/v1/hsds")
 SPOOL_BYTES = 32 * 2**20
 
 
-def _error(status: int, code: str, message: str) -> tuple[Response, int]:
-    return jsonify({"error": {"code": code, "message": message}}), status
+def _error(status: int, code: str, message: str, field: str | None = None) -> Response:
+    return error_response(status, message, code=code,
+                          fields={field: [message]} if field else None)
 
 
 @bp.get("/export")
-def export() -> Response | tuple[Response, int]:
-    """The active listings as HSDS 3.0: a zip of the tabular package, or ?format=json."""
+def export() -> Response:
+    """The active listings as HSDS 3.0: a zip of the tabular package, or ?format=json.
+    ---
+    get:
+      summary: The directory as Open Referral HSDS 3.0
+      parameters:
+      - in: query
+        name: format
+        schema: {type: string, enum: [csv, json], default: csv}
+      responses:
+        200:
+          description: A zip of the tabular package, or the JSON form.
+          content:
+            application/zip: {schema: {type: string, contentMediaType: application/zip}}
+            application/json: {schema: {type: object}}
+        400: {$ref: '#/components/responses/Invalid'}
+        401: {$ref: '#/components/responses/Unauthorized'}
+        403: {$ref: '#/components/responses/Forbidden'}
+    """
     if not current_user.is_authenticated:
         return _error(401, "unauthorized", "Sign in to download the directory.")
     try:
@@ -39,7 +58,7 @@ def export() -> Response | tuple[Response, int]:
                       "Only members of vetted organizations may download the directory.")
     fmt = request.args.get("format", "csv")
     if fmt not in EXPORT_FORMATS:
-        return _error(400, "bad_request", "format must be csv or json.")
+        return _error(400, "validation_error", "format must be csv or json.", "format")
     # send_file closes the spool once the response is sent.
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
     if fmt == "json":

@@ -335,3 +335,28 @@ def upsert_service_category(code: str, name: str, description: str,
 
 def days_since(moment: dt.datetime | None) -> int | None:
     return None if moment is None else (utcnow() - moment).days
+
+
+# Listing fields an organization's admins (and coordinators) change through update_listing.
+EDITABLE_FIELDS = ("description", "website", "email", "phone", "accepting_referrals")
+
+
+def update_listing(organization: Organization, changes: dict[str, Any]) -> Organization:
+    """Apply a validated partial listing: only the fields given change. Rows kept in a list
+    (a language, a population) are kept as they are, so nothing is deleted and re-added."""
+    for name in EDITABLE_FIELDS:
+        if name in changes:
+            setattr(organization, name, changes[name])
+    if "languages" in changes:
+        languages = {item.code: item for item in organization.languages}
+        organization.languages = [languages.get(code) or OrganizationLanguage(code=code)
+                                  for code in dict.fromkeys(changes["languages"])]
+    if "populations" in changes:
+        populations = {item.population: item for item in organization.populations}
+        organization.populations = [
+            populations.get(population) or OrganizationPopulation(population=population)
+            for population in dict.fromkeys(changes["populations"])]
+    if "contacts" in changes:
+        organization.contacts = [Contact(**contact) for contact in changes["contacts"]]
+    db_session.flush()
+    return organization

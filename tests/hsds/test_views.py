@@ -71,5 +71,6 @@ def test_an_unknown_format_is_a_400_json_error(client: FlaskClient, auth: AuthAc
     auth.login(factory.user(organization=factory.organization()).email)
     response = client.get(URL, query_string={"format": "xml"})
     assert response.status_code == 400
-    assert response.get_json()["error"] == {"code": "bad_request",
-                                            "message": "format must be csv or json."}
+    assert response.get_json()["error"] == {"code": "validation_error",
+                                            "message": "format must be csv or json.",
+                                            "fields": {"format": ["format must be csv or json."]}}

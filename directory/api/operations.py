@@ -1,0 +1,75 @@
+"""Personal API tokens: create, list, revoke, and authenticate a request by one.
+
+A token is 256 random bits shown once; only its SHA-256 is stored (a fast hash is enough for a
+secret of that strength). It acts as its user, with the user's permissions and no more, and
+stops working when revoked, expired, or when the user or all their organizations are suspended.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from sqlalchemy import select
+
+from directory.accounts.models import User
+from directory.accounts.operations import hash_token
+from directory.api.models import ApiToken
+from directory.db import db_session, utcnow
+from directory.orgs.models import MembershipStatus
+
+TOKEN_PREFIX = "dir_"
+MAX_TOKENS_PER_USER = 20
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)  # no database write on every request
+
+
+class TokenError(ValueError):
+    pass
+
+
+def list_tokens(user: User) -> list[ApiToken]:
+    return list(db_session.scalars(select(ApiToken).where(
+        ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).order_by(ApiToken.id)))
+
+
+def create_token(user: User, name: str, expires_in_days: int | None) -> tuple[ApiToken, str]:
+    """A new token for ``user``; the secret is returned once and never kept."""
+    if len(list_tokens(user)) >= MAX_TOKENS_PER_USER:
+        raise TokenError(f"You have {MAX_TOKENS_PER_USER} tokens: revoke one first.")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    expires_at = utcnow() + dt.timedelta(days=expires_in_days) if expires_in_days else None
+    token = ApiToken(user=user, name=name, token_hash=hash_token(secret), expires_at=expires_at)
+    db_session.add(token)
+    db_session.flush()
+    return token, secret
+
+
+def revoke_token(user: User, token_id: int) -> ApiToken:
+    token = db_session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id or token.revoked_at is not None:
+        raise TokenError("No such token.")
+    token.revoked_at = utcnow()
+    db_session.flush()
+    return token
+
+
+def _may_act(user: User) -> bool:
+    if not user.is_active:
+        return False
+    return user.is_coordinator or not user.memberships or any(
+        m.organization.status != MembershipStatus.SUSPENDED for m in user.memberships)
+
+
+def authenticate(secret: str) -> ApiToken | None:
+    """The live token with this secret, its use recorded; None for anything else."""
+    if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
+        return None
+    token = db_session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
+    now = utcnow()
+    if (token is None or token.revoked_at is not None
+            or (token.expires_at is not None and token.expires_at <= now)
+            or not _may_act(token.user)):
+        return None
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        token.last_used_at = now
+    return token

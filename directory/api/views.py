@@ -1,0 +1,283 @@
+"""The API's routes: parse the input, call the operation, dump through a schema.
+
+Each route's docstring holds its OpenAPI operation (YAML after ``---``), from which
+/api/v1/openapi.json is generated.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from flask_limiter.util import get_remote_address
+from flask_login import current_user
+from marshmallow import ValidationError
+
+from directory.accounts.models import User
+from directory.accounts.permissions import Permission, can, require
+from directory.api.auth import bearer_secret, current_api_token
+from directory.api.errors import ApiError, error_response
+from directory.api.openapi import openapi_document
+from directory.api.pagination import decode_cursor, encode_cursor
+from directory.api.schemas import (
+    ListingUpdateSchema,
+    MeSchema,
+    OrganizationSchema,
+    SearchArgsSchema,
+    SearchPageSchema,
+    ServiceTreeSchema,
+)
+from directory.extensions import csrf, limiter
+from directory.orgs.models import Organization
+from directory.orgs.operations import (
+    days_since,
+    location_view,
+    service_categories,
+    update_listing,
+)
+from directory.orgs.results import present
+from directory.orgs.search import SearchError, search
+from directory.orgs.views import load_organization
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)  # checked below, for session requests only (see api/auth.py)
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def rate_limit_key() -> str:
+    """Each token has its own budget; a session shares its user's; a visitor, its address."""
+    if current_user.is_authenticated:
+        token = current_api_token()
+        return f"token:{token.id}" if token else f"user:{current_user.id}"
+    return f"address:{get_remote_address()}"
+
+
+limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=rate_limit_key)(bp)
+
+
+@bp.before_request
+def _protect_sessions_from_csrf() -> None:
+    """A request with a bearer token never uses the cookie (api/auth.py), so only
+    session requests need the CSRF token."""
+    if (current_app.config["WTF_CSRF_ENABLED"] and request.method not in SAFE_METHODS
+            and bearer_secret() is None):
+        csrf.protect()
+
+
+@bp.errorhandler(ValidationError)
+def _invalid(error: ValidationError) -> Response:
+    messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
+    return error_response(400, "The request has invalid fields.", code="validation_error",
+                          fields=messages)
+
+
+@bp.errorhandler(SearchError)
+def _unsearchable(error: SearchError) -> Response:
+    return error_response(400, str(error), code="validation_error",
+                          fields={error.field: [str(error)]})
+
+
+def signed_in() -> User:
+    """The caller, or 401: the API never redirects to the sign-in page."""
+    if not current_user.is_authenticated:
+        if bearer_secret() is not None:
+            raise ApiError(401, "This API token is unknown, expired or revoked.")
+        raise ApiError(401, "Sign in, or send an API token as 'Authorization: Bearer <token>'.")
+    return current_user  # type: ignore[return-value]
+
+
+def _search_input() -> dict[str, Any]:
+    values: dict[str, Any] = {key: value.strip() for key, value in request.args.items()
+                              if key != "kind" and value.strip()}
+    kinds = [kind for kind in request.args.getlist("kind") if kind]
+    if kinds:
+        values["kind"] = kinds
+    return values
+
+
+@bp.get("/search")
+def search_directory() -> Response:
+    """Who is near a place, or whose coverage contains it, nearest first.
+    ---
+    get:
+      summary: Search the directory
+      parameters:
+      - in: query
+        schema: SearchArgsSchema
+      responses:
+        200:
+          content:
+            application/json:
+              schema: SearchPageSchema
+        400: {$ref: '#/components/responses/Invalid'}
+        401: {$ref: '#/components/responses/Unauthorized'}
+        403: {$ref: '#/components/responses/Forbidden'}
+    """
+    require(signed_in(), Permission.VIEW_DIRECTORY)
+    query = SearchArgsSchema().load(_search_input())
+    covering, cursor = query.pop("covering"), query.pop("cursor")
+    limit = query.pop("limit") or current_app.config["PAGE_SIZE"]
+    if covering is not None:
+        query["mode"] = "covering" if covering else "near"
+    offset = decode_cursor(cursor, query)
+    results = search(query, limit=limit, offset=offset, geocoder=current_app.config["GEOCODER"])
+    more = results.has_more and len(results.hits) == limit
+    return jsonify(SearchPageSchema().dump({
+        "mode": results.mode,
+        "place": {"label": results.label, "lat": results.point.lat, "lon": results.point.lon},
+        "items": present(results, current_user),
+        "next_cursor": encode_cursor(offset + limit, query) if more else None,
+    }))
+
+
+@bp.get("/services")
+def services() -> Response:
+    """The services taxonomy as a tree; search takes any code (sub-services included).
+    ---
+    get:
+      summary: The services taxonomy
+      responses:
+        200:
+          content:
+            application/json:
+              schema: ServiceTreeSchema
+        401: {$ref: '#/components/responses/Unauthorized'}
+        403: {$ref: '#/components/responses/Forbidden'}
+    """
+    require(signed_in(), Permission.VIEW_DIRECTORY)
+    nodes: dict[int, dict[str, Any]] = {}
+    roots: list[dict[str, Any]] = []
+    categories = service_categories()
+    for category in categories:
+        nodes[category.id] = {"code": category.code, "name": category.name,
+                              "description": category.description, "children": []}
+    for category in categories:
+        parent = nodes.get(category.parent_id) if category.parent_id else None
+        (parent["children"] if parent else roots).append(nodes[category.id])
+    return jsonify(ServiceTreeSchema().dump({"services": roots}))
+
+
+def _organization_view(organization: Organization) -> dict[str, Any]:
+    reveal = can(current_user, Permission.VIEW_CONFIDENTIAL_LOCATIONS, organization)
+    return {
+        "id": organization.id, "slug": organization.slug, "name": organization.name,
+        "kind": organization.kind.value, "status": organization.status.value,
+        "description": organization.description, "website": organization.website,
+        "email": organization.email, "phone": organization.phone,
+        "accepting_referrals": organization.accepting_referrals,
+        "verified_days": days_since(organization.verified_at),
+        "languages": organization.language_codes,
+        "populations": [population.value for population in organization.population_codes],
+        "services": [{"code": service.category.code, "name": service.category.name}
+                     for service in organization.services],
+        "contacts": organization.contacts,
+        "locations": [location_view(location, reveal) for location in organization.locations],
+        "coverage": [area.label for area in organization.coverage_areas],
+    }
+
+
+@bp.get("/organizations/<slug>")
+def organization(slug: str) -> Response:
+    """An organization's listing; confidential locations show an address and point to its own
+    members only.
+    ---
+    get:
+      summary: An organization's listing
+      parameters:
+      - {in: path, name: slug, required: true, schema: {type: string}}
+      responses:
+        200:
+          content:
+            application/json:
+              schema: OrganizationSchema
+        401: {$ref: '#/components/responses/Unauthorized'}
+        403: {$ref: '#/components/responses/Forbidden'}
+        404: {$ref: '#/components/responses/NotFound'}
+    """
+    signed_in()
+    return jsonify(OrganizationSchema().dump(_organization_view(load_organization(slug))))
+
+
+def _json_object() -> dict[str, Any]:
+    """The request body as a JSON object, or a JSON error that says what is wrong with it."""
+    if request.mimetype != "application/json":
+        raise ApiError(415, "Send the body as JSON, with Content-Type: application/json.")
+    if "\\u0000" in request.get_data(as_text=True).lower():
+        raise ApiError(400, "The body contains a NUL character, which no field accepts.")
+    body = request.get_json(silent=False)
+    if not isinstance(body, dict):
+        raise ApiError(400, "The body must be a JSON object.", code="validation_error",
+                       fields={"_schema": ["Expected a JSON object."]})
+    return body
+
+
+@bp.patch("/organizations/<slug>")
+def update_organization(slug: str) -> Response:
+    """Change an organization's listing: its admins and the coordinators may.
+    ---
+    patch:
+      summary: Update an organization's listing
+      parameters:
+      - {in: path, name: slug, required: true, schema: {type: string}}
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: ListingUpdateSchema
+      responses:
+        200:
+          content:
+            application/json:
+              schema: OrganizationSchema
+        400: {$ref: '#/components/responses/Invalid'}
+        401: {$ref: '#/components/responses/Unauthorized'}
+        403: {$ref: '#/components/responses/Forbidden'}
+        404: {$ref: '#/components/responses/NotFound'}
+        413: {$ref: '#/components/responses/Invalid'}
+        415: {$ref: '#/components/responses/Invalid'}
+    """
+    user = signed_in()
+    organization = load_organization(slug)
+    require(user, Permission.EDIT_LISTING, organization)
+    update_listing(organization, ListingUpdateSchema().load(_json_object()))
+    return jsonify(OrganizationSchema().dump(_organization_view(organization)))
+
+
+@bp.get("/me")
+def me() -> Response:
+    """Who the caller is, and the organizations they act for.
+    ---
+    get:
+      summary: The caller
+      responses:
+        200:
+          content:
+            application/json:
+              schema: MeSchema
+        401: {$ref: '#/components/responses/Unauthorized'}
+    """
+    user = signed_in()
+    return jsonify(MeSchema().dump({
+        "id": user.id, "name": user.name, "email": user.email,
+        "is_coordinator": user.is_coordinator,
+        "organizations": [{"slug": m.organization.slug, "name": m.organization.name,
+                           "role": m.role.value, "status": m.organization.status.value}
+                          for m in user.memberships],
+    }))
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """This API's OpenAPI 3.1 document, generated from its routes and schemas.
+    ---
+    get:
+      summary: This document
+      security: []
+      responses:
+        200:
+          description: The OpenAPI 3.1 document.
+          content:
+            application/json:
+              schema: {type: object}
+    """
+    return jsonify(openapi_document(current_app))
