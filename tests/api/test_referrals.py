@@ -154,3 +154,30 @@ def test_the_list_pages_with_cursors(client: FlaskClient, factory: Factory,
     other = client.get(API, headers=bearer(people.referrer),
                        query_string={"box": "inbox", "cursor": query["cursor"]})
     assert "cursor" in _error(other, 400)["fields"]
+
+
+def test_a_redirected_draft_is_sent_with_its_own_consent(client: FlaskClient, factory: Factory,
+                                                         people: Partners) -> None:
+    referral = factory.referral(people.referrer, people.receiver)
+    sender, receiver = bearer(people.referrer), bearer(people.receiver_user)
+    path = f"{API}/{referral.public_id}/transitions"
+    accepted = client.post(path, headers=receiver,
+                           json={"to": "accepted", "version": referral.version}).get_json()
+    closed = client.post(path, headers=sender, json={
+        "to": "closed", "version": accepted["version"], "outcome": "redirected",
+        "redirect_to": people.third.slug})
+    assert closed.status_code == 200 and closed.get_json()["outcome"] == "redirected"
+    drafts = client.get(API, query_string={"box": "outbox", "status": "draft"},
+                        headers=sender).get_json()["items"]
+    draft = next(item for item in drafts if item["receiver"]["slug"] == people.third.slug)
+    draft_path = f"{API}/{draft['id']}/transitions"
+    unconsented = client.post(draft_path, headers=sender,
+                              json={"to": "sent", "version": draft["version"]})
+    assert "consent" in _error(unconsented, 400)["fields"]
+    consent = factory.referral_data(people.third)["consent"]
+    sent = client.post(draft_path, headers=sender,
+                       json={"to": "sent", "version": draft["version"], "consent": consent})
+    assert sent.status_code == 200 and sent.get_json()["status"] == "sent", sent.get_json()
+    with_consent = client.post(path, headers=sender, json={
+        "to": "withdrawn", "version": 1, "consent": consent})
+    assert "consent" in _error(with_consent, 400)["fields"]
