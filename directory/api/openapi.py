@@ -18,6 +18,7 @@ ERROR_RESPONSES = {
     "Unauthorized": "Not signed in, or the token is unknown, expired or revoked.",
     "Forbidden": "Signed in, but not allowed.",
     "NotFound": "No such thing, or not one the caller may know of.",
+    "Conflict": "Someone else changed it first; nothing was changed.",
 }
 CACHE_KEY = "directory.openapi"
 

@@ -1,5 +1,6 @@
-"""What the API reads and writes. Every schema names its fields: nothing is dumped whole, and no
-schema here carries client details (search results and coordinators use these)."""
+"""What the API reads and writes. Every schema names its fields: nothing is dumped whole, and
+only ``ClientDetailsSchema`` carries client details (filled where the permission module allows).
+Referral input is loaded with ``directory.referrals.schemas``, the web forms' own schemas."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 from directory.orgs.models import LANGUAGES, Population
 from directory.orgs.schemas import ContactSchema, SearchQuerySchema
+from directory.referrals.models import ReferralStatus, Urgency
 
 MAX_PAGE_SIZE = 100
 
@@ -167,3 +169,94 @@ class ListingUpdateSchema(Schema):
                               validate=validate.Length(max=len(Population)))
     accepting_referrals = fields.Boolean()
     contacts = fields.List(fields.Nested(ContactSchema), validate=validate.Length(max=50))
+
+
+class ReferralArgsSchema(Schema):
+    """The inbox or outbox and its filters, as the web lists take them, plus paging."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    box = fields.String(required=True, validate=validate.OneOf(["inbox", "outbox"]))
+    status = fields.String(load_default="", validate=validate.OneOf(
+        ["", *(status.value for status in ReferralStatus)]))
+    urgency = fields.String(load_default="", validate=validate.OneOf(
+        ["", *(urgency.value for urgency in Urgency)]))
+    partner = fields.String(load_default="", validate=validate.Length(max=100), metadata={
+        "description": "The partner's slug, or part of its name."})
+    cursor = fields.String(load_default=None, allow_none=True,
+                           validate=validate.Length(max=200),
+                           metadata={"description": "next_cursor of the previous page."})
+    limit = fields.Integer(load_default=None, allow_none=True,
+                           validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
+
+
+class PartnerRefSchema(Schema):
+    slug = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class ReferralItemSchema(Schema):
+    """A referral in a list: no client details."""
+
+    id = fields.String(required=True, metadata={"description": "The referral's public id."})
+    version = fields.Integer(required=True, metadata={
+        "description": "Send it back with a transition."})
+    status = fields.String(required=True)
+    urgency = fields.String(required=True)
+    service = fields.String(required=True)
+    sender = fields.Nested(PartnerRefSchema, required=True)
+    receiver = fields.Nested(PartnerRefSchema, required=True)
+    created_at = fields.DateTime(required=True)
+    sent_at = fields.DateTime(allow_none=True, required=True)
+    response_due_at = fields.DateTime(allow_none=True, required=True)
+    viewed_at = fields.DateTime(allow_none=True, required=True)
+    responded_at = fields.DateTime(allow_none=True, required=True)
+    finished_at = fields.DateTime(allow_none=True, required=True)
+    overdue = fields.Boolean(required=True)
+
+
+class ReferralPageSchema(Schema):
+    items = fields.List(fields.Nested(ReferralItemSchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True,
+                                metadata={"description": "null on the last page."})
+
+
+class ReferralEventOutSchema(Schema):
+    kind = fields.String(required=True)
+    occurred_at = fields.DateTime(required=True)
+    actor = fields.String(required=True)
+    from_status = fields.String(allow_none=True, required=True)
+    to_status = fields.String(allow_none=True, required=True)
+    note = fields.String(required=True)
+
+
+class ReferralNoteOutSchema(Schema):
+    author = fields.String(required=True)
+    organization = fields.String(allow_none=True, required=True)
+    created_at = fields.DateTime(required=True)
+    body = fields.String(required=True)
+
+
+class ClientDetailsSchema(Schema):
+    """Shown only to whom the permission module allows; every view is audited."""
+
+    details = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    identifying = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+
+
+class ReferralDetailSchema(ReferralItemSchema):
+    """One referral with its timeline and notes; client details where allowed, else null."""
+
+    side = fields.String(allow_none=True, required=True)
+    transitions = fields.List(fields.String(), required=True, metadata={
+        "description": "The states the caller may move the referral to."})
+    age_range = fields.String(required=True)
+    contact_person = fields.String(required=True)
+    handoff_time = fields.String(required=True)
+    decline_reason = fields.String(allow_none=True, required=True)
+    outcome = fields.String(allow_none=True, required=True)
+    consent_in_force = fields.Boolean(required=True)
+    client = fields.Nested(ClientDetailsSchema, allow_none=True, required=True)
+    timeline = fields.List(fields.Nested(ReferralEventOutSchema), required=True)
+    notes = fields.List(fields.Nested(ReferralNoteOutSchema), required=True)

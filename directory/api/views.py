@@ -14,7 +14,7 @@ from flask_login import current_user
 from marshmallow import ValidationError
 
 from directory.accounts.models import User
-from directory.accounts.permissions import Permission, can, require
+from directory.accounts.permissions import Permission, can, referral_side, require
 from directory.api.auth import bearer_secret, current_api_token
 from directory.api.errors import ApiError, error_response
 from directory.api.openapi import openapi_document
@@ -23,6 +23,10 @@ from directory.api.schemas import (
     ListingUpdateSchema,
     MeSchema,
     OrganizationSchema,
+    ReferralArgsSchema,
+    ReferralDetailSchema,
+    ReferralNoteOutSchema,
+    ReferralPageSchema,
     SearchArgsSchema,
     SearchPageSchema,
     ServiceTreeSchema,
@@ -38,6 +42,15 @@ from directory.orgs.operations import (
 from directory.orgs.results import present
 from directory.orgs.search import SearchError, search
 from directory.orgs.views import load_organization
+from directory.referrals import notifications, states
+from directory.referrals import operations as ops
+from directory.referrals.models import Referral, ReferralNote, ReferralStatus
+from directory.referrals.schemas import (
+    ConsentSchema,
+    NoteSchema,
+    ReferralSchema,
+    TransitionSchema,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # checked below, for session requests only (see api/auth.py)
@@ -75,6 +88,13 @@ def _invalid(error: ValidationError) -> Response:
 def _unsearchable(error: SearchError) -> Response:
     return error_response(400, str(error), code="validation_error",
                           fields={error.field: [str(error)]})
+
+
+@bp.errorhandler(ops.ReferralError)
+def _refused(error: ops.ReferralError) -> Response:
+    return error_response(error.status, error.message,
+                          code="validation_error" if error.fields else None,
+                          fields={name: [message] for name, message in error.fields.items()})
 
 
 def signed_in() -> User:
@@ -264,6 +284,237 @@ def me() -> Response:
                            "role": m.role.value, "status": m.organization.status.value}
                           for m in user.memberships],
     }))
+
+
+def _referral_item(referral: Referral) -> dict[str, Any]:
+    """A referral's plain columns: organizations, status, timings; never client details."""
+    return {
+        "id": referral.public_id, "version": referral.version,
+        "status": referral.status.value, "urgency": referral.urgency.value,
+        "service": referral.service,
+        "sender": {"slug": referral.sender.slug, "name": referral.sender.name},
+        "receiver": {"slug": referral.receiver.slug, "name": referral.receiver.name},
+        "created_at": referral.created_at, "sent_at": referral.sent_at,
+        "response_due_at": referral.response_due_at, "viewed_at": referral.viewed_at,
+        "responded_at": referral.responded_at, "finished_at": referral.finished_at,
+        "overdue": referral.is_overdue(),
+    }
+
+
+def _referral_detail(user: User, referral: Referral) -> Response:
+    """The referral as ``user`` may see it; ``client_view`` audits the view of client data."""
+    view = ops.client_view(user, referral)
+    side = referral_side(user, referral)
+    consent = referral.consent
+    return jsonify(ReferralDetailSchema().dump({
+        **_referral_item(referral),
+        "side": side.value if side else None,
+        "transitions": [target.value for target in states.allowed_targets(referral.status, side)],
+        "age_range": referral.age_range, "contact_person": referral.contact_person,
+        "handoff_time": referral.handoff_time,
+        "decline_reason": referral.decline_reason.value if referral.decline_reason else None,
+        "outcome": referral.outcome.value if referral.outcome else None,
+        "consent_in_force": consent is not None and consent.in_force(),
+        "client": {"details": view.details, "identifying": view.identifying}
+        if view.shown else None,
+        "timeline": [{"kind": event.kind, "occurred_at": event.occurred_at,
+                      "actor": event.actor_name, "from_status": event.from_status,
+                      "to_status": event.to_status, "note": view.event_notes.get(event.id, "")}
+                     for event in referral.events],
+        "notes": [_note(note, body) for note, body in view.notes],
+    }))
+
+
+def _note(note: ReferralNote, body: str) -> dict[str, Any]:
+    return {"author": note.author.name if note.author else "", "created_at": note.created_at,
+            "organization": note.author_org.name if note.author_org else None, "body": body}
+
+
+def _referral(public_id: str) -> tuple[User, Referral]:
+    """The caller and the referral, or 404 when the caller is no side of it."""
+    user = signed_in()
+    return user, ops.get_referral(user, public_id)
+
+
+@bp.get("/referrals")
+def referrals() -> Response:
+    """The caller's inbox or outbox, newest first; items carry no client details.
+    ---
+    get:
+      summary: List referrals
+      parameters:
+      - in: query
+        schema: ReferralArgsSchema
+      responses:
+        200:
+          content:
+            application/json:
+              schema: ReferralPageSchema
+        400: {$ref: '#/components/responses/Invalid'}
+        401: {$ref: '#/components/responses/Unauthorized'}
+        403: {$ref: '#/components/responses/Forbidden'}
+    """
+    user = signed_in()
+    require(user, Permission.USE_REFERRALS)
+    query = ReferralArgsSchema().load(request.args)
+    cursor = query.pop("cursor")
+    limit = query.pop("limit") or current_app.config["PAGE_SIZE"]
+    offset = decode_cursor(cursor, query)
+    filters = ops.BoxFilters(status=query["status"], urgency=query["urgency"],
+                             partner=query["partner"].strip())
+    found = ops.box(user, query["box"], filters, offset=offset, limit=limit + 1)
+    return jsonify(ReferralPageSchema().dump({
+        "items": [_referral_item(referral) for referral in found[:limit]],
+        "next_cursor": encode_cursor(offset + limit, query) if len(found) > limit else None,
+    }))
+
+
+@bp.post("/referrals")
+def create_referral() -> Response | tuple[Response, int]:
+    """Send a referral with its consent record, as the web form does (same schema).
+    ---
+    post:
+      summary: Send a referral
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: ReferralSchema
+      responses:
+        201:
+          content:
+            application/json:
+              schema: ReferralDetailSchema
+        400: {$ref: '#/components/responses/Invalid'}
+        401: {$ref: '#/components/responses/Unauthorized'}
+        403: {$ref: '#/components/responses/Forbidden'}
+        409: {$ref: '#/components/responses/Conflict'}
+        413: {$ref: '#/components/responses/Invalid'}
+        415: {$ref: '#/components/responses/Invalid'}
+    """
+    user = signed_in()
+    require(user, Permission.USE_REFERRALS)
+    referral = ops.create_referral(user, ReferralSchema().load(_json_object()))
+    return _referral_detail(user, referral), 201
+
+
+@bp.get("/referrals/<public_id>")
+def referral(public_id: str) -> Response:
+    """One referral with its timeline and notes; the receiver's first opening is recorded.
+    ---
+    get:
+      summary: A referral
+      parameters:
+      - {in: path, name: public_id, required: true, schema: {type: string}}
+      responses:
+        200:
+          content:
+            application/json:
+              schema: ReferralDetailSchema
+        401: {$ref: '#/components/responses/Unauthorized'}
+        404: {$ref: '#/components/responses/NotFound'}
+    """
+    user, found = _referral(public_id)
+    ops.mark_viewed(user, found)
+    notifications.mark_read(user, found)
+    return _referral_detail(user, found)
+
+
+@bp.post("/referrals/<public_id>/transitions")
+def transition_referral(public_id: str) -> Response:
+    """Move a referral through its states, against the version last seen; sending a draft
+    takes a ``consent`` record.
+    ---
+    post:
+      summary: Change a referral's state
+      parameters:
+      - {in: path, name: public_id, required: true, schema: {type: string}}
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: TransitionSchema
+      responses:
+        200:
+          content:
+            application/json:
+              schema: ReferralDetailSchema
+        400: {$ref: '#/components/responses/Invalid'}
+        401: {$ref: '#/components/responses/Unauthorized'}
+        403: {$ref: '#/components/responses/Forbidden'}
+        404: {$ref: '#/components/responses/NotFound'}
+        409: {$ref: '#/components/responses/Conflict'}
+        413: {$ref: '#/components/responses/Invalid'}
+        415: {$ref: '#/components/responses/Invalid'}
+    """
+    user, found = _referral(public_id)
+    body = _json_object()
+    consent = body.pop("consent", None)
+    data = TransitionSchema().load(body)
+    if data["to"] != ReferralStatus.SENT:
+        if consent is not None:
+            raise ValidationError({"consent": ["Only sending a draft takes a consent record."]})
+        ops.transition(user, found, data)
+        return _referral_detail(user, found)
+    try:
+        consent_data = ConsentSchema().load(consent if consent is not None else {})
+    except ValidationError as exc:
+        raise ValidationError({"consent": exc.messages}) from exc
+    ops.send_draft(user, found, data["version"], consent_data)
+    return _referral_detail(user, found)
+
+
+@bp.post("/referrals/<public_id>/notes")
+def add_referral_note(public_id: str) -> tuple[Response, int]:
+    """Add a secure note, seen by both sides of the hand-off.
+    ---
+    post:
+      summary: Add a note to a referral
+      parameters:
+      - {in: path, name: public_id, required: true, schema: {type: string}}
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: NoteSchema
+      responses:
+        201:
+          content:
+            application/json:
+              schema: ReferralNoteOutSchema
+        400: {$ref: '#/components/responses/Invalid'}
+        401: {$ref: '#/components/responses/Unauthorized'}
+        403: {$ref: '#/components/responses/Forbidden'}
+        404: {$ref: '#/components/responses/NotFound'}
+        413: {$ref: '#/components/responses/Invalid'}
+        415: {$ref: '#/components/responses/Invalid'}
+    """
+    user, found = _referral(public_id)
+    data = NoteSchema().load(_json_object())
+    note = ops.add_note(user, found, data)
+    return jsonify(ReferralNoteOutSchema().dump(_note(note, data["body"]))), 201
+
+
+@bp.post("/referrals/<public_id>/consent/revoke")
+def revoke_referral_consent(public_id: str) -> Response:
+    """Revoke the consent in force: the receiver no longer sees the client's details.
+    ---
+    post:
+      summary: Revoke a referral's consent
+      parameters:
+      - {in: path, name: public_id, required: true, schema: {type: string}}
+      responses:
+        200:
+          content:
+            application/json:
+              schema: ReferralDetailSchema
+        401: {$ref: '#/components/responses/Unauthorized'}
+        403: {$ref: '#/components/responses/Forbidden'}
+        404: {$ref: '#/components/responses/NotFound'}
+    """
+    user, found = _referral(public_id)
+    ops.revoke_consent(user, found)
+    return _referral_detail(user, found)
 
 
 @bp.get("/openapi.json")

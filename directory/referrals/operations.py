@@ -507,8 +507,9 @@ class BoxFilters:
     max_age_days: int | None = None
 
 
-def box(user: User, which: str, filters: BoxFilters) -> list[Referral]:
-    """The user's inbox (received) or outbox (sent), newest first."""
+def box(user: User, which: str, filters: BoxFilters, *, offset: int = 0,
+        limit: int = 200) -> list[Referral]:
+    """The user's inbox (received) or outbox (sent), newest first, ``limit`` from ``offset``."""
     org_ids = [m.organization_id for m in user.memberships if m.organization.is_active]
     own = Referral.receiver_org_id if which == "inbox" else Referral.sender_org_id
     partner_column = Referral.sender_org_id if which == "inbox" else Referral.receiver_org_id
@@ -527,7 +528,7 @@ def box(user: User, which: str, filters: BoxFilters) -> list[Referral]:
         query = query.where(
             Referral.created_at >= utcnow() - dt.timedelta(days=filters.max_age_days))
     return list(db_session.scalars(
-        query.order_by(Referral.created_at.desc(), Referral.id.desc()).limit(200)
+        query.order_by(Referral.created_at.desc(), Referral.id.desc()).offset(offset).limit(limit)
         .options(selectinload(Referral.sender), selectinload(Referral.receiver))))
 
 
