@@ -8,8 +8,8 @@ progress and logs go to stderr.
 from __future__ import annotations
 
 import functools
-import os
 import json
+import os
 import secrets
 import sys
 import time
@@ -165,7 +165,8 @@ def demo(host: str, port: int, threads: int, no_serve: bool) -> None:
                 users = ensure_demo_users(password)
         except AccountError as exc:
             raise click.ClickException(f"DIRECTORY_DEMO_PASSWORD cannot be used: {exc}") from exc
-    click.echo(f"Demo network ready: {report['organizations_created'] + report['organizations_existing']}"
+    total = report["organizations_created"] + report["organizations_existing"]
+    click.echo(f"Demo network ready: {total}"
                f" organizations in {safe_database_url(app)}.")
     click.echo(f"Open http://{host}:{port}/ and sign in as one of:")
     for user in users:

@@ -128,7 +128,8 @@ class Database:
         self.session_factory.configure(bind=connection, join_transaction_mode="create_savepoint")
 
     def unbind(self) -> None:
-        self.session_factory.configure(bind=self.engine, join_transaction_mode="conservative_savepoint")
+        self.session_factory.configure(bind=self.engine,
+                                       join_transaction_mode="conservative_savepoint")
 
 
 def init_app(app: Flask) -> None:

@@ -27,8 +27,8 @@ from directory.accounts.operations import (
 )
 from directory.config import PROJECT_ROOT
 from directory.db import db_session, utcnow
-from directory.orgs.models import MembershipStatus, Organization
 from directory.orgs.coverage import add_coverage_area
+from directory.orgs.models import MembershipStatus, Organization
 from directory.orgs.operations import ListingError, create_organization, upsert_service_category
 from directory.orgs.schemas import CoverageAreaSchema, SeedOrganizationSchema
 
@@ -133,7 +133,8 @@ def demo_network_size() -> int:
     return len(_read_json(SEED_DIR / "organizations.json").get("organizations", []))
 
 
-def ensure_demo_users(password: str, path: Path = SEED_DIR / "demo_users.json") -> list[dict[str, Any]]:
+def ensure_demo_users(password: str,
+                      path: Path = SEED_DIR / "demo_users.json") -> list[dict[str, Any]]:
     """Create the demo users (or reset their password to ``password``); demo mode only."""
     users: list[dict[str, Any]] = []
     for entry in _read_json(path).get("users", []):

@@ -21,7 +21,6 @@ from directory import create_app
 from directory.db import get_database, get_session, upgrade
 from directory.extensions import limiter
 from directory.seeding import SeedReport, load_taxonomy
-
 from tests.factories import Factory
 
 PASSWORD = "correct horse battery staple"

@@ -1,21 +1,22 @@
 """The migrations and the models describe the same schema, on SQLite and on PostgreSQL."""
 
+from pathlib import Path
+
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from flask import Flask
-from pathlib import Path
 
 import directory.models  # noqa: F401
 from directory.db import (
     Base,
     Database,
+    alembic_config,
     current_revision,
     get_database,
     include_in_schema_comparison,
     upgrade,
 )
-from alembic import command
-from directory.db import alembic_config
 
 
 def test_models_and_migrations_agree(app: Flask) -> None:

@@ -25,7 +25,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from directory.db import Base, UTCDateTime, created_at, int_pk, updated_at
 from directory.types import str_enum
 
-
 UNIT_X = "cos(radians({0})) * cos(radians({1}))"
 UNIT_Y = "cos(radians({0})) * sin(radians({1}))"
 UNIT_Z = "sin(radians({0}))"
@@ -228,7 +227,9 @@ class Service(Base):
     """A service an organization offers, classified by one taxonomy category."""
 
     __tablename__ = "services"
-    __table_args__ = (Index("ix_services_category_org", "category_id", "organization_id", unique=True),)
+    __table_args__ = (
+        Index("ix_services_category_org", "category_id", "organization_id", unique=True),
+    )
 
     id: Mapped[int_pk]
     hsds_id: Mapped[str] = mapped_column(String(36), unique=True, default=new_hsds_id)

@@ -35,7 +35,6 @@ from directory.orgs.models import (
 )
 from directory.orgs.schemas import WEEKDAYS
 
-
 DEFAULT_TIMEZONE = "America/New_York"
 
 
@@ -244,7 +243,8 @@ def categories_by_code(codes: Sequence[str]) -> dict[str, ServiceCategory]:
     unknown = sorted(set(codes) - set(found))
     if unknown:
         raise ListingError(f"Unknown service categories: {', '.join(unknown)}.",
-                           {"services": [f"Unknown service category {code!r}." for code in unknown]})
+                           {"services": [f"Unknown service category {code!r}."
+                                         for code in unknown]})
     return found
 
 
@@ -316,7 +316,8 @@ def upsert_service_category(code: str, name: str, description: str,
     """Create or update one taxonomy node; returns "created", "updated" or "unchanged"."""
     parent = None
     if parent_code:
-        parent = db_session.scalar(select(ServiceCategory).where(ServiceCategory.code == parent_code))
+        parent = db_session.scalar(
+            select(ServiceCategory).where(ServiceCategory.code == parent_code))
         if parent is None:
             raise ListingError(f"Taxonomy category {code!r} names unknown parent {parent_code!r}.")
     category = db_session.scalar(select(ServiceCategory).where(ServiceCategory.code == code))

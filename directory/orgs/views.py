@@ -19,8 +19,8 @@ from flask_login import current_user
 from marshmallow import ValidationError
 
 from directory.accounts.permissions import Permission, can, require
-from directory.geo.states import STATES
 from directory.geo.boundaries import basemap_geojson
+from directory.geo.states import STATES
 from directory.orgs.coverage import add_coverage_area, remove_coverage_area
 from directory.orgs.models import (
     KIND_LABELS,

@@ -21,7 +21,6 @@ import directory
 import directory.db
 import directory.seeding
 from directory.db import get_database, get_session
-
 from tests.conftest import PASSWORD
 
 CHROMIUM_ARGS = [

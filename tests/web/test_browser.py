@@ -13,7 +13,6 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from directory.seeding import SEED_DIR
-
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
