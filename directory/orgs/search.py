@@ -241,17 +241,22 @@ def _area_serves(shape: _Shape) -> ColumnElement[bool] | None:
     return or_(~limited, matching)
 
 
+def _named_area_matches(shape: _Shape) -> list[ColumnElement[bool]]:
+    """State, county and ZIP areas that name the point's own (given as parameters)."""
+    return [and_(CoverageArea.kind == kind, column == bindparam(name))
+            for present, kind, column, name in (
+                (shape.state, CoverageKind.STATE, CoverageArea.state, "state"),
+                (shape.county, CoverageKind.COUNTY, CoverageArea.county_fips, "county_fips"),
+                (shape.postal_code, CoverageKind.ZIP, CoverageArea.postal_code, "postal_code"))
+            if present]
+
+
 def _area_contains(shape: _Shape) -> ColumnElement[bool]:
     """The exact containment test of every kind, as one condition on a coverage area row."""
     closeness = spatial.closeness_sql(CoverageArea.unit_x, CoverageArea.unit_y,  # type: ignore[arg-type]
                                       CoverageArea.unit_z)
     options = [and_(CoverageArea.kind == CoverageKind.RADIUS, closeness >= CoverageArea.cos_radius)]
-    for present, kind, column, name in (
-            (shape.state, CoverageKind.STATE, CoverageArea.state, "state"),
-            (shape.county, CoverageKind.COUNTY, CoverageArea.county_fips, "county_fips"),
-            (shape.postal_code, CoverageKind.ZIP, CoverageArea.postal_code, "postal_code")):
-        if present:
-            options.append(and_(CoverageArea.kind == kind, column == bindparam(name)))
+    options.extend(_named_area_matches(shape))
     if shape.polygons:
         options.append(CoverageArea.id.in_(bindparam("polygon_ids", expanding=True)))
     conditions = [or_(*options)]
@@ -271,13 +276,8 @@ def _covering_organization_ids(backend: str, shape: _Shape) -> Select[tuple[int]
     if shape.polygons:
         branches.append(select(CoverageArea.organization_id).where(
             CoverageArea.id.in_(bindparam("polygon_ids", expanding=True))))
-    for present, kind, column, name in (
-            (shape.state, CoverageKind.STATE, CoverageArea.state, "state"),
-            (shape.county, CoverageKind.COUNTY, CoverageArea.county_fips, "county_fips"),
-            (shape.postal_code, CoverageKind.ZIP, CoverageArea.postal_code, "postal_code")):
-        if present:
-            branches.append(select(CoverageArea.organization_id)
-                            .where(CoverageArea.kind == kind, column == bindparam(name)))
+    branches.extend(select(CoverageArea.organization_id).where(match)
+                    for match in _named_area_matches(shape))
     serves = _area_serves(shape)
     if serves is not None:
         branches = [branch.where(serves) for branch in branches]
