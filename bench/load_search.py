@@ -2,13 +2,12 @@
 
     python bench/load_search.py --orgs 100000 --clients 8 --seconds 30 [--db PATH] [--workers W]
 
-Serves the app with its production WSGI server (``directory serve``, waitress) in child
-processes on 127.0.0.1, signs a coordinator in through the real login form (CSRF token and
-all), then runs ``--clients`` threads that each keep one connection alive and request random
-ZIP searches for ``--seconds`` (or ``--requests`` each). ``--workers W`` starts W servers on
-consecutive ports and spreads the clients over them: a single waitress process is bound by one
-core (the GIL), so this shows what several processes add on the same machine. The load
-generator runs on the same machine and takes CPU from the servers; the figures include that.
+Serves the app with its production WSGI server (``directory serve``: gunicorn, ``--workers``
+processes of ``--threads`` threads) in a child process on 127.0.0.1, signs a coordinator in
+through the real login form (CSRF token and all), then runs ``--clients`` threads that each
+keep one connection alive and request random ZIP searches for ``--seconds`` (or ``--requests``
+each). The load generator runs on the same machine and takes CPU from the server; the figures
+include that.
 The last line of stdout is one JSON object with the figures. Standard library only.
 """
 
@@ -98,8 +97,8 @@ class Server:
     log: Path
 
 
-def start_server(db: Path, threads: int, log_dir: Path) -> Server:
-    """One `directory serve` process in testing mode on a free loopback port.
+def start_server(db: Path, workers: int, threads: int, log_dir: Path) -> Server:
+    """`directory serve` (its master and workers) in testing mode on a free loopback port.
 
     Two-factor sign-in is switched off (the deployment setting DIRECTORY_REQUIRE_2FA): a
     coordinator without it is sent to enrol instead of to the search page."""
@@ -111,7 +110,7 @@ def start_server(db: Path, threads: int, log_dir: Path) -> Server:
     with log.open("wb") as handle:
         process = subprocess.Popen(
             [directory_command(), "serve", "--host", HOST, "--port", str(port),
-             "--threads", str(threads)],
+             "--workers", str(workers), "--threads", str(threads)],
             env=env, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     return Server(port, process, log)
 
@@ -132,17 +131,16 @@ def wait_until_ready(server: Server) -> None:
                        f"{STARTUP_TIMEOUT_S:.0f}s:\n{tail(server.log)}")
 
 
-def stop_servers(servers: Sequence[Server]) -> None:
-    """Terminate each server this run started (by its own process), then make sure."""
-    for server in servers:
-        if server.process.poll() is None:
-            server.process.terminate()
-    for server in servers:
-        try:
-            server.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait()
+def stop_server(server: Server) -> None:
+    """Stop the server this run started (SIGTERM: gunicorn stops its workers), then make
+    sure."""
+    if server.process.poll() is None:
+        server.process.terminate()
+    try:
+        server.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
 
 
 def tail(path: Path, lines: int = 20) -> str:
@@ -153,27 +151,22 @@ def tail(path: Path, lines: int = 20) -> str:
 
 
 @contextmanager
-def running_servers(db: Path, workers: int, threads: int,
-                    keep_logs: bool) -> Iterator[list[Server]]:
-    """The servers, stopped at the end whatever happens. Their logs (bench/out/serve-PORT.log)
-    are kept when something failed, or when asked."""
+def running_server(db: Path, workers: int, threads: int, keep_logs: bool) -> Iterator[Server]:
+    """The server, stopped at the end whatever happens. Its log (bench/out/serve-PORT.log) is
+    kept when something failed, or when asked."""
     OUT_DIR.mkdir(parents=True, exist_ok=True)
-    servers: list[Server] = []
+    server = start_server(db, workers, threads, OUT_DIR)
     failed = True
     try:
-        for _ in range(workers):
-            servers.append(start_server(db, threads, OUT_DIR))
-        for server in servers:
-            wait_until_ready(server)
-        yield servers
+        wait_until_ready(server)
+        yield server
         failed = False
     finally:
-        stop_servers(servers)
-        for server in servers:
-            if failed or keep_logs:
-                print(f"server log: {server.log}", file=sys.stderr)
-            else:
-                server.log.unlink(missing_ok=True)
+        stop_server(server)
+        if failed or keep_logs:
+            print(f"server log: {server.log}", file=sys.stderr)
+        else:
+            server.log.unlink(missing_ok=True)
 
 
 # --- HTTP ----------------------------------------------------------------------------------------
@@ -272,13 +265,13 @@ def client(port: int, cookie: str, paths: Sequence[str], seed: int, max_requests
         connection.close()
 
 
-def run_load(ports: Sequence[int], cookie: str, paths: Sequence[str], clients: int,
+def run_load(port: int, cookie: str, paths: Sequence[str], clients: int,
              seconds: float, max_requests: int, seed: int) -> tuple[list[ClientResult], float]:
-    """All clients at once (spread over the ports); the results and the wall time taken."""
+    """All clients at once; the results and the wall time taken."""
     results = [ClientResult() for _ in range(clients)]
     start = Start()
     threads = [threading.Thread(target=client, daemon=True,
-                                args=(ports[number % len(ports)], cookie, paths,
+                                args=(port, cookie, paths,
                                       seed * 1000 + number, max_requests, start,
                                       results[number]))
                for number in range(clients)]
@@ -294,13 +287,25 @@ def run_load(ports: Sequence[int], cookie: str, paths: Sequence[str], clients: i
 
 # --- figures -------------------------------------------------------------------------------------
 
-def cpu_seconds(pid: int) -> float | None:
-    """CPU time (user + system) a process has used so far, from /proc (Linux only)."""
+def _stat_fields(pid: int | str) -> list[str] | None:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) a server has used so far, its worker processes included,
+    from /proc (Linux only)."""
+    own = _stat_fields(pid)
+    if own is None:
+        return None
+    total = int(own[11]) + int(own[12])
+    for entry in Path("/proc").iterdir():
+        fields = _stat_fields(entry.name) if entry.name.isdigit() else None
+        if fields is not None and fields[1] == str(pid):  # a child: a worker
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def own_cpu_seconds() -> float:
@@ -342,7 +347,7 @@ def print_figures(figures: dict[str, Any]) -> None:
           f"p99 {figures['p99_ms']} ms")
     print(f"errors: {figures['errors']} (statuses {figures['statuses']})"
           + (f", first: {figures['first_error']}" if figures["first_error"] else ""))
-    print(f"CPU (% of one core): servers {figures['server_cpu_pct']}, load generator "
+    print(f"CPU (% of one core): server {figures['server_cpu_pct']}, load generator "
           f"{figures['client_cpu_pct']}, on {os.cpu_count()} cores")
     print(f"load average (1, 5, 15 min): {figures['loadavg']}")
     print(json.dumps(figures))
@@ -374,26 +379,25 @@ def run(args: argparse.Namespace) -> int:
     try:
         ensure_user(database.path)
         paths = target_paths(args.path_template, query_zips(args.queries, args.seed))
-        with running_servers(database.path, args.workers, args.threads,
-                             args.keep_logs) as servers:
-            ports = [server.port for server in servers]
-            cookie = sign_in(ports[0])
+        with running_server(database.path, args.workers, args.threads,
+                            args.keep_logs) as server:
+            cookie = sign_in(server.port)
             for path in paths[:3]:
-                probe(ports[0], cookie, path)
-            figures["server"] = (f"waitress x{args.workers} process"
-                                 f"{'es' if args.workers > 1 else ''} ({args.threads} threads "
-                                 f"each)")
+                probe(server.port, cookie, path)
+            figures["server"] = (f"gunicorn, {args.workers} worker"
+                                 f"{'s' if args.workers > 1 else ''} of {args.threads} "
+                                 f"threads")
             figures["workers"] = args.workers
             if args.warmup > 0:
-                run_load(ports, cookie, paths, args.clients, args.warmup, args.requests,
+                run_load(server.port, cookie, paths, args.clients, args.warmup, args.requests,
                          args.seed + 1)
             figures["loadavg"]["before"] = loadavg()
-            cpu_before = [cpu_seconds(server.process.pid) for server in servers]
+            cpu_before = [cpu_seconds(server.process.pid)]
             own_before = own_cpu_seconds()
-            results, elapsed = run_load(ports, cookie, paths, args.clients, args.seconds,
+            results, elapsed = run_load(server.port, cookie, paths, args.clients, args.seconds,
                                         args.requests, args.seed)
             figures["server_cpu_pct"] = cpu_percent(
-                cpu_before, [cpu_seconds(server.process.pid) for server in servers], elapsed)
+                cpu_before, [cpu_seconds(server.process.pid)], elapsed)
             figures["client_cpu_pct"] = cpu_percent([own_before], [own_cpu_seconds()], elapsed)
             figures["loadavg"]["after"] = loadavg()
     finally:
@@ -413,9 +417,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="at most this many requests per client")
     parser.add_argument("--warmup", type=float, default=3.0,
                         help="seconds of untimed load first (caches, connections)")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="separate `directory serve` processes (clients spread over them)")
-    parser.add_argument("--threads", type=int, default=8, help="waitress threads per process")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="worker processes of the server (default: one per core)")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker")
     parser.add_argument("--path-template", default="/search?near={zip}&mode=near",
                         help="requested path; {zip}, {state}, {lat}, {lon} are filled in")
     parser.add_argument("--queries", type=int, default=1000, help="distinct ZIP codes to ask")

@@ -122,28 +122,36 @@ def seed(app: Flask, synthetic: int | None, random_seed: int, as_json: bool) -> 
                        f"{result_report['services']} services.")
 
 
-def _serve(app: Flask, host: str, port: int, threads: int) -> None:
-    from waitress import serve as waitress_serve
+def _serve(app: Flask, host: str, port: int, workers: int, threads: int) -> None:
+    from directory import server
 
-    click.echo(f"Serving on http://{host}:{port}/ (Ctrl+C to stop)")
-    waitress_serve(app, host=host, port=port, threads=threads, ident="directory")
+    warning = server.shared_limits_warning(app, workers)
+    if warning:
+        click.echo(warning, err=True)
+    click.echo(f"Serving on http://{host}:{port}/ with {workers} worker"
+               f"{'s' if workers != 1 else ''} of {threads} threads (Ctrl+C to stop)")
+    server.serve(app, host, port, workers, threads)
 
 
 host_option = click.option("--host", default="127.0.0.1", show_default=True,
                            help="Address to listen on.")
 port_option = click.option("--port", type=click.IntRange(1, 65535), default=5000,
                            show_default=True, help="Port to listen on.")
-threads_option = click.option("--threads", type=click.IntRange(1, 64), default=8,
-                              show_default=True, help="Worker threads of the WSGI server.")
+threads_option = click.option("--threads", type=click.IntRange(1, 64), default=4,
+                              show_default=True, help="Threads of each worker process.")
 
 
 @main.command()
 @host_option
 @port_option
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Worker processes  [default: one per core]")
 @threads_option
-def serve(host: str, port: int, threads: int) -> None:
-    """Serve the application with the production WSGI server (waitress)."""
-    _serve(build_app(), host, port, threads)
+def serve(host: str, port: int, workers: int | None, threads: int) -> None:
+    """Serve the application with the production WSGI server (gunicorn)."""
+    from directory.server import default_workers
+
+    _serve(build_app(), host, port, workers or default_workers(), threads)
 
 
 @main.command()
@@ -173,7 +181,7 @@ def demo(host: str, port: int, threads: int, no_serve: bool) -> None:
         click.echo(f"  {user['email']:<34} {'; '.join(user['roles'])}")
     click.echo(f"Password for every demo user: {password}")
     if not no_serve:
-        _serve(app, host, port, threads)
+        _serve(app, host, port, 1, threads)
 
 
 @main.command(name="geocode")

@@ -14,11 +14,11 @@ from typing import Any
 
 from flask import Flask, flash, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
 from directory.accounts import operations
-from directory.accounts.models import Membership, User
+from directory.accounts.models import User
 from directory.accounts.permissions import two_factor_required
 from directory.api.auth import bearer_secret, current_api_token
 from directory.api.errors import error_response, is_api_request
@@ -40,10 +40,9 @@ def load_user(session_id: str) -> User | None:
     token = session.get(SESSION_TOKEN_KEY)
     if not user_id.isdigit() or not version.isdigit() or not isinstance(token, str):
         return None
-    user = db_session.get(
-        User, int(user_id),
-        options=[selectinload(User.memberships).joinedload(Membership.organization)],
-    )
+    # One query: the user, their memberships and (Membership.organization is lazy="joined")
+    # their organizations, which nearly every page's permission checks read.
+    user = db_session.get(User, int(user_id), options=[joinedload(User.memberships)])
     if (user is None or user.session_version != int(version) or not user.is_active
             or not operations.resume_session(user, token)):
         session.clear()

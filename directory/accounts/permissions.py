@@ -62,6 +62,16 @@ def is_admin_of(user: Viewer | None, organization: Organization) -> bool:
     return membership is not None and membership.role == MemberRole.ADMIN
 
 
+def organizations_revealing_confidential(user: Viewer | None) -> frozenset[int]:
+    """The organizations whose confidential locations ``user`` may see: their own, and only
+    theirs (outside the organization nobody, coordinators included, sees a safe house's
+    address). Permission.VIEW_CONFIDENTIAL_LOCATIONS for a whole page of results at once."""
+    member = _signed_in(user)
+    if member is None:
+        return frozenset()
+    return frozenset(membership.organization_id for membership in member.memberships)
+
+
 def is_vetted(user: Viewer | None) -> bool:
     """A coordinator, or a member of an active organization: someone the network has vetted."""
     member = _signed_in(user)
@@ -105,8 +115,7 @@ def can(user: Viewer | None, permission: Permission, target: Any = None) -> bool
                 return True
             return organization.is_active and can(user, Permission.VIEW_DIRECTORY)
         case Permission.VIEW_CONFIDENTIAL_LOCATIONS:
-            # Outside the organization nobody, coordinators included, sees a safe house's address.
-            return is_member_of(user, target)
+            return target.id in organizations_revealing_confidential(user)
         case Permission.EDIT_LISTING:
             return coordinator or is_admin_of(member, target)
         case Permission.MANAGE_NETWORK | Permission.VIEW_AUDIT_LOG:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Row, Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from directory.db import db_session, utcnow
@@ -216,8 +216,13 @@ def network_summary() -> NetworkSummary:
     )
 
 
-def service_categories() -> list[ServiceCategory]:
-    return list(db_session.scalars(select(ServiceCategory).order_by(ServiceCategory.code)))
+_CATEGORIES = select(*ServiceCategory.__table__.c).order_by(ServiceCategory.__table__.c.code)
+
+
+def service_categories() -> list[Row[Any]]:
+    """The taxonomy as read-only rows (id, code, parent_id, name, description), in code order:
+    drawn on every search page, so no ORM objects."""
+    return list(db_session.connection().execute(_CATEGORIES))
 
 
 # --- writing -----------------------------------------------------------------------------------

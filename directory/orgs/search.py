@@ -201,10 +201,15 @@ def _open_now_condition(now: dt.datetime) -> ColumnElement[bool]:
 
 # --- coverage ----------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=8)
+def _polygon_candidates_statement(backend: str) -> Select[tuple[int, str | None]]:
+    return select(CoverageArea.id, CoverageArea.geojson).where(
+        CoverageArea.id.in_(spatial.coverage_candidates(backend, "polygon")))
+
+
 def _polygons_containing(point: PointContext) -> list[int]:
-    rows = db_session.execute(
-        select(CoverageArea.id, CoverageArea.geojson).where(
-            CoverageArea.id.in_(spatial.coverage_candidates(_backend(), "polygon"))),
+    rows = db_session.connection().execute(
+        _polygon_candidates_statement(_backend()),
         spatial.point_params(point.lat, point.lon)).all()
     return [area_id for area_id, geojson in rows
             if polygon_contains(area_id, geojson or "", point.lat, point.lon)]
@@ -358,7 +363,7 @@ def _search_rings(statement: Select, point: PointContext, radii: list[float],  #
             "offset": offset}
     for radius in radii:
         ring = spatial.ring_params(radius, circle_bounds(point.lat, point.lon, radius))
-        rows = db_session.execute(statement, {**base, **ring}).all()
+        rows = db_session.connection().execute(statement, {**base, **ring}).all()
         if len(rows) == limit:
             return rows, True
     return rows, False
@@ -484,8 +489,7 @@ def covering_among(organization_ids: Sequence[int], point: PointContext,
               "organization_ids": list(organization_ids)}
     if category_ids is not None:
         params["area_category_ids"] = _area_category_ids(filters.service, category_ids)
-    return set(db_session.scalars(
-        _covering_among_statement(shape), params))
+    return set(db_session.connection().scalars(_covering_among_statement(shape), params))
 
 
 @functools.lru_cache(maxsize=256)

@@ -87,6 +87,10 @@ def profile(slug: str) -> str:
     )
 
 
+# Schemas keep no state between loads: one instance serves every request.
+SEARCH_QUERY = SearchQuerySchema()
+
+
 def _search_input() -> dict[str, Any]:
     """The query string as the search schema takes it: blanks dropped, kinds as a list."""
     values: dict[str, Any] = {key: value.strip() for key, value in request.args.items()
@@ -111,7 +115,7 @@ def search_page() -> tuple[str, int]:
     page_size = current_app.config["PAGE_SIZE"]
     page = max(1, request.args.get("page", 1, type=int) or 1)
     try:
-        query = SearchQuerySchema().load(values)
+        query = SEARCH_QUERY.load(values)
         # No total: counting every match costs more than finding the nearest page.
         results = search(query, limit=page_size, offset=(page - 1) * page_size,
                          geocoder=current_app.config["GEOCODER"])
@@ -122,19 +126,20 @@ def search_page() -> tuple[str, int]:
         context["errors"] = {exc.field: [str(exc)]}
         return render_template("orgs/search.html", **context), 400
     views = present(results, current_user)
+    profile_urls = {view.slug: url_for("orgs.profile", slug=view.slug) for view in views}
     context.update(results=results, views=views, query=query, page=page,
-                   map_data=_map_data(results, views))
+                   profile_urls=profile_urls, map_data=_map_data(results, views, profile_urls))
     return render_template("orgs/search.html", **context), 200
 
 
-def _map_data(results: Any, views: list[Any]) -> dict[str, Any]:
+def _map_data(results: Any, views: list[Any], profile_urls: dict[str, str]) -> dict[str, Any]:
     return {
         "lat": results.point.lat, "lon": results.point.lon, "label": results.label,
         "radius_m": round(results.radius_mi * 1609.344) if results.radius_mi else None,
         "tiles": current_app.config["MAP_TILES"],
         "attribution": current_app.config["MAP_ATTRIBUTION"],
         "basemap": url_for("orgs.basemap"),
-        "results": [{"name": view.name, "url": url_for("orgs.profile", slug=view.slug),
+        "results": [{"name": view.name, "url": profile_urls[view.slug],
                      "lat": view.lat, "lon": view.lon, "distance_mi": view.distance_mi,
                      "rounded": view.distance_rounded, "shapes": view.shapes}
                     for view in views],

@@ -1,0 +1,79 @@
+"""The production HTTP server: gunicorn, several worker processes with a few threads each.
+
+One Python process runs one request at a time on one core (the GIL), so the directory serves
+with a process per core. The application is built once, in the master, before the workers are
+forked: a broken configuration stops the server before it starts, and the gazetteer and county
+boundaries are loaded once and shared. Database connections are never shared across a fork:
+each worker drops the pool it inherited and opens its own.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+from directory.db import get_database
+
+DEFAULT_THREADS = 4
+
+
+def default_workers() -> int:
+    """One worker per core."""
+    return max(1, os.cpu_count() or 1)
+
+
+def shared_limits_warning(app: Flask, workers: int) -> str | None:
+    """Rate limits kept in memory are counted per worker: with several, a client gets the limit
+    once per worker. Say so, with the fix."""
+    storage = str(app.config.get("RATELIMIT_STORAGE", "memory://"))
+    if workers > 1 and storage.startswith("memory://"):
+        return (f"Warning: rate limits are kept in memory, so each of the {workers} workers "
+                "counts its own. Set DIRECTORY_RATELIMIT_STORAGE=redis://HOST:6379 to share "
+                "them, or serve with --workers 1.")
+    return None
+
+
+class DirectoryServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn serving an application object that is already built."""
+
+    def __init__(self, app: Flask, options: dict[str, Any]) -> None:
+        self.application = app
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return self.application
+
+
+def server_options(app: Flask, host: str, port: int, workers: int,
+                   threads: int) -> dict[str, Any]:
+    def post_fork(server: Any, worker: Any) -> None:
+        # close=False: the connections belong to the master; the worker only forgets them.
+        get_database(app).engine.dispose(close=False)
+
+    return {
+        "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread",
+        "post_fork": post_fork,
+        "proc_name": "directory",
+        # No access log: request lines carry search places and referral ids.
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "warning",
+        "keepalive": 5,
+        "graceful_timeout": 20,
+    }
+
+
+def serve(app: Flask, host: str, port: int, workers: int, threads: int) -> None:
+    """Serve until stopped (Ctrl+C or SIGTERM stop gracefully)."""
+    DirectoryServer(app, server_options(app, host, port, workers, threads)).run()
