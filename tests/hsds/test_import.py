@@ -24,6 +24,7 @@ from directory.hsds.operations import (
 from directory.hsds.reader import HsdsReadError, open_source
 from directory.hsds.report import ImportReport
 from directory.models import Location, Organization, Service, ServiceCategory
+from directory.orgs.coverage import add_coverage_area
 from directory.orgs.models import OrganizationKind
 from tests.factories import Factory
 from tests.hsds.conftest import (
@@ -82,6 +83,7 @@ def test_the_official_example_json_organization_reports_its_bad_location(
 def test_export_import_export_round_trips_to_the_same_content(
         demo_network: int, db: Session, tmp_path: Path) -> None:
     first = export_to(tmp_path / "first")
+    assert len(read_csv(first / "service_areas.csv")) > 200, "coverage areas make the trip too"
     first_json = io.StringIO()
     export_json(first_json)
     remove_all_organizations(db)
@@ -412,11 +414,15 @@ def test_the_bulk_path_builds_what_create_organization_builds(
         factory: Factory, db: Session, tmp_path: Path) -> None:
     """New organizations are written in batches by build_organization; it must build the same
     rows as create_organization, which the one-by-one fallback uses."""
-    factory.organization(name="Twin Partner", kind="legal", locations=[OFFICE, SAFE_HOUSE],
-                         services=["legal", "hotline"], languages=["en", "es"],
-                         populations=["adults"], phone="(713) 555-0100",
-                         contacts=[{"name": "Intake", "title": "Lead", "email": "a@b.example",
-                                    "phone": "1"}])
+    twin = factory.organization(name="Twin Partner", kind="legal",
+                                locations=[OFFICE, SAFE_HOUSE], services=["legal", "hotline"],
+                                languages=["en", "es"], populations=["adults"],
+                                phone="(713) 555-0100",
+                                contacts=[{"name": "Intake", "title": "Lead",
+                                           "email": "a@b.example", "phone": "1"}])
+    add_coverage_area(twin, {"kind": "radius", "radius_mi": 30,
+                             "location_id": twin.locations[1].id})
+    add_coverage_area(twin, {"kind": "state", "state": "LA", "services": ["hotline"]})
     package = export_to(tmp_path / "package")
     remove_all_organizations(db)
     with open_source(package) as source:
@@ -436,7 +442,11 @@ def test_the_bulk_path_builds_what_create_organization_builds(
                 "services": [columns(item) for item in organization.services],
                 "contacts": [columns(item) for item in organization.contacts],
                 "locations": [(columns(item), [columns(hours) for hours in item.hours])
-                              for item in organization.locations]}
+                              for item in organization.locations],
+                "coverage": [(columns(area), organization.locations.index(area.location)
+                              if area.location else None,
+                              [category.code for category in area.services])
+                             for area in organization.coverage_areas]}
 
     built = build_organization(listing, "twin-partner-bulk", categories)
     db.add(built)
