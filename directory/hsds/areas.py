@@ -13,6 +13,7 @@ directory's own centre. The rules are in docs/hsds.md ("Coverage areas").
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Collection
@@ -64,33 +65,26 @@ def area_codes(area: CoverageArea) -> frozenset[str]:
     return frozenset(category.code for category in area.services)
 
 
-def _anchor(area: CoverageArea, locations: list[Location]) -> tuple[Location | None, bool]:
-    """The location a radius is drawn around (its own, else one at its very centre), and
-    whether the centre must be withheld (it is, or its linked location is, confidential)."""
+def _confidential_centre(area: CoverageArea, locations: list[Location]) -> Location | None:
+    """The confidential location a radius is drawn around (tied to it, or at its very point)."""
     centre = (area.center_lat, area.center_lon)
-    linked = next((loc for loc in locations if loc.id == area.location_id), None)
-    at_centre = [loc for loc in locations if (loc.latitude, loc.longitude) == centre]
-    anchor = linked if linked is not None and linked in at_centre else next(iter(at_centre), None)
-    hidden = next((loc for loc in (linked, *at_centre) if loc is not None and loc.confidential),
-                  None)
-    return (hidden, True) if hidden is not None else (anchor, False)
+    return next((location for location in locations if location.confidential and (
+        location.id == area.location_id or (location.latitude, location.longitude) == centre)),
+        None)
 
 
 def _radius(area: CoverageArea, locations: list[Location]) -> tuple[str, str, str]:
-    """(name, description, extent) of a radius area, its centre withheld where it must be."""
+    """(name, description, extent) of a radius area, its centre withheld where it must be.
+    The place named is the one at the published centre, so that it reads back the same."""
     miles = area.radius_mi or 0.0
-    anchor, withheld = _anchor(area, locations)
     lat, lon = area.center_lat or 0.0, area.center_lon or 0.0
-    if anchor is not None:
-        place = f"{anchor.city}, {anchor.state}"
-    else:
-        found = place_at(lat, lon)
-        place = f"{found[0]}, {found[1]}" if found else f"{lat:.4f}, {lon:.4f}"
-    name = area.label
-    if withheld:
-        assert anchor is not None
-        lat, lon = city_centre(anchor.city, anchor.state, anchor.latitude, anchor.longitude)
-        name = f"Within {miles:g} mi of {place}"  # a label typed as coordinates stays home
+    hidden = _confidential_centre(area, locations)
+    if hidden is not None:
+        lat, lon = city_centre(hidden.city, hidden.state, hidden.latitude, hidden.longitude)
+    found = place_at(lat, lon)
+    place = f"{found[0]}, {found[1]}" if found else f"{lat:.4f}, {lon:.4f}"
+    # A label typed as the coordinates of a shelter must not travel with it.
+    name = f"Within {miles:g} mi of {place}" if hidden is not None else area.label
     extent = f"radius:{_number(lat)},{_number(lon)},{_number(miles)}"
     return name, f"Within {miles:g} miles of {place}", extent
 
@@ -204,6 +198,12 @@ def _messages(error: ValidationError) -> str:
                      for name, text in messages.items())
 
 
+@functools.cache
+def _schema() -> CoverageAreaSchema:
+    """One schema for every row: a package may hold 250,000 service areas."""
+    return CoverageAreaSchema()
+
+
 def read_area(values: dict[str, Any]) -> AreaShape | None:
     """The coverage area a service_area row describes, validated by the same schema and
     constructor as an admin's entry; None when it has no extent the directory can read.
@@ -212,7 +212,7 @@ def read_area(values: dict[str, Any]) -> AreaShape | None:
     if data is None:
         return None
     try:
-        checked = CoverageAreaSchema().load(data)
+        checked = _schema().load(data)
         area = build_coverage_area(Organization(), {**checked, "services": []})
     except ValidationError as exc:
         raise ExtentError(_messages(exc)) from exc
