@@ -58,6 +58,7 @@ from directory.orgs.operations import (
     slugify,
 )
 from directory.orgs.schemas import WEEKDAYS
+from directory.referrals.operations import services_in_use
 
 log = logging.getLogger(__name__)
 
@@ -317,8 +318,22 @@ def _same_coverage(organization: Organization, listing: Listing) -> bool:
     return _held_areas(organization, codes) == _wanted_areas(organization, listing, codes)
 
 
+def _check_services_in_use(organization: Organization, listing: Listing) -> None:
+    """Refuse an update that would drop a service referrals in progress are for."""
+    dropped = ({service.category.code for service in organization.services}
+               - set(listing.data["services"]))
+    in_use = services_in_use(organization, dropped)
+    if in_use:
+        named = ", ".join(f"{code!r} ({count} referral{'s' if count > 1 else ''})"
+                          for code, count in sorted(in_use.items()))
+        message = (f"services not dropped: referrals in progress to this organization are "
+                   f"for {named}; they must be finished first")
+        raise ListingError(message, {"services": [message]})
+
+
 def _update_services(organization: Organization, listing: Listing,
                      categories: dict[str, ServiceCategory]) -> bool:
+    _check_services_in_use(organization, listing)
     by_id = {service.hsds_id: service for service in organization.services}
     by_code = {service.category.code: service for service in organization.services}
     matched: dict[str, Service | None] = {}

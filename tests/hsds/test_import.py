@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from directory.hsds.assemble import build_listing
@@ -26,6 +26,7 @@ from directory.hsds.report import ImportReport
 from directory.models import Location, Organization, Service, ServiceCategory
 from directory.orgs.coverage import add_coverage_area
 from directory.orgs.models import OrganizationKind
+from directory.referrals.models import Referral, ReferralStatus
 from tests.factories import Factory
 from tests.hsds.conftest import (
     edit_csv,
@@ -468,3 +469,32 @@ def test_a_json_object_repeated_with_other_values_is_taken_once_with_a_warning(
             "at /0; the first is used") in problems(report, "warnings")
     organization = find(db, org_id)
     assert organization is not None and organization.name == "First Name"
+
+
+def test_a_reimport_does_not_drop_a_service_referrals_in_progress_are_for(
+        factory: Factory, db: Session, tmp_path: Path) -> None:
+    receiver = factory.organization(name="Receiving Shelter", locations=[OFFICE],
+                                    services=["case_management", "legal"])
+    sender = factory.organization(name="Sending Outreach")
+    referral = factory.referral(factory.user(organization=sender), receiver)
+    package = export_to(tmp_path / "package")
+    dropped = next(service.hsds_id for service in receiver.services
+                   if service.category.code == "case_management")
+    edit_csv(package / "services.csv", {"id": dropped}, {"status": "inactive"})
+
+    report = import_path(package)
+    assert (report.updated, report.organizations_rejected) == (0, 1)
+    [problem] = report.rejected
+    assert problem.file == "organizations.csv" and problem.id == receiver.hsds_id
+    assert "'case_management' (1 referral)" in problem.message
+    held = find(db, receiver.hsds_id)
+    assert held is not None
+    assert sorted(service.category.code for service in held.services) == [
+        "case_management", "legal"]
+
+    db.execute(update(Referral).where(Referral.id == referral.id)
+               .values(status=ReferralStatus.COMPLETED))
+    finished = import_path(package)
+    assert (finished.updated, finished.rejected) == (1, [])
+    held = find(db, receiver.hsds_id)
+    assert held is not None and [service.category.code for service in held.services] == ["legal"]
