@@ -217,7 +217,7 @@ def read_area(values: dict[str, Any]) -> AreaShape | None:
     except ValidationError as exc:
         raise ExtentError(_messages(exc)) from exc
     except ListingError as exc:
-        raise ExtentError(f"{exc}") from exc
+        raise ExtentError(str(exc)) from exc
     shape = {name: getattr(area, name) for name in _AREA_COLUMNS}
     if values.get("name"):
         shape["label"] = str(values["name"]).strip()[:200]
