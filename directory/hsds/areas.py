@@ -23,6 +23,7 @@ from typing import Any
 from marshmallow import ValidationError
 
 from directory.geo.boundaries import boundaries
+from directory.geo.geocoder import GeocodeResult
 from directory.geo.states import STATES, state_code
 from directory.hsds.places import city_centre, place_at
 from directory.hsds.taxonomy import stable_id
@@ -131,9 +132,10 @@ def service_area_rows(service: Service) -> list[dict[str, Any]]:
 
 # --- import ------------------------------------------------------------------------------------
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class AreaShape:
-    """A validated coverage area as read (column values of a CoverageArea), not yet anyone's."""
+    """A validated coverage area as read (column values of a CoverageArea), not yet anyone's;
+    shared by the rows that repeat it, so never changed."""
 
     values: dict[str, Any]
 
@@ -163,7 +165,8 @@ def _text_form(kind: str, value: str) -> dict[str, Any]:
                 raise ExtentError(f"radius:{value} is not radius:<lat>,<lon>,<miles>") from exc
             if not (-90 <= lat <= 90 and -180 <= lon <= 180):
                 raise ExtentError(f"radius:{value} has coordinates out of range")
-            return {"kind": "radius", "radius_mi": miles, "center": f"{lat!r},{lon!r}"}
+            return {"kind": "radius", "radius_mi": miles, "center": f"{lat!r},{lon!r}",
+                    "centre": (lat, lon)}
         case "state":
             return {"kind": "state", "state": state_code(value) or value}
         case "county":
@@ -208,17 +211,29 @@ def read_area(values: dict[str, Any]) -> AreaShape | None:
     """The coverage area a service_area row describes, validated by the same schema and
     constructor as an admin's entry; None when it has no extent the directory can read.
     Raises ExtentError saying what is wrong with one it can read."""
-    data = extent_input(values)
+    return _read_area(str(values.get("extent") or ""), str(values.get("extent_type") or ""),
+                      str(values.get("name") or "").strip()[:200])
+
+
+@functools.lru_cache(maxsize=4096)
+def _read_area(extent: str, extent_type: str, name: str) -> AreaShape | None:
+    """read_area, once per distinct row: an area is repeated under each service it serves."""
+    data = extent_input({"extent": extent, "extent_type": extent_type, "name": name})
     if data is None:
         return None
+    # A radius centre is already a checked point: placing it again (the geocoder's nearest
+    # ZIP code, for a label the row's name replaces) would cost more than the whole row.
+    point = data.pop("centre", None)
+    centre = None if point is None else GeocodeResult(*point, label=name or data["center"],
+                                                      state=None, precision="point")
     try:
         checked = _schema().load(data)
-        area = build_coverage_area(Organization(), {**checked, "services": []})
+        area = build_coverage_area(Organization(), {**checked, "services": []}, centre=centre)
     except ValidationError as exc:
         raise ExtentError(_messages(exc)) from exc
     except ListingError as exc:
         raise ExtentError(str(exc)) from exc
-    shape = {name: getattr(area, name) for name in _AREA_COLUMNS}
-    if values.get("name"):
-        shape["label"] = str(values["name"]).strip()[:200]
+    shape = {column: getattr(area, column) for column in _AREA_COLUMNS}
+    if name:
+        shape["label"] = name
     return AreaShape(shape)

@@ -21,7 +21,7 @@ from directory.db import db_session
 from directory.geo.boundaries import boundaries
 from directory.geo.distance import EARTH_RADIUS_MI, haversine_mi
 from directory.geo.gazetteer import gazetteer
-from directory.geo.geocoder import GeocodeError, geocode
+from directory.geo.geocoder import GeocodeError, GeocodeResult, geocode
 from directory.geo.states import STATES
 from directory.orgs.models import CoverageArea, CoverageKind, Location, Organization
 from directory.orgs.operations import ListingError, categories_by_code
@@ -176,10 +176,12 @@ def parse_polygon(text: str) -> tuple[str, tuple[float, float, float, float]]:
 
 
 def build_coverage_area(organization: Organization, data: dict[str, Any],
-                        location: Location | None = None) -> CoverageArea:
+                        location: Location | None = None,
+                        centre: GeocodeResult | None = None) -> CoverageArea:
     """A coverage area of ``organization`` from validated data (see CoverageAreaSchema), not yet
     attached to it. A radius is drawn around ``location`` when given (one of the
-    organization's, possibly not written yet), else around ``location_id`` or ``center``."""
+    organization's, possibly not written yet), else around ``location_id``, else around
+    ``centre`` (a point already placed) or what ``center`` geocodes to."""
     kind = CoverageKind(data["kind"])
     area = CoverageArea(kind=kind)
     match kind:
@@ -197,7 +199,7 @@ def build_coverage_area(organization: Organization, data: dict[str, Any],
                 area.location = location
             else:
                 try:
-                    found = geocode(data.get("center") or "")
+                    found = centre or geocode(data.get("center") or "")
                 except GeocodeError as exc:
                     raise _field_error("center", str(exc)) from exc
                 lat, lon, place = found.lat, found.lon, found.label
