@@ -21,7 +21,7 @@ from directory.hsds.operations import export_json
 from directory.hsds.places import city_centre
 from directory.models import Organization
 from directory.orgs.coverage import add_coverage_area
-from directory.orgs.models import CoverageArea, CoverageKind, MembershipStatus
+from directory.orgs.models import CoverageArea, CoverageKind, Location, MembershipStatus
 from directory.orgs.schemas import CoverageAreaSchema, SearchQuerySchema
 from directory.orgs.search import search
 from tests.factories import Factory
@@ -116,6 +116,17 @@ def test_demo_export_has_a_service_area_per_service_and_area_with_readable_exten
         else:
             assert row["extent_type"] == "geojson"
             assert json.loads(row["extent"])["type"] in ("Polygon", "MultiPolygon")
+
+    # Demo listings placed by ZIP centroid share points; a point another listing publishes
+    # as its own is not a confidential location's secret.
+    text = (package / "service_areas.csv").read_text()
+    public = {(float(row["latitude"]), float(row["longitude"]))
+              for row in read_csv(package / "locations.csv")}
+    hidden = [(location.latitude, location.longitude)
+              for location in db.scalars(select(Location).where(Location.confidential))
+              if (location.latitude, location.longitude) not in public]
+    assert len(hidden) > 5
+    assert not [point for point in hidden if f"{point[0]!r},{point[1]!r}" in text]
 
     stream = io.StringIO()
     export_json(stream)
