@@ -374,3 +374,19 @@ def test_search_finds_an_imported_organization_by_its_imported_area(
     assert imported.id in covering("Santa Fe, NM", "hotline")  # New Mexico, hotline only
     assert imported.id not in covering("Santa Fe, NM", "legal")
     assert imported.id not in covering("Denver, CO")
+
+
+def test_a_bad_extent_in_the_json_form_is_reported_by_its_pointer(
+        partner: Organization, db: Session, tmp_path: Path) -> None:
+    stream = io.StringIO()
+    export_json(stream)
+    page = json.loads(stream.getvalue())
+    services = page["contents"][0]["services"]
+    index, area = next((index, area) for index, area in enumerate(services[0]["service_areas"])
+                       if area["extent"] == "zip:77002")
+    area["extent"] = "zip:00000"
+    (tmp_path / "directory.json").write_text(json.dumps(page))
+    report = import_path(tmp_path / "directory.json")
+    assert report.organizations_rejected == 1
+    assert (report.rejected[0].file, report.rejected[0].row) == (
+        "directory.json", f"/contents/0/services/0/service_areas/{index}")
