@@ -22,6 +22,7 @@ from marshmallow import ValidationError
 
 from directory.geo.states import state_code
 from directory.hsds import spec
+from directory.hsds.areas import AreaShape, ExtentError, read_area
 from directory.hsds.export import DAY_CODES
 from directory.hsds.places import place_at
 from directory.hsds.reader import HELD, Source, SourceRow
@@ -71,6 +72,26 @@ class ContactDraft:
 
 
 @dataclass(slots=True)
+class AreaDraft:
+    """A coverage area as read, and the services (HSDS ids) it appeared under."""
+
+    row: SourceRow
+    shape: AreaShape
+    service_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class AreaPlan:
+    """A coverage area to give the organization: ``location`` is the index of the listing's
+    location it is drawn around (a radius centred on it), ``services`` its category codes
+    (empty: every service)."""
+
+    shape: AreaShape
+    location: int | None
+    services: list[str]
+
+
+@dataclass(slots=True)
 class OrgDraft:
     row: SourceRow
     hsds_id: str
@@ -84,6 +105,7 @@ class OrgDraft:
     populations: dict[str, None] = field(default_factory=dict)
     kind: str | None = None
     accepting: bool | None = None
+    areas: dict[tuple[Any, ...], AreaDraft] = field(default_factory=dict)
 
 
 @dataclass
@@ -97,6 +119,7 @@ class Listing:
     service_descriptions: dict[str, str]
     location_ids: list[str]
     withheld: list[bool]
+    areas: list[AreaPlan] = field(default_factory=list)
 
     @property
     def hsds_id(self) -> str:
@@ -484,15 +507,30 @@ class Assembler:
             self.locations[link_id][0].confidential = value not in _FALSE
 
     def _service_area(self, row: SourceRow) -> None:
-        """Coverage areas are being built on their own branch: this is where an imported
-        service_area will become one. Until then each is reported and left out."""
+        """A service area becomes a coverage area of the service's organization; the same area
+        under several of its services is one area limited to those services."""
         service_id = row.values.get("service_id")
-        if service_id is None or service_id not in self.services:
-            if service_id is not None:
-                self.owner_missing(row, "service_id", "service")
+        if service_id is None:
+            self.warn(row, "service area not used: it names no service")
             return
-        self.warn(row, "service area not imported: the directory does not hold coverage "
-                       "areas yet")
+        if service_id not in self.services:
+            self.owner_missing(row, "service_id", "service")
+            return
+        org = self.services[service_id][1]
+        if not self.checked(org, row):
+            return
+        try:
+            shape = read_area(row.values)
+        except ExtentError as exc:
+            self.fail(org, row, f"service area: {exc}")
+            return
+        if shape is None:
+            self.warn(row, f"service area {row.values.get('name', '')!r} kept out: no extent "
+                           "the directory can read (see docs/hsds.md)")
+            return
+        area = org.areas.setdefault(shape.key, AreaDraft(row, shape))
+        if service_id not in area.service_ids:
+            area.service_ids.append(service_id)
 
 
 def _location_data(location: LocationDraft, problems: list[Problem]) -> dict[str, Any] | None:
@@ -530,6 +568,29 @@ def _location_data(location: LocationDraft, problems: list[Problem]) -> dict[str
     return data
 
 
+def _area_plans(org: OrgDraft, codes_by_id: dict[str, str], listed: list[str],
+                locations: list[LocationDraft], report: ImportReport) -> list[AreaPlan]:
+    """The organization's coverage areas: each limited to the services it appeared under
+    (none: all of them), and a radius tied to the location at its centre, if any."""
+    points: dict[tuple[float, float], int] = {}
+    for index, location in enumerate(locations):
+        values = location.row.values
+        if "latitude" in values:
+            points.setdefault((values["latitude"], values["longitude"]), index)
+    plans = []
+    for area in org.areas.values():
+        codes = list(dict.fromkeys(codes_by_id[service_id] for service_id in area.service_ids
+                                   if service_id in codes_by_id))
+        if not codes:
+            report.warnings.append(area.row.problem(
+                "service area kept out: none of its services is listed"))
+            continue
+        centre = area.shape.centre
+        plans.append(AreaPlan(area.shape, points.get(centre) if centre else None,
+                              [] if set(codes) == set(listed) else sorted(codes)))
+    return plans
+
+
 def _messages(messages: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], str]]:
     if isinstance(messages, dict):
         for key, value in messages.items():
@@ -559,6 +620,7 @@ def build_listing(org: OrgDraft, resolver: TermResolver,
     values = org.row.values
     paths: dict[tuple[Any, ...], SourceRow] = {}
     services: dict[str, ServiceDraft] = {}
+    codes_by_id: dict[str, str] = {}
     for service in org.services:
         if not service.listed:
             continue
@@ -570,8 +632,10 @@ def build_listing(org: OrgDraft, resolver: TermResolver,
         elif code in services:
             report.warnings.append(service.row.problem(
                 f"service merged into row {services[code].row.row}: both are {code!r}"))
+            codes_by_id[service.hsds_id] = code
         else:
             services[code] = service
+            codes_by_id[service.hsds_id] = code
     locations = [location for location in org.locations if location.listed]
     location_data = []
     for index, location in enumerate(locations):
@@ -611,7 +675,8 @@ def build_listing(org: OrgDraft, resolver: TermResolver,
                                             for code, item in services.items()},
                       location_ids=[location.hsds_id for location in locations],
                       withheld=[location.confidential and location.address is None
-                                for location in locations])
+                                for location in locations],
+                      areas=_area_plans(org, codes_by_id, list(services), locations, report))
     try:
         listing.data = _listing_schema().load(data)
     except ValidationError as exc:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import selectinload
 
 from directory.db import db_session
 from directory.hsds import spec
+from directory.hsds.areas import service_area_rows
 from directory.hsds.places import city_centre
 from directory.hsds.taxonomy import (
     ACCEPTING_REFERRALS,
@@ -42,10 +43,10 @@ from directory.hsds.taxonomy import (
 )
 from directory.orgs.models import (
     LANGUAGES,
+    CoverageArea,
     Location,
     MembershipStatus,
     Organization,
-    Service,
     ServiceCategory,
 )
 
@@ -93,17 +94,6 @@ def _attribute(link_id: str, entity: str, term_id: str, value: str | None = None
 def _language(owner: str, owner_id: str, code: str) -> dict[str, Any]:
     return {"id": stable_id(owner_id, "language", code), owner: owner_id,
             "name": LANGUAGES.get(code, code), "code": code}
-
-
-def service_area_rows(service: Service) -> list[dict[str, Any]]:
-    """The HSDS service_area rows of a service.
-
-    Coverage areas (radius, state, county, ZIP code, GeoJSON polygon) are being built on their
-    own branch; once they exist, this is the one place they plug into the export (one row per
-    area, extent_type "geojson" with the polygon, or a name such as "TX" / "48201"). Until
-    then no service has an area, and the import reports any it is given.
-    """
-    return []
 
 
 def _schedule_rows(location: Location) -> list[dict[str, Any]]:
@@ -215,6 +205,7 @@ def exported_organizations(batch_size: int = BATCH_SIZE) -> Iterator[Organizatio
             .order_by(Organization.hsds_id).limit(batch_size)
             .options(selectinload(Organization.locations).selectinload(Location.hours),
                      selectinload(Organization.services), selectinload(Organization.contacts),
+                     selectinload(Organization.coverage_areas).selectinload(CoverageArea.services),
                      selectinload(Organization.languages),
                      selectinload(Organization.populations))
         ))

@@ -23,6 +23,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import selectinload
 
 from directory.db import db_session
+from directory.hsds.areas import area_codes, covers
 from directory.hsds.assemble import Assembler, Listing, OrgDraft, build_listing
 from directory.hsds.export import (
     CsvPackageWriter,
@@ -36,8 +37,11 @@ from directory.hsds.export import (
 from directory.hsds.reader import Source
 from directory.hsds.report import ImportReport, Problem
 from directory.hsds.taxonomy import TermResolver
+from directory.orgs.coverage import build_coverage_area
 from directory.orgs.models import (
     Contact,
+    CoverageArea,
+    CoverageKind,
     Location,
     MembershipStatus,
     OpeningHours,
@@ -54,6 +58,7 @@ from directory.orgs.operations import (
     slugify,
 )
 from directory.orgs.schemas import WEEKDAYS
+from directory.referrals.operations import services_in_use
 
 log = logging.getLogger(__name__)
 
@@ -256,8 +261,79 @@ def _update_location(location: Location, payload: dict[str, Any], withheld: bool
     return changed
 
 
+def _coverage_areas(organization: Organization, listing: Listing,
+                    categories: dict[str, ServiceCategory]) -> list[CoverageArea]:
+    """The coverage areas a listing gives ``organization`` (its locations already in place):
+    a radius tied to a location is drawn around the point the directory holds for it."""
+    areas = []
+    for plan in listing.areas:
+        if plan.location is None:
+            area = plan.shape.area()
+        else:
+            area = build_coverage_area(
+                organization, {"kind": CoverageKind.RADIUS,
+                               "radius_mi": plan.shape.values["radius_mi"]},
+                location=organization.locations[plan.location])
+            area.label = plan.shape.values["label"]
+        area.services = [categories[code] for code in plan.services]
+        areas.append(area)
+    return areas
+
+
+_Signature = tuple[Any, ...]
+
+
+def _held_areas(organization: Organization, codes: list[str]) -> list[_Signature]:
+    """What the organization's coverage says, as an export would carry it: each area's
+    extent, label, location and the listed services it counts for."""
+    locations = {location.id: location.hsds_id for location in organization.locations}
+    return sorted((
+        (area.kind.value, area.label, locations.get(area.location_id or 0), area.center_lat,
+         area.center_lon, area.radius_mi, area.state, area.county_fips, area.postal_code,
+         area.geojson, tuple(code for code in codes if covers(area_codes(area), code)))
+        for area in organization.coverage_areas), key=repr)
+
+
+def _wanted_areas(organization: Organization, listing: Listing,
+                  codes: list[str]) -> list[_Signature]:
+    """The same for the coverage a listing gives the organization (its locations in place)."""
+    signatures = []
+    for plan in listing.areas:
+        values = dict(plan.shape.values)
+        location_id = None
+        if plan.location is not None:
+            location = organization.locations[plan.location]
+            location_id = location.hsds_id
+            values.update(center_lat=location.latitude, center_lon=location.longitude)
+        signatures.append((
+            CoverageKind(values["kind"]).value, values["label"], location_id,
+            values["center_lat"], values["center_lon"], values["radius_mi"], values["state"],
+            values["county_fips"], values["postal_code"], values["geojson"],
+            tuple(code for code in codes if covers(plan.services, code))))
+    return sorted(signatures, key=repr)
+
+
+def _same_coverage(organization: Organization, listing: Listing) -> bool:
+    codes = sorted(listing.data["services"])
+    return _held_areas(organization, codes) == _wanted_areas(organization, listing, codes)
+
+
+def _check_services_in_use(organization: Organization, listing: Listing) -> None:
+    """Refuse an update that would drop a service referrals in progress are for."""
+    dropped = ({service.category.code for service in organization.services}
+               - set(listing.data["services"]))
+    in_use = services_in_use(organization, dropped)
+    if in_use:
+        named = ", ".join(f"{code!r} ({count} referral{'s' if count > 1 else ''})"
+                          for code, count in sorted(in_use.items()))
+        message = (f"services not dropped: referrals in progress to this organization are "
+                   f"for {named}; they must be finished first")
+        raise ListingError(message, {"services": [message]})
+
+
 def _update_services(organization: Organization, listing: Listing,
                      categories: dict[str, ServiceCategory]) -> bool:
+    _check_services_in_use(organization, listing)
     by_id = {service.hsds_id: service for service in organization.services}
     by_code = {service.category.code: service for service in organization.services}
     matched: dict[str, Service | None] = {}
@@ -332,6 +408,9 @@ def _update_organization(organization: Organization, listing: Listing,
     if locations != list(organization.locations):
         organization.locations = locations
         changed = True
+    if not _same_coverage(organization, listing):
+        organization.coverage_areas = _coverage_areas(organization, listing, categories)
+        changed = True
     db_session.flush()
     return changed
 
@@ -346,6 +425,8 @@ def _create_organization(listing: Listing) -> Organization:
         service.description = listing.service_descriptions[service.category.code]
     for location, location_id in zip(organization.locations, listing.location_ids, strict=True):
         location.hsds_id = location_id
+    categories = {category.code: category for category in _categories()}
+    organization.coverage_areas = _coverage_areas(organization, listing, categories)
     db_session.flush()
     return organization
 
@@ -377,6 +458,7 @@ def build_organization(listing: Listing, slug: str,
         location = build_location(payload)
         location.hsds_id = location_id
         organization.locations.append(location)
+    organization.coverage_areas = _coverage_areas(organization, listing, categories)
     return organization
 
 
@@ -444,7 +526,8 @@ class _Creator:
 
 _WITH_CHILDREN = (selectinload(Organization.locations).selectinload(Location.hours),
                   selectinload(Organization.services), selectinload(Organization.contacts),
-                  selectinload(Organization.languages), selectinload(Organization.populations))
+                  selectinload(Organization.languages), selectinload(Organization.populations),
+                  selectinload(Organization.coverage_areas).selectinload(CoverageArea.services))
 
 
 class _Loader:
@@ -500,7 +583,7 @@ def _unchanged(organization: Organization, listing: Listing) -> bool:
                 (payload["postal_code"] or "")[:5], payload["latitude"], payload["longitude"],
                 payload["confidential"]):
             return False
-    return True
+    return _same_coverage(organization, listing)
 
 
 def _reject(report: ImportReport, draft: OrgDraft, problems: list[Problem]) -> None:

@@ -45,7 +45,7 @@ HELD: dict[str, frozenset[str]] = {
                         "service_at_location_id", "number"}),
     "language": frozenset({"service_id", "location_id", "phone_id", "name", "code"}),
     "attribute": frozenset({"link_id", "taxonomy_term_id", "link_entity", "value"}),
-    "service_area": frozenset({"id", "service_id"}),
+    "service_area": frozenset({"id", "service_id", "name", "extent", "extent_type"}),
 }
 
 

@@ -21,9 +21,9 @@ from directory.db import db_session
 from directory.geo.boundaries import boundaries
 from directory.geo.distance import EARTH_RADIUS_MI, haversine_mi
 from directory.geo.gazetteer import gazetteer
-from directory.geo.geocoder import GeocodeError, geocode
+from directory.geo.geocoder import GeocodeError, GeocodeResult, geocode
 from directory.geo.states import STATES
-from directory.orgs.models import CoverageArea, CoverageKind, Organization
+from directory.orgs.models import CoverageArea, CoverageKind, Location, Organization
 from directory.orgs.operations import ListingError, categories_by_code
 
 MAX_RADIUS_MI = 500.0
@@ -175,25 +175,31 @@ def parse_polygon(text: str) -> tuple[str, tuple[float, float, float, float]]:
     return normalized, (min_lat, max_lat, min_lon, max_lon)
 
 
-def build_coverage_area(organization: Organization, data: dict[str, Any]) -> CoverageArea:
+def build_coverage_area(organization: Organization, data: dict[str, Any],
+                        location: Location | None = None,
+                        centre: GeocodeResult | None = None) -> CoverageArea:
     """A coverage area of ``organization`` from validated data (see CoverageAreaSchema), not yet
-    attached to it."""
+    attached to it. A radius is drawn around ``location`` when given (one of the
+    organization's, possibly not written yet), else around ``location_id``, else around
+    ``centre`` (a point already placed) or what ``center`` geocodes to."""
     kind = CoverageKind(data["kind"])
     area = CoverageArea(kind=kind)
     match kind:
         case CoverageKind.RADIUS:
             radius = float(data["radius_mi"])
-            location = next((loc for loc in organization.locations
-                             if loc.id == data.get("location_id")), None)
-            if data.get("location_id") is not None and location is None:
-                raise _field_error("location_id", "Choose one of this organization's locations.")
+            if location is None and data.get("location_id") is not None:
+                location = next((loc for loc in organization.locations
+                                 if loc.id == data["location_id"]), None)
+                if location is None:
+                    raise _field_error("location_id",
+                                       "Choose one of this organization's locations.")
             if location is not None:
                 lat, lon = location.latitude, location.longitude
                 place = f"{location.city}, {location.state}"
-                area.location_id = location.id
+                area.location = location
             else:
                 try:
-                    found = geocode(data.get("center") or "")
+                    found = centre or geocode(data.get("center") or "")
                 except GeocodeError as exc:
                     raise _field_error("center", str(exc)) from exc
                 lat, lon, place = found.lat, found.lon, found.label

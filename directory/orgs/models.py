@@ -394,6 +394,7 @@ class CoverageArea(Base):
     created_at: Mapped[created_at]
 
     organization: Mapped[Organization] = relationship(back_populates="coverage_areas")
+    location: Mapped[Location | None] = relationship()
     services: Mapped[list[ServiceCategory]] = relationship(
         secondary=coverage_area_services, order_by="ServiceCategory.code"
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -109,6 +109,18 @@ def services_of(organization: Organization) -> list[ServiceCategory]:
     return list(db_session.scalars(
         select(ServiceCategory).join(Service, Service.category_id == ServiceCategory.id)
         .where(Service.organization_id == organization.id).order_by(ServiceCategory.name)))
+
+
+def services_in_use(organization: Organization, codes: Collection[str]) -> dict[str, int]:
+    """How many referrals in progress (not yet final) to ``organization`` are for each of
+    ``codes``: a service they name must not disappear from under them."""
+    if not codes:
+        return {}
+    return dict(db_session.execute(
+        select(Referral.service, func.count())
+        .where(Referral.receiver_org_id == organization.id,
+               Referral.service.in_(sorted(codes)), Referral.status.not_in(FINAL_STATUSES))
+        .group_by(Referral.service)).tuples().all())
 
 
 # --- creating and sending -------------------------------------------------------------------

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from directory.hsds.assemble import build_listing
@@ -24,7 +24,9 @@ from directory.hsds.operations import (
 from directory.hsds.reader import HsdsReadError, open_source
 from directory.hsds.report import ImportReport
 from directory.models import Location, Organization, Service, ServiceCategory
+from directory.orgs.coverage import add_coverage_area
 from directory.orgs.models import OrganizationKind
+from directory.referrals.models import Referral, ReferralStatus
 from tests.factories import Factory
 from tests.hsds.conftest import (
     edit_csv,
@@ -82,6 +84,7 @@ def test_the_official_example_json_organization_reports_its_bad_location(
 def test_export_import_export_round_trips_to_the_same_content(
         demo_network: int, db: Session, tmp_path: Path) -> None:
     first = export_to(tmp_path / "first")
+    assert len(read_csv(first / "service_areas.csv")) > 200, "coverage areas make the trip too"
     first_json = io.StringIO()
     export_json(first_json)
     remove_all_organizations(db)
@@ -412,11 +415,15 @@ def test_the_bulk_path_builds_what_create_organization_builds(
         factory: Factory, db: Session, tmp_path: Path) -> None:
     """New organizations are written in batches by build_organization; it must build the same
     rows as create_organization, which the one-by-one fallback uses."""
-    factory.organization(name="Twin Partner", kind="legal", locations=[OFFICE, SAFE_HOUSE],
-                         services=["legal", "hotline"], languages=["en", "es"],
-                         populations=["adults"], phone="(713) 555-0100",
-                         contacts=[{"name": "Intake", "title": "Lead", "email": "a@b.example",
-                                    "phone": "1"}])
+    twin = factory.organization(name="Twin Partner", kind="legal",
+                                locations=[OFFICE, SAFE_HOUSE], services=["legal", "hotline"],
+                                languages=["en", "es"], populations=["adults"],
+                                phone="(713) 555-0100",
+                                contacts=[{"name": "Intake", "title": "Lead",
+                                           "email": "a@b.example", "phone": "1"}])
+    add_coverage_area(twin, {"kind": "radius", "radius_mi": 30,
+                             "location_id": twin.locations[1].id})
+    add_coverage_area(twin, {"kind": "state", "state": "LA", "services": ["hotline"]})
     package = export_to(tmp_path / "package")
     remove_all_organizations(db)
     with open_source(package) as source:
@@ -436,7 +443,11 @@ def test_the_bulk_path_builds_what_create_organization_builds(
                 "services": [columns(item) for item in organization.services],
                 "contacts": [columns(item) for item in organization.contacts],
                 "locations": [(columns(item), [columns(hours) for hours in item.hours])
-                              for item in organization.locations]}
+                              for item in organization.locations],
+                "coverage": [(columns(area), organization.locations.index(area.location)
+                              if area.location else None,
+                              [category.code for category in area.services])
+                             for area in organization.coverage_areas]}
 
     built = build_organization(listing, "twin-partner-bulk", categories)
     db.add(built)
@@ -458,3 +469,32 @@ def test_a_json_object_repeated_with_other_values_is_taken_once_with_a_warning(
             "at /0; the first is used") in problems(report, "warnings")
     organization = find(db, org_id)
     assert organization is not None and organization.name == "First Name"
+
+
+def test_a_reimport_does_not_drop_a_service_referrals_in_progress_are_for(
+        factory: Factory, db: Session, tmp_path: Path) -> None:
+    receiver = factory.organization(name="Receiving Shelter", locations=[OFFICE],
+                                    services=["case_management", "legal"])
+    sender = factory.organization(name="Sending Outreach")
+    referral = factory.referral(factory.user(organization=sender), receiver)
+    package = export_to(tmp_path / "package")
+    dropped = next(service.hsds_id for service in receiver.services
+                   if service.category.code == "case_management")
+    edit_csv(package / "services.csv", {"id": dropped}, {"status": "inactive"})
+
+    report = import_path(package)
+    assert (report.updated, report.organizations_rejected) == (0, 1)
+    [problem] = report.rejected
+    assert problem.file == "organizations.csv" and problem.id == receiver.hsds_id
+    assert "'case_management' (1 referral)" in problem.message
+    held = find(db, receiver.hsds_id)
+    assert held is not None
+    assert sorted(service.category.code for service in held.services) == [
+        "case_management", "legal"]
+
+    db.execute(update(Referral).where(Referral.id == referral.id)
+               .values(status=ReferralStatus.COMPLETED))
+    finished = import_path(package)
+    assert (finished.updated, finished.rejected) == (1, [])
+    held = find(db, receiver.hsds_id)
+    assert held is not None and [service.category.code for service in held.services] == ["legal"]
