@@ -14,7 +14,6 @@ from typing import Any
 
 from flask import Flask, flash, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
-from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
 from directory.accounts import operations
@@ -40,15 +39,13 @@ def load_user(session_id: str) -> User | None:
     token = session.get(SESSION_TOKEN_KEY)
     if not user_id.isdigit() or not version.isdigit() or not isinstance(token, str):
         return None
-    # One query: the user, their memberships and (Membership.organization is lazy="joined")
-    # their organizations, which nearly every page's permission checks read.
-    user = db_session.get(User, int(user_id), options=[joinedload(User.memberships)])
-    if (user is None or user.session_version != int(version) or not user.is_active
-            or not operations.resume_session(user, token)):
+    found = operations.session_user(int(user_id), token)
+    if (found is None or found[0].session_version != int(version) or not found[0].is_active
+            or not operations.resume_session(found[1])):
         session.clear()
         flash("Your session has ended. Please sign in again.", "info")
         return None
-    return user
+    return found[0]
 
 
 def begin_session(user: User, *, remember: bool, second_factor: str | None = None,

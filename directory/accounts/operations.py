@@ -18,8 +18,8 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, has_request_context, render_template, request
 from marshmallow import ValidationError
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.orm import joinedload, selectinload
 
 from directory.accounts import totp
 from directory.accounts.models import (
@@ -229,11 +229,26 @@ def sign_in(user: User, *, remember: bool, second_factor: str | None,
     return token
 
 
-def resume_session(user: User, token: str) -> bool:
-    """Whether the session with ``token`` is still open for ``user``; ends it on timeout."""
-    current = db_session.scalar(
-        select(UserSession).where(UserSession.token_hash == hash_token(token)))
-    if current is None or current.user_id != user.id or current.ended_at is not None:
+# Every signed-in request asks it: built once, one query for the user, their memberships
+# (with their organizations, Membership.organization being lazy="joined") and the session.
+_SESSION_USER = (
+    select(User, UserSession)
+    .join(UserSession, UserSession.user_id == User.id)
+    .options(joinedload(User.memberships))
+    .where(User.id == bindparam("user_id"), UserSession.token_hash == bindparam("token_hash"))
+)
+
+
+def session_user(user_id: int, token: str) -> tuple[User, UserSession] | None:
+    """The user whose browser session has ``token``, with that session, if both exist."""
+    row = db_session.execute(_SESSION_USER, {"user_id": user_id,
+                                             "token_hash": hash_token(token)}).unique().first()
+    return None if row is None else (row[0], row[1])
+
+
+def resume_session(current: UserSession) -> bool:
+    """Whether a session is still open; ends it on timeout, and notes the activity."""
+    if current.ended_at is not None:
         return False
     now = utcnow()
     config = current_app.config

@@ -222,7 +222,7 @@ _CATEGORIES = select(*ServiceCategory.__table__.c).order_by(ServiceCategory.__ta
 def service_categories() -> list[Row[Any]]:
     """The taxonomy as read-only rows (id, code, parent_id, name, description), in code order:
     drawn on every search page, so no ORM objects."""
-    return list(db_session.connection().execute(_CATEGORIES))
+    return list(db_session.connection().execute(_CATEGORIES).all())
 
 
 # --- writing -----------------------------------------------------------------------------------

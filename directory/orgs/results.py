@@ -123,11 +123,12 @@ def present(results: SearchResults, viewer: Viewer | None) -> list[ResultView]:
         return []
     connection = db_session.connection()
     parameters = {"ids": ids}
-    organizations = {row.id: row for row in connection.execute(ORGANIZATIONS, parameters)}
-    locations = _grouped(connection.execute(LOCATIONS, parameters))
-    services = _grouped(connection.execute(SERVICES, parameters))
-    languages = _grouped(connection.execute(LANGUAGES, parameters))
-    areas = _grouped(connection.execute(AREAS, parameters))
+    # .all(): one fetchall, not a fetch per row.
+    organizations = {row.id: row for row in connection.execute(ORGANIZATIONS, parameters).all()}
+    locations = _grouped(connection.execute(LOCATIONS, parameters).all())
+    services = _grouped(connection.execute(SERVICES, parameters).all())
+    languages = _grouped(connection.execute(LANGUAGES, parameters).all())
+    areas = _grouped(connection.execute(AREAS, parameters).all())
     revealing = organizations_revealing_confidential(viewer)
     now = utcnow()
     views = []

@@ -489,7 +489,7 @@ def covering_among(organization_ids: Sequence[int], point: PointContext,
               "organization_ids": list(organization_ids)}
     if category_ids is not None:
         params["area_category_ids"] = _area_category_ids(filters.service, category_ids)
-    return set(db_session.connection().scalars(_covering_among_statement(shape), params))
+    return set(db_session.connection().scalars(_covering_among_statement(shape), params).all())
 
 
 @functools.lru_cache(maxsize=256)

@@ -89,6 +89,9 @@ def profile(slug: str) -> str:
 
 # Schemas keep no state between loads: one instance serves every request.
 SEARCH_QUERY = SearchQuerySchema()
+RADIUS_CHOICES = [(miles, f"{miles} miles") for miles in (10, 25, 50, 100, 250)]
+VERIFIED_CHOICES = [(30, "in the last 30 days"), (90, "in the last 3 months"),
+                    (180, "in the last 6 months"), (365, "in the last year")]
 
 
 def _search_input() -> dict[str, Any]:
@@ -108,6 +111,7 @@ def search_page() -> tuple[str, int]:
     context: dict[str, Any] = {
         "values": values, "kinds": KIND_LABELS, "languages": LANGUAGES,
         "populations": POPULATION_LABELS, "categories": service_categories(),
+        "radius_choices": RADIUS_CHOICES, "verified_choices": VERIFIED_CHOICES,
         "errors": {}, "results": None, "views": [], "map_data": None,
     }
     if "near" not in values:

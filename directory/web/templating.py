@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from flask import Flask, current_app, request, url_for
 from flask_login import current_user
+from markupsafe import Markup, escape
 
 from directory.accounts.permissions import Permission, can
 
@@ -20,6 +24,26 @@ def has_endpoint(name: str) -> bool:
     return name in current_app.view_functions
 
 
+def select_options(choices: Iterable[tuple[Any, str]], selected: Any = None) -> Markup:
+    """The ``<option>`` elements of a select, the selected value (or values, for a list) marked;
+    values compared as text. One call instead of a template loop: the search form alone has
+    about eighty options, drawn on every search."""
+    if isinstance(selected, list | tuple | set | frozenset):
+        chosen = {str(value) for value in selected}
+    else:
+        chosen = set() if selected is None else {str(selected)}
+    return Markup("".join(
+        f'<option value="{escape(value)}"{" selected" if str(value) in chosen else ""}>'
+        f"{escape(label)}</option>"
+        for value, label in choices))
+
+
+def category_choices(categories: Iterable[Any]) -> list[tuple[str, str]]:
+    """The service taxonomy as select choices, sub-services indented under their parent."""
+    return [(category.code, f"\u00a0\u00a0– {category.name}" if category.parent_id
+             else category.name) for category in categories]
+
+
 def error_text(messages: object) -> str:
     """Validation messages, however nested (lists, per-item dicts), as one sentence."""
     if isinstance(messages, dict):
@@ -32,7 +56,8 @@ def error_text(messages: object) -> str:
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["error_text"] = error_text
     app.jinja_env.globals.update(page_url=page_url, Permission=Permission,
-                                 has_endpoint=has_endpoint)
+                                 has_endpoint=has_endpoint, select_options=select_options,
+                                 category_choices=category_choices)
 
     @app.context_processor
     def permission_helpers() -> dict[str, object]:
