@@ -41,7 +41,8 @@ def counts(env: dict[str, str]) -> dict[str, int]:
 def test_help_lists_the_verbs() -> None:
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
-    listed = {line.split()[0] for line in result.output.split("Commands:")[1].splitlines() if line.strip()}
+    commands = result.output.split("Commands:")[1].splitlines()
+    listed = {line.split()[0] for line in commands if line.strip()}
     assert listed >= VERBS
 
 
@@ -105,7 +106,8 @@ def test_synthetic_network_is_deterministic(tmp_path: Path) -> None:
         result = run(env, "seed", "--synthetic", "300", "--random-seed", "7", "--json")
         assert json.loads(result.stdout)["synthetic"]["organizations"] == 300
         assert "Generating organizations" in result.stderr
-        again = json.loads(run(env, "seed", "--synthetic", "300", "--random-seed", "7", "--json").stdout)
+        again = json.loads(
+            run(env, "seed", "--synthetic", "300", "--random-seed", "7", "--json").stdout)
         assert again["synthetic"]["already_present"] is True
         app = create_app({"ENV": "testing", "INSTANCE_PATH": env["DIRECTORY_INSTANCE_PATH"],
                           "DATABASE_URL": env["DIRECTORY_DATABASE_URL"]})

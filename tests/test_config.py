@@ -23,7 +23,8 @@ def test_production_refuses_to_start_without_a_data_key(tmp_path: Path) -> None:
         load(environ=production(tmp_path, DIRECTORY_SECRET_KEY=GOOD_SECRET))
 
 
-@pytest.mark.parametrize("secret", ["short", "development-only-secret-key-do-not-use-in-production"])
+@pytest.mark.parametrize(
+    "secret", ["short", "development-only-secret-key-do-not-use-in-production"])
 def test_production_refuses_weak_secret_keys(tmp_path: Path, secret: str) -> None:
     env = production(tmp_path, DIRECTORY_SECRET_KEY=secret,
                      DIRECTORY_DATA_KEY=Fernet.generate_key().decode())
@@ -64,7 +65,8 @@ def test_demo_mode_generates_keys_once_and_keeps_them(tmp_path: Path) -> None:
     assert (tmp_path / "demo-secrets.json").stat().st_mode & 0o777 == 0o600
 
 
-def test_create_app_applies_the_mapping_last(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_create_app_applies_the_mapping_last(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DIRECTORY_ENV", "production")
     monkeypatch.setenv("DIRECTORY_INSTANCE_PATH", str(tmp_path))
     app = create_app({"ENV": "testing", "PAGE_SIZE": 7})

@@ -22,7 +22,8 @@ def test_zip_code_resolves_within_5_km_of_downtown_houston() -> None:
     assert result.precision == "zip"
 
 
-@pytest.mark.parametrize("query", ["Columbus, OH", "columbus oh", "Columbus, Ohio", "  COLUMBUS ,  OH "])
+@pytest.mark.parametrize(
+    "query", ["Columbus, OH", "columbus oh", "Columbus, Ohio", "  COLUMBUS ,  OH "])
 def test_city_and_state_resolve_within_10_km_of_columbus(query: str) -> None:
     result = geocode(query)
     assert km_between((result.lat, result.lon), DOWNTOWN_COLUMBUS) < 10
@@ -42,7 +43,8 @@ def test_place_names_with_saint_and_multiword_states() -> None:
     assert km_between((saint_paul.lat, saint_paul.lon), (44.9537, -93.0900)) < 10
 
 
-@pytest.mark.parametrize("query", ["29.76,-95.37", "29.76, -95.37", "29.76 -95.37", "+29.76;-95.37"])
+@pytest.mark.parametrize(
+    "query", ["29.76,-95.37", "29.76, -95.37", "29.76 -95.37", "+29.76;-95.37"])
 def test_coordinates_are_taken_as_given_and_placed(query: str) -> None:
     result = geocode(query)
     assert (result.lat, result.lon) == (29.76, -95.37)
@@ -65,7 +67,8 @@ def test_coordinates_far_from_any_zip_have_no_state() -> None:
     ("Springfield", "Could not find"),
     ("Atlantis, ZZ", "Could not find"),
 ])
-def test_unknown_or_malformed_input_is_refused_with_a_clear_message(query: str, message: str) -> None:
+def test_unknown_or_malformed_input_is_refused_with_a_clear_message(query: str,
+                                                                   message: str) -> None:
     with pytest.raises(GeocodeError, match=message):
         geocode(query)
 

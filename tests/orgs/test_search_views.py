@@ -79,7 +79,8 @@ def test_search_pages_through_results(client: FlaskClient, auth: AuthActions, ap
         second = client.get("/search?near=77002&kind=legal&radius=5&page=2").get_data(as_text=True)
     finally:
         app.config["PAGE_SIZE"] = 25  # type: ignore[attr-defined]
-    assert "Organizations within 5 mi of 77002 Houston, TX, nearest first" in " ".join(first.split())
+    heading = "Organizations within 5 mi of 77002 Houston, TX, nearest first"
+    assert heading in " ".join(first.split())
     assert "Page 1" in first and 'rel="next"' in first and "page=2" in first
     assert "4 organizations within 5 mi" in " ".join(second.split())  # the last page knows
     assert 'rel="next"' not in second and 'rel="prev"' in second
@@ -106,7 +107,7 @@ def test_basemap_is_geojson_of_state_outlines(client: FlaskClient, auth: AuthAct
     assert {feature["properties"]["state"] for feature in document["features"]} >= {"TX", "OH"}
 
 
-# --- coverage editing ------------------------------------------------------------------------------
+# --- coverage editing -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("role", "status"), [
     ("admin", 200), ("referrer", 403), ("other_admin", 403), ("coordinator", 200),

@@ -24,7 +24,8 @@ SAFE_HOME = "live-oak-hill-ministries-safe-home-houston"
 
 
 def seed_organizations() -> list[dict[str, Any]]:
-    return json.loads((SEED_DIR / "organizations.json").read_text(encoding="utf-8"))["organizations"]
+    document = json.loads((SEED_DIR / "organizations.json").read_text(encoding="utf-8"))
+    return document["organizations"]
 
 
 def seed_organization(slug: str) -> dict[str, Any]:
@@ -152,7 +153,8 @@ def test_wrong_password_is_refused(page: Page, live_server: str) -> None:
     expect(page.get_by_role("alert")).to_contain_text("do not match")
     assert path_of(page) == "/login"
     expect(page.locator("#email")).to_have_value(COORDINATOR)
-    expect(page.locator("header.site-header").get_by_role("button", name="Sign out")).to_have_count(0)
+    header = page.locator("header.site-header")
+    expect(header.get_by_role("button", name="Sign out")).to_have_count(0)
     # Still signed out: the directory stays closed.
     page.goto(f"{live_server}/organizations")
     page.wait_for_url(re.compile(r"/login\?next="))
