@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select
 
 from directory.accounts.models import User
 from directory.accounts.operations import hash_token
@@ -73,3 +73,14 @@ def authenticate(secret: str) -> ApiToken | None:
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
         token.last_used_at = now
     return token
+
+
+def purge_tokens(before: dt.datetime) -> int:
+    """Delete tokens that expired or were revoked before ``before`` (`directory sweep`); until
+    then an expired token still shows on its owner's token page."""
+    result = db_session.execute(
+        delete(ApiToken)
+        .where(or_(ApiToken.expires_at < before, ApiToken.revoked_at < before))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
