@@ -443,20 +443,26 @@ def _print_import_report(document: dict[str, Any], limit: int = 50) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @with_app
 def sweep(app: Flask, as_json: bool) -> None:
-    """Expire overdue referrals, warn of near deadlines, purge client data past its purpose.
+    """Expire overdue referrals, warn of near deadlines, purge client data past its purpose,
+    and delete sessions, links, tokens and sent mail 30 days after they stopped working.
 
     Idempotent and safe to run from cron at any frequency."""
-    from directory.referrals.operations import sweep as sweep_referrals
+    from directory.maintenance import sweep as run_sweep
 
     with transaction():
-        report = sweep_referrals()
+        report = run_sweep()
     if as_json:
         emit_json(report.as_dict())
-    else:
-        click.echo(f"Expired {len(report.expired)}; warned of a near deadline "
-                   f"{len(report.due_soon)}; identifying details purged "
-                   f"{len(report.identifying_purged)}; client details purged past retention "
-                   f"{len(report.purged)}.")
+        return
+    referrals, deleted = report.referrals, report.deleted
+    click.echo(f"Expired {len(referrals.expired)}; warned of a near deadline "
+               f"{len(referrals.due_soon)}; identifying details purged "
+               f"{len(referrals.identifying_purged)}; client details purged past retention "
+               f"{len(referrals.purged)}.")
+    click.echo(f"Deleted {deleted['sessions']} browser session(s), "
+               f"{deleted['account_tokens']} password-reset or confirmation link(s), "
+               f"{deleted['invitations']} invitation(s), {deleted['api_tokens']} API token(s) "
+               f"and {deleted['sent_mail']} sent message(s) no longer in use.")
 
 
 @main.command(name="rotate-data-key")

@@ -18,7 +18,7 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, has_request_context, render_template, request
 from marshmallow import ValidationError
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from directory.accounts import totp
@@ -778,3 +778,40 @@ def remove_member(actor: User, membership: Membership) -> None:
     db_session.expire(member, ["memberships"])
     end_all_sessions(member)
     record(AuditAction.MEMBER_REMOVED, actor=actor, organization=organization, subject=member)
+
+
+# --- retention (`directory sweep`) -------------------------------------------------------
+# Rows past their use say who signed in from where, and to whom links were mailed: kept a
+# while after they stop working, for questions about them, then deleted.
+
+def purge_sessions(before: dt.datetime) -> int:
+    """Delete browser sessions that ended, or expired, before ``before``. The account page
+    lists open sessions only, so nothing it shows goes."""
+    result = db_session.execute(
+        delete(UserSession)
+        .where(or_(UserSession.ended_at < before, UserSession.expires_at < before))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def purge_account_tokens(before: dt.datetime) -> int:
+    """Delete password-reset and email-verification links used or expired before ``before``."""
+    result = db_session.execute(
+        delete(AccountToken)
+        .where(or_(AccountToken.used_at < before, AccountToken.expires_at < before))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def purge_invitations(before: dt.datetime) -> int:
+    """Delete invitations accepted, revoked or expired before ``before`` (the audit log keeps
+    who invited whom)."""
+    result = db_session.execute(
+        delete(Invitation)
+        .where(or_(Invitation.accepted_at < before, Invitation.revoked_at < before,
+                   Invitation.expires_at < before))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select
 
 from directory.accounts.models import User
 from directory.accounts.operations import hash_token
 from directory.api.models import ApiToken
+from directory.audit.models import AuditAction
+from directory.audit.operations import record
 from directory.db import db_session, utcnow
 from directory.orgs.models import MembershipStatus
 
@@ -41,6 +44,7 @@ def create_token(user: User, name: str, expires_in_days: int | None) -> tuple[Ap
     token = ApiToken(user=user, name=name, token_hash=hash_token(secret), expires_at=expires_at)
     db_session.add(token)
     db_session.flush()
+    record(AuditAction.API_TOKEN_CREATED, actor=user, subject=user, details=_described(token))
     return token, secret
 
 
@@ -50,7 +54,14 @@ def revoke_token(user: User, token_id: int) -> ApiToken:
         raise TokenError("No such token.")
     token.revoked_at = utcnow()
     db_session.flush()
+    record(AuditAction.API_TOKEN_REVOKED, actor=user, subject=user, details=_described(token))
     return token
+
+
+def _described(token: ApiToken) -> dict[str, Any]:
+    """What the audit log keeps of a token: never the secret, nor its hash."""
+    return {"token_id": token.id, "name": token.name,
+            "expires_at": token.expires_at.isoformat() if token.expires_at else None}
 
 
 def _may_act(user: User) -> bool:
@@ -73,3 +84,14 @@ def authenticate(secret: str) -> ApiToken | None:
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
         token.last_used_at = now
     return token
+
+
+def purge_tokens(before: dt.datetime) -> int:
+    """Delete tokens that expired or were revoked before ``before`` (`directory sweep`); until
+    then an expired token still shows on its owner's token page."""
+    result = db_session.execute(
+        delete(ApiToken)
+        .where(or_(ApiToken.expires_at < before, ApiToken.revoked_at < before))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

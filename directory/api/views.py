@@ -259,7 +259,7 @@ def update_organization(slug: str) -> Response:
     user = signed_in()
     organization = load_organization(slug)
     require(user, Permission.EDIT_LISTING, organization)
-    update_listing(organization, ListingUpdateSchema().load(_json_object()))
+    update_listing(user, organization, ListingUpdateSchema().load(_json_object()))
     return jsonify(OrganizationSchema().dump(_organization_view(organization)))
 
 

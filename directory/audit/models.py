@@ -14,6 +14,9 @@ from directory.accounts.models import User
 from directory.db import Base, UTCDateTime, int_pk, utcnow
 from directory.orgs.models import Organization
 
+# Labels that the value, capitalized, would spell wrong.
+_LABELS = {"api_token_created": "API token created", "api_token_revoked": "API token revoked"}
+
 
 class AuditAction(enum.StrEnum):
     SIGN_IN = "sign_in"
@@ -48,10 +51,13 @@ class AuditAction(enum.StrEnum):
     ORGANIZATION_SUSPENDED = "organization_suspended"
     ORGANIZATION_REINSTATED = "organization_reinstated"
     LISTING_VERIFIED = "listing_verified"
+    LISTING_UPDATED = "listing_updated"
+    API_TOKEN_CREATED = "api_token_created"
+    API_TOKEN_REVOKED = "api_token_revoked"
 
     @property
     def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
+        return _LABELS.get(self.value) or self.value.replace("_", " ").capitalize()
 
 
 class AuditEvent(Base):

@@ -1,4 +1,5 @@
-"""The outbox: every message the application sends, kept until it is delivered."""
+"""The outbox: every message the application sends, kept until it is delivered (and deleted
+by `directory sweep` 30 days after that)."""
 
 from __future__ import annotations
 

@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import Row, Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
+from directory.accounts.models import User
+from directory.audit.models import AuditAction
 from directory.db import db_session, utcnow
 from directory.geo.distance import rounded_distance_mi
 from directory.geo.gazetteer import gazetteer
@@ -347,9 +349,15 @@ def days_since(moment: dt.datetime | None) -> int | None:
 EDITABLE_FIELDS = ("description", "website", "email", "phone", "accepting_referrals")
 
 
-def update_listing(organization: Organization, changes: dict[str, Any]) -> Organization:
+def update_listing(actor: User, organization: Organization, changes: dict[str, Any]
+                   ) -> Organization:
     """Apply a validated partial listing: only the fields given change. Rows kept in a list
-    (a language, a population) are kept as they are, so nothing is deleted and re-added."""
+    (a language, a population) are kept as they are, so nothing is deleted and re-added.
+    The audit log names the fields that changed, not their values."""
+    # Imported here: directory.audit.operations imports this module (Page).
+    from directory.audit.operations import record
+
+    changed = _changed_fields(organization, changes)
     for name in EDITABLE_FIELDS:
         if name in changes:
             setattr(organization, name, changes[name])
@@ -365,4 +373,28 @@ def update_listing(organization: Organization, changes: dict[str, Any]) -> Organ
     if "contacts" in changes:
         organization.contacts = [Contact(**contact) for contact in changes["contacts"]]
     db_session.flush()
+    if changed:
+        record(AuditAction.LISTING_UPDATED, actor=actor, organization=organization,
+               details={"fields": changed})
     return organization
+
+
+def _contact_fields(contact: Contact) -> dict[str, Any]:
+    return {"name": contact.name, "title": contact.title, "email": contact.email,
+            "phone": contact.phone}
+
+
+def _changed_fields(organization: Organization, changes: dict[str, Any]) -> list[str]:
+    """The names of the fields in ``changes`` whose value differs from the listing's."""
+    current: dict[str, Any] = {name: getattr(organization, name) for name in EDITABLE_FIELDS}
+    current["languages"] = {item.code for item in organization.languages}
+    current["populations"] = {item.population for item in organization.populations}
+    current["contacts"] = [_contact_fields(contact) for contact in organization.contacts]
+    wanted = dict(changes)
+    for name in ("languages", "populations"):  # kept sorted, so the order given is no change
+        if name in wanted:
+            wanted[name] = set(wanted[name])
+    if "contacts" in wanted:
+        wanted["contacts"] = [{"title": "", "email": None, "phone": None} | dict(contact)
+                              for contact in wanted["contacts"]]
+    return sorted(name for name in wanted if name in current and wanted[name] != current[name])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import re
 from collections.abc import Iterator
 
@@ -17,7 +18,8 @@ from sqlalchemy.orm import Session
 from directory.accounts.models import MemberRole, User
 from directory.admin.operations import suspend_organization, suspend_user
 from directory.api.models import ApiToken
-from directory.api.operations import create_token, revoke_token
+from directory.api.operations import TokenError, create_token, revoke_token
+from directory.audit.models import AuditEvent
 from directory.orgs.models import Organization
 from tests.conftest import AuthActions
 from tests.factories import Factory
@@ -162,3 +164,42 @@ def test_each_token_has_its_own_rate_limit(client: FlaskClient, app: Flask, user
     refused = client.get("/api/v1/me", headers=_bearer(first))
     assert refused.status_code == 429 and refused.get_json()["error"]["code"] == "rate_limited"
     assert client.get("/api/v1/me", headers=_bearer(second)).status_code == 200
+
+
+def _audit(db: Session, action: str) -> list[AuditEvent]:
+    db.expire_all()
+    return list(db.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+
+
+def test_creating_and_revoking_a_token_are_audited_without_the_secret(
+        client: FlaskClient, auth: AuthActions, user: User, db: Session) -> None:
+    auth.login(user.email)
+    page = client.post("/account/tokens", data={"name": "Intake script",
+                                                "expires_in_days": "30"})
+    secret = re.search(r'<code id="new-token">([^<]+)</code>', page.get_data(as_text=True))[1]
+    token = db.scalars(select(ApiToken).where(ApiToken.user_id == user.id)).one()
+    assert client.post(f"/account/tokens/{token.id}/revoke").status_code == 302
+    described = {"token_id": token.id, "name": "Intake script",
+                 "expires_at": token.expires_at.isoformat()}
+    for action in ("api_token_created", "api_token_revoked"):
+        (event,) = _audit(db, action)
+        assert (event.actor_id, event.subject_user_id, event.organization_id) == (
+            user.id, user.id, None)
+        assert event.ip_address == "127.0.0.1" and event.details == described
+    every_row = json.dumps([[e.action, e.actor_email, e.details]
+                            for e in db.scalars(select(AuditEvent))])
+    assert secret not in every_row and token.token_hash not in every_row
+    assert secret.removeprefix("dir_") not in every_row
+
+
+def test_a_token_without_expiry_and_a_refused_revocation(user: User, factory: Factory,
+                                                         db: Session) -> None:
+    token, _ = create_token(user, "cron", None)
+    (created,) = _audit(db, "api_token_created")
+    assert created.details == {"token_id": token.id, "name": "cron", "expires_at": None}
+    with pytest.raises(TokenError):
+        revoke_token(factory.user(), token.id)  # not theirs
+    revoke_token(user, token.id)
+    with pytest.raises(TokenError):
+        revoke_token(user, token.id)  # already revoked
+    assert len(_audit(db, "api_token_revoked")) == 1

@@ -3,18 +3,22 @@ is a JSON error and changes nothing."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from directory import create_app
 from directory.accounts.models import MemberRole, User
 from directory.api.operations import create_token
+from directory.audit.models import AuditEvent
 from directory.db import get_database
 from directory.orgs.models import Organization
+from directory.orgs.operations import update_listing
 from tests.conftest import PASSWORD, AuthActions
 from tests.factories import Factory
 
@@ -124,3 +128,46 @@ def test_sessions_need_the_csrf_token_and_tokens_do_not(guarded: Flask, admin: U
     by_token = bare.patch(_url(partner), json={"description": "Scripted"},
                           headers={"Authorization": f"Bearer {secret}"})
     assert by_token.status_code == 200
+
+
+def _listing_updates(db: Session) -> list[AuditEvent]:
+    db.expire_all()
+    return list(db.scalars(select(AuditEvent).where(AuditEvent.action == "listing_updated")))
+
+
+def test_an_update_is_audited_once_with_the_names_of_the_fields_it_changed(
+        client: FlaskClient, auth: AuthActions, admin: User, partner: Organization,
+        db: Session) -> None:
+    auth.login(admin.email)
+    response = client.patch(_url(partner), json={
+        "description": "Beds for youth, ask for Dana.", "languages": ["es", "en"],
+        "accepting_referrals": partner.accepting_referrals,
+        "contacts": [{"name": "Dana Intake", "phone": "555-0142"}]})
+    assert response.status_code == 200
+    (event,) = _listing_updates(db)
+    assert (event.actor_id, event.organization_id) == (admin.id, partner.id)
+    assert event.details == {"fields": ["contacts", "description", "languages"]}
+    assert "Dana" not in json.dumps(event.details)
+
+
+def test_an_update_that_changes_nothing_is_not_audited(client: FlaskClient, factory: Factory,
+                                                       admin: User, partner: Organization,
+                                                       db: Session) -> None:
+    _, secret = create_token(admin, "script", None)
+    headers = {"Authorization": f"Bearer {secret}"}
+    same = {"description": partner.description, "languages": ["en"], "contacts": []}
+    assert client.patch(_url(partner), json=same, headers=headers).status_code == 200
+    assert client.patch(_url(partner), json={"website": "not a url"},
+                        headers=headers).status_code == 400
+    assert _listing_updates(db) == []
+    changed = client.patch(_url(partner), json={"phone": "555-0199"}, headers=headers)
+    assert changed.status_code == 200
+    (event,) = _listing_updates(db)
+    assert event.actor_id == admin.id and event.details == {"fields": ["phone"]}
+
+
+def test_the_operation_records_the_update(db: Session, admin: User,
+                                          partner: Organization) -> None:
+    update_listing(admin, partner, {"email": "intake@test.example", "populations": []})
+    (event,) = _listing_updates(db)
+    assert event.details == {"fields": ["email"]}  # populations were empty already

@@ -65,8 +65,10 @@ def test_sweep_expires_once_and_prints_one_json_document(env: dict[str, str],
     assert first.exit_code == 0, first.output
     assert json.loads(first.output)["expired"] == [overdue]
     second = run(env, "sweep", "--json")
-    assert json.loads(second.output) == {"expired": [], "due_soon": [],
-                                         "identifying_purged": [], "purged": []}
+    assert json.loads(second.output) == {
+        "expired": [], "due_soon": [], "identifying_purged": [], "purged": [],
+        "deleted": {"sessions": 0, "account_tokens": 0, "invitations": 0, "api_tokens": 0,
+                    "sent_mail": 0}}
     assert "Expired 0" in run(env, "sweep").output
     with _app(env).app_context():
         referral = get_session().query(Referral).one()
