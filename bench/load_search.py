@@ -419,7 +419,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seconds of untimed load first (caches, connections)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="worker processes of the server (default: one per core)")
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads per worker (directory serve's default: 1)")
     parser.add_argument("--path-template", default="/search?near={zip}&mode=near",
                         help="requested path; {zip}, {state}, {lat}, {lon} are filled in")
     parser.add_argument("--queries", type=int, default=1000, help="distinct ZIP codes to ask")

@@ -27,6 +27,8 @@ from directory.config import ConfigError, from_environment
 from directory.db import current_revision, get_database, transaction, upgrade
 from directory.geo.geocoder import GeocodeError, geocode
 from directory.orgs.models import LANGUAGES, OrganizationKind, Population
+from directory.server import DEFAULT_THREADS, default_workers, shared_limits_warning
+from directory.server import serve as serve_with_gunicorn
 
 
 def build_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -123,22 +125,22 @@ def seed(app: Flask, synthetic: int | None, random_seed: int, as_json: bool) -> 
 
 
 def _serve(app: Flask, host: str, port: int, workers: int, threads: int) -> None:
-    from directory import server
-
-    warning = server.shared_limits_warning(app, workers)
+    warning = shared_limits_warning(app, workers)
     if warning:
         click.echo(warning, err=True)
     click.echo(f"Serving on http://{host}:{port}/ with {workers} worker"
-               f"{'s' if workers != 1 else ''} of {threads} threads (Ctrl+C to stop)")
-    server.serve(app, host, port, workers, threads)
+               f"{'s' if workers != 1 else ''} of {threads} thread{'s' if threads != 1 else ''}"
+               " (Ctrl+C to stop)")
+    serve_with_gunicorn(app, host, port, workers, threads)
 
 
 host_option = click.option("--host", default="127.0.0.1", show_default=True,
                            help="Address to listen on.")
 port_option = click.option("--port", type=click.IntRange(1, 65535), default=5000,
                            show_default=True, help="Port to listen on.")
-threads_option = click.option("--threads", type=click.IntRange(1, 64), default=4,
-                              show_default=True, help="Threads of each worker process.")
+threads_option = click.option(
+    "--threads", type=click.IntRange(1, 64), default=DEFAULT_THREADS, show_default=True,
+    help="Threads of each worker process: more where requests wait on the network.")
 
 
 @main.command()
@@ -149,8 +151,6 @@ threads_option = click.option("--threads", type=click.IntRange(1, 64), default=4
 @threads_option
 def serve(host: str, port: int, workers: int | None, threads: int) -> None:
     """Serve the application with the production WSGI server (gunicorn)."""
-    from directory.server import default_workers
-
     _serve(build_app(), host, port, workers or default_workers(), threads)
 
 

@@ -1,9 +1,14 @@
-"""The production HTTP server: gunicorn, several worker processes with a few threads each.
+"""The production HTTP server: gunicorn, a worker process per core.
 
 One Python process runs one request at a time on one core (the GIL), so the directory serves
-with a process per core. The application is built once, in the master, before the workers are
-forked: a broken configuration stops the server before it starts, and the gazetteer and county
-boundaries are loaded once and shared. Database connections are never shared across a fork:
+with a process per core, each taking one request at a time by default: the search page is
+bound by the CPU, and threads in one process only take turns at it (measured with
+bench/load_search.py: the same throughput, a longer tail). Threads pay where requests wait on
+the network (a PostgreSQL server elsewhere, a slow mail server): ``--threads``.
+
+The application is built once, in the master, before the workers are forked: a broken
+configuration stops the server before it starts, and the gazetteer and county boundaries are
+loaded once and shared. Database connections are never shared across a fork:
 each worker drops the pool it inherited and opens its own.
 """
 
@@ -20,7 +25,7 @@ from directory.db import get_database
 from directory.geo.boundaries import basemap_geojson, boundaries
 from directory.geo.gazetteer import gazetteer
 
-DEFAULT_THREADS = 4
+DEFAULT_THREADS = 1
 
 
 def default_workers() -> int:
