@@ -18,7 +18,7 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, has_request_context, render_template, request
 from marshmallow import ValidationError
-from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from directory.accounts import totp
@@ -42,7 +42,7 @@ from directory.accounts.passwords import (
 )
 from directory.audit.models import AuditAction
 from directory.audit.operations import record, record_refusal
-from directory.db import db_session, utcnow
+from directory.db import db_session, delete_where, utcnow
 from directory.mail.operations import external_url, queue_mail
 from directory.orgs.models import MembershipStatus, Organization
 from directory.orgs.operations import ListingError, create_organization
@@ -787,31 +787,19 @@ def remove_member(actor: User, membership: Membership) -> None:
 def purge_sessions(before: dt.datetime) -> int:
     """Delete browser sessions that ended, or expired, before ``before``. The account page
     lists open sessions only, so nothing it shows goes."""
-    result = db_session.execute(
-        delete(UserSession)
-        .where(or_(UserSession.ended_at < before, UserSession.expires_at < before))
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return delete_where(UserSession,
+                        or_(UserSession.ended_at < before, UserSession.expires_at < before))
 
 
 def purge_account_tokens(before: dt.datetime) -> int:
     """Delete password-reset and email-verification links used or expired before ``before``."""
-    result = db_session.execute(
-        delete(AccountToken)
-        .where(or_(AccountToken.used_at < before, AccountToken.expires_at < before))
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return delete_where(AccountToken,
+                        or_(AccountToken.used_at < before, AccountToken.expires_at < before))
 
 
 def purge_invitations(before: dt.datetime) -> int:
     """Delete invitations accepted, revoked or expired before ``before`` (the audit log keeps
     who invited whom)."""
-    result = db_session.execute(
-        delete(Invitation)
-        .where(or_(Invitation.accepted_at < before, Invitation.revoked_at < before,
-                   Invitation.expires_at < before))
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return delete_where(Invitation, or_(Invitation.accepted_at < before,
+                                        Invitation.revoked_at < before,
+                                        Invitation.expires_at < before))

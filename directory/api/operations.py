@@ -11,14 +11,14 @@ import datetime as dt
 import secrets
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import or_, select
 
 from directory.accounts.models import User
 from directory.accounts.operations import hash_token
 from directory.api.models import ApiToken
 from directory.audit.models import AuditAction
 from directory.audit.operations import record
-from directory.db import db_session, utcnow
+from directory.db import db_session, delete_where, utcnow
 from directory.orgs.models import MembershipStatus
 
 TOKEN_PREFIX = "dir_"
@@ -89,9 +89,4 @@ def authenticate(secret: str) -> ApiToken | None:
 def purge_tokens(before: dt.datetime) -> int:
     """Delete tokens that expired or were revoked before ``before`` (`directory sweep`); until
     then an expired token still shows on its owner's token page."""
-    result = db_session.execute(
-        delete(ApiToken)
-        .where(or_(ApiToken.expires_at < before, ApiToken.revoked_at < before))
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return delete_where(ApiToken, or_(ApiToken.expires_at < before, ApiToken.revoked_at < before))

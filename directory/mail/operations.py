@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, has_request_context, url_for
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from directory.db import db_session, utcnow
+from directory.db import db_session, delete_where, utcnow
 from directory.mail.models import OutboxMessage
 from directory.mail.sender import PermanentMailError, build_message, build_sender
 
@@ -113,11 +113,7 @@ def purge_sent(before: dt.datetime) -> int:
     """Delete messages delivered before ``before`` (`directory sweep`): their bodies can name
     people. Mail not yet sent, or refused for good, stays for `directory send-mail` and for
     whoever looks into why."""
-    result = db_session.execute(
-        delete(OutboxMessage).where(OutboxMessage.sent_at < before)
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return delete_where(OutboxMessage, OutboxMessage.sent_at < before)
 
 
 def _claim(message_id: int) -> bool:
