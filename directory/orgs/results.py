@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 
 from directory.accounts.permissions import Viewer, organizations_revealing_confidential
-from directory.db import db_session, utcnow
+from directory.db import db_session
 from directory.geo.distance import rounded_distance_mi
 from directory.orgs.models import (
     CoverageArea,
@@ -25,6 +25,7 @@ from directory.orgs.models import (
     Service,
     ServiceCategory,
 )
+from directory.orgs.operations import days_since
 from directory.orgs.search import SearchResults
 
 METERS_PER_MILE = 1609.344
@@ -130,7 +131,6 @@ def present(results: SearchResults, viewer: Viewer | None) -> list[ResultView]:
     languages = _grouped(connection.execute(LANGUAGES, parameters).all())
     areas = _grouped(connection.execute(AREAS, parameters).all())
     revealing = organizations_revealing_confidential(viewer)
-    now = utcnow()
     views = []
     for hit in results.hits:
         organization = organizations[hit.organization_id]
@@ -143,7 +143,6 @@ def present(results: SearchResults, viewer: Viewer | None) -> list[ResultView]:
         if distance is not None:
             distance = round(distance, 1) if exact else rounded_distance_mi(distance)
         own_areas = areas[organization.id]
-        verified_at = organization.verified_at
         views.append(ResultView(
             id=organization.id, slug=organization.slug, name=organization.name,
             kind=organization.kind.value, kind_label=organization.kind.label,
@@ -153,7 +152,7 @@ def present(results: SearchResults, viewer: Viewer | None) -> list[ResultView]:
             lon=location.longitude if exact and location else None,
             city=location.city if location else None, state=location.state if location else None,
             accepting_referrals=organization.accepting_referrals,
-            verified_days=None if verified_at is None else (now - verified_at).days,
+            verified_days=days_since(organization.verified_at),
             services=[row.name for row in services[organization.id]],
             languages=[row.code for row in languages[organization.id]],
             coverage=[area.label for area in own_areas],
