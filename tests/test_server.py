@@ -94,6 +94,10 @@ def server(serve_env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[str], i
 def test_serve_runs_several_workers_that_answer_and_stop_on_sigterm(
         server: tuple[subprocess.Popen[str], int]) -> None:
     process, port = server
+    # The first worker may answer before the master has forked the second.
+    deadline = time.monotonic() + STARTUP_S
+    while len(children(process.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert len(children(process.pid)) == 2
     # Each worker opened its own database connections after the fork: concurrent requests
     # on both all succeed.
