@@ -11,6 +11,7 @@ from flask import Flask
 from directory import config as settings
 from directory import db
 from directory.extensions import csrf, limiter, login_manager
+from directory.inputs import IntConverter, JSONProvider, JSONRequest
 
 __all__ = ["create_app"]
 
@@ -25,6 +26,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         static_folder=str(settings.PROJECT_ROOT / "static"),
     )
     app.config.update(loaded)
+    # Bounded numbers in URLs and bounded JSON bodies: bad input is a 400, never a 500.
+    app.url_map.converters["int"] = IntConverter  # before any route is added
+    app.json = JSONProvider(app)
+    app.request_class = JSONRequest
     _configure_logging(app)
 
     db.init_app(app)

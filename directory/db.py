@@ -4,19 +4,31 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from flask import Flask, Response, current_app, g
+from flask import (
+    Flask,
+    Response,
+    after_this_request,
+    current_app,
+    g,
+    has_request_context,
+    request,
+)
 from sqlalchemy import (
     ColumnElement,
     Connection,
     DateTime,
     Engine,
+    Executable,
     MetaData,
     String,
     TypeDecorator,
@@ -24,8 +36,10 @@ from sqlalchemy import (
     delete,
     event,
     func,
+    text,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 from werkzeug.local import LocalProxy
 
@@ -81,12 +95,23 @@ class Base(DeclarativeBase):
     type_annotation_map = {dt.datetime: UTCDateTime()}
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# How long an SQLite connection waits for another one's write lock before the request gives
+# up with a 503: long enough for a queue of short writes, short enough for a person waiting.
+SQLITE_BUSY_TIMEOUT_S = 10.0
+# A write apart (see ``write_apart``) is bookkeeping the response waits for: it waits less.
+WRITE_APART_TIMEOUT_S = 1.0
+_writing_apart: ContextVar[bool] = ContextVar("writing_apart", default=False)
+
+
 def build_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
+        is_uri = parsed.query.get("uri") == "true"  # file:...?mode=ro&uri=true
+        if parsed.database and parsed.database != ":memory:" and not is_uri:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S,
+                                                  "check_same_thread": False})
         _configure_sqlite(engine)
         return engine
     return create_engine(url, pool_pre_ping=True)
@@ -110,7 +135,97 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        _set_busy_timeout(connection, WRITE_APART_TIMEOUT_S if _writing_apart.get()
+                          else SQLITE_BUSY_TIMEOUT_S)
+        if not _request_may_write():
+            connection.exec_driver_sql("BEGIN")
+            return
+        # A request that may write takes the write lock as it begins (waiting for it up to the
+        # busy timeout), so everything it reads is current: a concurrent winner shows as a
+        # stale version (a 409), never as a "locked" first write that no wait can cure.
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except DBAPIError as exc:
+            if _sqlite_error(exc.orig) != "SQLITE_READONLY":
+                raise
+            connection.exec_driver_sql("BEGIN")  # reads still work; a write will be refused
+
+
+def _set_busy_timeout(connection: Connection, seconds: float) -> None:
+    milliseconds = int(seconds * 1000)
+    if connection.info.get("busy_timeout_ms") != milliseconds:
+        connection.exec_driver_sql(f"PRAGMA busy_timeout = {milliseconds}")
+        connection.info["busy_timeout_ms"] = milliseconds
+
+
+def _request_may_write() -> bool:
+    return has_request_context() and request.method not in SAFE_METHODS
+
+
+# --- a database that cannot serve a request now --------------------------------------------
+
+@dataclass(frozen=True)
+class Unavailable:
+    """Why the database cannot serve a request now, and how many seconds to wait before
+    asking again (the 503's Retry-After)."""
+
+    reason: str  # "busy": others hold the lock; "refusing": read-only, full or unreachable
+    retry_after: int
+
+
+BUSY = Unavailable("busy", 5)
+REFUSING = Unavailable("refusing", 60)
+
+# By SQLite result code (an extended code, e.g. SQLITE_BUSY_SNAPSHOT, counts as its base).
+_SQLITE_UNAVAILABLE = {"SQLITE_BUSY": BUSY, "SQLITE_LOCKED": BUSY, "SQLITE_READONLY": REFUSING,
+                       "SQLITE_FULL": REFUSING, "SQLITE_CANTOPEN": REFUSING}
+# By PostgreSQL SQLSTATE, then by its class (the first two characters).
+_POSTGRES_UNAVAILABLE = {"55P03": BUSY, "40001": BUSY, "40P01": BUSY, "53300": BUSY,
+                         "25006": REFUSING, "42501": REFUSING, "57P01": REFUSING,
+                         "57P02": REFUSING, "57P03": REFUSING}
+_POSTGRES_UNAVAILABLE_CLASSES = {"08": REFUSING, "53": REFUSING}
+
+
+def _sqlite_error(error: BaseException | None) -> str:
+    """The base result code of an SQLite error, e.g. SQLITE_BUSY; empty for anything else."""
+    if not isinstance(error, sqlite3.Error):
+        return ""
+    name = str(getattr(error, "sqlite_errorname", "") or "")
+    return "_".join(name.split("_")[:2])
+
+
+def _sqlstate(error: BaseException | None) -> str:
+    return str(getattr(error, "sqlstate", None) or getattr(error, "pgcode", None) or "")
+
+
+def unavailability(error: BaseException) -> Unavailable | None:
+    """Whether ``error`` says the database cannot serve the request now (locked, read-only,
+    full, unreachable) rather than that the request or the code is wrong; and why."""
+    if not isinstance(error, DBAPIError):
+        return None
+    if error.connection_invalidated:
+        return REFUSING
+    if isinstance(error.orig, sqlite3.Error):
+        return _SQLITE_UNAVAILABLE.get(_sqlite_error(error.orig))
+    state = _sqlstate(error.orig)
+    if not state:
+        # A PostgreSQL driver error without a SQLSTATE: the server could not be reached.
+        return REFUSING if isinstance(error, OperationalError) else None
+    return _POSTGRES_UNAVAILABLE.get(state) or _POSTGRES_UNAVAILABLE_CLASSES.get(state[:2])
+
+
+def lost_race(error: BaseException) -> bool:
+    """Whether the first write of a transaction that had read failed because a concurrent one
+    writes (or wrote) the same database: PostgreSQL's serialization failure or deadlock victim;
+    on SQLite, a read transaction's upgrade to a writer, which SQLite refuses at once (waiting
+    could deadlock) while another holds the write lock or after it changed what was read. A
+    request that may write takes the lock as it begins (``on_begin``), so there this cannot
+    happen; a busy timeout it meets there is no race."""
+    if not isinstance(error, DBAPIError):
+        return False
+    if isinstance(error.orig, sqlite3.Error):
+        return _sqlite_error(error.orig) == "SQLITE_BUSY"
+    return _sqlstate(error.orig) in {"40001", "40P01"}
 
 
 class Database:
@@ -136,7 +251,9 @@ class Database:
 
 def init_app(app: Flask) -> None:
     app.extensions["directory.db"] = Database(app.config["DATABASE_URL"])
-    app.after_request(_commit_successful_request)
+    app.before_request(_commit_after_the_view)
+    # Registered first, so run last: after the request's commit and every other teardown.
+    app.teardown_request(_write_apart_after_request)
     app.teardown_appcontext(_close_session)
 
 
@@ -151,6 +268,7 @@ def get_session() -> Session:
 
 
 db_session: Session = LocalProxy(get_session)  # type: ignore[assignment]
+"""The session of the current application context; operations flush, the request commits."""
 
 
 def delete_where(model: type[Any], *conditions: ColumnElement[bool]) -> int:
@@ -158,16 +276,29 @@ def delete_where(model: type[Any], *conditions: ColumnElement[bool]) -> int:
     result = db_session.execute(
         delete(model).where(*conditions).execution_options(synchronize_session=False))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
-"""The session of the current application context; operations flush, the request commits."""
+
+
+def _commit_after_the_view() -> None:
+    # A request's own after-request functions run before the application's: the commit comes
+    # first, so that a refused commit becomes the response the others then finish (security
+    # headers, cookies).
+    after_this_request(_commit_successful_request)
 
 
 def _commit_successful_request(response: Response) -> Response:
     session: Session | None = g.get("db_session")
-    if session is not None:
-        if response.status_code < 400:
-            session.commit()
-        else:
-            session.rollback()
+    if session is None:
+        return response
+    if response.status_code >= 400:
+        session.rollback()
+        return response
+    try:
+        session.commit()
+    except DBAPIError as exc:
+        session.rollback()
+        # Answered like the same error raised by the view: a 503 when the database is busy
+        # or refuses writes (web/errors.py), nothing of the request kept.
+        return current_app.make_response(current_app.handle_user_exception(exc))
     return response
 
 
@@ -189,6 +320,38 @@ def transaction() -> Iterator[Session]:
     except BaseException:
         session.rollback()
         raise
+
+
+def write_apart(statement: Executable, what: str) -> None:
+    """Run ``statement`` after the request, in a short transaction of its own.
+
+    For bookkeeping such as when a credential was last used: it must not make a read write,
+    nor hold up, fail or be rolled back with the request's own transaction. A failure (the
+    database busy or read-only) is logged and forgotten."""
+    g.setdefault("writes_apart", []).append((statement, what))
+
+
+def _write_apart_after_request(_exc: BaseException | None) -> None:
+    writes: list[tuple[Executable, str]] = g.pop("writes_apart", [])
+    if not writes:
+        return
+    request_session: Session | None = g.get("db_session")
+    if request_session is not None and request_session.in_transaction():
+        request_session.rollback()  # committed already; never wait for our own lock
+    database = get_database()
+    token = _writing_apart.set(True)
+    try:
+        with database.session_factory() as session, session.begin():
+            if not database.is_sqlite:
+                session.execute(text(f"SET LOCAL lock_timeout = "
+                                     f"'{int(WRITE_APART_TIMEOUT_S * 1000)}ms'"))
+            for statement, _ in writes:
+                session.execute(statement)
+    except DBAPIError as exc:
+        log.warning("could not record %s: %s", ", ".join(what for _, what in writes),
+                    str(exc.orig).strip())
+    finally:
+        _writing_apart.reset(token)
 
 
 # Spatial index objects created by migrations in backend-specific SQL, not described by models.

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -36,4 +37,62 @@ def test_upgrade_downgrade_upgrade_on_a_fresh_database(tmp_path: Path) -> None:
     assert current_revision(database) is None
     upgrade(database)
     assert current_revision(database) == head
+    database.engine.dispose()
+
+
+def test_confidential_locations_move_to_their_public_point(tmp_path: Path) -> None:
+    """0006 keeps each confidential location's true point apart and searches it, and the
+    radius drawn around it, at its city's centre; a public location stays where it is."""
+    from sqlalchemy import text
+
+    from directory.geo.public import public_point
+
+    database = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(database, "0005")
+    true_point, office = (29.80, -95.32), (29.75, -95.36)
+    with database.engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO organizations (id, hsds_id, slug, name, kind, description, "
+            "accepting_referrals, status) VALUES (1, 'o1', 'safe', 'Safe', 'nonprofit', '', 1, "
+            "'active')"))
+        for location_id, point, confidential in ((1, true_point, 1), (2, office, 0)):
+            connection.execute(text(
+                "INSERT INTO locations (id, hsds_id, organization_id, name, address, city, state, "
+                "postal_code, county, latitude, longitude, timezone, confidential, open_24_7) "
+                "VALUES (:id, :hsds, 1, 'Home', '', 'Houston', 'TX', '', '', :lat, :lon, "
+                "'America/Chicago', :confidential, 0)"),
+                {"id": location_id, "hsds": f"l{location_id}", "lat": point[0], "lon": point[1],
+                 "confidential": confidential})
+        # One radius tied to the safe house, one typed at its point, one around the office.
+        for area_id, location_id, centre in ((1, 1, true_point), (2, None, true_point),
+                                             (3, 2, office)):
+            connection.execute(text(
+                "INSERT INTO coverage_areas (id, organization_id, kind, label, location_id, "
+                "center_lat, center_lon, radius_mi, min_lat, max_lat, min_lon, max_lon) "
+                "VALUES (:id, 1, 'radius', 'Within 5 mi of 29.8,-95.32', :location, :lat, :lon, "
+                "5, :lat - 0.1, :lat + 0.1, :lon - 0.1, :lon + 0.1)"),
+                {"id": area_id, "location": location_id, "lat": centre[0], "lon": centre[1]})
+    upgrade(database)
+    centre = public_point("Houston", "TX", *true_point)
+    with database.engine.connect() as connection:
+        locations = connection.execute(text(
+            "SELECT id, latitude, longitude, true_latitude, true_longitude FROM locations "
+            "ORDER BY id")).all()
+        areas = connection.execute(text(
+            "SELECT id, location_id, center_lat, center_lon, label, min_lat FROM coverage_areas "
+            "ORDER BY id")).all()
+        indexed = connection.execute(text(
+            "SELECT min_lat, min_lon FROM location_index WHERE id = 1")).one()
+    assert [tuple(row) for row in locations] == [(1, *centre, *true_point),
+                                                 (2, *office, None, None)]
+    for area in areas[:2]:
+        assert (area.location_id, area.center_lat, area.center_lon) == (1, *centre)
+        assert area.label == "Within 5 mi of Houston, TX" and area.min_lat < centre[0]
+    assert (areas[2].location_id, areas[2].center_lat, areas[2].center_lon) == (2, *office)
+    assert tuple(indexed) == pytest.approx(centre)
+    command.downgrade(alembic_config(database), "0005")
+    with database.engine.connect() as connection:
+        restored = connection.execute(text(
+            "SELECT latitude, longitude FROM locations ORDER BY id")).all()
+    assert [tuple(row) for row in restored] == [true_point, office]
     database.engine.dispose()

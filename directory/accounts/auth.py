@@ -5,6 +5,9 @@ server-side session record (accounts.models.UserSession). A request is signed in
 both hold: bumping the version ends every session of a user (sign-out, password change,
 suspension, removal), ending a record ends one session, and idle and absolute timeouts end it
 on the server whatever the cookie says.
+
+Other credentials plug in beside this one without it knowing them: the API's bearer tokens
+(api/auth.py) keep the cookie out of a token request and load the user themselves.
 """
 
 from __future__ import annotations
@@ -12,15 +15,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Flask, flash, redirect, request, session, url_for
+from flask import Flask, flash, g, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
-from werkzeug.wrappers import Response
+from werkzeug.exceptions import Forbidden
 
 from directory.accounts import operations
-from directory.accounts.models import User
+from directory.accounts.models import User, UserSession
 from directory.accounts.permissions import two_factor_required
-from directory.api.auth import bearer_secret, current_api_token
-from directory.api.errors import error_response, is_api_request
 from directory.db import db_session
 from directory.extensions import login_manager
 
@@ -32,9 +33,15 @@ ENROLMENT_ENDPOINTS = {"accounts.two_factor", "accounts.two_factor_setup",
                        "accounts.two_factor_confirm", "accounts.logout", "static"}
 
 
+class TwoFactorEnrolmentRequired(Forbidden):
+    """A signed-in user who must set up two-factor sign-in first: a page redirects to the
+    set-up, the API answers 403 with this code (web/errors.py)."""
+
+    error_code = "two_factor_required"
+    description = "Set up two-factor sign-in first, at /account/two-factor."
+
+
 def load_user(session_id: str) -> User | None:
-    if bearer_secret() is not None:
-        return None  # a token request is judged by its token alone (api/auth.py)
     user_id, _, version = session_id.partition(":")
     token = session.get(SESSION_TOKEN_KEY)
     if not user_id.isdigit() or not version.isdigit() or not isinstance(token, str):
@@ -45,7 +52,13 @@ def load_user(session_id: str) -> User | None:
         session.clear()
         flash("Your session has ended. Please sign in again.", "info")
         return None
+    g.browser_session = found[1]
     return found[0]
+
+
+def browser_session() -> UserSession | None:
+    """The server-side session this request is signed in by; None for any other credential."""
+    return g.get("browser_session")
 
 
 def begin_session(user: User, *, remember: bool, second_factor: str | None = None,
@@ -93,19 +106,15 @@ def pending_sign_in() -> tuple[User, dict[str, Any]] | None:
     return user, pending
 
 
-def _require_two_factor_enrolment() -> Response | None:
+def _require_two_factor_enrolment() -> None:
     if request.endpoint is None or request.endpoint in ENROLMENT_ENDPOINTS:
-        return None
+        return
     user = current_user
-    if user.is_authenticated and current_api_token() is not None:
-        return None  # the token was made by a user who passed the sign-in policy
-    if (user.is_authenticated and isinstance(user, User) and not user.two_factor_enabled
-            and two_factor_required(user)):
-        if is_api_request():
-            return error_response(403, "Set up two-factor sign-in first, at /account/two-factor.",
-                                  code="two_factor_required")
-        return redirect(url_for("accounts.two_factor"))  # the page says why
-    return None
+    # Only a browser session: an API token was made by a user who passed the sign-in policy.
+    if (user.is_authenticated and browser_session() is not None and isinstance(user, User)
+            and not user.two_factor_enabled and two_factor_required(user)):
+        # The page says why.
+        raise TwoFactorEnrolmentRequired(response=redirect(url_for("accounts.two_factor")))
 
 
 def init_app(app: Flask) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
@@ -27,6 +26,7 @@ from directory.accounts.models import MemberRole
 from directory.accounts.passwords import MAX_LENGTH, password_problem
 from directory.geo.states import STATES
 from directory.orgs.models import KIND_LABELS, LANGUAGES, Population
+from directory.text import TextForm
 
 EMAIL = [DataRequired(), Email(message="Enter a valid email address."), Length(max=254)]
 ROLE_CHOICES = [SelectChoice(role.value, role.label) for role in MemberRole]
@@ -47,44 +47,44 @@ def new_password_fields() -> tuple[PasswordField, PasswordField]:
     )
 
 
-class LoginForm(FlaskForm):
+class LoginForm(TextForm):
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
     remember = BooleanField("Keep me signed in on this device")
 
 
-class ButtonForm(FlaskForm):
+class ButtonForm(TextForm):
     """A form with nothing but its CSRF token: a button that changes something."""
 
 
-class CodeForm(FlaskForm):
+class CodeForm(TextForm):
     code = StringField("Code", validators=[DataRequired(), Length(max=32)])
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(TextForm):
     email = EmailField("Email", validators=EMAIL)
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(TextForm):
     password, confirm = new_password_fields()
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(TextForm):
     current_password = PasswordField("Current password",
                                      validators=[DataRequired(), Length(max=256)])
     password, confirm = new_password_fields()
 
 
-class PasswordConfirmForm(FlaskForm):
+class PasswordConfirmForm(TextForm):
     password = PasswordField("Your password", validators=[DataRequired(), Length(max=256)])
 
 
-class AcceptInvitationForm(FlaskForm):
+class AcceptInvitationForm(TextForm):
     name = StringField("Your name", validators=[DataRequired(), Length(max=200)])
     password, confirm = new_password_fields()
 
 
-class ApplicationForm(FlaskForm):
+class ApplicationForm(TextForm):
     name = StringField("Organization name", validators=[DataRequired(), Length(min=2, max=200)])
     kind = SelectField("Kind", choices=[SelectChoice(kind.value, label)
                                         for kind, label in KIND_LABELS.items()])
@@ -127,14 +127,14 @@ class ApplicationForm(FlaskForm):
         }
 
 
-class ReplyForm(FlaskForm):
+class ReplyForm(TextForm):
     reply = TextAreaField("Your answer", validators=[DataRequired(), Length(max=2000)])
 
 
-class InviteForm(FlaskForm):
+class InviteForm(TextForm):
     email = EmailField("Email", validators=EMAIL)
     role = SelectField("Role", choices=ROLE_CHOICES, default=MemberRole.REFERRER.value)
 
 
-class RoleForm(FlaskForm):
+class RoleForm(TextForm):
     role = SelectField("Role", choices=ROLE_CHOICES)

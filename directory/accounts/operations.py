@@ -42,11 +42,12 @@ from directory.accounts.passwords import (
 )
 from directory.audit.models import AuditAction
 from directory.audit.operations import record, record_refusal
-from directory.db import db_session, delete_where, utcnow
+from directory.db import db_session, delete_where, utcnow, write_apart
 from directory.mail.operations import external_url, queue_mail
 from directory.orgs.models import MembershipStatus, Organization
 from directory.orgs.operations import ListingError, create_organization
 from directory.orgs.schemas import ListingSchema
+from directory.text import MARKS
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,8 @@ def clean_text(value: str, *, label: str, max_length: int, field: str | None = N
         raise AccountError(f"{label} is required.", field)
     if len(text) > max_length:
         raise AccountError(f"{label} has at most {max_length} characters.", field)
-    allowed = {"\n", "\r", "\t"} if multiline else set()
+    # Free text keeps the bidirectional marks right-to-left writing uses (directory/text.py).
+    allowed = {"\n", "\r", "\t", *MARKS} if multiline else set()
     for char in text:
         category = unicodedata.category(char)
         if category[0] == "C" and char not in allowed and char not in _ALLOWED_FORMAT_CHARACTERS:
@@ -225,6 +227,8 @@ def sign_in(user: User, *, remember: bool, second_factor: str | None,
     details: dict[str, Any] = {"remember": remember, "second_factor": second_factor}
     if renewal:
         details["renewal"] = True
+    # Flushed here: a database that refuses the session row fails the sign-in before any
+    # cookie is set (auth.begin_session).
     record(AuditAction.SIGN_IN, actor=user, details=details)
     return token
 
@@ -247,7 +251,10 @@ def session_user(user_id: int, token: str) -> tuple[User, UserSession] | None:
 
 
 def resume_session(current: UserSession) -> bool:
-    """Whether a session is still open; ends it on timeout, and notes the activity."""
+    """Whether a session is still open. Its end on a timeout, and its activity (at most once
+    every ``SESSION_TOUCH_INTERVAL``), are recorded apart from the request: reading a page
+    writes nothing in the request's transaction, and works on a database that refuses
+    writes."""
     if current.ended_at is not None:
         return False
     now = utcnow()
@@ -255,12 +262,16 @@ def resume_session(current: UserSession) -> bool:
     idle_limit = (dt.timedelta(days=config["REMEMBER_DAYS"]) if current.remember
                   else dt.timedelta(minutes=config["SESSION_IDLE_MINUTES"]))
     if now >= current.expires_at or now - current.last_seen_at >= idle_limit:
-        current.ended_at = now
-        db_session.flush()
+        # Refused now whether or not this is stored: the same timeout holds at every request.
+        write_apart(update(UserSession)
+                    .where(UserSession.id == current.id, UserSession.ended_at.is_(None))
+                    .values(ended_at=now), "the end of a timed-out session")
         return False
     if now - current.last_seen_at >= SESSION_TOUCH_INTERVAL:
-        current.last_seen_at = now
-        db_session.flush()
+        write_apart(update(UserSession)
+                    .where(UserSession.id == current.id,
+                           UserSession.last_seen_at <= now - SESSION_TOUCH_INTERVAL)
+                    .values(last_seen_at=now), "a session's last activity")
     return True
 
 
@@ -712,6 +723,12 @@ def addressed_to(invitation: Invitation, user: Any) -> bool:
     return isinstance(user, User) and user.email == invitation.email
 
 
+def _invited_by_an_admin(invitation: Invitation) -> bool:
+    inviter = invitation.invited_by
+    membership = inviter.membership_in(invitation.organization_id) if inviter else None
+    return membership is not None and membership.role == MemberRole.ADMIN
+
+
 def accept_invitation(token: str, *, user: User | None = None, name: str = "",
                       password: str = "") -> User:
     """Join the inviting organization: as ``user`` (signed in), or as a new account."""
@@ -725,6 +742,11 @@ def accept_invitation(token: str, *, user: User | None = None, name: str = "",
         if not addressed_to(invitation, user):
             raise AccountError(f"This invitation was sent to {invitation.email}: sign out and "
                                "open the link again.")
+        if user.is_coordinator and not _invited_by_an_admin(invitation):
+            # Coordinators see no client details: one who could invite themselves (or a
+            # fellow coordinator) into any organization would read its referrals.
+            raise AccountError("A coordinator joins an organization only when one of its own "
+                               "admins invites them.")
     else:
         if find_user_by_email(invitation.email) is not None:
             raise AccountError(f"An account for {invitation.email} already exists: sign in, "

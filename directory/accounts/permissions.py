@@ -12,8 +12,7 @@ from flask import abort, current_app, has_request_context, request
 from flask_login import AnonymousUserMixin
 
 from directory.accounts.models import MemberRole, MembershipApplication, User
-from directory.audit.models import AuditAction
-from directory.audit.operations import record_refusal
+from directory.audit.operations import record_denial
 from directory.orgs.models import MembershipStatus, Organization
 from directory.referrals.models import Referral, ReferralStatus
 from directory.referrals.states import Side
@@ -181,7 +180,22 @@ def require(user: Viewer | None, permission: Permission, target: Any = None,
     member = _signed_in(user)
     if member is None:
         abort(current_app.login_manager.unauthorized())  # type: ignore[attr-defined]
-    record_refusal(AuditAction.ACCESS_DENIED, actor=member, details={
-        "permission": permission.value,
-        "path": request.path[:200] if has_request_context() else None})
+    record_denial(member, _refusal_details(permission))
     abort(403 if visible else 404)
+
+
+def may_open_referral(user: Viewer | None, referral: Referral | None, asked: str) -> bool:
+    """Permission.VIEW_REFERRAL for the referral asked for by its public id (``referral`` is
+    None when no referral has it). A refusal answers as if the id did not exist (404), and is
+    audited alike whether it exists or not: probing ids leaves a trace and learns nothing."""
+    if referral is not None and can(user, Permission.VIEW_REFERRAL, referral):
+        return True
+    member = _signed_in(user)
+    if member is not None:
+        record_denial(member, _refusal_details(Permission.VIEW_REFERRAL, referral=asked[:32]))
+    return False
+
+
+def _refusal_details(permission: Permission, **more: str) -> dict[str, Any]:
+    return {"permission": permission.value,
+            "path": request.path[:200] if has_request_context() else None, **more}

@@ -26,6 +26,7 @@ from directory.accounts.operations import (
     clean_text,
     end_all_sessions,
 )
+from directory.api.operations import revoke_all_tokens
 from directory.audit.models import AuditAction
 from directory.audit.operations import record
 from directory.db import db_session, utcnow
@@ -247,7 +248,8 @@ def list_users(text: str, page: int, per_page: int) -> Page:
 
 
 def suspend_user(coordinator: User, user: User, reason: str) -> None:
-    """Stop an account: it cannot sign in, and its sessions end at their next request."""
+    """Stop an account: it cannot sign in, its sessions end at their next request and its API
+    tokens are revoked, so that reinstating it brings none of them back."""
     if user.id == coordinator.id:
         raise AccountError("You cannot suspend your own account.")
     if not user.active:
@@ -255,8 +257,9 @@ def suspend_user(coordinator: User, user: User, reason: str) -> None:
     reason = _message(reason, "The reason")
     user.active = False
     end_all_sessions(user)
+    revoked = revoke_all_tokens(coordinator, user, reason="account suspended")
     record(AuditAction.USER_SUSPENDED, actor=coordinator, subject=user,
-           details={"reason": reason})
+           details={"reason": reason, "api_tokens_revoked": revoked})
 
 
 def reinstate_user(coordinator: User, user: User) -> None:

@@ -19,6 +19,7 @@ from directory.accounts.permissions import Permission, require
 from directory.admin import operations as ops
 from directory.admin.forms import DecisionForm, StandingForm
 from directory.db import db_session
+from directory.inputs import page_number
 from directory.orgs.models import MembershipStatus, Organization
 from directory.orgs.operations import days_since
 
@@ -33,7 +34,7 @@ def coordinators_only() -> None:
 
 
 def _page_number() -> int:
-    return max(1, request.args.get("page", 1, type=int) or 1)
+    return page_number()
 
 
 @bp.route("/")

@@ -17,7 +17,7 @@ API_PREFIX = "/api/"
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
          405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
          415: "unsupported_media_type", 422: "validation_error", 429: "rate_limited",
-         500: "server_error"}
+         500: "server_error", 503: "unavailable"}
 
 
 class ApiError(HTTPException):
@@ -49,7 +49,9 @@ def http_error_response(error: HTTPException) -> Response:
         response = error_response(status, error.description or "", code=error.error_code,
                                   fields=error.fields)
     else:
-        response = error_response(status, error.description or error.name)
+        # Any HTTPException may name its own code (accounts.auth.TwoFactorEnrolmentRequired).
+        response = error_response(status, error.description or error.name,
+                                  code=getattr(error, "error_code", None))
     allowed = getattr(error, "valid_methods", None)
     if allowed:
         response.headers["Allow"] = ", ".join(allowed)

@@ -11,19 +11,19 @@ import datetime as dt
 import secrets
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 
 from directory.accounts.models import User
 from directory.accounts.operations import hash_token
 from directory.api.models import ApiToken
 from directory.audit.models import AuditAction
 from directory.audit.operations import record
-from directory.db import db_session, delete_where, utcnow
+from directory.db import db_session, delete_where, utcnow, write_apart
 from directory.orgs.models import MembershipStatus
 
 TOKEN_PREFIX = "dir_"
 MAX_TOKENS_PER_USER = 20
-LAST_USED_RESOLUTION = dt.timedelta(minutes=1)  # no database write on every request
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)  # how often a token's last use is written
 
 
 class TokenError(ValueError):
@@ -58,6 +58,22 @@ def revoke_token(user: User, token_id: int) -> ApiToken:
     return token
 
 
+def revoke_all_tokens(actor: User, user: User, reason: str) -> int:
+    """Revoke every live token of ``user``, each revocation in the audit log by ``actor``;
+    how many. A suspended account's tokens would otherwise work again on reinstatement."""
+    now = utcnow()
+    tokens = list(db_session.scalars(select(ApiToken).where(
+        ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None),
+        or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now)).order_by(ApiToken.id)))
+    for token in tokens:
+        token.revoked_at = now
+    db_session.flush()
+    for token in tokens:
+        record(AuditAction.API_TOKEN_REVOKED, actor=actor, subject=user,
+               details={**_described(token), "reason": reason})
+    return len(tokens)
+
+
 def _described(token: ApiToken) -> dict[str, Any]:
     """What the audit log keeps of a token: never the secret, nor its hash."""
     return {"token_id": token.id, "name": token.name,
@@ -72,7 +88,7 @@ def _may_act(user: User) -> bool:
 
 
 def authenticate(secret: str) -> ApiToken | None:
-    """The live token with this secret, its use recorded; None for anything else."""
+    """The live token with this secret, its use noted; None for anything else."""
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
         return None
     token = db_session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
@@ -81,9 +97,20 @@ def authenticate(secret: str) -> ApiToken | None:
             or (token.expires_at is not None and token.expires_at <= now)
             or not _may_act(token.user)):
         return None
-    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
-        token.last_used_at = now
+    _note_use(token, now)
     return token
+
+
+def _note_use(token: ApiToken, now: dt.datetime) -> None:
+    """Record the use at most once every ``LAST_USED_RESOLUTION``, apart from the request: a
+    read stays a read, and concurrent requests never queue for the token's row."""
+    cutoff = now - LAST_USED_RESOLUTION
+    if token.last_used_at is not None and token.last_used_at > cutoff:
+        return
+    write_apart(update(ApiToken)
+                .where(ApiToken.id == token.id,
+                       or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= cutoff))
+                .values(last_used_at=now), "an API token's last use")
 
 
 def purge_tokens(before: dt.datetime) -> int:

@@ -9,6 +9,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 from directory.orgs.models import LANGUAGES, Population
 from directory.orgs.schemas import ContactSchema, SearchQuerySchema
 from directory.referrals.models import ReferralStatus, Urgency
+from directory.text import Prose, TextSchema
 
 MAX_PAGE_SIZE = 100
 
@@ -151,14 +152,14 @@ class MeSchema(Schema):
     organizations = fields.List(fields.Nested(MembershipOutSchema), required=True)
 
 
-class ListingUpdateSchema(Schema):
+class ListingUpdateSchema(TextSchema):
     """The listing fields ``PATCH /organizations/<slug>`` changes: only those given change;
     a list given replaces the list. Unknown fields are refused, not ignored."""
 
     class Meta:
         unknown = RAISE
 
-    description = fields.String(validate=validate.Length(max=5000))
+    description = Prose(validate=validate.Length(max=5000))
     website = fields.Url(allow_none=True, schemes={"http", "https"},
                          validate=validate.Length(max=300))
     email = fields.Email(allow_none=True, validate=validate.Length(max=254))
@@ -171,7 +172,7 @@ class ListingUpdateSchema(Schema):
     contacts = fields.List(fields.Nested(ContactSchema), validate=validate.Length(max=50))
 
 
-class ReferralArgsSchema(Schema):
+class ReferralArgsSchema(TextSchema):
     """The inbox or outbox and its filters, as the web lists take them, plus paging."""
 
     class Meta:

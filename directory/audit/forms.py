@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
 from directory.audit.models import AuditAction
+from directory.text import TextForm
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(TextForm):
     class Meta:
         csrf = False
 

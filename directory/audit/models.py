@@ -15,7 +15,8 @@ from directory.db import Base, UTCDateTime, int_pk, utcnow
 from directory.orgs.models import Organization
 
 # Labels that the value, capitalized, would spell wrong.
-_LABELS = {"api_token_created": "API token created", "api_token_revoked": "API token revoked"}
+_LABELS = {"api_token_created": "API token created", "api_token_revoked": "API token revoked",
+           "access_denied_repeated": "Access denied (further refusals, counted)"}
 
 
 class AuditAction(enum.StrEnum):
@@ -23,6 +24,7 @@ class AuditAction(enum.StrEnum):
     SIGN_IN_FAILED = "sign_in_failed"
     RATE_LIMITED = "rate_limited"
     ACCESS_DENIED = "access_denied"
+    ACCESS_DENIED_REPEATED = "access_denied_repeated"
     SIGN_OUT = "sign_out"
     TWO_FACTOR_FAILED = "two_factor_failed"
     TWO_FACTOR_ENABLED = "two_factor_enabled"

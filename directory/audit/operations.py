@@ -3,7 +3,9 @@
 ``record`` adds an event to the request's transaction, so it stands or falls with the change
 it describes. ``record_refusal`` is for refused attempts (a wrong password, a wrong code):
 the request answers with an error and rolls back, yet the attempt must stay on record, so
-the event is written after the request, in a transaction of its own.
+the event is written after the request, in a transaction of its own. ``record_denial`` is the
+refusal of an access (403, or 404 for what one may not know exists), kept the same way but
+throttled per user (``DENIALS_LISTED_PER_HOUR``) so that probing cannot flood the log.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from typing import Any
 
 from flask import g, has_request_context, request
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from directory.accounts.models import User
 from directory.audit.models import AuditAction, AuditEvent
-from directory.db import db_session, get_session
+from directory.db import db_session, get_session, utcnow
 from directory.orgs.models import Organization
 from directory.orgs.operations import Page
 
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 def _event(action: AuditAction | str, actor: User | None, organization: Organization | None,
            subject: User | None, details: dict[str, Any] | None) -> AuditEvent:
     return AuditEvent(
+        occurred_at=utcnow(),  # when it happened, not when a refusal is written after the request
         action=str(action),
         actor_id=actor.id if actor else None,
         actor_email=actor.email if actor else None,
@@ -63,17 +66,68 @@ def record_refusal(action: AuditAction | str, *, actor: User | None = None,
         db_session.add(event)
 
 
+DENIALS_LISTED_PER_HOUR = 20
+"""Refused accesses listed one by one per user and clock hour (UTC); the hour's further ones
+are counted in one ``access_denied_repeated`` event."""
+_HOUR = dt.timedelta(hours=1)
+
+
+def record_denial(actor: User, details: dict[str, Any]) -> None:
+    """Keep a refused access on record even though the request answers 403 or 404: one
+    ``access_denied`` event each for the first ``DENIALS_LISTED_PER_HOUR`` of the actor's
+    refusals in a clock hour, then one ``access_denied_repeated`` event that counts the rest
+    of that hour and keeps the last one's details (time, address, path)."""
+    event = _event(AuditAction.ACCESS_DENIED, actor, None, None, details)
+    log.info("audit: %s by %s (%s)", event.action, event.actor_email, event.ip_address or "-")
+    if has_request_context():
+        g.setdefault("audit_denials", []).append(event)
+    else:
+        _add_denial(db_session, event)
+
+
+def _add_denial(session: Session, event: AuditEvent) -> None:
+    hour = event.occurred_at.replace(minute=0, second=0, microsecond=0)
+
+    def this_hour(action: AuditAction) -> Select[tuple[AuditEvent]]:
+        return select(AuditEvent).where(
+            AuditEvent.action == action.value, AuditEvent.actor_id == event.actor_id,
+            AuditEvent.occurred_at >= hour, AuditEvent.occurred_at < hour + _HOUR)
+
+    listed = session.scalar(select(func.count()).select_from(
+        this_hour(AuditAction.ACCESS_DENIED).subquery())) or 0
+    if listed < DENIALS_LISTED_PER_HOUR:
+        session.add(event)
+        return
+    # The counter row is locked (PostgreSQL) so that concurrent refusals all count.
+    summary = session.scalar(this_hour(AuditAction.ACCESS_DENIED_REPEATED)
+                             .order_by(AuditEvent.id).limit(1).with_for_update())
+    last = {"last_at": event.occurred_at.isoformat(), "last_address": event.ip_address,
+            **{f"last_{key}": value for key, value in event.details.items()}}
+    if summary is None:
+        session.add(AuditEvent(
+            occurred_at=event.occurred_at, action=AuditAction.ACCESS_DENIED_REPEATED.value,
+            actor_id=event.actor_id, actor_email=event.actor_email, ip_address=event.ip_address,
+            details={"hour": hour.isoformat(), "count": 1, **last}))
+    else:
+        summary.details = {**summary.details, "count": summary.details.get("count", 0) + 1,
+                           **last}
+
+
 def store_refusals(_exc: BaseException | None) -> None:
     events: list[AuditEvent] = g.pop("audit_refusals", [])
-    if not events:
+    denials: list[AuditEvent] = g.pop("audit_denials", [])
+    if not events and not denials:
         return
     session = get_session()  # a request refused early (rate limit) may not have opened one
     try:
         session.rollback()  # whatever the request left uncommitted is not ours to keep
         session.add_all(events)
+        for denial in denials:
+            _add_denial(session, denial)
         session.commit()
     except Exception:
-        log.exception("could not store %d audit event(s) of a refused request", len(events))
+        log.exception("could not store %d audit event(s) of a refused request",
+                      len(events) + len(denials))
         session.rollback()
 
 

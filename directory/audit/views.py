@@ -8,6 +8,7 @@ from flask_login import current_user
 from directory.accounts.permissions import Permission, require
 from directory.audit.forms import AuditFilterForm
 from directory.audit.operations import AuditFilters, search_events
+from directory.inputs import page_number
 
 bp = Blueprint("audit", __name__)
 
@@ -26,6 +27,5 @@ def index() -> tuple[str, int]:
         since=form.since.data,
         until=form.until.data,
     )
-    page = search_events(filters, max(1, request.args.get("page", 1, type=int) or 1),
-                         current_app.config["PAGE_SIZE"])
+    page = search_events(filters, page_number(), current_app.config["PAGE_SIZE"])
     return render_template("admin/audit.html", form=form, page=page), 200

@@ -7,7 +7,7 @@ geometry and every other kind as a compact text form it reads back exactly:
     radius:<lat>,<lon>,<miles>    state:<ST>    county:<5-digit FIPS>    zip:<5-digit ZIP>
 
 A radius around a confidential location is published around its city's centre, as the
-location itself is (see places.city_centre), and an import that finds it again keeps the
+location itself is (see directory.geo.public), and an import that finds it again keeps the
 directory's own centre. The rules are in docs/hsds.md ("Coverage areas").
 """
 
@@ -25,7 +25,7 @@ from marshmallow import ValidationError
 from directory.geo.boundaries import boundaries
 from directory.geo.geocoder import GeocodeResult
 from directory.geo.states import STATES, state_code
-from directory.hsds.places import city_centre, place_at
+from directory.hsds.places import place_at
 from directory.hsds.taxonomy import stable_id
 from directory.orgs.coverage import build_coverage_area
 from directory.orgs.models import CoverageArea, CoverageKind, Location, Organization, Service
@@ -70,8 +70,7 @@ def _confidential_centre(area: CoverageArea, locations: list[Location]) -> Locat
     """The confidential location a radius is drawn around (tied to it, or at its very point)."""
     centre = (area.center_lat, area.center_lon)
     return next((location for location in locations if location.confidential and (
-        location.id == area.location_id or (location.latitude, location.longitude) == centre)),
-        None)
+        location.id == area.location_id or location.true_point == centre)), None)
 
 
 def _radius(area: CoverageArea, locations: list[Location]) -> tuple[str, str, str]:
@@ -81,7 +80,7 @@ def _radius(area: CoverageArea, locations: list[Location]) -> tuple[str, str, st
     lat, lon = area.center_lat or 0.0, area.center_lon or 0.0
     hidden = _confidential_centre(area, locations)
     if hidden is not None:
-        lat, lon = city_centre(hidden.city, hidden.state, hidden.latitude, hidden.longitude)
+        lat, lon = hidden.latitude, hidden.longitude  # its public point
     found = place_at(lat, lon)
     place = f"{found[0]}, {found[1]}" if found else f"{lat:.4f}, {lon:.4f}"
     # A label typed as the coordinates of a shelter must not travel with it.

@@ -9,7 +9,6 @@ UUIDs of their owner's id, so exporting the same listings twice gives identical 
 
 from __future__ import annotations
 
-import csv
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -22,7 +21,6 @@ from sqlalchemy.orm import selectinload
 from directory.db import db_session
 from directory.hsds import spec
 from directory.hsds.areas import service_area_rows
-from directory.hsds.places import city_centre
 from directory.hsds.taxonomy import (
     ACCEPTING_REFERRALS,
     CONFIDENTIAL,
@@ -49,6 +47,7 @@ from directory.orgs.models import (
     Organization,
     ServiceCategory,
 )
+from directory.safecsv import SafeDictWriter
 
 Rows = dict[str, list[dict[str, Any]]]
 """HSDS rows by table (resource) name; values are str or float, absent fields left out."""
@@ -121,11 +120,11 @@ def _location_rows(location: Location, organization_id: str, rows: Rows) -> None
     """A location, its address and hours. A confidential one keeps only its city's centre."""
     location_id = location.hsds_id
     if location.confidential:
-        lat, lon = city_centre(location.city, location.state, location.latitude,
-                               location.longitude)
+        # latitude/longitude hold its public point (see directory.geo.public).
         rows["location"].append({"id": location_id, "location_type": "physical",
                                  "organization_id": organization_id, "name": CONFIDENTIAL_NAME,
-                                 "latitude": lat, "longitude": lon})
+                                 "latitude": location.latitude,
+                                 "longitude": location.longitude})
         rows["attribute"].append(_attribute(location_id, "location",
                                             code_term_id(FLAGS, CONFIDENTIAL)))
     else:
@@ -228,11 +227,14 @@ class CsvPackageWriter:
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
         self._files: list[IO[str]] = []
-        self._writers: dict[str, csv.DictWriter[str]] = {}
+        self._writers: dict[str, SafeDictWriter] = {}
         for table in spec.tables().values():
             handle = (directory / table.path).open("w", newline="", encoding="utf-8")
             self._files.append(handle)
-            writer = csv.DictWriter(handle, fieldnames=table.field_names, extrasaction="raise")
+            # Text that a spreadsheet would run as a formula gets a leading ' (safecsv.py).
+            writer = SafeDictWriter(handle, table.field_names, extrasaction="raise",
+                                    numeric_fields=[field.name for field in table.fields
+                                                    if field.type == "number"])
             writer.writeheader()
             self._writers[table.name] = writer
 

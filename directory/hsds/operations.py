@@ -231,7 +231,8 @@ def _hours(payload: dict[str, Any]) -> list[tuple[int, dt.time, dt.time]]:
 
 
 _LOCATION_FIELDS = ("name", "address", "city", "state", "postal_code", "county", "latitude",
-                    "longitude", "timezone", "confidential", "open_24_7")
+                    "longitude", "true_latitude", "true_longitude", "timezone", "confidential",
+                    "open_24_7")
 _ORGANIZATION_FIELDS = ("kind", "description", "website", "email", "phone",
                         "accepting_referrals")
 
@@ -577,8 +578,7 @@ def _unchanged(organization: Organization, listing: Listing) -> bool:
         if withheld and location.confidential:
             continue
         if (location.name, location.address, location.city, location.state,
-                location.postal_code, location.latitude, location.longitude,
-                location.confidential) != (
+                location.postal_code, *location.true_point, location.confidential) != (
                 payload["name"], payload["address"], payload["city"], payload["state"],
                 (payload["postal_code"] or "")[:5], payload["latitude"], payload["longitude"],
                 payload["confidential"]):

@@ -1,8 +1,8 @@
-"""Where an export may say a confidential location is: the centre of its city, never its point.
+"""Places at points, for the HSDS import.
 
-The centre is the gazetteer's point for the city (the median of its ZIP centroids), which is the
-same for every location in that city. On import a point that is exactly such a centre is read
-back as that city, so an exported confidential location keeps its city through a round trip.
+An export publishes a confidential location at its city's centre (see
+directory.geo.public); on import a point that is exactly such a centre is read back as that
+city, so an exported confidential location keeps its city through a round trip.
 """
 
 from __future__ import annotations
@@ -16,18 +16,6 @@ from directory.geo.gazetteer import Place, ZipArea, gazetteer
 _CELL = 0.25  # degrees of latitude and longitude per grid cell
 _MAX_MILES = 60.0
 _MILES_PER_DEGREE = 69.05
-
-
-def city_centre(city: str, state: str, lat: float, lon: float) -> tuple[float, float]:
-    """The point to publish for a confidential location: its city's centre, else the centre of
-    the city of its nearest ZIP code, else its point rounded to a tenth of a degree."""
-    place = gazetteer().place(city, state)
-    if place is None:
-        area = gazetteer().nearest_zip(lat, lon)
-        place = gazetteer().place(area.city, area.state) if area else None
-    if place is None:
-        return round(lat, 1), round(lon, 1)
-    return place.lat, place.lon
 
 
 @functools.cache

@@ -23,6 +23,7 @@ from typing import IO, Any
 
 from directory.hsds import spec
 from directory.hsds.report import Problem
+from directory.safecsv import unescape_cell
 
 log = logging.getLogger(__name__)
 
@@ -152,8 +153,9 @@ class PackageSource(Source):
                 if unknown:
                     self.notes.append(Problem(path, 1, "columns not in HSDS 3.0 are ignored: "
                                               + ", ".join(unknown)))
-            values, problems = spec.check_row(definition, dict(zip(header, record, strict=False)),
-                                              keep)
+            # The export wrote formula-like text with a leading ' (directory/safecsv.py).
+            cells = dict(zip(header, map(unescape_cell, record), strict=False))
+            values, problems = spec.check_row(definition, cells, keep)
             if len(record) != len(header):
                 problems.append(f"has {len(record)} values for {len(header)} columns")
             yield SourceRow(path, number, values, tuple(problems))

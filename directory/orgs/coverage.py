@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ import shapely
 from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
 
+from directory import inputs
 from directory.db import db_session
 from directory.geo.boundaries import boundaries
 from directory.geo.distance import EARTH_RADIUS_MI, haversine_mi
@@ -122,9 +124,11 @@ def parse_polygon(text: str) -> tuple[str, tuple[float, float, float, float]]:
         raise _field_error("geojson", f"The area is too large a document (over "
                                       f"{MAX_POLYGON_BYTES // 1000} kB).")
     try:
-        document = json.loads(text)
+        document = inputs.loads(text)
     except json.JSONDecodeError as exc:
         raise _field_error("geojson", f"Not valid JSON: {exc.msg} (line {exc.lineno}).") from exc
+    except ValueError as exc:  # too deep, or text no column can store
+        raise _field_error("geojson", str(exc)) from exc
     if isinstance(document, dict) and document.get("type") == "Feature":
         document = document.get("geometry")
     if not isinstance(document, dict) or document.get("type") not in {"Polygon", "MultiPolygon"}:
@@ -193,15 +197,18 @@ def build_coverage_area(organization: Organization, data: dict[str, Any],
                 if location is None:
                     raise _field_error("location_id",
                                        "Choose one of this organization's locations.")
-            if location is not None:
-                lat, lon = location.latitude, location.longitude
-                place = f"{location.city}, {location.state}"
-                area.location = location
-            else:
+            if location is None:
                 try:
                     found = centre or geocode(data.get("center") or "")
                 except GeocodeError as exc:
                     raise _field_error("center", str(exc)) from exc
+                location = confidential_location_at(organization, found.lat, found.lon)
+            if location is not None:
+                # A radius around a confidential location is drawn around its public point.
+                lat, lon = location.latitude, location.longitude
+                place = f"{location.city}, {location.state}"
+                area.location = location
+            else:
                 lat, lon, place = found.lat, found.lon, found.label
             area.center_lat, area.center_lon, area.radius_mi = lat, lon, radius
             area.label = f"Within {radius:g} mi of {place}"
@@ -235,6 +242,27 @@ def build_coverage_area(organization: Organization, data: dict[str, Any],
     codes = data.get("services") or []
     area.services = list(categories_by_code(codes).values()) if codes else []
     return area
+
+
+def confidential_location_at(organization: Organization, lat: float,
+                             lon: float) -> Location | None:
+    """The organization's confidential location within a mile of a radius centre given as a
+    point: such a radius is tied to the location, or it would publish the location's point."""
+    for location in organization.locations:
+        if location.confidential and haversine_mi(lat, lon, *location.true_point) <= 1.0:
+            return location
+    return None
+
+
+def recentre_tied_areas(location: Location, areas: Sequence[CoverageArea]) -> None:
+    """Move the radius areas tied to ``location`` to the point it is now searched at."""
+    for area in areas:
+        if area.kind == CoverageKind.RADIUS and area.location is location:
+            area.center_lat, area.center_lon = location.latitude, location.longitude
+            area.label = f"Within {area.radius_mi:g} mi of {location.city}, {location.state}"
+            (area.min_lat, area.max_lat, area.min_lon,
+             area.max_lon) = circle_bounds(location.latitude, location.longitude,
+                                           area.radius_mi or 0.0)
 
 
 def add_coverage_area(organization: Organization, data: dict[str, Any]) -> CoverageArea:

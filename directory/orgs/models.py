@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
+import zoneinfo
 
 from sqlalchemy import (
     Boolean,
@@ -23,8 +24,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from directory.db import Base, UTCDateTime, created_at, int_pk, updated_at
+from directory.geo.public import public_point
 from directory.types import str_enum
 
+DEFAULT_TIMEZONE = "America/New_York"
 UNIT_X = "cos(radians({0})) * cos(radians({1}))"
 UNIT_Y = "cos(radians({0})) * sin(radians({1}))"
 UNIT_Z = "sin(radians({0}))"
@@ -191,6 +194,15 @@ class Organization(Base):
         return self.status == MembershipStatus.ACTIVE
 
     @property
+    def time_zone(self) -> zoneinfo.ZoneInfo:
+        """The organization's own zone: its first location's (the Eastern zone without one)."""
+        name = self.locations[0].timezone if self.locations else DEFAULT_TIMEZONE
+        try:
+            return zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return zoneinfo.ZoneInfo(DEFAULT_TIMEZONE)
+
+    @property
     def language_codes(self) -> list[str]:
         return [language.code for language in self.languages]
 
@@ -245,7 +257,13 @@ class Service(Base):
 
 class Location(Base):
     """A physical site. A confidential one (a shelter, a safe house) never shows its address
-    or exact point outside its own organization."""
+    or exact point outside its own organization.
+
+    ``latitude``/``longitude`` are the point the directory searches, measures and publishes
+    with: for a confidential location that is its *public point*, its city's centre (see
+    directory.geo.public), and its true point is kept in ``true_latitude``/``true_longitude``
+    for its own members. Set the point with ``place``, never the columns one by one.
+    """
 
     __tablename__ = "locations"
     __table_args__ = (
@@ -277,6 +295,9 @@ class Location(Base):
     unit_z: Mapped[float | None] = mapped_column(
         Float, Computed(UNIT_Z.format("latitude"), persisted=True)
     )
+    # Set only for a confidential location: NULL means latitude/longitude are the true point.
+    true_latitude: Mapped[float | None] = mapped_column(Float)
+    true_longitude: Mapped[float | None] = mapped_column(Float)
     timezone: Mapped[str] = mapped_column(String(64), default="America/New_York")
     confidential: Mapped[bool] = mapped_column(Boolean, default=False)
     open_24_7: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -285,6 +306,26 @@ class Location(Base):
     hours: Mapped[list[OpeningHours]] = relationship(
         cascade="all, delete-orphan", order_by="(OpeningHours.weekday, OpeningHours.opens)"
     )
+
+    @property
+    def true_point(self) -> tuple[float, float]:
+        """Where the location really is: for its own organization's eyes only."""
+        if self.true_latitude is not None and self.true_longitude is not None:
+            return self.true_latitude, self.true_longitude
+        return self.latitude, self.longitude
+
+    def place(self, lat: float, lon: float, confidential: bool | None = None) -> None:
+        """Put the location at its true point ``lat``, ``lon`` (and change whether it is
+        confidential, when given). A confidential location is published at the public point
+        of its city and state, which must be set first."""
+        if confidential is not None:
+            self.confidential = confidential
+        if self.confidential:
+            self.true_latitude, self.true_longitude = lat, lon
+            self.latitude, self.longitude = public_point(self.city, self.state, lat, lon)
+        else:
+            self.true_latitude = self.true_longitude = None
+            self.latitude, self.longitude = lat, lon
 
 
 class OpeningHours(Base):

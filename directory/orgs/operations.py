@@ -19,10 +19,10 @@ from sqlalchemy.orm import selectinload
 from directory.accounts.models import User
 from directory.audit.models import AuditAction
 from directory.db import db_session, utcnow
-from directory.geo.distance import rounded_distance_mi
 from directory.geo.gazetteer import gazetteer
 from directory.geo.geocoder import GeocodeError, geocode
 from directory.orgs.models import (
+    DEFAULT_TIMEZONE,
     Contact,
     CoverageArea,
     Location,
@@ -36,8 +36,6 @@ from directory.orgs.models import (
     ServiceCategory,
 )
 from directory.orgs.schemas import WEEKDAYS
-
-DEFAULT_TIMEZONE = "America/New_York"
 
 
 class ListingError(ValueError):
@@ -74,17 +72,11 @@ def location_view(location: Location, reveal_confidential: bool) -> LocationView
         return LocationView(name="Confidential location", city=location.city,
                             state=location.state, confidential=True,
                             open_24_7=location.open_24_7, hours=hours, revealed=False)
+    lat, lon = location.true_point
     return LocationView(revealed=True, name=location.name, city=location.city, state=location.state,
                         confidential=location.confidential, open_24_7=location.open_24_7,
                         hours=hours, address=location.address, postal_code=location.postal_code,
-                        lat=location.latitude, lon=location.longitude)
-
-
-def visible_distance_mi(location: Location, miles: float, reveal_confidential: bool) -> float:
-    """The distance to show: exact to a tenth of a mile, or rounded for a hidden location."""
-    if location.confidential and not reveal_confidential:
-        return rounded_distance_mi(miles)
-    return round(miles, 1)
+                        lat=lat, lon=lon)
 
 
 _DAY_LABELS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -276,9 +268,9 @@ def build_location(data: dict[str, Any]) -> Location:
     location = Location(
         name=data.get("name", ""), address=data.get("address", ""), city=data["city"],
         state=data["state"], postal_code=(data.get("postal_code") or "")[:5], county=county,
-        latitude=lat, longitude=lon, timezone=timezone or DEFAULT_TIMEZONE,
-        confidential=data.get("confidential", False), open_24_7=data.get("open_24_7", False),
+        timezone=timezone or DEFAULT_TIMEZONE, open_24_7=data.get("open_24_7", False),
     )
+    location.place(lat, lon, confidential=data.get("confidential", False))
     for block in data.get("hours", []):
         for day in block["days"]:
             location.hours.append(OpeningHours(weekday=WEEKDAYS.index(day),

@@ -1,7 +1,8 @@
 """Search results as one viewer may see them.
 
 A confidential location (a shelter, a safe house) outside the viewer's own organization shows
-its city, a rounded distance, and no point; a radius drawn around it is not drawn either.
+its city, a rounded distance from its public point (its city's centre), and no point; a radius
+drawn around it is not drawn either. Its own members see its true point and distance.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy import bindparam, select
 
 from directory.accounts.permissions import Viewer, organizations_revealing_confidential
 from directory.db import db_session
-from directory.geo.distance import rounded_distance_mi
+from directory.geo.distance import haversine_mi, rounded_distance_mi
 from directory.orgs.models import (
     CoverageArea,
     CoverageKind,
@@ -56,12 +57,18 @@ class ResultView:
         return asdict(self)
 
 
-def _shape(area: Any, hidden_locations: set[int]) -> dict[str, Any] | None:
-    """How the map draws an area, or None where it would reveal a hidden location."""
+Point = tuple[float, float]
+
+
+def _shape(area: Any, hidden_locations: set[int],
+           true_points: dict[int, Point]) -> dict[str, Any] | None:
+    """How the map draws an area, or None where it would reveal a hidden location. A radius
+    around a confidential location its viewer may see is drawn around the true point."""
     if area.kind == CoverageKind.RADIUS:
         if area.location_id in hidden_locations:
             return None
-        return {"type": "circle", "lat": area.center_lat, "lon": area.center_lon,
+        lat, lon = true_points.get(area.location_id, (area.center_lat, area.center_lon))
+        return {"type": "circle", "lat": lat, "lon": lon,
                 "radius_m": round((area.radius_mi or 0) * METERS_PER_MILE)}
     if area.kind == CoverageKind.POLYGON and area.geojson:
         return {"type": "polygon", "geojson": json.loads(area.geojson)}
@@ -70,10 +77,18 @@ def _shape(area: Any, hidden_locations: set[int]) -> dict[str, Any] | None:
 
 def coverage_shapes(organization: Organization, reveal_confidential: bool) -> list[dict[str, Any]]:
     """The map shapes of an organization's coverage areas that this viewer may see."""
-    hidden = {location.id for location in organization.locations
-              if location.confidential and not reveal_confidential}
+    confidential = [location for location in organization.locations if location.confidential]
+    hidden = {location.id for location in confidential if not reveal_confidential}
+    true_points = ({location.id: location.true_point for location in confidential}
+                   if reveal_confidential else {})
     return [shape for area in organization.coverage_areas
-            if (shape := _shape(area, hidden)) is not None]
+            if (shape := _shape(area, hidden, true_points)) is not None]
+
+
+def _true_point(location: Any) -> Point:
+    if location.true_latitude is not None and location.true_longitude is not None:
+        return location.true_latitude, location.true_longitude
+    return location.latitude, location.longitude
 
 
 def _grouped(rows: Any) -> dict[int, list[Any]]:
@@ -98,7 +113,8 @@ ORGANIZATIONS = select(
 ).where(_organizations.id.in_(_IDS))
 LOCATIONS = select(
     _locations.organization_id, _locations.id, _locations.city, _locations.state,
-    _locations.latitude, _locations.longitude, _locations.confidential,
+    _locations.latitude, _locations.longitude, _locations.true_latitude,
+    _locations.true_longitude, _locations.confidential,
 ).where(_locations.organization_id.in_(_IDS))
 SERVICES = (
     select(_services.organization_id, ServiceCategory.__table__.c.name)
@@ -137,9 +153,17 @@ def present(results: SearchResults, viewer: Viewer | None) -> list[ResultView]:
         reveal = organization.id in revealing
         own_locations = locations[organization.id]
         hidden = {loc.id for loc in own_locations if loc.confidential and not reveal}
+        true_points = ({loc.id: _true_point(loc) for loc in own_locations if loc.confidential}
+                       if reveal else {})
         location = next((loc for loc in own_locations if loc.id == hit.location_id), None)
         exact = location is not None and location.id not in hidden
         distance = hit.distance_mi
+        point: Point | None = None
+        if exact and location is not None:
+            point = _true_point(location)
+            if location.id in true_points and distance is not None:
+                # Found through its public point; its members get the true distance.
+                distance = haversine_mi(results.point.lat, results.point.lon, *point)
         if distance is not None:
             distance = round(distance, 1) if exact else rounded_distance_mi(distance)
         own_areas = areas[organization.id]
@@ -148,14 +172,14 @@ def present(results: SearchResults, viewer: Viewer | None) -> list[ResultView]:
             kind=organization.kind.value, kind_label=organization.kind.label,
             distance_mi=distance, distance_rounded=distance is not None and not exact,
             covers=organization.id in results.covering_ids,
-            lat=location.latitude if exact and location else None,
-            lon=location.longitude if exact and location else None,
+            lat=point[0] if point else None, lon=point[1] if point else None,
             city=location.city if location else None, state=location.state if location else None,
             accepting_referrals=organization.accepting_referrals,
             verified_days=days_since(organization.verified_at),
             services=[row.name for row in services[organization.id]],
             languages=[row.code for row in languages[organization.id]],
             coverage=[area.label for area in own_areas],
-            shapes=[shape for area in own_areas if (shape := _shape(area, hidden)) is not None],
+            shapes=[shape for area in own_areas
+                    if (shape := _shape(area, hidden, true_points)) is not None],
         ))
     return views

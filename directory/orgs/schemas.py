@@ -8,7 +8,6 @@ from typing import Any
 
 from marshmallow import (
     EXCLUDE,
-    Schema,
     ValidationError,
     fields,
     post_load,
@@ -17,14 +16,16 @@ from marshmallow import (
 )
 
 from directory.geo.states import STATES
+from directory.inputs import MAX_INT
 from directory.orgs.models import LANGUAGES, OrganizationKind, Population
+from directory.text import Prose, TextSchema
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
-class HoursSchema(Schema):
+class HoursSchema(TextSchema):
     days = fields.List(fields.String(validate=validate.OneOf(WEEKDAYS)),
                        required=True, validate=validate.Length(min=1, max=7))
     opens = fields.String(required=True, validate=validate.Regexp(_TIME, error="Use HH:MM."))
@@ -42,7 +43,7 @@ class HoursSchema(Schema):
         return data
 
 
-class LocationSchema(Schema):
+class LocationSchema(TextSchema):
     class Meta:
         unknown = EXCLUDE
 
@@ -61,14 +62,14 @@ class LocationSchema(Schema):
     hours = fields.List(fields.Nested(HoursSchema), load_default=list)
 
 
-class ContactSchema(Schema):
+class ContactSchema(TextSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     title = fields.String(load_default="", validate=validate.Length(max=200))
     email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=254))
     phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
 
 
-class ListingSchema(Schema):
+class ListingSchema(TextSchema):
     """An organization's listing as members see it and admins edit it."""
 
     class Meta:
@@ -76,7 +77,7 @@ class ListingSchema(Schema):
 
     name = fields.String(required=True, validate=validate.Length(min=2, max=200))
     kind = fields.Enum(OrganizationKind, by_value=True, required=True)
-    description = fields.String(load_default="", validate=validate.Length(max=5000))
+    description = Prose(load_default="", validate=validate.Length(max=5000))
     website = fields.Url(load_default=None, allow_none=True, schemes={"http", "https"},
                          validate=validate.Length(max=300))
     email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=254))
@@ -99,13 +100,13 @@ class SeedOrganizationSchema(ListingSchema):
     status = fields.String(load_default="active",
                            validate=validate.OneOf(["pending", "active", "suspended"]))
     verified_days_ago = fields.Integer(load_default=None, allow_none=True,
-                                       validate=validate.Range(min=0))
+                                       validate=validate.Range(min=0, max=36_500))
     # Validated by CoverageAreaSchema once the locations exist ("location" is an index into
     # "locations"; "geojson" may be an object).
     coverage = fields.List(fields.Dict(), load_default=list)
 
 
-class CoverageAreaSchema(Schema):
+class CoverageAreaSchema(TextSchema):
     """A coverage area as an admin enters it; which fields matter depends on ``kind``."""
 
     class Meta:
@@ -115,7 +116,8 @@ class CoverageAreaSchema(Schema):
         ["radius", "state", "county", "zip", "polygon"]))
     radius_mi = fields.Float(load_default=None, allow_none=True,
                              validate=validate.Range(min=0.5, max=500))
-    location_id = fields.Integer(load_default=None, allow_none=True)
+    location_id = fields.Integer(load_default=None, allow_none=True,
+                                 validate=validate.Range(min=0, max=MAX_INT))
     center = fields.String(load_default="", validate=validate.Length(max=200))
     state = fields.String(load_default="", validate=validate.Length(max=2))
     county = fields.String(load_default="", validate=validate.Length(max=120))
@@ -142,7 +144,7 @@ class CoverageAreaSchema(Schema):
             raise ValidationError("Give the county's state.", "state")
 
 
-class SearchQuerySchema(Schema):
+class SearchQuerySchema(TextSchema):
     """A directory search as the search page, the API and the CLI take it."""
 
     class Meta:

@@ -22,6 +22,7 @@ from sqlalchemy import func, insert, select, text
 from directory.db import db_session, utcnow
 from directory.geo.boundaries import boundaries
 from directory.geo.gazetteer import gazetteer
+from directory.geo.public import public_point
 from directory.geo.states import STATES
 from directory.orgs.coverage import circle_bounds
 from directory.orgs.models import (
@@ -184,13 +185,18 @@ def _one_organization(rng: random.Random, number: int, prefix: str, categories: 
         lat, lon = _jitter(rng, home.lat, home.lon, 3 if index == 0 else 30)
         location_id = ids.take(Location)
         open_24_7 = rng.random() < 0.1
+        confidential = rng.random() < 0.08
+        true_lat, true_lon = (lat, lon) if confidential else (None, None)
+        if confidential:  # searched and published at its public point, as Location.place does
+            lat, lon = public_point(home.city, home.state, lat, lon)
         location = {
             "id": location_id, "hsds_id": _uuid(rng), "organization_id": org_id,
             "name": "Main office" if index == 0 else "Satellite office", "address": "",
             "city": home.city, "state": home.state, "postal_code": home.code,
             "county": home.county, "latitude": lat, "longitude": lon,
+            "true_latitude": true_lat, "true_longitude": true_lon,
             "timezone": home.timezone or "America/New_York",
-            "confidential": rng.random() < 0.08, "open_24_7": open_24_7,
+            "confidential": confidential, "open_24_7": open_24_7,
         }
         rows.locations.append(location)
         placed.append(location)

@@ -21,6 +21,7 @@ from marshmallow import ValidationError
 from directory.accounts.permissions import Permission, can, require
 from directory.geo.boundaries import basemap_geojson
 from directory.geo.states import STATES
+from directory.inputs import page_number
 from directory.orgs.coverage import add_coverage_area, remove_coverage_area
 from directory.orgs.models import (
     KIND_LABELS,
@@ -67,8 +68,7 @@ def index() -> str:
         state=state if state in STATES else None,
         service=request.args.get("service", "").strip()[:64] or None,
     )
-    page = list_organizations(filters, request.args.get("page", 1, type=int) or 1,
-                              current_app.config["PAGE_SIZE"])
+    page = list_organizations(filters, page_number(), current_app.config["PAGE_SIZE"])
     return render_template("orgs/index.html", page=page, filters=filters, kinds=KIND_LABELS,
                            states=STATES, categories=service_categories())
 
@@ -117,7 +117,7 @@ def search_page() -> tuple[str, int]:
     if "near" not in values:
         return render_template("orgs/search.html", **context), 200
     page_size = current_app.config["PAGE_SIZE"]
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = page_number()
     try:
         query = SEARCH_QUERY.load(values)
         # No total: counting every match costs more than finding the nearest page.

@@ -17,14 +17,14 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from directory.accounts.models import User
-from directory.accounts.permissions import Permission, can, referral_side
+from directory.accounts.permissions import Permission, can, may_open_referral, referral_side
 from directory.audit.operations import record
-from directory.db import db_session, utcnow
+from directory.db import db_session, lost_race, utcnow
 from directory.orgs.models import Organization, Service, ServiceCategory
 from directory.referrals import crypto, states
 from directory.referrals.models import (
@@ -86,9 +86,10 @@ CONFLICT_MESSAGE = ("Someone else changed this referral a moment ago; nothing wa
 # --- loading --------------------------------------------------------------------------------
 
 def get_referral(user: User, public_id: str) -> Referral:
-    """Load, then authorize: a referral one is no side of does not exist (404)."""
+    """Load, then authorize: a referral one is no side of does not exist (404); the refusal is
+    audited (permissions.may_open_referral)."""
     referral = db_session.scalar(select(Referral).where(Referral.public_id == public_id[:32]))
-    if referral is None or not can(user, Permission.VIEW_REFERRAL, referral):
+    if not may_open_referral(user, referral, public_id):
         raise ReferralNotFound("There is no such referral.")
     return referral
 
@@ -311,28 +312,32 @@ def _check_move(user: User | None, referral: Referral, target: ReferralStatus,
     side = Side.SYSTEM if user is None else referral_side(user, referral)
     if side is None:
         raise ReferralNotFound("There is no such referral.")
+    # The version first: a move asked of a state someone else has just left is a conflict
+    # (the loser of a race), whatever the state it is in now would allow.
+    if version != referral.version:
+        raise ReferralConflict(CONFLICT_MESSAGE)
     move = states.find(referral.status, target)
     if move is None or side not in move.sides:
         raise ReferralForbidden(
             f"A referral that is {referral.status.label.lower()} cannot be marked "
             f"{target.label.lower()} by the {side.value}.")
-    if version != referral.version:
-        raise ReferralConflict(CONFLICT_MESSAGE)
     return move
 
 
 @contextmanager
 def _conflicts() -> Iterator[None]:
     """A concurrent winner turns the write into a conflict. The caller rolls back, so the
-    loser changes nothing."""
+    loser changes nothing. A database merely busy past its wait is no conflict: that error
+    goes on (a 503, web/errors.py)."""
     try:
         yield
     except StaleDataError as exc:
         raise ReferralConflict(CONFLICT_MESSAGE) from exc
-    except OperationalError as exc:
-        # SQLite: a writer whose snapshot another writer outdated gets "database is locked";
-        # PostgreSQL may pick a loser of crossing row locks ("deadlock detected").
-        if not any(word in str(exc).lower() for word in ("locked", "deadlock")):
+    except DBAPIError as exc:
+        # SQLite refuses a reading transaction's first write while another one writes (only
+        # outside a request, which takes the write lock first); PostgreSQL picks a deadlock
+        # victim (db.lost_race).
+        if not lost_race(exc):
             raise
         raise ReferralConflict(CONFLICT_MESSAGE) from exc
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
+from marshmallow import ValidationError, fields, pre_load, validate, validates_schema
 
+from directory.inputs import MAX_INT
 from directory.referrals.models import (
     AGE_RANGES,
     IDENTIFYING_ITEMS,
@@ -17,15 +18,18 @@ from directory.referrals.models import (
     ReferralStatus,
     Urgency,
 )
+from directory.text import Prose, TextSchema
 
 
-def _text(max_length: int, *, required: bool = False) -> fields.String:
+def _text(max_length: int, *, required: bool = False, prose: bool = False) -> fields.String:
+    """A text field; ``prose``: free text (see directory.text), else a one-line field."""
     length = validate.Length(min=1 if required else 0, max=max_length,
                              error=f"Use at most {max_length} characters.")
+    kind = Prose if prose else fields.String
     if required:
-        return fields.String(required=True, validate=length,
-                             error_messages={"required": "This field is required."})
-    return fields.String(load_default="", validate=length)
+        return kind(required=True, validate=length,
+                    error_messages={"required": "This field is required."})
+    return kind(load_default="", validate=length)
 
 
 def _choice(values: Any, *, required: bool = True) -> fields.String:
@@ -36,7 +40,7 @@ def _choice(values: Any, *, required: bool = True) -> fields.String:
     return fields.String(load_default=None, validate=one_of)
 
 
-class _Stripped(Schema):
+class _Stripped(TextSchema):
     @pre_load
     def strip(self, data: Any, **_kwargs: Any) -> Any:
         """Surrounding blanks never count as an answer; empty optional fields are absent."""
@@ -57,13 +61,13 @@ class ConsentSchema(_Stripped):
 
     items = fields.List(fields.String(validate=validate.OneOf(
         IDENTIFYING_ITEMS, error="Unknown data item.")), load_default=list)
-    purpose = _text(1000, required=True)
+    purpose = _text(1000, required=True, prose=True)
     method = _choice(ConsentMethod)
-    verbal_reason = _text(1000)
+    verbal_reason = _text(1000, prose=True)
     expires_on = fields.Date(required=True, error_messages={
         "required": "Give the date the consent ends.", "invalid": "Give a date (YYYY-MM-DD)."})
     minor_basis = _choice(MinorBasis, required=False)
-    legal_basis = _text(1000)
+    legal_basis = _text(1000, prose=True)
 
     @validates_schema
     def verbal_needs_reason(self, data: dict[str, Any], **_kwargs: Any) -> None:
@@ -86,9 +90,9 @@ class ReferralSchema(_Stripped):
     age_range = _choice(AGE_RANGES)
     alias = _text(60, required=True)
     language = _text(60, required=True)
-    needs = _text(2000, required=True)
-    safety_concerns = _text(2000)
-    contact_instructions = _text(1000, required=True)
+    needs = _text(2000, required=True, prose=True)
+    safety_concerns = _text(2000, prose=True)
+    contact_instructions = _text(1000, required=True, prose=True)
     contact_person = _text(200, required=True)
     handoff_time = _text(200, required=True)
     name = _text(200)
@@ -103,15 +107,16 @@ class TransitionSchema(_Stripped):
 
     to = _choice([s for s in ReferralStatus if s != ReferralStatus.DRAFT])
     version = fields.Integer(required=True, strict=False,
+                             validate=validate.Range(min=0, max=MAX_INT),
                              error_messages={"required": "The page is out of date: reload it."})
     reason = _choice(DeclineReason, required=False)
     outcome = _choice(CloseOutcome, required=False)
-    note = _text(2000)
+    note = _text(2000, prose=True)
     redirect_to = fields.String(load_default=None, validate=validate.Length(max=80))
 
 
 class NoteSchema(_Stripped):
-    body = _text(4000, required=True)
+    body = _text(4000, required=True, prose=True)
 
 
 

@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 
 from directory.accounts.permissions import Permission, can, referral_side, require
 from directory.db import db_session
+from directory.inputs import query_int
 from directory.orgs.models import Organization, ServiceCategory
 from directory.referrals import notifications, states
 from directory.referrals import operations as ops
@@ -41,6 +42,7 @@ from directory.referrals.schemas import (
 
 bp = Blueprint("referrals", __name__, url_prefix="/referrals")
 Page = str | tuple[str, int] | Response
+MAX_AGE_DAYS = 36_500  # the "created within N days" filter
 CHOICES = {"urgencies": list(Urgency), "age_ranges": AGE_RANGES, "methods": list(ConsentMethod),
            "minor_bases": list(MinorBasis), "identifying_items": IDENTIFYING_ITEMS,
            "decline_choices": [(reason.value, reason.label) for reason in DeclineReason],
@@ -92,11 +94,10 @@ def _field_errors(error: ops.ReferralError) -> dict[str, str]:
 
 def _box(which: str) -> str:
     require(current_user, Permission.USE_REFERRALS)
-    age = request.args.get("age", "")
     filters = ops.BoxFilters(status=request.args.get("status", ""),
                              urgency=request.args.get("urgency", ""),
                              partner=request.args.get("partner", "").strip()[:100],
-                             max_age_days=int(age) if age.isdigit() and len(age) < 5 else None)
+                             max_age_days=query_int("age", None, maximum=MAX_AGE_DAYS))
     return render_template("referrals/box.html", which=which, filters=filters,
                            referrals=ops.box(current_user, which, filters), **CHOICES)
 

@@ -1,22 +1,38 @@
-"""Error pages: a clear message and the right status, never a stack trace."""
+"""Error pages: a clear message and the right status, never a stack trace.
+
+Every 503 is answered here: a database that is busy past its wait, or that refuses writes
+(read-only, full, unreachable), gets ``Retry-After`` and a page or JSON error that says
+nothing was changed, never a 500.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template
+from flask import Flask, current_app, make_response, render_template
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from sqlalchemy.exc import DBAPIError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 from werkzeug.wrappers import Response
 
 from directory.api.errors import error_response, http_error_response, is_api_request
+from directory.db import unavailability
 
 log = logging.getLogger(__name__)
+
+UNAVAILABLE_MESSAGES = {
+    "busy": "The directory is busy for a moment, so this was not saved and nothing changed. "
+            "Try again in a few seconds.",
+    "refusing": "The directory cannot save changes right now (its database is read-only or "
+                "unavailable), so nothing changed. Reading still works; try again later.",
+}
 
 
 def _http_error(error: HTTPException) -> tuple[str, int] | Response:
     if is_api_request():
         return http_error_response(error)
+    if error.response is not None:
+        return error.response  # an error that is answered by a redirect (two-factor set-up)
     return render_template("errors/error.html", error=error), error.code or 500
 
 
@@ -29,6 +45,28 @@ def _csrf_error(error: CSRFError) -> tuple[str, int] | Response:
                                    "Reload the page and try again."), 400
 
 
+def _database_error(error: DBAPIError) -> tuple[str, int] | Response:
+    unavailable = unavailability(error)
+    if unavailable is None:
+        return _unexpected_error(error)
+    log.warning("database %s, answered 503: %s", unavailable.reason, str(error.orig).strip())
+    message = UNAVAILABLE_MESSAGES[unavailable.reason]
+    if is_api_request():
+        response = error_response(503, message)
+    else:
+        response = make_response(_unavailable_page(message), 503)
+    response.headers["Retry-After"] = str(unavailable.retry_after)
+    return response
+
+
+def _unavailable_page(message: str) -> str:
+    """A page that asks nothing of the database: rendered without the context processors,
+    whose ``current_user`` would load the user again (the query that may have just failed),
+    and without the navigation that depends on the user."""
+    template = current_app.jinja_env.get_template("errors/unavailable.html")
+    return template.render(error=ServiceUnavailable(), message=message, config=current_app.config)
+
+
 def _unexpected_error(error: Exception) -> tuple[str, int] | Response:
     log.exception("unhandled error", exc_info=error)
     if is_api_request():
@@ -39,4 +77,5 @@ def _unexpected_error(error: Exception) -> tuple[str, int] | Response:
 def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(DBAPIError, _database_error)
     app.register_error_handler(Exception, _unexpected_error)

@@ -143,7 +143,7 @@ def test_reimport_keeps_a_withheld_confidential_address(factory: Factory, db: Se
     safe_house = kept.locations[1]
     assert (safe_house.name, safe_house.address, safe_house.postal_code) == (
         "Harbor safe house", "77 Quiet Court", "77019")
-    assert (safe_house.latitude, safe_house.longitude) == (29.7512, -95.4107)
+    assert safe_house.true_point == (29.7512, -95.4107)
 
 
 def test_a_withheld_confidential_location_imports_at_its_city_centre(

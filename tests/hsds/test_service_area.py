@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from directory.geo.public import public_point
 from directory.hsds.areas import area_codes, covers
 from directory.hsds.operations import export_json
-from directory.hsds.places import city_centre
 from directory.models import Organization
 from directory.orgs.coverage import add_coverage_area
 from directory.orgs.models import CoverageArea, CoverageKind, Location, MembershipStatus
@@ -122,9 +122,9 @@ def test_demo_export_has_a_service_area_per_service_and_area_with_readable_exten
     text = (package / "service_areas.csv").read_text()
     public = {(float(row["latitude"]), float(row["longitude"]))
               for row in read_csv(package / "locations.csv")}
-    hidden = [(location.latitude, location.longitude)
+    hidden = [location.true_point
               for location in db.scalars(select(Location).where(Location.confidential))
-              if (location.latitude, location.longitude) not in public]
+              if location.true_point not in public]
     assert len(hidden) > 5
     assert not [point for point in hidden if f"{point[0]!r},{point[1]!r}" in text]
 
@@ -156,7 +156,7 @@ def test_each_kind_is_written_in_its_documented_form(partner: Organization,
     assert json.loads(polygon["extent"]) == SQUARE and polygon["name"] == "Albuquerque"
 
 
-def test_a_radius_around_a_confidential_location_is_published_around_its_city_centre(
+def test_a_radius_around_a_confidential_location_is_published_around_its_public_point(
         factory: Factory, db: Session, tmp_path: Path) -> None:
     shelter = factory.organization(name="Quiet Harbor Shelter", locations=[OFFICE, SAFE_HOUSE],
                                    services=["shelter.safe_house", "hotline"])
@@ -170,7 +170,7 @@ def test_a_radius_around_a_confidential_location_is_published_around_its_city_ce
     for text in [content.decode() for content in package_files(package).values()] + [
             stream.getvalue()]:
         assert point[0] not in text and point[1] not in text
-    lat, lon = city_centre("Houston", "TX", 0, 0)
+    lat, lon = public_point("Houston", "TX", 0, 0)
     assert {row["extent"] for row in area_rows(package)} == {f"radius:{lat!r},{lon!r},25"}
 
     report = import_path(package)

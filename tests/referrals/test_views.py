@@ -138,8 +138,15 @@ def test_a_stale_form_answers_409_and_changes_nothing(client: FlaskClient, auth:
     referral2 = factory.referral(partners.referrer, partners.receiver)
     ops.transition(partners.receiver_admin, referral2, {"to": "declined", "version": 2,
                                                         "reason": "other", "note": "No."})
+    # The loser of a race, whose form holds the version before the winner's move: a conflict,
+    # whatever the state now allows.
     response = client.post(f"/referrals/{referral2.public_id}/transitions",
                            data={"to": "declined", "version": 2, "reason": "other",
+                                 "note": "Also no."})
+    assert response.status_code == 409
+    # Against the current version, a move the state does not allow is refused as such.
+    response = client.post(f"/referrals/{referral2.public_id}/transitions",
+                           data={"to": "declined", "version": 3, "reason": "other",
                                  "note": "Also no."})
     assert response.status_code == 403
     referral3 = factory.referral(partners.referrer, partners.receiver)
