@@ -124,7 +124,23 @@ def seed(app: Flask, synthetic: int | None, random_seed: int, as_json: bool) -> 
                        f"{result_report['services']} services.")
 
 
+def _check_data_key(app: Flask) -> None:
+    """Refuse to serve with a data key that cannot open the data already stored."""
+    from sqlalchemy.exc import DBAPIError
+
+    from directory.datakey import DataKeyError, check_data_key
+
+    with app.app_context():
+        try:
+            check_data_key()
+        except DataKeyError as exc:
+            raise click.ClickException(str(exc)) from exc
+        except DBAPIError:
+            pass  # a database not created yet holds nothing to open
+
+
 def _serve(app: Flask, host: str, port: int, workers: int, threads: int) -> None:
+    _check_data_key(app)
     warning = shared_limits_warning(app, workers)
     if warning:
         click.echo(warning, err=True)
@@ -469,13 +485,17 @@ def sweep(app: Flask, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the count as JSON.")
 @with_app
 def rotate_data_key_command(app: Flask, as_json: bool) -> None:
-    """Re-encrypt stored client details and notes with the newest DIRECTORY_DATA_KEY.
+    """Re-encrypt everything DIRECTORY_DATA_KEY encrypts (client details, notes, two-factor
+    secrets) with its newest key.
 
     Put the new key first (DIRECTORY_DATA_KEY=new,old), run this, then drop the old key."""
-    from directory.referrals.operations import rotate_data_key
+    from directory.datakey import DataKeyError, rotate_data_key
 
-    with transaction():
-        count = rotate_data_key()
+    try:
+        with transaction():
+            count = rotate_data_key()
+    except DataKeyError as exc:
+        raise click.ClickException(f"{exc} Nothing was re-encrypted.") from exc
     if as_json:
         emit_json({"rotated": count})
     else:

@@ -72,6 +72,7 @@ _ENV_SETTINGS: dict[str, tuple[str, Any]] = {
     "RESPONSE_HOURS_URGENT": ("RESPONSE_HOURS_URGENT", int),
     "RESPONSE_HOURS_ROUTINE": ("RESPONSE_HOURS_ROUTINE", int),
     "CLIENT_DATA_RETENTION_DAYS": ("CLIENT_DATA_RETENTION_DAYS", int),
+    "DRAFT_RETENTION_DAYS": ("DRAFT_RETENTION_DAYS", int),
     "API_RATE_LIMIT": ("API_RATE_LIMIT", str),
 }
 
@@ -121,6 +122,7 @@ def defaults() -> dict[str, Any]:
         "RESPONSE_HOURS_URGENT": 24,
         "RESPONSE_HOURS_ROUTINE": 72,
         "CLIENT_DATA_RETENTION_DAYS": 90,
+        "DRAFT_RETENTION_DAYS": 30,
     }
 
 
@@ -187,7 +189,7 @@ def _finalize_accounts(settings: dict[str, Any], mode: str) -> None:
         if int(settings[name]) < 1:
             raise ConfigError(f"DIRECTORY_{name} must be a positive whole number.")
     for name in ("RESPONSE_HOURS_EMERGENCY", "RESPONSE_HOURS_URGENT", "RESPONSE_HOURS_ROUTINE",
-                 "CLIENT_DATA_RETENTION_DAYS"):
+                 "CLIENT_DATA_RETENTION_DAYS", "DRAFT_RETENTION_DAYS"):
         if int(settings[name]) < 1:
             raise ConfigError(f"DIRECTORY_{name} must be a positive whole number.")
     if int(settings["PROXY_COUNT"]) < 0:

@@ -156,8 +156,10 @@ def can(user: Viewer | None, permission: Permission, target: Any = None) -> bool
             return side == Side.SENDER or (
                 side == Side.RECEIVER and consent is not None and consent.in_force())
         case Permission.ADD_REFERRAL_NOTE:
-            return (referral_side(member, target) is not None
-                    and target.status != ReferralStatus.DRAFT and target.purged_at is None)
+            # The thread is client data: a receiver without consent in force neither reads
+            # nor writes it.
+            return (target.status != ReferralStatus.DRAFT and target.purged_at is None
+                    and can(member, Permission.VIEW_CLIENT_DETAILS, target))
         case Permission.REVOKE_CONSENT:
             consent = target.consent
             return (referral_side(member, target) == Side.SENDER and consent is not None

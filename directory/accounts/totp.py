@@ -15,17 +15,13 @@ import secrets
 
 import pyotp
 import segno
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from flask import current_app
+from cryptography.fernet import InvalidToken
+
+from directory.datakey import DataKeyError, fernet
 
 ISSUER = "Partner Directory"
 RECOVERY_CODE_COUNT = 10
 _CODE = re.compile(r"^\d{6}$")
-
-
-def _fernet() -> MultiFernet:
-    keys = [key.strip() for key in current_app.config["DATA_KEY"].split(",") if key.strip()]
-    return MultiFernet([Fernet(key.encode()) for key in keys])
 
 
 def new_secret() -> str:
@@ -33,14 +29,17 @@ def new_secret() -> str:
 
 
 def encrypt_secret(secret: str) -> str:
-    return _fernet().encrypt(secret.encode()).decode()
+    return fernet().encrypt(secret.encode()).decode()
 
 
-def decrypt_secret(stored: str) -> str | None:
+def decrypt_secret(stored: str) -> str:
+    """The secret; DataKeyError when the data key cannot open it (a configuration fault to
+    report, not a wrong code)."""
     try:
-        return _fernet().decrypt(stored.encode()).decode()
-    except InvalidToken:
-        return None
+        return fernet().decrypt(stored.encode()).decode()
+    except InvalidToken as exc:
+        raise DataKeyError("DIRECTORY_DATA_KEY cannot open a stored two-factor secret: the key "
+                           "that encrypted it is not in the setting.") from exc
 
 
 def provisioning_uri(secret: str, email: str) -> str:

@@ -211,8 +211,15 @@ class Consent(Base):
     receiver: Mapped[Organization] = relationship()
     recorded_by: Mapped[User | None] = relationship(foreign_keys=[recorded_by_id])
 
-    def in_force(self, today: dt.date | None = None) -> bool:
-        return self.revoked_at is None and self.expires_on >= (today or utcnow().date())
+    def in_force(self, now: dt.datetime | None = None) -> bool:
+        """Not revoked, and not past the end of its last day in the zone of the organization
+        that recorded it (a consent ending "on the 5th" in Houston lasts until midnight there,
+        not until 6 p.m.)."""
+        return self.revoked_at is None and self.expires_on >= self.local_date(now)
+
+    def local_date(self, now: dt.datetime | None = None) -> dt.date:
+        """The date ``now`` (default: the present) in the recording organization's zone."""
+        return (now or utcnow()).astimezone(self.referral.sender.time_zone).date()
 
 
 class ReferralEvent(Base):

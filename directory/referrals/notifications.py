@@ -30,7 +30,11 @@ SUBJECTS = {
 
 def notify(referral: Referral, organization: Organization, kind: str,
            exclude: User | None = None) -> int:
-    """Notify every active member of ``organization``; returns how many were told."""
+    """Notify every active member of ``organization``; returns how many were told. The
+    members of a suspended (or not yet approved) organization are told nothing: a referral's
+    names, service and urgency are not theirs to know while it is not an active member."""
+    if not organization.is_active:
+        return 0
     subject = SUBJECTS[kind].format(sender=referral.sender.name, receiver=referral.receiver.name)
     message = f"{subject} ({referral.urgency.label.lower()}, {referral.service})."
     link = _link(referral)

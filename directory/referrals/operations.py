@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -142,11 +142,14 @@ def _event(referral: Referral, kind: str, actor: User | None, source: ReferralSt
     return event
 
 
-def _check_consent(referral: Referral, data: dict[str, Any], identifying: dict[str, str]
-                   ) -> None:
-    """The rules of a consent record that depend on the referral, not only on the form."""
+def _check_consent(referral: Referral, data: dict[str, Any], identifying: dict[str, str],
+                   sender: Organization) -> None:
+    """The rules of a consent record that depend on the referral, not only on the form. Its
+    end date is a day in the zone of ``sender``, the organization that records it."""
     errors: dict[str, str] = {}
-    if data["expires_on"] <= utcnow().date():
+    with db_session.no_autoflush:  # the referral being built is not ready to be written
+        today = utcnow().astimezone(sender.time_zone).date()
+    if data["expires_on"] <= today:
         errors["consent.expires_on"] = "The consent must end after today."
     if referral.age_range in MINOR_AGE_RANGES and not data.get("minor_basis"):
         errors["consent.minor_basis"] = ("For a minor, record the guardian's consent or the "
@@ -203,7 +206,7 @@ def _send_new(user: User, sender: Organization, slug: str, data: dict[str, Any],
                             {item: data.get(item, "") for item in CLIENT_ITEMS}),
                         identifying_data=crypto.encrypt_json(identifying) if identifying
                         else None, placement=placement)
-    _check_consent(referral, data["consent"], identifying)
+    _check_consent(referral, data["consent"], identifying, sender)
     referral.sender, referral.receiver = sender, receiver
     db_session.add(referral)
     _event(referral, "created", user, None, ReferralStatus.DRAFT)
@@ -274,15 +277,21 @@ def share_identifying(user: User, referral: Referral, data: dict[str, Any]) -> N
     if not identifying:
         raise InvalidReferral("Give at least one identifying detail.",
                               {"name": "Give at least one identifying detail."})
-    _check_consent(referral, data["consent"], identifying)
+    _check_consent(referral, data["consent"], identifying, referral.sender)
+    # Against the version the sharer saw: a revocation since then makes this a conflict, not
+    # a new consent quietly in force next to the one just revoked.
+    shared = db_session.execute(
+        update(Referral).where(Referral.id == referral.id,
+                               Referral.version == int(data.get("version") or referral.version))
+        .values(identifying_data=crypto.encrypt_json(identifying), version=Referral.version + 1)
+        .execution_options(synchronize_session=False))
+    if shared.rowcount != 1:
+        raise ReferralConflict(CONFLICT_MESSAGE)
     _add_consent(user, referral, data["consent"])
-    db_session.execute(update(Referral).where(Referral.id == referral.id)
-                       .values(identifying_data=crypto.encrypt_json(identifying))
-                       .execution_options(synchronize_session=False))
     db_session.add(ReferralEvent(referral_id=referral.id, kind="identifying_shared",
                                  actor_id=user.id, actor_name=user.name))
     db_session.flush()
-    db_session.refresh(referral, ["identifying_data", "events", "consents"])
+    db_session.refresh(referral, ["identifying_data", "version", "events", "consents"])
 
 
 def _send(user: User, referral: Referral) -> None:
@@ -299,8 +308,11 @@ def _send(user: User, referral: Referral) -> None:
 def send_draft(user: User, referral: Referral, version: int, consent: dict[str, Any]) -> None:
     """Send a draft (a redirected referral) under its own, new consent record."""
     _check_move(user, referral, ReferralStatus.SENT, version)
+    if referral.purged_at is not None:
+        raise ReferralForbidden("This draft was purged unsent after the retention period: "
+                                "start a new referral.")
     identifying = crypto.decrypt_json(referral.identifying_data)
-    _check_consent(referral, consent, identifying)
+    _check_consent(referral, consent, identifying, referral.sender)
     _add_consent(user, referral, consent)
     _send(user, referral)
 
@@ -366,10 +378,16 @@ def transition(user: User | None, referral: Referral, data: dict[str, Any]) -> R
             raise InvalidReferral("Choose a third organization that takes referrals.",
                                   {"redirect_to": "Choose a third organization that takes "
                                                   "referrals."})
+    now = utcnow()
+    if target == ReferralStatus.ACCEPTED and referral.is_overdue(now):
+        raise ReferralConflict("The answer deadline passed: this referral has expired and "
+                               "can no longer be accepted. The referrer has been told.")
+    # A redirect carries the client's details only while the closing side may see them.
+    carried = (can(user, Permission.VIEW_CLIENT_DETAILS, referral)
+               if redirect_to is not None else False)
     if target == ReferralStatus.ACCEPTED and referral.placement_id is not None:
         _fill_placement(referral)  # first: concurrent accepts of a placement queue up here
     source = referral.status
-    now = utcnow()
     with db_session.no_autoflush:  # one flush, the guarded UPDATE, in _flush_or_conflict
         referral.status = target
         if target in (ReferralStatus.ACCEPTED, ReferralStatus.DECLINED):
@@ -382,11 +400,14 @@ def transition(user: User | None, referral: Referral, data: dict[str, Any]) -> R
             referral.outcome = CloseOutcome(data["outcome"])
         _event(referral, "transition", user, source, target, data.get("note") or "")
     _flush_or_conflict()
+    if target == ReferralStatus.WITHDRAWN:
+        # The receiver no longer needs the details (a placement's other partners included).
+        _end_consents(referral, None, now, new_version=False)
     if target == ReferralStatus.ACCEPTED and referral.placement_id is not None:
         _withdraw_siblings(referral)
     _notify_transition(user, referral, target)
     if redirect_to is not None and user is not None:
-        return _redirected_draft(user, referral, redirect_to)
+        return _redirected_draft(user, referral, redirect_to, carried)
     return None
 
 
@@ -401,21 +422,30 @@ def _notify_transition(user: User | None, referral: Referral, target: ReferralSt
         notify(referral, other, target.value, exclude=user)
 
 
-def _redirected_draft(user: User, referral: Referral, organization: Organization) -> Referral:
-    """A linked draft to a third organization: the de-identified details only, no consent."""
+def _redirected_draft(user: User, referral: Referral, organization: Organization,
+                      carried: bool) -> Referral:
+    """A linked draft to a third organization: no consent, no identifying details, and the
+    de-identified details only when ``carried`` (the closing side could see them)."""
     sender = referral.sender if referral_side(user, referral) == Side.SENDER \
         else referral.receiver
     draft = Referral(sender_org_id=sender.id, receiver_org_id=organization.id,
                      created_by_id=user.id, redirected_from_id=referral.id,
                      service=referral.service, urgency=referral.urgency,
                      age_range=referral.age_range, contact_person=user.name,
-                     handoff_time=referral.handoff_time,
+                     handoff_time=referral.handoff_time if carried else "",
                      client_data=crypto.rotate(referral.client_data)
-                     if referral.client_data else None)
+                     if carried and referral.client_data else None)
     db_session.add(draft)
     _event(draft, "created", user, None, ReferralStatus.DRAFT, "")
     db_session.flush()
     return draft
+
+
+def redirects_of(referral: Referral) -> list[Referral]:
+    """The drafts (and referrals) a closing as redirected started from ``referral``: both of
+    its sides see where the client went, though only the new sender opens them."""
+    return list(db_session.scalars(select(Referral).where(
+        Referral.redirected_from_id == referral.id).order_by(Referral.id)))
 
 
 def mark_viewed(user: User, referral: Referral) -> bool:
@@ -449,6 +479,7 @@ class ClientView:
     notes: list[tuple[ReferralNote, str]] = field(default_factory=list)
     event_notes: dict[int, str] = field(default_factory=dict)
     shown: bool = False
+    notes_hidden: bool = False  # there are notes, but not for this viewer now
 
 
 def client_view(user: User, referral: Referral) -> ClientView:
@@ -462,10 +493,13 @@ def client_view(user: User, referral: Referral) -> ClientView:
         view.identifying = {k: v for k, v in identifying.items()
                             if referral_side(user, referral) == Side.SENDER or k in allowed}
         view.shown = True
-    view.notes = [(note, crypto.decrypt_text(note.body) if note.body else "")
-                  for note in referral.notes]
-    view.event_notes = {event.id: crypto.decrypt_text(event.note)
-                        for event in referral.events if event.note}
+    # Notes are where the most sensitive things get written: they go dark with the details.
+    view.notes_hidden = not view.shown and bool(referral.notes)
+    if view.shown:
+        view.notes = [(note, crypto.decrypt_text(note.body) if note.body else "")
+                      for note in referral.notes]
+        view.event_notes = {event.id: crypto.decrypt_text(event.note)
+                            for event in referral.events if event.note}
     if view.shown or view.notes or view.event_notes:
         record("referral_client_details_viewed", actor=user,
                organization=user_side_organization(user, referral),
@@ -497,19 +531,31 @@ def add_note(user: User, referral: Referral, data: dict[str, Any]) -> ReferralNo
     return note
 
 
+def _end_consents(referral: Referral, user: User | None, now: dt.datetime,
+                  new_version: bool = True) -> None:
+    """Revoke every consent of the referral still in force, in one statement (also one
+    recorded a moment ago by another request), and give the referral a new version (unless
+    the caller's own change just did) so that a form filled before it is a conflict."""
+    db_session.execute(update(Consent).where(Consent.referral_id == referral.id,
+                                             Consent.revoked_at.is_(None))
+                       .values(revoked_at=now, revoked_by_id=user.id if user else None)
+                       .execution_options(synchronize_session=False))
+    if new_version:
+        db_session.execute(update(Referral).where(Referral.id == referral.id)
+                           .values(version=Referral.version + 1)
+                           .execution_options(synchronize_session=False))
+    db_session.expire(referral, ["consents", "version"])
+
+
 def revoke_consent(user: User, referral: Referral) -> None:
     """Revocation takes effect at once: the receiver no longer sees client details."""
     if not can(user, Permission.REVOKE_CONSENT, referral):
         raise ReferralForbidden("Only the referring organization revokes a consent in force.")
-    consent = referral.consent
-    assert consent is not None
-    db_session.execute(update(Consent).where(Consent.id == consent.id)
-                       .values(revoked_at=utcnow(), revoked_by_id=user.id))
+    _end_consents(referral, user, utcnow())
     db_session.add(ReferralEvent(referral_id=referral.id, kind="consent_revoked",
                                  actor_id=user.id, actor_name=user.name))
     db_session.flush()
-    db_session.refresh(consent)
-    db_session.refresh(referral, ["events"])
+    db_session.refresh(referral, ["events", "consents", "version"])
     if referral.status != ReferralStatus.DRAFT:
         notify(referral, referral.receiver, "consent_revoked")
 
@@ -638,7 +684,7 @@ def _purge_identifying(now: dt.datetime, result: SweepReport) -> None:
         Referral.identifying_data.is_not(None))).all()
     for referral in candidates:
         consent = referral.consent
-        if consent is None or consent.in_force(now.date()):
+        if consent is None or consent.in_force(now):
             continue
         db_session.execute(update(Referral).where(Referral.id == referral.id)
                            .values(identifying_data=None)
@@ -651,17 +697,26 @@ def _purge_identifying(now: dt.datetime, result: SweepReport) -> None:
 
 
 def _purge_closed(now: dt.datetime, result: SweepReport) -> None:
-    """Past the retention period after a referral ends, only the de-identified record stays:
-    organizations, service, urgency, age range, states and times."""
+    """Past the retention period after a referral ends (or after a draft was left unsent for
+    DRAFT_RETENTION_DAYS), only the de-identified record stays: organizations, service,
+    urgency, age range, states and times."""
     days = int(current_app.config["CLIENT_DATA_RETENTION_DAYS"])
     cutoff = now - dt.timedelta(days=days)
+    # A draft (a redirect never sent) holds a copy of the client's details too.
+    draft_cutoff = now - dt.timedelta(days=int(current_app.config["DRAFT_RETENTION_DAYS"]))
     ids = db_session.scalars(select(Referral.id).where(
-        Referral.status.in_(FINAL_STATUSES), Referral.purged_at.is_(None),
-        Referral.finished_at < cutoff)).all()
+        Referral.purged_at.is_(None),
+        or_(and_(Referral.status.in_(FINAL_STATUSES), Referral.finished_at < cutoff),
+            and_(Referral.status == ReferralStatus.DRAFT, Referral.created_at < draft_cutoff)))
+    ).all()
     for referral_id in ids:
         db_session.execute(update(Referral).where(Referral.id == referral_id).values(
-            client_data=None, identifying_data=None, purged_at=now)
-            .execution_options(synchronize_session=False))
+            client_data=None, identifying_data=None, contact_person="", handoff_time="",
+            purged_at=now).execution_options(synchronize_session=False))
+        # The consent's free text can name the client's circumstances ("Minor is pregnant").
+        db_session.execute(update(Consent).where(Consent.referral_id == referral_id)
+                           .values(purpose="", verbal_reason="", legal_basis="")
+                           .execution_options(synchronize_session=False))
         db_session.execute(update(ReferralNote).where(ReferralNote.referral_id == referral_id)
                            .values(body=None).execution_options(synchronize_session=False))
         db_session.execute(update(ReferralEvent).where(ReferralEvent.referral_id == referral_id)
@@ -673,20 +728,3 @@ def _purge_closed(now: dt.datetime, result: SweepReport) -> None:
     db_session.flush()
     if ids:
         db_session.expire_all()
-
-
-def rotate_data_key() -> int:
-    """Re-encrypt every stored ciphertext with the newest DIRECTORY_DATA_KEY; returns how many
-    values were rewritten. Run it after putting a new key first, before dropping the old."""
-    count = 0
-    for model, columns in ((Referral, ("client_data", "identifying_data")),
-                           (ReferralNote, ("body",)), (ReferralEvent, ("note",))):
-        for row in db_session.execute(select(model.id, *[getattr(model, c) for c in columns])):
-            values = {c: crypto.rotate(v) for c, v in zip(columns, row[1:], strict=True) if v}
-            if values:
-                db_session.execute(update(model).where(model.id == row[0]).values(**values)
-                                   .execution_options(synchronize_session=False))
-                count += len(values)
-    db_session.flush()
-    db_session.expire_all()
-    return count

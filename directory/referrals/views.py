@@ -217,7 +217,7 @@ def _detail_page(referral: Referral, errors: dict[str, str] | None = None,
         "referrals/detail.html", referral=referral, side=side,
         moves=states.allowed_targets(referral.status, side),
         view=ops.client_view(current_user, referral), errors=errors or {},
-        overdue=referral.is_overdue(), **CHOICES), status
+        overdue=referral.is_overdue(), redirects=ops.redirects_of(referral), **CHOICES), status
 
 
 @bp.route("/<public_id>")

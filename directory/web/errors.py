@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from cryptography.fernet import InvalidToken
 from flask import Flask, current_app, make_response, render_template
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
@@ -16,6 +17,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnava
 from werkzeug.wrappers import Response
 
 from directory.api.errors import error_response, http_error_response, is_api_request
+from directory.datakey import DataKeyError
 from directory.db import unavailability
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,17 @@ def _unavailable_page(message: str) -> str:
     return template.render(error=ServiceUnavailable(), message=message, config=current_app.config)
 
 
+def _data_key_error(error: Exception) -> tuple[str, int] | Response:
+    """Stored client data that the configured DIRECTORY_DATA_KEY cannot open: a deployment
+    fault, said as such (and logged for the administrators), never a wrong-code message."""
+    log.error("the data key cannot open stored data: %s", error)
+    message = ("The directory cannot open its stored client data right now (its data key is "
+               "misconfigured). Nothing was changed; the administrators have been told.")
+    if is_api_request():
+        return error_response(503, message)
+    return _unavailable_page(message), 503
+
+
 def _unexpected_error(error: Exception) -> tuple[str, int] | Response:
     log.exception("unhandled error", exc_info=error)
     if is_api_request():
@@ -78,4 +91,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(DBAPIError, _database_error)
+    app.register_error_handler(DataKeyError, _data_key_error)
+    app.register_error_handler(InvalidToken, _data_key_error)
     app.register_error_handler(Exception, _unexpected_error)

@@ -304,10 +304,6 @@ def test_after_the_consent_ends_the_receiver_sees_no_client_details(
     stored.assert_unchanged(before, refusals_audited=True)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Consent bypass: after the sender revokes consent, the receiver closes the referral as "
-    "'redirected' and becomes the sender of a linked draft that carries a copy of the client "
-    "details, which it then sees (and may send on under a consent it records itself)."))
 def test_a_receiver_cannot_recover_revoked_details_through_a_redirect(
         client: FlaskClient, network: Network, db: Session, stored: StoredData) -> None:
     referral = network.b_to_c
