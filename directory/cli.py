@@ -463,10 +463,13 @@ def sweep(app: Flask, as_json: bool) -> None:
     and delete sessions, links, tokens and sent mail 30 days after they stopped working.
 
     Idempotent and safe to run from cron at any frequency."""
+    from directory.db import forget_old_pages
     from directory.maintenance import sweep as run_sweep
 
     with transaction():
         report = run_sweep()
+    if report.referrals.purged or report.referrals.identifying_purged:
+        forget_old_pages(get_database(app).engine)
     if as_json:
         emit_json(report.as_dict())
         return

@@ -127,6 +127,9 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Deleted and overwritten content is zeroed, not left in free space where a copy of
+        # the file would still hold purged ciphertexts.
+        cursor.execute("PRAGMA secure_delete=ON")
         # Read the file through the OS page cache (shared by every connection) rather than
         # each connection's small private cache: searches touch pages all over the indexes.
         cursor.execute("PRAGMA mmap_size=1073741824")
@@ -320,6 +323,21 @@ def transaction() -> Iterator[Session]:
     except BaseException:
         session.rollback()
         raise
+
+
+def forget_old_pages(engine: Engine) -> bool:
+    """After a purge is committed, on SQLite: copy the write-ahead log into the database file
+    and truncate it, so that neither file keeps the page images from before the purge (the
+    log holds old versions of every page written). Returns False where readers still use an
+    older snapshot and the log could not be emptied (the next sweep tries again)."""
+    if engine.dialect.name != "sqlite":
+        return True
+    raw = engine.raw_connection()
+    try:  # outside any transaction: a checkpoint cannot run inside one
+        busy, _, _ = raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        raw.close()
+    return not busy
 
 
 def write_apart(statement: Executable, what: str) -> None:

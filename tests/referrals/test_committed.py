@@ -7,6 +7,8 @@ the rows the test committed deleted afterwards.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import shutil
 import sqlite3
 import threading
@@ -24,7 +26,7 @@ from sqlalchemy import delete, func, or_, select
 from directory import create_app
 from directory.accounts.models import User
 from directory.audit.models import AuditEvent
-from directory.db import get_database, get_session, upgrade
+from directory.db import forget_old_pages, get_database, get_session, upgrade, utcnow
 from directory.mail.models import OutboxMessage
 from directory.orgs.models import Organization
 from directory.referrals import operations as ops
@@ -221,3 +223,44 @@ def test_concurrent_accepts_of_a_placement_have_exactly_one_winner(
         if not sqlite:
             _clean_up(application, org_ids, user_ids, emails)
         get_database(application).engine.dispose()
+
+
+def _openable_secrets(raw: bytes, keys: MultiFernet) -> list[bytes]:
+    """Every Fernet token in ``raw`` that the keys open, opened."""
+    opened = []
+    for token in re.findall(rb"gAAAAA[A-Za-z0-9_\-]+=*", raw):
+        try:
+            opened.append(keys.decrypt(token))
+        except InvalidToken:
+            continue
+    return opened
+
+
+def test_a_copy_of_the_files_after_a_purge_holds_nothing_purged(committed: Committed,
+                                                                tmp_path: Path) -> None:
+    """The database file and its write-ahead log, copied right after the sweep purged a
+    referral, hold none of its values: not in the clear, not as a ciphertext the keys open."""
+    if committed.path is None:
+        pytest.skip("SQLite only: the test reads the database files")
+    purged = (b"Zephyrine-Q", b"Quillfeather", b"555-0199", b"Housed at the Quillfeather inn")
+    with committed.app.app_context():
+        session = get_session()
+        referral = session.scalar(select(Referral).where(
+            Referral.public_id == committed.public_id))
+        receiver = session.get(User, committed.receiver_ids[0])
+        ops.transition(receiver, referral, {"to": "accepted", "version": referral.version})
+        ops.transition(receiver, referral, {"to": "completed", "version": referral.version,
+                                            "note": purged[-1].decode()})
+        session.commit()
+        later = utcnow() + dt.timedelta(
+            days=committed.app.config["CLIENT_DATA_RETENTION_DAYS"] + 1)
+        assert ops.sweep(later).purged == [committed.public_id]
+        session.commit()
+        assert forget_old_pages(get_database(committed.app).engine)
+    keys = MultiFernet([Fernet(k.encode()) for k in committed.app.config["DATA_KEY"].split(",")])
+    wal = Path(f"{committed.path}-wal")
+    raw = committed.path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+    assert b"Test Organization" in raw  # the copy holds the data...
+    opened = b"".join(_openable_secrets(raw, keys))
+    for secret in purged:
+        assert secret not in raw and secret not in opened  # ...but nothing purged
