@@ -35,10 +35,11 @@ def fernet() -> MultiFernet:
 def encrypted_columns() -> Iterator[tuple[Any, str]]:
     """(model, column name) of every value the data key encrypts."""
     from directory.accounts.models import User
-    from directory.referrals.models import Referral, ReferralEvent, ReferralNote
+    from directory.referrals.models import Consent, Referral, ReferralEvent, ReferralNote
 
     yield from ((Referral, "client_data"), (Referral, "identifying_data"),
-                (ReferralNote, "body"), (ReferralEvent, "note"), (User, "totp_secret"))
+                (ReferralNote, "body"), (ReferralEvent, "note"), (Consent, "purpose"),
+                (Consent, "verbal_reason"), (Consent, "legal_basis"), (User, "totp_secret"))
 
 
 def _stored(model: Any, name: str, limit: int | None = None) -> list[tuple[int, str]]:

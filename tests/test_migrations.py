@@ -96,3 +96,56 @@ def test_confidential_locations_move_to_their_public_point(tmp_path: Path) -> No
             "SELECT latitude, longitude FROM locations ORDER BY id")).all()
     assert [tuple(row) for row in restored] == [true_point, office]
     database.engine.dispose()
+
+
+def test_consent_texts_and_the_handoff_plan_are_encrypted_by_0007(app: Flask,
+                                                                  tmp_path: Path) -> None:
+    """0007 encrypts a stored consent's free text, moves the hand-off plan into the encrypted
+    client details, and empties the text of a purged referral's consent; it needs the key."""
+    import json
+
+    from sqlalchemy import text
+
+    from directory.datakey import fernet
+
+    database = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(database, "0006")
+    with app.app_context():
+        keys = fernet()
+        client = keys.encrypt(json.dumps({"alias": "Q."}).encode()).decode()
+    with database.engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO organizations (id, hsds_id, slug, name, kind, description, "
+            "accepting_referrals, status) VALUES (1, 'o1', 'a', 'A', 'nonprofit', '', 1, "
+            "'active')"))
+        for referral_id, data, purged in ((1, client, None), (2, None, "2026-01-01")):
+            connection.execute(text(
+                "INSERT INTO referrals (id, public_id, version, status, sender_org_id, "
+                "receiver_org_id, service, urgency, age_range, contact_person, handoff_time, "
+                "client_data, purged_at) VALUES (:id, :public, 1, 'sent', 1, 1, 'shelter', "
+                "'urgent', '12-17', 'Ana', 'Tuesday 4pm', :data, :purged)"),
+                {"id": referral_id, "public": f"r{referral_id}", "data": data,
+                 "purged": purged})
+            connection.execute(text(
+                "INSERT INTO referral_consents (referral_id, receiver_org_id, items, purpose, "
+                "method, verbal_reason, expires_on, legal_basis) VALUES (:id, 1, '[]', "
+                "'Housing', 'verbal', 'By phone', '2030-01-01', 'Fam. Code 32.003')"),
+                {"id": referral_id})
+    with pytest.raises(RuntimeError, match="DIRECTORY_DATA_KEY"):
+        upgrade(database)  # no application context: no key to encrypt with
+    with app.app_context():
+        upgrade(database)
+    with database.engine.connect() as connection:
+        consents = connection.execute(text(
+            "SELECT purpose, verbal_reason, legal_basis FROM referral_consents "
+            "ORDER BY referral_id")).all()
+        (data,) = connection.execute(text("SELECT client_data FROM referrals WHERE id = 1")
+                                     ).one()
+        columns = [row[1] for row in connection.execute(text("PRAGMA table_info(referrals)"))]
+    assert [keys.decrypt(value.encode()).decode() for value in consents[0]] == [
+        "Housing", "By phone", "Fam. Code 32.003"]
+    assert tuple(consents[1]) == ("", "", "")
+    assert json.loads(keys.decrypt(data.encode())) == {
+        "alias": "Q.", "contact_person": "Ana", "handoff_time": "Tuesday 4pm"}
+    assert "contact_person" not in columns and "handoff_time" not in columns
+    database.engine.dispose()

@@ -311,8 +311,8 @@ def _referral_detail(user: User, referral: Referral) -> Response:
         "transitions": [target.value for target in states.allowed_targets(referral.status, side)],
         "age_range": referral.age_range,
         # The hand-off plan goes with the client's details.
-        "contact_person": referral.contact_person if view.shown else "",
-        "handoff_time": referral.handoff_time if view.shown else "",
+        "contact_person": view.details.get("contact_person", ""),
+        "handoff_time": view.details.get("handoff_time", ""),
         "decline_reason": referral.decline_reason.value if referral.decline_reason else None,
         "outcome": referral.outcome.value if referral.outcome else None,
         "consent_in_force": consent is not None and consent.in_force(),

@@ -95,6 +95,10 @@ MINOR_AGE_RANGES = frozenset({"0-11", "12-17"})
 IDENTIFYING_ITEMS = ("name", "phone", "address")
 # De-identified client details, encrypted too: shown to the receiver while consent is in force.
 CLIENT_ITEMS = ("alias", "language", "needs", "safety_concerns", "contact_instructions")
+# The hand-off plan, kept, shown and purged with the client details.
+HANDOFF_ITEMS = ("contact_person", "handoff_time")
+# A consent record's free text: encrypted, shown with the client details, purged with them.
+CONSENT_TEXTS = ("purpose", "verbal_reason", "legal_basis")
 
 
 def new_public_id() -> str:
@@ -124,10 +128,8 @@ class Referral(Base):
     service: Mapped[str] = mapped_column(String(100))
     urgency: Mapped[Urgency] = mapped_column(str_enum(Urgency))
     age_range: Mapped[str] = mapped_column(String(8))
-    # The hand-off plan: the referrer's own staff contact and the time for the warm call.
-    contact_person: Mapped[str] = mapped_column(String(200), default="")
-    handoff_time: Mapped[str] = mapped_column(String(200), default="")
-    # Encrypted JSON: alias, language, needs, safety concerns, how and when to make contact.
+    # Encrypted JSON: alias, language, needs, safety concerns, how and when to make contact,
+    # and the hand-off plan (the referrer's contact person and the time for the warm call).
     client_data: Mapped[str | None] = mapped_column(Text)
     # Encrypted JSON: name, phone, address, as far as the consent names them.
     identifying_data: Mapped[str | None] = mapped_column(Text)
@@ -196,6 +198,8 @@ class Consent(Base):
     receiver_org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id",
                                                             ondelete="CASCADE"))
     items: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # purpose, verbal_reason and legal_basis hold ciphertexts (CONSENT_TEXTS; "" when empty
+    # or purged).
     purpose: Mapped[str] = mapped_column(Text)
     method: Mapped[ConsentMethod] = mapped_column(str_enum(ConsentMethod))
     verbal_reason: Mapped[str] = mapped_column(Text, default="")

@@ -29,7 +29,9 @@ from directory.orgs.models import Organization, Service, ServiceCategory
 from directory.referrals import crypto, states
 from directory.referrals.models import (
     CLIENT_ITEMS,
+    CONSENT_TEXTS,
     FINAL_STATUSES,
+    HANDOFF_ITEMS,
     IDENTIFYING_ITEMS,
     MINOR_AGE_RANGES,
     CloseOutcome,
@@ -163,13 +165,12 @@ def _check_consent(referral: Referral, data: dict[str, Any], identifying: dict[s
 
 
 def _add_consent(user: User, referral: Referral, data: dict[str, Any]) -> Consent:
+    texts = {name: crypto.encrypt_text(data[name]) if data.get(name) else ""
+             for name in CONSENT_TEXTS}
     consent = Consent(receiver_org_id=referral.receiver_org_id, items=list(data.get("items", [])),
-                      purpose=data["purpose"], method=data["method"],
-                      verbal_reason=data.get("verbal_reason", ""),
-                      expires_on=data["expires_on"],
+                      method=data["method"], expires_on=data["expires_on"],
                       minor_basis=MinorBasis(data["minor_basis"]) if data.get("minor_basis")
-                      else None,
-                      legal_basis=data.get("legal_basis", ""), recorded_by_id=user.id)
+                      else None, recorded_by_id=user.id, **texts)
     referral.consents.append(consent)
     return consent
 
@@ -201,9 +202,9 @@ def _send_new(user: User, sender: Organization, slug: str, data: dict[str, Any],
     referral = Referral(sender_org_id=sender.id, receiver_org_id=receiver.id,
                         created_by_id=user.id, service=data["service"],
                         urgency=Urgency(data["urgency"]), age_range=data["age_range"],
-                        contact_person=data["contact_person"], handoff_time=data["handoff_time"],
                         client_data=crypto.encrypt_json(
-                            {item: data.get(item, "") for item in CLIENT_ITEMS}),
+                            {item: data.get(item, "") for item in (*CLIENT_ITEMS,
+                                                                   *HANDOFF_ITEMS)}),
                         identifying_data=crypto.encrypt_json(identifying) if identifying
                         else None, placement=placement)
     _check_consent(referral, data["consent"], identifying, sender)
@@ -431,9 +432,9 @@ def _redirected_draft(user: User, referral: Referral, organization: Organization
     draft = Referral(sender_org_id=sender.id, receiver_org_id=organization.id,
                      created_by_id=user.id, redirected_from_id=referral.id,
                      service=referral.service, urgency=referral.urgency,
-                     age_range=referral.age_range, contact_person=user.name,
-                     handoff_time=referral.handoff_time if carried else "",
-                     client_data=crypto.rotate(referral.client_data)
+                     age_range=referral.age_range,
+                     client_data=crypto.encrypt_json(
+                         {**crypto.decrypt_json(referral.client_data), "contact_person": user.name})
                      if carried and referral.client_data else None)
     db_session.add(draft)
     _event(draft, "created", user, None, ReferralStatus.DRAFT, "")
@@ -480,6 +481,7 @@ class ClientView:
     event_notes: dict[int, str] = field(default_factory=dict)
     shown: bool = False
     notes_hidden: bool = False  # there are notes, but not for this viewer now
+    consents: dict[int, dict[str, str]] = field(default_factory=dict)  # id -> free text
 
 
 def client_view(user: User, referral: Referral) -> ClientView:
@@ -496,6 +498,10 @@ def client_view(user: User, referral: Referral) -> ClientView:
     # Notes are where the most sensitive things get written: they go dark with the details.
     view.notes_hidden = not view.shown and bool(referral.notes)
     if view.shown:
+        view.consents = {consent.id: {name: crypto.decrypt_text(value) if value else ""
+                                      for name in CONSENT_TEXTS
+                                      if (value := getattr(consent, name)) is not None}
+                         for consent in referral.consents}
         view.notes = [(note, crypto.decrypt_text(note.body) if note.body else "")
                       for note in referral.notes]
         view.event_notes = {event.id: crypto.decrypt_text(event.note)
@@ -711,8 +717,8 @@ def _purge_closed(now: dt.datetime, result: SweepReport) -> None:
     ).all()
     for referral_id in ids:
         db_session.execute(update(Referral).where(Referral.id == referral_id).values(
-            client_data=None, identifying_data=None, contact_person="", handoff_time="",
-            purged_at=now).execution_options(synchronize_session=False))
+            client_data=None, identifying_data=None, purged_at=now)
+            .execution_options(synchronize_session=False))
         # The consent's free text can name the client's circumstances ("Minor is pregnant").
         db_session.execute(update(Consent).where(Consent.referral_id == referral_id)
                            .values(purpose="", verbal_reason="", legal_basis="")

@@ -79,7 +79,8 @@ def test_sweep_expires_once_and_prints_one_json_document(env: dict[str, str],
 def test_rotate_data_key_lets_the_old_key_go(env: dict[str, str], overdue: str) -> None:
     new = Fernet.generate_key().decode()
     result = run({**env, "DIRECTORY_DATA_KEY": f"{new},{KEY}"}, "rotate-data-key", "--json")
-    assert json.loads(result.output) == {"rotated": 2}
+    # client data, identifying data and the consent's purpose
+    assert json.loads(result.output) == {"rotated": 3}
     app = _app(env, key=new)
     with app.app_context():
         referral = get_session().query(Referral).one()

@@ -168,12 +168,18 @@ def test_partners_that_lost_a_placement_lose_their_consent_at_once(
 
 # --- 7. the consent's free text and the hand-off plan -----------------------------------------
 
-def test_consent_free_text_and_the_handoff_plan_are_hidden_without_consent_and_purged(
+def test_consent_free_text_and_the_handoff_plan_are_encrypted_hidden_and_purged(
         partners: Partners, factory: Factory, client: FlaskClient, auth: AuthActions,
         db: Session) -> None:
     referral = _accepted(partners, factory, age_range="12-17", **HANDOFF,
                          consent={"method": "verbal", "minor_basis": "minor_alone",
                                   **FREE_TEXT})
+    consents = db.execute(text("SELECT * FROM referral_consents WHERE referral_id = :id"),
+                          {"id": referral.id}).all()
+    row = db.execute(text("SELECT * FROM referrals WHERE id = :id"), {"id": referral.id}).one()
+    stored = repr([tuple(consent) for consent in consents]) + repr(tuple(row))
+    for value in (*FREE_TEXT.values(), *HANDOFF.values()):
+        assert value not in stored  # encrypted at rest
     page = _page(client, auth, partners.receiver_user.email, referral)
     for value in (*FREE_TEXT.values(), *HANDOFF.values()):
         assert value in page.replace("&#39;", "'")
@@ -188,11 +194,11 @@ def test_consent_free_text_and_the_handoff_plan_are_hidden_without_consent_and_p
                                                       "version": referral.version})
     days = current_app.config["CLIENT_DATA_RETENTION_DAYS"]
     assert referral.public_id in ops.sweep(utcnow() + dt.timedelta(days=days + 1)).purged
-    stored = db.execute(text(
-        "SELECT c.purpose, c.verbal_reason, c.legal_basis, r.contact_person, r.handoff_time "
+    purged = db.execute(text(
+        "SELECT c.purpose, c.verbal_reason, c.legal_basis, r.client_data "
         "FROM referral_consents c JOIN referrals r ON r.id = c.referral_id "
         "WHERE r.id = :id"), {"id": referral.id}).one()
-    assert tuple(stored) == ("", "", "", "", "")
+    assert tuple(purged) == ("", "", "", None)
 
 
 # --- 8. suspended organizations -----------------------------------------------------------------

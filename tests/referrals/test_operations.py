@@ -104,7 +104,9 @@ def test_a_minor_needs_the_guardian_or_a_named_legal_basis(partners: Partners,
     referral = factory.referral(partners.referrer, partners.receiver, age_range="12-17",
                                 consent={"minor_basis": "minor_alone",
                                          "legal_basis": "State law lets minors 16+ consent"})
-    assert referral.consent.legal_basis.startswith("State law")
+    texts = ops.client_view(partners.referrer, referral).consents[referral.consent.id]
+    assert texts["legal_basis"].startswith("State law")
+    assert "State law" not in referral.consent.legal_basis  # stored encrypted
 
 
 def test_nobody_refers_to_a_suspended_partner_or_as_a_coordinator(
@@ -277,7 +279,7 @@ def test_rotating_the_data_key_re_encrypts_everything(partners: Partners, factor
     old = current_app.config["DATA_KEY"]
     new = Fernet.generate_key().decode()
     monkeypatch.setitem(current_app.config, "DATA_KEY", f"{new},{old}")
-    assert rotate_data_key() == 3  # client data, identifying data, one note
+    assert rotate_data_key() == 4  # client data, identifying data, one note, the purpose
     monkeypatch.setitem(current_app.config, "DATA_KEY", new)
     assert crypto.decrypt_json(referral.identifying_data)["phone"] == "555-0142"
     assert crypto.decrypt_text(referral.notes[0].body) == "Call after 5."
