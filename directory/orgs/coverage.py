@@ -32,6 +32,7 @@ MAX_RADIUS_MI = 500.0
 MAX_POLYGON_BYTES = 200_000
 MAX_POLYGON_VERTICES = 5_000
 MAX_POLYGON_SPAN_DEGREES = 30.0
+TIE_MILES = 1.0  # a radius centred this near a confidential location is drawn around it
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +212,7 @@ def build_coverage_area(organization: Organization, data: dict[str, Any],
             else:
                 lat, lon, place = found.lat, found.lon, found.label
             area.center_lat, area.center_lon, area.radius_mi = lat, lon, radius
-            area.label = f"Within {radius:g} mi of {place}"
+            area.label = radius_label(radius, place)
             bounds = circle_bounds(lat, lon, radius)
         case CoverageKind.STATE:
             state = (data.get("state") or "").upper()
@@ -244,12 +245,16 @@ def build_coverage_area(organization: Organization, data: dict[str, Any],
     return area
 
 
+def radius_label(miles: float, place: str) -> str:
+    return f"Within {miles:g} mi of {place}"
+
+
 def confidential_location_at(organization: Organization, lat: float,
                              lon: float) -> Location | None:
-    """The organization's confidential location within a mile of a radius centre given as a
-    point: such a radius is tied to the location, or it would publish the location's point."""
+    """The organization's confidential location within TIE_MILES of a radius centre given as
+    a point: such a radius is tied to the location, or it would publish the location's point."""
     for location in organization.locations:
-        if location.confidential and haversine_mi(lat, lon, *location.true_point) <= 1.0:
+        if location.confidential and haversine_mi(lat, lon, *location.true_point) <= TIE_MILES:
             return location
     return None
 
@@ -259,7 +264,7 @@ def recentre_tied_areas(location: Location, areas: Sequence[CoverageArea]) -> No
     for area in areas:
         if area.kind == CoverageKind.RADIUS and area.location is location:
             area.center_lat, area.center_lon = location.latitude, location.longitude
-            area.label = f"Within {area.radius_mi:g} mi of {location.city}, {location.state}"
+            area.label = radius_label(area.radius_mi or 0.0, f"{location.city}, {location.state}")
             (area.min_lat, area.max_lat, area.min_lon,
              area.max_lon) = circle_bounds(location.latitude, location.longitude,
                                            area.radius_mi or 0.0)

@@ -6,6 +6,7 @@ import datetime as dt
 import enum
 import uuid
 import zoneinfo
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -23,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from directory.db import Base, UTCDateTime, created_at, int_pk, updated_at
+from directory.db import Base, UTCDateTime, created_at, int_pk, updated_at, utcnow
 from directory.geo.public import public_point
 from directory.types import str_enum
 
@@ -31,6 +32,14 @@ DEFAULT_TIMEZONE = "America/New_York"
 UNIT_X = "cos(radians({0})) * cos(radians({1}))"
 UNIT_Y = "cos(radians({0})) * sin(radians({1}))"
 UNIT_Z = "sin(radians({0}))"
+
+
+def true_point_of(location: Any) -> tuple[float, float]:
+    """The true point of a location, or of a row with its columns: ``true_latitude``/
+    ``true_longitude`` where set (a confidential one), else ``latitude``/``longitude``."""
+    if location.true_latitude is not None and location.true_longitude is not None:
+        return location.true_latitude, location.true_longitude
+    return location.latitude, location.longitude
 
 
 def new_hsds_id() -> str:
@@ -193,6 +202,10 @@ class Organization(Base):
     def is_active(self) -> bool:
         return self.status == MembershipStatus.ACTIVE
 
+    def local_date(self, now: dt.datetime | None = None) -> dt.date:
+        """The date ``now`` (default: the present) in the organization's own zone."""
+        return (now or utcnow()).astimezone(self.time_zone).date()
+
     @property
     def time_zone(self) -> zoneinfo.ZoneInfo:
         """The organization's own zone: its first location's (the Eastern zone without one)."""
@@ -310,9 +323,7 @@ class Location(Base):
     @property
     def true_point(self) -> tuple[float, float]:
         """Where the location really is: for its own organization's eyes only."""
-        if self.true_latitude is not None and self.true_longitude is not None:
-            return self.true_latitude, self.true_longitude
-        return self.latitude, self.longitude
+        return true_point_of(self)
 
     def place(self, lat: float, lon: float, confidential: bool | None = None) -> None:
         """Put the location at its true point ``lat``, ``lon`` (and change whether it is

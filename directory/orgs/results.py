@@ -25,6 +25,7 @@ from directory.orgs.models import (
     OrganizationLanguage,
     Service,
     ServiceCategory,
+    true_point_of,
 )
 from directory.orgs.operations import days_since
 from directory.orgs.search import SearchResults
@@ -83,12 +84,6 @@ def coverage_shapes(organization: Organization, reveal_confidential: bool) -> li
                    if reveal_confidential else {})
     return [shape for area in organization.coverage_areas
             if (shape := _shape(area, hidden, true_points)) is not None]
-
-
-def _true_point(location: Any) -> Point:
-    if location.true_latitude is not None and location.true_longitude is not None:
-        return location.true_latitude, location.true_longitude
-    return location.latitude, location.longitude
 
 
 def _grouped(rows: Any) -> dict[int, list[Any]]:
@@ -153,14 +148,14 @@ def present(results: SearchResults, viewer: Viewer | None) -> list[ResultView]:
         reveal = organization.id in revealing
         own_locations = locations[organization.id]
         hidden = {loc.id for loc in own_locations if loc.confidential and not reveal}
-        true_points = ({loc.id: _true_point(loc) for loc in own_locations if loc.confidential}
+        true_points = ({loc.id: true_point_of(loc) for loc in own_locations if loc.confidential}
                        if reveal else {})
         location = next((loc for loc in own_locations if loc.id == hit.location_id), None)
         exact = location is not None and location.id not in hidden
         distance = hit.distance_mi
         point: Point | None = None
         if exact and location is not None:
-            point = _true_point(location)
+            point = true_point_of(location)
             if location.id in true_points and distance is not None:
                 # Found through its public point; its members get the true distance.
                 distance = haversine_mi(results.point.lat, results.point.lon, *point)

@@ -223,7 +223,7 @@ class Consent(Base):
 
     def local_date(self, now: dt.datetime | None = None) -> dt.date:
         """The date ``now`` (default: the present) in the recording organization's zone."""
-        return (now or utcnow()).astimezone(self.referral.sender.time_zone).date()
+        return self.referral.sender.local_date(now)
 
 
 class ReferralEvent(Base):

@@ -150,7 +150,7 @@ def _check_consent(referral: Referral, data: dict[str, Any], identifying: dict[s
     end date is a day in the zone of ``sender``, the organization that records it."""
     errors: dict[str, str] = {}
     with db_session.no_autoflush:  # the referral being built is not ready to be written
-        today = utcnow().astimezone(sender.time_zone).date()
+        today = sender.local_date()
     if data["expires_on"] <= today:
         errors["consent.expires_on"] = "The consent must end after today."
     if referral.age_range in MINOR_AGE_RANGES and not data.get("minor_basis"):
@@ -381,8 +381,9 @@ def transition(user: User | None, referral: Referral, data: dict[str, Any]) -> R
                                                   "referrals."})
     now = utcnow()
     if target == ReferralStatus.ACCEPTED and referral.is_overdue(now):
-        raise ReferralConflict("The answer deadline passed: this referral has expired and "
-                               "can no longer be accepted. The referrer has been told.")
+        raise ReferralConflict("The answer deadline passed: this referral can no longer be "
+                               "accepted. The next sweep marks it expired and tells both "
+                               "sides.")
     # A redirect carries the client's details only while the closing side may see them.
     carried = (can(user, Permission.VIEW_CLIENT_DETAILS, referral)
                if redirect_to is not None else False)
