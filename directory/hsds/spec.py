@@ -1,9 +1,10 @@
 """The HSDS 3.0 tables and fields, read from Open Referral's own data package descriptor.
 
-`datapackage.json` beside this module is the descriptor published with HSDS 3.0 (CC BY-SA 4.0),
-shipped with the package so that export and import never need the network. The export writes
-it as the package's descriptor; the import checks every row against its field definitions.
-The test suite checks that it still equals the copy in ../shared/hsds/3.0.
+`standard/3.0/datapackage.json` is the descriptor published with HSDS 3.0 (CC BY-SA 4.0; see
+`standard/SOURCE.txt` and `standard/LICENSE`), shipped with the package together with the
+standard's JSON schemas, API reference and examples, so that export, import, the HSDS API and
+the tests never need the network or anything outside the repository. The export writes it as
+the package's descriptor; the import checks every row against its field definitions.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-DESCRIPTOR_PATH = Path(__file__).with_name("datapackage.json")
+STANDARD_PATH = Path(__file__).with_name("standard") / "3.0"
+DESCRIPTOR_PATH = STANDARD_PATH / "datapackage.json"
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _SHARED_LENGTH = 32
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(:([0-5]\d)(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?$")

@@ -1,4 +1,4 @@
-"""HSDS fixtures: Open Referral's schemas beside the repository, packages written and read back."""
+"""HSDS fixtures: Open Referral's schemas shipped in the package, packages written and read back."""
 
 from __future__ import annotations
 
@@ -10,23 +10,22 @@ import pytest
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from directory.hsds import spec
 from directory.hsds.operations import export_csv, import_hsds
 from directory.hsds.reader import open_source
 from directory.hsds.report import ImportReport
 from directory.models import Organization
 from directory.seeding import SeedReport, load_organizations
 
-SHARED_HSDS = Path(__file__).resolve().parents[2].parent / "shared" / "hsds" / "3.0"
+HSDS_STANDARD = spec.STANDARD_PATH
 
 
 @pytest.fixture(scope="session")
 def hsds_spec() -> Path:
-    """Open Referral's HSDS 3.0 schemas and examples. CI always has them beside the
-    repository; without them the HSDS tests fail rather than pass unchecked."""
-    assert (SHARED_HSDS / "datapackage.json").is_file(), (
-        f"HSDS 3.0 schemas not found at {SHARED_HSDS}: the suite expects ../shared/hsds/3.0 "
-        "beside the repository")
-    return SHARED_HSDS
+    """Open Referral's HSDS 3.0 schemas and examples, as the package ships them."""
+    assert (HSDS_STANDARD / "datapackage.json").is_file(), (
+        f"HSDS 3.0 schemas not found at {HSDS_STANDARD}")
+    return HSDS_STANDARD
 
 
 @pytest.fixture()

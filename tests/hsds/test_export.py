@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import csv
 import gzip
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -22,6 +23,8 @@ from directory.hsds.taxonomy import mapping
 from directory.orgs.models import MembershipStatus
 from tests.factories import Factory
 from tests.hsds.conftest import export_to, package_files, read_csv
+
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 SAFE_HOUSE = {"name": "Harbor safe house", "address": "77 Quiet Court", "city": "Houston",
               "state": "TX", "postal_code": "77019", "latitude": 29.7512, "longitude": -95.4107,
@@ -66,8 +69,16 @@ def frictionless_errors(hsds_spec: Path, package: Path) -> list[str]:
     return [f"{task.name}: {error.message}" for task in report.tasks for error in task.errors]
 
 
-def test_shipped_descriptor_is_open_referrals(hsds_spec: Path) -> None:
-    assert spec.descriptor() == json.loads((hsds_spec / "datapackage.json").read_text())
+def test_shipped_standard_is_open_referrals_unchanged(hsds_spec: Path) -> None:
+    """Every file of the shipped HSDS copy still has the checksum recorded when it was copied
+    from Open Referral's repository (standard/SOURCE.txt says from where)."""
+    root = hsds_spec.parent
+    recorded = dict(line.split("  ./")[::-1]
+                    for line in (root / "SHA256SUMS").read_text().splitlines())
+    shipped = {str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+               for path in sorted(root.rglob("*")) if path.is_file() and path.name != "SHA256SUMS"}
+    assert shipped == recorded
+    assert spec.descriptor()["version"] == "3.0.0"
 
 
 def test_export_of_the_demo_network_passes_frictionless_validate(
@@ -178,7 +189,7 @@ def test_exporting_twice_gives_identical_files(factory: Factory, tmp_path: Path)
 
 
 def test_every_service_category_is_mapped_and_documented(tmp_path: Path) -> None:
-    with (spec.DESCRIPTOR_PATH.parents[2] / "seed" / "taxonomy.csv").open() as handle:
+    with (REPOSITORY / "seed" / "taxonomy.csv").open() as handle:
         codes = [row["code"] for row in csv.DictReader(handle)]
     rows = mapping()
     assert sorted(row.code for row in rows) == sorted(codes)
@@ -186,7 +197,7 @@ def test_every_service_category_is_mapped_and_documented(tmp_path: Path) -> None
     targets = [row.term.casefold() for row in rows if row.import_target]
     assert len(targets) == len(set(targets)), "an Open Eligibility term imports to one category"
     assert all(bool(row.term) == (row.relation != "none") for row in rows)
-    docs = (spec.DESCRIPTOR_PATH.parents[2] / "docs" / "hsds.md").read_text()
+    docs = (REPOSITORY / "docs" / "hsds.md").read_text()
     assert "hsds_taxonomy.csv" in docs
 
 

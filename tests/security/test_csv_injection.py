@@ -20,7 +20,7 @@ from directory.orgs.models import Organization
 from directory.safecsv import TRIGGERS, escape_cell, unescape_cell
 from tests.factories import Factory
 from tests.hsds.conftest import (
-    SHARED_HSDS,
+    HSDS_STANDARD,
     export_to,
     import_path,
     package_files,
@@ -56,7 +56,7 @@ def _formula_cells(cells: list[tuple[str, str, str]]) -> list[tuple[str, str, st
 
 
 def _frictionless_errors(package: Path) -> list[str]:
-    descriptor = json.loads((SHARED_HSDS / "datapackage.json").read_text())
+    descriptor = json.loads((HSDS_STANDARD / "datapackage.json").read_text())
     report = Package(descriptor, basepath=str(package)).validate()
     return [f"{task.name}: {error.message}" for task in report.tasks for error in task.errors]
 
