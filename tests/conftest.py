@@ -1,7 +1,8 @@
 """Test fixtures: one migrated database per test session, one rolled-back transaction per test.
 
 Set DIRECTORY_DATABASE_URL to run the suite on PostgreSQL; its schema is dropped and rebuilt
-at the start of the session, so point it at a database kept for tests.
+at the start of the session, so point it at a database kept for tests. Under pytest-xdist each
+worker gets a database of its own beside it (`test_gw0`, `test_gw1`...), created when missing.
 """
 
 from __future__ import annotations
@@ -36,8 +37,31 @@ def _reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+def _worker_database(url: str) -> str:
+    """The PostgreSQL database of this pytest-xdist worker, so that workers never drop each
+    other's schema."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        exists = connection.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}).scalar()
+        if not exists:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
 def _test_settings(tmp: Path) -> dict[str, Any]:
     url = os.environ.get("DIRECTORY_DATABASE_URL") or f"sqlite:///{tmp / 'test.db'}"
+    if url.startswith("postgresql"):
+        url = _worker_database(url)
     # Two-factor sign-in is off by default in the suite so any test can sign in as an admin or
     # a coordinator with a password; tests/accounts turn it on where it is the subject.
     return {"ENV": "testing", "INSTANCE_PATH": str(tmp / "instance"), "DATABASE_URL": url,
