@@ -1,7 +1,7 @@
 """`directory sweep`: what the directory does on a schedule, in one transaction.
 
 Referral deadlines and client-data retention are the referrals domain's (see
-referrals/operations.py); the rest is deleting records that stopped working a while ago:
+referrals/sweep.py); the rest is deleting records that stopped working a while ago:
 browser sessions, mailed links, invitations, API tokens and delivered mail. Each domain
 deletes its own rows; this module only decides when and puts the report together.
 """
@@ -16,8 +16,8 @@ from directory.accounts.operations import purge_account_tokens, purge_invitation
 from directory.api.operations import purge_tokens
 from directory.db import utcnow
 from directory.mail.operations import purge_sent
-from directory.referrals.operations import SweepReport as ReferralSweepReport
-from directory.referrals.operations import sweep as sweep_referrals
+from directory.referrals.sweep import SweepReport as ReferralSweepReport
+from directory.referrals.sweep import sweep as sweep_referrals
 
 # How long a session, link, token or delivered message is kept once it stopped working: long
 # enough to answer "who signed in from where last week", short enough not to keep a history.

@@ -32,7 +32,7 @@ from directory.audit.operations import record
 from directory.db import db_session, utcnow
 from directory.mail.operations import external_url, queue_mail
 from directory.orgs.models import MembershipStatus, Organization
-from directory.orgs.operations import Page
+from directory.paging import Page
 
 log = logging.getLogger(__name__)
 

@@ -42,8 +42,9 @@ from directory.orgs.operations import (
 from directory.orgs.results import present
 from directory.orgs.search import SearchError, search
 from directory.orgs.views import load_organization
-from directory.referrals import notifications, states
+from directory.referrals import boxes, disclosure, notifications, states
 from directory.referrals import operations as ops
+from directory.referrals.errors import ReferralError
 from directory.referrals.models import Referral, ReferralNote, ReferralStatus
 from directory.referrals.schemas import (
     ConsentSchema,
@@ -90,8 +91,8 @@ def _unsearchable(error: SearchError) -> Response:
                           fields={error.field: [str(error)]})
 
 
-@bp.errorhandler(ops.ReferralError)
-def _refused(error: ops.ReferralError) -> Response:
+@bp.errorhandler(ReferralError)
+def _refused(error: ReferralError) -> Response:
     return error_response(error.status, error.message,
                           code="validation_error" if error.fields else None,
                           fields={name: [message] for name, message in error.fields.items()})
@@ -302,7 +303,7 @@ def _referral_item(referral: Referral) -> dict[str, Any]:
 
 def _referral_detail(user: User, referral: Referral) -> Response:
     """The referral as ``user`` may see it; ``client_view`` audits the view of client data."""
-    view = ops.client_view(user, referral)
+    view = disclosure.client_view(user, referral)
     side = referral_side(user, referral)
     consent = referral.consent
     return jsonify(ReferralDetailSchema().dump({
@@ -361,9 +362,9 @@ def referrals() -> Response:
     cursor = query.pop("cursor")
     limit = query.pop("limit") or current_app.config["PAGE_SIZE"]
     offset = decode_cursor(cursor, query)
-    filters = ops.BoxFilters(status=query["status"], urgency=query["urgency"],
+    filters = boxes.BoxFilters(status=query["status"], urgency=query["urgency"],
                              partner=query["partner"].strip())
-    found = ops.box(user, query["box"], filters, offset=offset, limit=limit + 1)
+    found = boxes.box(user, query["box"], filters, offset=offset, limit=limit + 1)
     return jsonify(ReferralPageSchema().dump({
         "items": [_referral_item(referral) for referral in found[:limit]],
         "next_cursor": encode_cursor(offset + limit, query) if len(found) > limit else None,
@@ -492,7 +493,7 @@ def add_referral_note(public_id: str) -> tuple[Response, int]:
     """
     user, found = _referral(public_id)
     data = NoteSchema().load(_json_object())
-    note = ops.add_note(user, found, data)
+    note = disclosure.add_note(user, found, data)
     return jsonify(ReferralNoteOutSchema().dump(_note(note, data["body"]))), 201
 
 
@@ -514,7 +515,7 @@ def revoke_referral_consent(public_id: str) -> Response:
         404: {$ref: '#/components/responses/NotFound'}
     """
     user, found = _referral(public_id)
-    ops.revoke_consent(user, found)
+    disclosure.revoke_consent(user, found)
     return _referral_detail(user, found)
 
 

@@ -24,7 +24,7 @@ from directory.accounts.models import User
 from directory.audit.models import AuditAction, AuditEvent
 from directory.db import db_session, get_session, utcnow
 from directory.orgs.models import Organization
-from directory.orgs.operations import Page
+from directory.paging import Page
 
 log = logging.getLogger(__name__)
 

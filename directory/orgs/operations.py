@@ -10,7 +10,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row, Select, func, or_, select
@@ -18,6 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from directory.accounts.models import User
 from directory.audit.models import AuditAction
+from directory.audit.operations import record
 from directory.db import db_session, utcnow
 from directory.geo.gazetteer import gazetteer
 from directory.geo.geocoder import GeocodeError, geocode
@@ -36,6 +37,7 @@ from directory.orgs.models import (
     ServiceCategory,
 )
 from directory.orgs.schemas import WEEKDAYS
+from directory.paging import Page
 
 
 class ListingError(ValueError):
@@ -120,27 +122,6 @@ class OrganizationFilters:
     kind: OrganizationKind | None = None
     state: str | None = None
     service: str | None = None
-
-
-@dataclass
-class Page:
-    items: list[Any]
-    page: int
-    per_page: int
-    total: int
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
 
 
 def service_codes_under(code: str) -> list[str]:
@@ -346,9 +327,6 @@ def update_listing(actor: User, organization: Organization, changes: dict[str, A
     """Apply a validated partial listing: only the fields given change. Rows kept in a list
     (a language, a population) are kept as they are, so nothing is deleted and re-added.
     The audit log names the fields that changed, not their values."""
-    # Imported here: directory.audit.operations imports this module (Page).
-    from directory.audit.operations import record
-
     changed = _changed_fields(organization, changes)
     for name in EDITABLE_FIELDS:
         if name in changes:

@@ -2,8 +2,9 @@
 
 Plain functions taking the acting user and validated data (see ``schemas.py``), callable from
 the web, the API and the CLI alike. They check the rule, change state, append the timeline
-event, notify and flush; the caller commits. Failures are typed ``ReferralError``s carrying
-an HTTP status and a field map.
+event, notify and flush; the caller commits. Failures are typed ``ReferralError``s
+(``errors.py``) carrying an HTTP status and a field map. What a side may read of the client
+is ``disclosure.py``; inboxes are ``boxes.py``; deadlines and retention ``sweep.py``.
 """
 
 from __future__ import annotations
@@ -12,21 +13,25 @@ import datetime as dt
 import logging
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from directory.accounts.models import User
 from directory.accounts.permissions import Permission, can, may_open_referral, referral_side
-from directory.audit.operations import record
 from directory.db import db_session, lost_race, utcnow
 from directory.orgs.models import Organization, Service, ServiceCategory
 from directory.referrals import crypto, states
+from directory.referrals.disclosure import end_consents
+from directory.referrals.errors import (
+    InvalidReferral,
+    ReferralConflict,
+    ReferralForbidden,
+    ReferralNotFound,
+)
 from directory.referrals.models import (
     CLIENT_ITEMS,
     CONSENT_TEXTS,
@@ -41,7 +46,6 @@ from directory.referrals.models import (
     PlacementRequest,
     Referral,
     ReferralEvent,
-    ReferralNote,
     ReferralStatus,
     Urgency,
 )
@@ -49,35 +53,6 @@ from directory.referrals.notifications import notify
 from directory.referrals.states import Side
 
 log = logging.getLogger(__name__)
-
-
-class ReferralError(Exception):
-    """A refused operation: ``status`` for HTTP, ``fields`` for messages next to inputs."""
-
-    status = 400
-
-    def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.fields = fields or {}
-
-
-class InvalidReferral(ReferralError):
-    status = 400
-
-
-class ReferralForbidden(ReferralError):
-    status = 403
-
-
-class ReferralNotFound(ReferralError):
-    status = 404
-
-
-class ReferralConflict(ReferralError):
-    """Someone else changed the referral first; nothing was changed."""
-
-    status = 409
 
 
 AUTOMATIC = "the directory (automatic)"  # the actor of the sweep and of placement withdrawals
@@ -404,7 +379,7 @@ def transition(user: User | None, referral: Referral, data: dict[str, Any]) -> R
     _flush_or_conflict()
     if target == ReferralStatus.WITHDRAWN:
         # The receiver no longer needs the details (a placement's other partners included).
-        _end_consents(referral, None, now, new_version=False)
+        end_consents(referral, None, now, new_version=False)
     if target == ReferralStatus.ACCEPTED and referral.placement_id is not None:
         _withdraw_siblings(referral)
     _notify_transition(user, referral, target)
@@ -468,270 +443,3 @@ def mark_viewed(user: User, referral: Referral) -> bool:
     db_session.flush()
     db_session.refresh(referral, ["viewed_at", "events"])
     return True
-
-
-# --- client details, notes, consent -------------------------------------------------------
-
-@dataclass
-class ClientView:
-    """What a side of the hand-off may read, decrypted for one page view."""
-
-    details: dict[str, str] = field(default_factory=dict)
-    identifying: dict[str, str] = field(default_factory=dict)
-    notes: list[tuple[ReferralNote, str]] = field(default_factory=list)
-    event_notes: dict[int, str] = field(default_factory=dict)
-    shown: bool = False
-    notes_hidden: bool = False  # there are notes, but not for this viewer now
-    consents: dict[int, dict[str, str]] = field(default_factory=dict)  # id -> free text
-
-
-def client_view(user: User, referral: Referral) -> ClientView:
-    """Decrypt client details and notes for ``user``, writing one audit event for the view."""
-    view = ClientView()
-    if can(user, Permission.VIEW_CLIENT_DETAILS, referral):
-        view.details = crypto.decrypt_json(referral.client_data)
-        identifying = crypto.decrypt_json(referral.identifying_data)
-        consent = referral.consent
-        allowed = set(consent.items) if consent is not None and consent.in_force() else set()
-        view.identifying = {k: v for k, v in identifying.items()
-                            if referral_side(user, referral) == Side.SENDER or k in allowed}
-        view.shown = True
-    # Notes are where the most sensitive things get written: they go dark with the details.
-    view.notes_hidden = not view.shown and bool(referral.notes)
-    if view.shown:
-        view.consents = {consent.id: {name: crypto.decrypt_text(value) if value else ""
-                                      for name in CONSENT_TEXTS
-                                      if (value := getattr(consent, name)) is not None}
-                         for consent in referral.consents}
-        view.notes = [(note, crypto.decrypt_text(note.body) if note.body else "")
-                      for note in referral.notes]
-        view.event_notes = {event.id: crypto.decrypt_text(event.note)
-                            for event in referral.events if event.note}
-    if view.shown or view.notes or view.event_notes:
-        record("referral_client_details_viewed", actor=user,
-               organization=user_side_organization(user, referral),
-               details={"referral": referral.public_id,
-                        "items": sorted([*view.details, *view.identifying]),
-                        "notes": len(view.notes)})
-    return view
-
-
-def user_side_organization(user: User, referral: Referral) -> Organization | None:
-    match referral_side(user, referral):
-        case Side.SENDER:
-            return referral.sender
-        case Side.RECEIVER:
-            return referral.receiver
-    return None
-
-
-def add_note(user: User, referral: Referral, data: dict[str, Any]) -> ReferralNote:
-    if not can(user, Permission.ADD_REFERRAL_NOTE, referral):
-        raise ReferralForbidden("Notes can be added once a referral is sent, until it is purged.")
-    organization = user_side_organization(user, referral)
-    note = ReferralNote(author_id=user.id, author_org_id=organization.id if organization else None,
-                        body=crypto.encrypt_text(data["body"]))
-    referral.notes.append(note)
-    db_session.flush()
-    other = referral.receiver if organization is referral.sender else referral.sender
-    notify(referral, other, "note_added", exclude=user)
-    return note
-
-
-def _end_consents(referral: Referral, user: User | None, now: dt.datetime,
-                  new_version: bool = True) -> None:
-    """Revoke every consent of the referral still in force, in one statement (also one
-    recorded a moment ago by another request), and give the referral a new version (unless
-    the caller's own change just did) so that a form filled before it is a conflict."""
-    db_session.execute(update(Consent).where(Consent.referral_id == referral.id,
-                                             Consent.revoked_at.is_(None))
-                       .values(revoked_at=now, revoked_by_id=user.id if user else None)
-                       .execution_options(synchronize_session=False))
-    if new_version:
-        db_session.execute(update(Referral).where(Referral.id == referral.id)
-                           .values(version=Referral.version + 1)
-                           .execution_options(synchronize_session=False))
-    db_session.expire(referral, ["consents", "version"])
-
-
-def revoke_consent(user: User, referral: Referral) -> None:
-    """Revocation takes effect at once: the receiver no longer sees client details."""
-    if not can(user, Permission.REVOKE_CONSENT, referral):
-        raise ReferralForbidden("Only the referring organization revokes a consent in force.")
-    _end_consents(referral, user, utcnow())
-    db_session.add(ReferralEvent(referral_id=referral.id, kind="consent_revoked",
-                                 actor_id=user.id, actor_name=user.name))
-    db_session.flush()
-    db_session.refresh(referral, ["events", "consents", "version"])
-    if referral.status != ReferralStatus.DRAFT:
-        notify(referral, referral.receiver, "consent_revoked")
-
-
-# --- lists and reports ----------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class BoxFilters:
-    status: str = ""
-    urgency: str = ""
-    partner: str = ""
-    max_age_days: int | None = None
-
-
-def box(user: User, which: str, filters: BoxFilters, *, offset: int = 0,
-        limit: int = 200) -> list[Referral]:
-    """The user's inbox (received) or outbox (sent), newest first, ``limit`` from ``offset``."""
-    org_ids = [m.organization_id for m in user.memberships if m.organization.is_active]
-    own = Referral.receiver_org_id if which == "inbox" else Referral.sender_org_id
-    partner_column = Referral.sender_org_id if which == "inbox" else Referral.receiver_org_id
-    query = select(Referral).where(own.in_(org_ids))
-    if which == "inbox":
-        query = query.where(Referral.status != ReferralStatus.DRAFT)
-    if filters.status in ReferralStatus._value2member_map_:
-        query = query.where(Referral.status == filters.status)
-    if filters.urgency in Urgency._value2member_map_:
-        query = query.where(Referral.urgency == filters.urgency)
-    if filters.partner:
-        query = query.where(partner_column.in_(select(Organization.id).where(or_(
-            Organization.slug == filters.partner,
-            func.lower(Organization.name).contains(filters.partner.lower(), autoescape=True)))))
-    if filters.max_age_days is not None:
-        query = query.where(
-            Referral.created_at >= utcnow() - dt.timedelta(days=filters.max_age_days))
-    return list(db_session.scalars(
-        query.order_by(Referral.created_at.desc(), Referral.id.desc()).offset(offset).limit(limit)
-        .options(selectinload(Referral.sender), selectinload(Referral.receiver))))
-
-
-@dataclass
-class ReferralReport:
-    """Counts and timings for coordinators: no client detail can appear here."""
-
-    by_status: dict[str, int]
-    by_urgency: dict[str, int]
-    median_hours_to_response: float | None
-    overdue: int
-
-
-def report() -> ReferralReport:
-    rows = db_session.execute(select(Referral.status, func.count()).group_by(Referral.status))
-    by_status = {status.value: 0 for status in ReferralStatus}
-    by_status.update({status.value: count for status, count in rows})
-    urgency_rows = db_session.execute(
-        select(Referral.urgency, func.count()).group_by(Referral.urgency))
-    by_urgency = {urgency.value: 0 for urgency in Urgency}
-    by_urgency.update({urgency.value: count for urgency, count in urgency_rows})
-    pairs = db_session.execute(select(Referral.sent_at, Referral.responded_at).where(
-        Referral.responded_at.is_not(None), Referral.sent_at.is_not(None))).all()
-    hours = sorted((responded - sent).total_seconds() / 3600 for sent, responded in pairs)
-    median = hours[len(hours) // 2] if hours else None
-    overdue = db_session.scalar(select(func.count()).select_from(Referral).where(
-        Referral.status == ReferralStatus.SENT, Referral.response_due_at < utcnow())) or 0
-    return ReferralReport(by_status, by_urgency, median, overdue)
-
-
-# --- sweep: deadlines and retention ---------------------------------------------------------
-
-@dataclass
-class SweepReport:
-    expired: list[str] = field(default_factory=list)
-    due_soon: list[str] = field(default_factory=list)
-    identifying_purged: list[str] = field(default_factory=list)
-    purged: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"expired": self.expired, "due_soon": self.due_soon,
-                "identifying_purged": self.identifying_purged, "purged": self.purged}
-
-
-def sweep(now: dt.datetime | None = None) -> SweepReport:
-    """Expire overdue referrals, warn of near deadlines, purge client data past its purpose.
-
-    Idempotent: each step selects only what it has not done yet, so running it again (or from
-    two crons at once: the expiry is an optimistic-locked transition) changes nothing."""
-    now = now or utcnow()
-    result = SweepReport()
-    overdue = db_session.scalars(select(Referral).where(
-        Referral.status == ReferralStatus.SENT, Referral.response_due_at < now))
-    for referral in overdue.all():
-        try:
-            with db_session.begin_nested():
-                transition(None, referral, {"to": ReferralStatus.EXPIRED,
-                                            "version": referral.version})
-            result.expired.append(referral.public_id)
-        except ReferralConflict:
-            log.info("referral %s changed while expiring it; left alone", referral.public_id)
-    _warn_due_soon(now, result)
-    _purge_identifying(now, result)
-    _purge_closed(now, result)
-    return result
-
-
-def _warn_due_soon(now: dt.datetime, result: SweepReport) -> None:
-    """One warning per referral to its receiver, in the last quarter of its response window."""
-    candidates = db_session.scalars(select(Referral).where(
-        Referral.status == ReferralStatus.SENT, Referral.due_soon_notified_at.is_(None),
-        Referral.response_due_at >= now)).all()
-    for referral in candidates:
-        assert referral.sent_at is not None and referral.response_due_at is not None
-        window = referral.response_due_at - referral.sent_at
-        if referral.response_due_at - now > window / 4:
-            continue
-        claimed = db_session.execute(
-            update(Referral).where(Referral.id == referral.id,
-                                   Referral.due_soon_notified_at.is_(None))
-            .values(due_soon_notified_at=now).execution_options(synchronize_session=False))
-        if claimed.rowcount == 1:
-            notify(referral, referral.receiver, "due_soon")
-            result.due_soon.append(referral.public_id)
-
-
-def _purge_identifying(now: dt.datetime, result: SweepReport) -> None:
-    """Identifying details never outlive the consent that named them."""
-    candidates = db_session.scalars(select(Referral).where(
-        Referral.identifying_data.is_not(None))).all()
-    for referral in candidates:
-        consent = referral.consent
-        if consent is None or consent.in_force(now):
-            continue
-        db_session.execute(update(Referral).where(Referral.id == referral.id)
-                           .values(identifying_data=None)
-                           .execution_options(synchronize_session=False))
-        db_session.expire(referral, ["identifying_data"])
-        db_session.add(ReferralEvent(referral_id=referral.id, kind="identifying_purged",
-                                     actor_name=AUTOMATIC))
-        result.identifying_purged.append(referral.public_id)
-    db_session.flush()
-
-
-def _purge_closed(now: dt.datetime, result: SweepReport) -> None:
-    """Past the retention period after a referral ends (or after a draft was left unsent for
-    DRAFT_RETENTION_DAYS), only the de-identified record stays: organizations, service,
-    urgency, age range, states and times."""
-    days = int(current_app.config["CLIENT_DATA_RETENTION_DAYS"])
-    cutoff = now - dt.timedelta(days=days)
-    # A draft (a redirect never sent) holds a copy of the client's details too.
-    draft_cutoff = now - dt.timedelta(days=int(current_app.config["DRAFT_RETENTION_DAYS"]))
-    ids = db_session.scalars(select(Referral.id).where(
-        Referral.purged_at.is_(None),
-        or_(and_(Referral.status.in_(FINAL_STATUSES), Referral.finished_at < cutoff),
-            and_(Referral.status == ReferralStatus.DRAFT, Referral.created_at < draft_cutoff)))
-    ).all()
-    for referral_id in ids:
-        db_session.execute(update(Referral).where(Referral.id == referral_id).values(
-            client_data=None, identifying_data=None, purged_at=now)
-            .execution_options(synchronize_session=False))
-        # The consent's free text can name the client's circumstances ("Minor is pregnant").
-        db_session.execute(update(Consent).where(Consent.referral_id == referral_id)
-                           .values(purpose="", verbal_reason="", legal_basis="")
-                           .execution_options(synchronize_session=False))
-        db_session.execute(update(ReferralNote).where(ReferralNote.referral_id == referral_id)
-                           .values(body=None).execution_options(synchronize_session=False))
-        db_session.execute(update(ReferralEvent).where(ReferralEvent.referral_id == referral_id)
-                           .values(note=None).execution_options(synchronize_session=False))
-        db_session.add(ReferralEvent(referral_id=referral_id, kind="purged",
-                                     actor_name=AUTOMATIC))
-        result.purged.append(db_session.scalar(
-            select(Referral.public_id).where(Referral.id == referral_id)) or "")
-    db_session.flush()
-    if ids:
-        db_session.expire_all()

@@ -18,8 +18,9 @@ from directory.accounts.permissions import Permission, can, referral_side, requi
 from directory.db import db_session
 from directory.inputs import query_int
 from directory.orgs.models import Organization, ServiceCategory
-from directory.referrals import notifications, states
+from directory.referrals import boxes, disclosure, notifications, states
 from directory.referrals import operations as ops
+from directory.referrals.errors import InvalidReferral, ReferralError, ReferralNotFound
 from directory.referrals.models import (
     AGE_RANGES,
     IDENTIFYING_ITEMS,
@@ -86,7 +87,7 @@ def _form() -> dict[str, str]:
     return {name: value for name, value in request.form.items() if name != "csrf_token"}
 
 
-def _field_errors(error: ops.ReferralError) -> dict[str, str]:
+def _field_errors(error: ReferralError) -> dict[str, str]:
     return {name.replace(".", "_"): message for name, message in error.fields.items()}
 
 
@@ -94,12 +95,12 @@ def _field_errors(error: ops.ReferralError) -> dict[str, str]:
 
 def _box(which: str) -> str:
     require(current_user, Permission.USE_REFERRALS)
-    filters = ops.BoxFilters(status=request.args.get("status", ""),
+    filters = boxes.BoxFilters(status=request.args.get("status", ""),
                              urgency=request.args.get("urgency", ""),
                              partner=request.args.get("partner", "").strip()[:100],
                              max_age_days=query_int("age", None, maximum=MAX_AGE_DAYS))
     return render_template("referrals/box.html", which=which, filters=filters,
-                           referrals=ops.box(current_user, which, filters), **CHOICES)
+                           referrals=boxes.box(current_user, which, filters), **CHOICES)
 
 
 @bp.route("/inbox")
@@ -147,7 +148,7 @@ def new() -> Page:
             referral = ops.create_referral(current_user, ReferralSchema().load(data))
         except ValidationError as exc:
             errors = flat_errors(exc.messages)
-        except ops.ReferralError as exc:
+        except ReferralError as exc:
             errors = _field_errors(exc) or {"form": exc.message}
             status = exc.status
         else:
@@ -184,7 +185,7 @@ def new_placement() -> Page:
             placement = ops.create_placement_request(current_user, PlacementSchema().load(data))
         except ValidationError as exc:
             errors = flat_errors(exc.messages)
-        except ops.ReferralError as exc:
+        except ReferralError as exc:
             errors = _field_errors(exc) or {"form": exc.message}
             status = exc.status
         else:
@@ -206,7 +207,7 @@ def _load(public_id: str) -> Referral:
     require(current_user, Permission.MANAGE_OWN_ACCOUNT)  # visitors sign in first
     try:
         return ops.get_referral(current_user, public_id)
-    except ops.ReferralNotFound:
+    except ReferralNotFound:
         abort(404)
 
 
@@ -216,7 +217,7 @@ def _detail_page(referral: Referral, errors: dict[str, str] | None = None,
     return render_template(
         "referrals/detail.html", referral=referral, side=side,
         moves=states.allowed_targets(referral.status, side),
-        view=ops.client_view(current_user, referral), errors=errors or {},
+        view=disclosure.client_view(current_user, referral), errors=errors or {},
         overdue=referral.is_overdue(), redirects=ops.redirects_of(referral), **CHOICES), status
 
 
@@ -228,7 +229,7 @@ def detail(public_id: str) -> Page:
     return _detail_page(referral)
 
 
-def _refused(public_id: str, error: ops.ReferralError | ValidationError) -> tuple[str, int]:
+def _refused(public_id: str, error: ReferralError | ValidationError) -> tuple[str, int]:
     """Roll back whatever the refused action began, then show the page with the message."""
     db_session.rollback()
     referral = _load(public_id)
@@ -244,7 +245,7 @@ def transition(public_id: str) -> Page:
     try:
         draft = ops.transition(current_user, referral,
                                TransitionSchema().load(_form()))
-    except (ValidationError, ops.ReferralError) as exc:
+    except (ValidationError, ReferralError) as exc:
         return _refused(public_id, exc)
     flash(f"The referral is now {referral.status.label.lower()}.", "success")
     if draft is not None:
@@ -259,12 +260,12 @@ def send(public_id: str) -> Page:
     try:
         version = int(request.form.get("version", ""))
     except ValueError:
-        return _refused(public_id, ops.InvalidReferral("The page is out of date: reload it."))
+        return _refused(public_id, InvalidReferral("The page is out of date: reload it."))
     try:
         ops.send_draft(current_user, referral, version, ConsentSchema().load(_consent_form()))
     except ValidationError as exc:
         return _refused(public_id, ValidationError({"consent": exc.messages}))
-    except ops.ReferralError as exc:
+    except ReferralError as exc:
         return _refused(public_id, exc)
     flash(f"Referral sent to {referral.receiver.name}.", "success")
     return redirect(url_for("referrals.detail", public_id=referral.public_id))
@@ -279,7 +280,7 @@ def share_identifying(public_id: str) -> Page:
     data["consent"] = _consent_form()
     try:
         ops.share_identifying(current_user, referral, IdentifyingSchema().load(data))
-    except (ValidationError, ops.ReferralError) as exc:
+    except (ValidationError, ReferralError) as exc:
         return _refused(public_id, exc)
     flash(f"Identifying details shared with {referral.receiver.name}.", "success")
     return redirect(url_for("referrals.detail", public_id=referral.public_id))
@@ -289,8 +290,8 @@ def share_identifying(public_id: str) -> Page:
 def add_note(public_id: str) -> Page:
     referral = _load(public_id)
     try:
-        ops.add_note(current_user, referral, NoteSchema().load(_form()))
-    except (ValidationError, ops.ReferralError) as exc:
+        disclosure.add_note(current_user, referral, NoteSchema().load(_form()))
+    except (ValidationError, ReferralError) as exc:
         return _refused(public_id, exc)
     flash("Note added.", "success")
     return redirect(url_for("referrals.detail", public_id=referral.public_id) + "#notes")
@@ -300,8 +301,8 @@ def add_note(public_id: str) -> Page:
 def revoke_consent(public_id: str) -> Page:
     referral = _load(public_id)
     try:
-        ops.revoke_consent(current_user, referral)
-    except ops.ReferralError as exc:
+        disclosure.revoke_consent(current_user, referral)
+    except ReferralError as exc:
         return _refused(public_id, exc)
     flash("Consent revoked: the partner no longer sees the client's details.", "success")
     return redirect(url_for("referrals.detail", public_id=referral.public_id))
@@ -326,4 +327,4 @@ def notifications_read() -> Response:
 @bp.route("/report")
 def report() -> str:
     require(current_user, Permission.VIEW_REFERRAL_REPORT)
-    return render_template("referrals/report.html", report=ops.report(), **CHOICES)
+    return render_template("referrals/report.html", report=boxes.report(), **CHOICES)

@@ -29,9 +29,12 @@ from directory.audit.models import AuditEvent
 from directory.db import forget_old_pages, get_database, get_session, upgrade, utcnow
 from directory.mail.models import OutboxMessage
 from directory.orgs.models import Organization
+from directory.referrals import disclosure
 from directory.referrals import operations as ops
+from directory.referrals.errors import ReferralConflict, ReferralForbidden
 from directory.referrals.models import PlacementRequest, Referral, ReferralEvent
 from directory.referrals.schemas import PlacementSchema
+from directory.referrals.sweep import sweep
 from directory.seeding import SeedReport, load_taxonomy
 from tests.factories import Factory
 
@@ -69,7 +72,7 @@ def committed(app: Flask, settings: dict[str, Any], tmp_path: Path) -> Iterator[
         referral = factory.referral(referrer, receiver, name="Maria Quillfeather",
                                     phone="555-0199", alias="Zephyrine-Q",
                                     consent={"items": ["name", "phone"]})
-        ops.add_note(referrer, referral, {"body": "Quillfeather arrives Tuesday."})
+        disclosure.add_note(referrer, referral, {"body": "Quillfeather arrives Tuesday."})
         session.commit()
         result = Committed(application, referral.public_id, referrer.id,
                            [user.id for user in receivers], path)
@@ -120,7 +123,7 @@ def test_concurrent_answers_have_exactly_one_winner(committed: Committed) -> Non
             try:
                 ops.transition(user, referral, data)
                 session.commit()
-            except ops.ReferralConflict:
+            except ReferralConflict:
                 session.rollback()
                 return "conflict"
             return "won"
@@ -205,7 +208,7 @@ def test_concurrent_accepts_of_a_placement_have_exactly_one_winner(
             try:
                 ops.transition(user, referral, {"to": "accepted", "version": version})
                 session.commit()
-            except (ops.ReferralConflict, ops.ReferralForbidden):
+            except (ReferralConflict, ReferralForbidden):
                 session.rollback()
                 return "refused"
             return "won"
@@ -254,7 +257,7 @@ def test_a_copy_of_the_files_after_a_purge_holds_nothing_purged(committed: Commi
         session.commit()
         later = utcnow() + dt.timedelta(
             days=committed.app.config["CLIENT_DATA_RETENTION_DAYS"] + 1)
-        assert ops.sweep(later).purged == [committed.public_id]
+        assert sweep(later).purged == [committed.public_id]
         session.commit()
         assert forget_old_pages(get_database(committed.app).engine)
     keys = MultiFernet([Fernet(k.encode()) for k in committed.app.config["DATA_KEY"].split(",")])

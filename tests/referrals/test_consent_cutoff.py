@@ -17,9 +17,12 @@ from directory.accounts.permissions import Permission, can
 from directory.admin.operations import suspend_organization
 from directory.db import utcnow
 from directory.mail.models import OutboxMessage
+from directory.referrals import disclosure
 from directory.referrals import operations as ops
+from directory.referrals.errors import ReferralConflict, ReferralError
 from directory.referrals.models import Consent, Notification, Referral, ReferralStatus
 from directory.referrals.schemas import ConsentSchema, IdentifyingSchema, PlacementSchema
+from directory.referrals.sweep import sweep
 from tests.conftest import AuthActions
 from tests.factories import Factory
 from tests.referrals.conftest import Partners
@@ -65,12 +68,12 @@ def _api(client: FlaskClient, auth: AuthActions, email: str, referral: Referral)
 def test_a_redirect_after_revocation_carries_no_client_details(
         partners: Partners, factory: Factory, client: FlaskClient, auth: AuthActions) -> None:
     referral = _accepted(partners, factory)
-    ops.revoke_consent(partners.referrer, referral)
+    disclosure.revoke_consent(partners.referrer, referral)
     draft = ops.transition(partners.receiver_user, referral, {
         "to": "closed", "version": referral.version, "outcome": "redirected",
         "redirect_to": partners.third.slug})
     assert draft is not None and draft.client_data is None and draft.identifying_data is None
-    view = ops.client_view(partners.receiver_user, draft)
+    view = disclosure.client_view(partners.receiver_user, draft)
     assert view.details == {} and view.identifying == {}
     page = _page(client, auth, partners.receiver_user.email, draft)
     assert "J.D." not in page and "Safe housing" not in page and "Text first" not in page
@@ -87,8 +90,8 @@ def test_a_redirect_under_consent_in_force_carries_the_de_identified_details_onl
         "to": "closed", "version": referral.version, "outcome": "redirected",
         "redirect_to": partners.third.slug})
     assert draft is not None and draft.identifying_data is None
-    assert ops.client_view(partners.receiver_user, draft).details["alias"] == "J.D."
-    assert "Maria" not in repr(ops.client_view(partners.receiver_user, draft).details)
+    assert disclosure.client_view(partners.receiver_user, draft).details["alias"] == "J.D."
+    assert "Maria" not in repr(disclosure.client_view(partners.receiver_user, draft).details)
 
 
 # --- 2. notes and timeline notes --------------------------------------------------------------
@@ -98,16 +101,16 @@ def test_notes_and_timeline_notes_go_dark_for_the_receiver_when_consent_ends(
         ending: str, partners: Partners, factory: Factory, client: FlaskClient,
         auth: AuthActions, db: Session) -> None:
     referral = _accepted(partners, factory)
-    ops.add_note(partners.referrer, referral, {"body": NOTE})
+    disclosure.add_note(partners.referrer, referral, {"body": NOTE})
     if ending == "revoked":
-        ops.revoke_consent(partners.referrer, referral)
+        disclosure.revoke_consent(partners.referrer, referral)
     else:
         db.execute(text("UPDATE referral_consents SET expires_on = :day WHERE referral_id = :id"),
                    {"day": dt.date.today() - dt.timedelta(days=1), "id": referral.id})
         db.expire_all()
     ops.transition(partners.referrer, referral, {"to": "withdrawn", "version": referral.version,
                                                  "note": DECLINE_NOTE})
-    view = ops.client_view(partners.receiver_user, referral)
+    view = disclosure.client_view(partners.receiver_user, referral)
     assert view.notes_hidden and [body for _, body in view.notes] == []
     assert view.event_notes == {}
     page = _page(client, auth, partners.receiver_user.email, referral)
@@ -123,7 +126,7 @@ def test_notes_and_timeline_notes_go_dark_for_the_receiver_when_consent_ends(
     assert response.status_code == 403
     assert len(referral.notes) == 1
     # The sender keeps the whole thread.
-    sender_view = ops.client_view(partners.referrer, referral)
+    sender_view = disclosure.client_view(partners.referrer, referral)
     assert [body for _, body in sender_view.notes] == [NOTE]
     assert DECLINE_NOTE in sender_view.event_notes.values()
 
@@ -138,10 +141,10 @@ def test_an_unsent_redirected_draft_is_purged_after_the_draft_retention(
         "redirect_to": partners.third.slug})
     assert draft is not None and draft.client_data is not None
     days = current_app.config["DRAFT_RETENTION_DAYS"]
-    assert draft.public_id not in ops.sweep(utcnow() + dt.timedelta(days=days - 1)).purged
-    assert draft.public_id in ops.sweep(utcnow() + dt.timedelta(days=days + 1)).purged
+    assert draft.public_id not in sweep(utcnow() + dt.timedelta(days=days - 1)).purged
+    assert draft.public_id in sweep(utcnow() + dt.timedelta(days=days + 1)).purged
     assert draft.client_data is None and draft.purged_at is not None
-    with pytest.raises(ops.ReferralError):
+    with pytest.raises(ReferralError):
         ops.send_draft(partners.receiver_user, draft, draft.version, _consent())
 
 
@@ -161,9 +164,9 @@ def test_partners_that_lost_a_placement_lose_their_consent_at_once(
     db.refresh(loser)
     assert loser.status == ReferralStatus.WITHDRAWN
     assert all(consent.revoked_at is not None for consent in loser.consents)
-    assert not ops.client_view(partners.third_user, loser).shown
+    assert not disclosure.client_view(partners.third_user, loser).shown
     assert not can(partners.third_user, Permission.ADD_REFERRAL_NOTE, loser)
-    assert ops.client_view(partners.receiver_user, winner).shown
+    assert disclosure.client_view(partners.receiver_user, winner).shown
 
 
 # --- 7. the consent's free text and the hand-off plan -----------------------------------------
@@ -183,7 +186,7 @@ def test_consent_free_text_and_the_handoff_plan_are_encrypted_hidden_and_purged(
     page = _page(client, auth, partners.receiver_user.email, referral)
     for value in (*FREE_TEXT.values(), *HANDOFF.values()):
         assert value in page.replace("&#39;", "'")
-    ops.revoke_consent(partners.referrer, referral)
+    disclosure.revoke_consent(partners.referrer, referral)
     page = _page(client, auth, partners.receiver_user.email, referral)
     body = _api(client, auth, partners.receiver_user.email, referral)
     for value in (*FREE_TEXT.values(), *HANDOFF.values()):
@@ -193,7 +196,7 @@ def test_consent_free_text_and_the_handoff_plan_are_encrypted_hidden_and_purged(
     ops.transition(partners.receiver_user, referral, {"to": "completed", "note": "Housed.",
                                                       "version": referral.version})
     days = current_app.config["CLIENT_DATA_RETENTION_DAYS"]
-    assert referral.public_id in ops.sweep(utcnow() + dt.timedelta(days=days + 1)).purged
+    assert referral.public_id in sweep(utcnow() + dt.timedelta(days=days + 1)).purged
     purged = db.execute(text(
         "SELECT c.purpose, c.verbal_reason, c.legal_basis, r.client_data "
         "FROM referral_consents c JOIN referrals r ON r.id = c.referral_id "
@@ -208,7 +211,7 @@ def test_a_suspended_organization_is_told_nothing_about_referrals(
     referral = _accepted(partners, factory)
     suspend_organization(partners.coordinator, partners.receiver, "Under review.")
     mail_before = db.scalars(select(OutboxMessage.id)).all()
-    ops.add_note(partners.referrer, referral, {"body": "Any news?"})
+    disclosure.add_note(partners.referrer, referral, {"body": "Any news?"})
     ops.transition(partners.referrer, referral, {"to": "withdrawn", "version": referral.version})
     told = db.scalars(select(Notification.user_id).where(
         Notification.referral_id == referral.id,
@@ -228,7 +231,7 @@ def test_an_overdue_referral_cannot_be_answered_before_the_sweep(
     db.execute(text("UPDATE referrals SET response_due_at = :due WHERE id = :id"),
                {"due": utcnow() - dt.timedelta(minutes=1), "id": referral.id})
     db.expire_all()
-    with pytest.raises(ops.ReferralConflict) as refused:
+    with pytest.raises(ReferralConflict) as refused:
         ops.transition(partners.receiver_user, referral, {"to": "accepted",
                                                           "version": referral.version})
     assert "deadline" in refused.value.message
@@ -260,20 +263,20 @@ def test_revocation_revokes_every_consent_in_force(partners: Partners, factory: 
                    items=["name"], purpose="x", method="written",
                    expires_on=dt.date.today() + dt.timedelta(days=3)))
     db.execute(text("SELECT 1"))
-    ops.revoke_consent(partners.referrer, stale)
+    disclosure.revoke_consent(partners.referrer, stale)
     db.expire_all()
     consents = db.scalars(select(Consent).where(Consent.referral_id == referral.id)).all()
     assert len(consents) == 2 and all(consent.revoked_at is not None for consent in consents)
-    assert not ops.client_view(partners.receiver_user, db.get(Referral, referral.id)).shown
+    assert not disclosure.client_view(partners.receiver_user, db.get(Referral, referral.id)).shown
 
 
 def test_sharing_identifying_details_after_a_revocation_needs_a_fresh_page(
         partners: Partners, factory: Factory, db: Session) -> None:
     referral = factory.referral(partners.referrer, partners.receiver)
     version = referral.version
-    ops.revoke_consent(partners.referrer, referral)
+    disclosure.revoke_consent(partners.referrer, referral)
     assert referral.version > version  # a revocation is a change others must see first
-    with pytest.raises(ops.ReferralConflict):
+    with pytest.raises(ReferralConflict):
         ops.share_identifying(partners.referrer, referral, {
             **IdentifyingSchema().load({"name": "Maria Example", "consent": {
                 "purpose": "Legal help", "method": "written", "items": ["name"],

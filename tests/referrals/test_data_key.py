@@ -15,6 +15,7 @@ from directory.accounts import totp
 from directory.accounts.models import User
 from directory.accounts.operations import begin_two_factor_setup
 from directory.datakey import DataKeyError, check_data_key, encrypted_columns, rotate_data_key
+from directory.referrals import disclosure
 from directory.referrals import operations as ops
 from tests.conftest import PASSWORD, AuthActions
 from tests.factories import Factory
@@ -25,7 +26,7 @@ from tests.referrals.conftest import Partners
 def stored(partners: Partners, factory: Factory, db: Session) -> User:
     referral = factory.referral(partners.referrer, partners.receiver, name="Maria Example",
                                 consent={"items": ["name"]})
-    ops.add_note(partners.referrer, referral, {"body": "Call after 5."})
+    disclosure.add_note(partners.referrer, referral, {"body": "Call after 5."})
     ops.transition(partners.receiver_user, referral, {"to": "declined", "version": 2,
                                                       "reason": "no_capacity",
                                                       "note": "Full tonight."})

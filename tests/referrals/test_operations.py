@@ -17,10 +17,12 @@ from directory.admin.operations import suspend_organization
 from directory.audit.models import AuditEvent
 from directory.datakey import rotate_data_key
 from directory.db import utcnow
-from directory.referrals import crypto
+from directory.referrals import boxes, crypto, disclosure
 from directory.referrals import operations as ops
+from directory.referrals.errors import InvalidReferral, ReferralForbidden, ReferralNotFound
 from directory.referrals.models import Notification, Referral, ReferralStatus
 from directory.referrals.schemas import ConsentSchema, ReferralSchema
+from directory.referrals.sweep import sweep
 from tests.factories import Factory
 from tests.mail.helpers import mail_to
 from tests.referrals.conftest import Partners
@@ -90,7 +92,7 @@ def test_consent_and_partner_rules_refuse_and_store_nothing(
         changes: dict[str, Any], field: str, partners: Partners, factory: Factory,
         db: Session) -> None:
     before = _count(db, Referral)
-    with pytest.raises(ops.InvalidReferral) as refused:
+    with pytest.raises(InvalidReferral) as refused:
         factory.referral(partners.referrer, partners.receiver, **changes)
     assert field in refused.value.fields
     assert _count(db, Referral) == before
@@ -104,56 +106,57 @@ def test_a_minor_needs_the_guardian_or_a_named_legal_basis(partners: Partners,
     referral = factory.referral(partners.referrer, partners.receiver, age_range="12-17",
                                 consent={"minor_basis": "minor_alone",
                                          "legal_basis": "State law lets minors 16+ consent"})
-    texts = ops.client_view(partners.referrer, referral).consents[referral.consent.id]
+    texts = disclosure.client_view(partners.referrer, referral).consents[referral.consent.id]
     assert texts["legal_basis"].startswith("State law")
     assert "State law" not in referral.consent.legal_basis  # stored encrypted
 
 
 def test_nobody_refers_to_a_suspended_partner_or_as_a_coordinator(
         partners: Partners, factory: Factory) -> None:
-    with pytest.raises(ops.ReferralForbidden):
+    with pytest.raises(ReferralForbidden):
         factory.referral(partners.coordinator, partners.receiver)
     suspend_organization(partners.coordinator, partners.receiver, "Under review.")
-    with pytest.raises(ops.InvalidReferral):
+    with pytest.raises(InvalidReferral):
         factory.referral(partners.referrer, partners.receiver)
 
 
 def test_client_details_are_shown_to_both_sides_only_and_each_view_is_audited(
         partners: Partners, factory: Factory, db: Session) -> None:
     referral = factory.referral(partners.referrer, partners.receiver, **IDENTIFIED)
-    view = ops.client_view(partners.receiver_user, referral)
+    view = disclosure.client_view(partners.receiver_user, referral)
     assert view.details["alias"] == "J.D."
     assert view.identifying == {"name": "Maria Example", "phone": "555-0142"}
-    assert ops.client_view(partners.referrer, referral).identifying["name"] == "Maria Example"
+    sender_view = disclosure.client_view(partners.referrer, referral)
+    assert sender_view.identifying["name"] == "Maria Example"
     events = db.scalars(select(AuditEvent).where(
         AuditEvent.action == "referral_client_details_viewed")).all()
     assert {e.actor_id for e in events} == {partners.receiver_user.id, partners.referrer.id}
     assert all(e.details["referral"] == referral.public_id for e in events)
     for outsider in (partners.third_user, partners.coordinator):
-        with pytest.raises(ops.ReferralNotFound):
+        with pytest.raises(ReferralNotFound):
             ops.get_referral(outsider, referral.public_id)
 
 
 def test_the_address_given_without_consent_is_refused(partners: Partners,
                                                       factory: Factory) -> None:
-    with pytest.raises(ops.InvalidReferral):
+    with pytest.raises(InvalidReferral):
         factory.referral(partners.referrer, partners.receiver, address="1 Elm St", **IDENTIFIED)
 
 
 def test_revoking_consent_hides_details_from_the_receiver_at_once(
         partners: Partners, factory: Factory, db: Session) -> None:
     referral = factory.referral(partners.referrer, partners.receiver, **IDENTIFIED)
-    with pytest.raises(ops.ReferralForbidden):
-        ops.revoke_consent(partners.receiver_user, referral)
-    ops.revoke_consent(partners.referrer, referral)
-    view = ops.client_view(partners.receiver_user, referral)
+    with pytest.raises(ReferralForbidden):
+        disclosure.revoke_consent(partners.receiver_user, referral)
+    disclosure.revoke_consent(partners.referrer, referral)
+    view = disclosure.client_view(partners.receiver_user, referral)
     assert not view.shown and view.details == {} and view.identifying == {}
     assert referral.events[-1].kind == "consent_revoked"
     assert db.scalar(select(Notification).where(
         Notification.user_id == partners.receiver_user.id,
         Notification.kind == "consent_revoked")) is not None
-    with pytest.raises(ops.ReferralForbidden):
-        ops.revoke_consent(partners.referrer, referral)
+    with pytest.raises(ReferralForbidden):
+        disclosure.revoke_consent(partners.referrer, referral)
 
 
 def test_first_opening_by_the_receiver_is_recorded_once(partners: Partners,
@@ -171,9 +174,9 @@ def test_first_opening_by_the_receiver_is_recorded_once(partners: Partners,
 def test_notes_are_encrypted_and_tell_the_other_side(partners: Partners, factory: Factory,
                                                      db: Session) -> None:
     referral = factory.referral(partners.referrer, partners.receiver)
-    note = ops.add_note(partners.receiver_user, referral, {"body": "Bed ready at 6pm."})
+    note = disclosure.add_note(partners.receiver_user, referral, {"body": "Bed ready at 6pm."})
     assert note.body and "Bed ready" not in note.body
-    assert ops.client_view(partners.referrer, referral).notes[0][1] == "Bed ready at 6pm."
+    assert disclosure.client_view(partners.referrer, referral).notes[0][1] == "Bed ready at 6pm."
     assert db.scalar(select(Notification).where(
         Notification.user_id == partners.referrer.id, Notification.kind == "note_added"))
 
@@ -186,8 +189,8 @@ def test_declining_needs_a_coded_reason_and_tells_the_sender(partners: Partners,
         "to": "declined", "version": referral.version, "reason": "outside_service_area",
         "note": "We serve Harris County only."})
     assert referral.decline_reason.value == "outside_service_area"
-    assert ops.client_view(partners.referrer, referral).event_notes[referral.events[-1].id] == (
-        "We serve Harris County only.")
+    event_notes = disclosure.client_view(partners.referrer, referral).event_notes
+    assert event_notes[referral.events[-1].id] == "We serve Harris County only."
     assert mail_to(db, partners.referrer.email)[-1].subject.startswith("Referral declined")
 
 
@@ -195,7 +198,7 @@ def test_closing_as_redirected_starts_a_linked_draft_that_needs_its_own_consent(
         partners: Partners, factory: Factory, db: Session) -> None:
     referral = factory.referral(partners.referrer, partners.receiver, **IDENTIFIED)
     ops.transition(partners.receiver_user, referral, {"to": "accepted", "version": 2})
-    with pytest.raises(ops.InvalidReferral):
+    with pytest.raises(InvalidReferral):
         ops.transition(partners.receiver_user, referral, {
             "to": "closed", "version": 3, "outcome": "redirected", "redirect_to": "nowhere"})
     draft = ops.transition(partners.receiver_user, referral, {
@@ -204,7 +207,7 @@ def test_closing_as_redirected_starts_a_linked_draft_that_needs_its_own_consent(
     assert draft is not None and draft.status == ReferralStatus.DRAFT
     assert draft.redirected_from_id == referral.id and draft.receiver_org_id == partners.third.id
     assert draft.consent is None and draft.identifying_data is None
-    with pytest.raises(ops.ReferralNotFound):
+    with pytest.raises(ReferralNotFound):
         ops.get_referral(partners.third_user, draft.public_id)  # not sent yet
     with pytest.raises(ValidationError):
         ConsentSchema().load({})
@@ -212,7 +215,7 @@ def test_closing_as_redirected_starts_a_linked_draft_that_needs_its_own_consent(
         "purpose": "Legal help", "method": "verbal", "verbal_reason": "Phone intake",
         "expires_on": (dt.date.today() + dt.timedelta(days=5)).isoformat()}))
     assert draft.status == ReferralStatus.SENT
-    assert ops.client_view(partners.third_user, draft).details["alias"] == "J.D."
+    assert disclosure.client_view(partners.third_user, draft).details["alias"] == "J.D."
 
 
 def test_sweep_expires_overdue_referrals_once_and_tells_both_sides(
@@ -220,14 +223,14 @@ def test_sweep_expires_overdue_referrals_once_and_tells_both_sides(
     overdue = factory.referral(partners.referrer, partners.receiver, urgency="emergency")
     fresh = factory.referral(partners.referrer, partners.receiver, urgency="routine")
     later = utcnow() + dt.timedelta(hours=5)
-    first = ops.sweep(later)
+    first = sweep(later)
     assert first.expired == [overdue.public_id]
     assert overdue.status == ReferralStatus.EXPIRED and fresh.status == ReferralStatus.SENT
     assert overdue.events[-1].actor_id is None and overdue.events[-1].actor_name == ops.AUTOMATIC
     kinds = db.scalars(select(Notification.user_id).where(
         Notification.referral_id == overdue.id, Notification.kind == "expired")).all()
     assert partners.referrer.id in kinds and partners.receiver_user.id in kinds
-    again = ops.sweep(later)
+    again = sweep(later)
     assert again.as_dict() == {"expired": [], "due_soon": [], "identifying_purged": [],
                                "purged": []}
 
@@ -235,47 +238,47 @@ def test_sweep_expires_overdue_referrals_once_and_tells_both_sides(
 def test_sweep_warns_once_when_the_deadline_is_near(partners: Partners,
                                                    factory: Factory) -> None:
     referral = factory.referral(partners.referrer, partners.receiver, urgency="urgent")
-    assert ops.sweep(utcnow() + dt.timedelta(hours=12)).due_soon == []
-    assert ops.sweep(utcnow() + dt.timedelta(hours=20)).due_soon == [referral.public_id]
-    assert ops.sweep(utcnow() + dt.timedelta(hours=21)).due_soon == []
+    assert sweep(utcnow() + dt.timedelta(hours=12)).due_soon == []
+    assert sweep(utcnow() + dt.timedelta(hours=20)).due_soon == [referral.public_id]
+    assert sweep(utcnow() + dt.timedelta(hours=21)).due_soon == []
 
 
 def test_sweep_purges_identifying_details_when_consent_ends(partners: Partners,
                                                            factory: Factory) -> None:
     revoked = factory.referral(partners.referrer, partners.receiver, **IDENTIFIED)
     lapsing = factory.referral(partners.referrer, partners.receiver, **IDENTIFIED)
-    ops.revoke_consent(partners.referrer, revoked)
-    report = ops.sweep(utcnow() + dt.timedelta(hours=1))
+    disclosure.revoke_consent(partners.referrer, revoked)
+    report = sweep(utcnow() + dt.timedelta(hours=1))
     assert report.identifying_purged == [revoked.public_id]
     ops.transition(partners.receiver_user, lapsing, {"to": "accepted", "version": 2})
-    report = ops.sweep(utcnow() + dt.timedelta(days=31))
+    report = sweep(utcnow() + dt.timedelta(days=31))
     assert lapsing.public_id in report.identifying_purged
     assert revoked.identifying_data is None and lapsing.identifying_data is None
-    assert ops.client_view(partners.referrer, lapsing).details["alias"] == "J.D."
+    assert disclosure.client_view(partners.referrer, lapsing).details["alias"] == "J.D."
 
 
 def test_sweep_purges_client_details_after_retention_and_keeps_the_record(
         partners: Partners, factory: Factory) -> None:
     referral = factory.referral(partners.referrer, partners.receiver, **IDENTIFIED)
     ops.transition(partners.receiver_user, referral, {"to": "accepted", "version": 2})
-    ops.add_note(partners.referrer, referral, {"body": "Client arrives by bus."})
+    disclosure.add_note(partners.referrer, referral, {"body": "Client arrives by bus."})
     ops.transition(partners.receiver_user, referral, {"to": "completed", "version": 3,
                                                       "note": "Housed."})
     days = current_app.config["CLIENT_DATA_RETENTION_DAYS"]
-    assert ops.sweep(utcnow() + dt.timedelta(days=days - 1)).purged == []
-    assert ops.sweep(utcnow() + dt.timedelta(days=days + 1)).purged == [referral.public_id]
+    assert sweep(utcnow() + dt.timedelta(days=days - 1)).purged == []
+    assert sweep(utcnow() + dt.timedelta(days=days + 1)).purged == [referral.public_id]
     assert referral.client_data is None and referral.identifying_data is None
     assert referral.notes[0].body is None and all(e.note is None for e in referral.events)
     assert referral.status == ReferralStatus.COMPLETED and referral.service
-    assert ops.report().by_status["completed"] >= 1
-    with pytest.raises(ops.ReferralForbidden):
-        ops.add_note(partners.referrer, referral, {"body": "late"})
+    assert boxes.report().by_status["completed"] >= 1
+    with pytest.raises(ReferralForbidden):
+        disclosure.add_note(partners.referrer, referral, {"body": "late"})
 
 
 def test_rotating_the_data_key_re_encrypts_everything(partners: Partners, factory: Factory,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     referral = factory.referral(partners.referrer, partners.receiver, **IDENTIFIED)
-    ops.add_note(partners.referrer, referral, {"body": "Call after 5."})
+    disclosure.add_note(partners.referrer, referral, {"body": "Call after 5."})
     old = current_app.config["DATA_KEY"]
     new = Fernet.generate_key().decode()
     monkeypatch.setitem(current_app.config, "DATA_KEY", f"{new},{old}")
@@ -289,6 +292,6 @@ def test_the_coordinators_report_has_counts_and_timings_only(partners: Partners,
                                                              factory: Factory) -> None:
     referral = factory.referral(partners.referrer, partners.receiver, **IDENTIFIED)
     ops.transition(partners.receiver_user, referral, {"to": "accepted", "version": 2})
-    report = ops.report()
+    report = boxes.report()
     assert report.by_status["accepted"] >= 1 and report.median_hours_to_response is not None
     assert "Maria" not in repr(report) and "J.D." not in repr(report)

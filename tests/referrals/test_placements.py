@@ -13,7 +13,9 @@ from marshmallow import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from directory.referrals import disclosure
 from directory.referrals import operations as ops
+from directory.referrals.errors import InvalidReferral, ReferralForbidden
 from directory.referrals.models import Notification, PlacementRequest, Referral, ReferralStatus
 from directory.referrals.schemas import IdentifyingSchema, PlacementSchema
 from tests.conftest import AuthActions
@@ -65,7 +67,7 @@ def test_a_partner_without_the_service_refuses_the_whole_request(
         partners: Partners, factory: Factory, db: Session) -> None:
     other = factory.organization(services=["legal.immigration"])
     before = db.scalar(select(func.count()).select_from(Referral))
-    with pytest.raises(ops.InvalidReferral) as refused:
+    with pytest.raises(InvalidReferral) as refused:
         ops.create_placement_request(partners.referrer, PlacementSchema().load(
             _data(partners.receiver.slug, other.slug)))
     assert "does not offer this service" in refused.value.fields["to"]
@@ -84,7 +86,7 @@ def test_the_first_to_accept_gets_it_and_the_others_are_withdrawn_and_told(
     told = db.scalars(select(Notification.referral_id).where(
         Notification.kind == "withdrawn")).all()
     assert second.id in told and third.id in told
-    with pytest.raises(ops.ReferralForbidden):
+    with pytest.raises(ReferralForbidden):
         ops.transition(partners.third_user, second, {"to": "accepted",
                                                      "version": second.version})
     db.expire_all()
@@ -98,16 +100,17 @@ def test_identifying_details_go_only_to_the_partner_that_accepted(
     ops.transition(partners.receiver_user, first, {"to": "accepted", "version": first.version})
     share = IdentifyingSchema().load({"name": "Tia Example", "consent": {
         **CONSENT, "items": ["name"], "minor_basis": "guardian"}})
-    with pytest.raises(ops.ReferralForbidden):
+    with pytest.raises(ReferralForbidden):
         ops.share_identifying(partners.referrer, second, share)  # withdrawn
-    with pytest.raises(ops.ReferralForbidden):
+    with pytest.raises(ReferralForbidden):
         ops.share_identifying(partners.receiver_user, first, share)  # only the referrer
-    with pytest.raises(ops.InvalidReferral):
+    with pytest.raises(InvalidReferral):
         ops.share_identifying(partners.referrer, first, IdentifyingSchema().load(
             {"phone": "555-0123", "consent": {**CONSENT, "items": ["name"],
                                               "minor_basis": "guardian"}}))
     ops.share_identifying(partners.referrer, first, share)
-    assert ops.client_view(partners.receiver_user, first).identifying == {"name": "Tia Example"}
+    receiver_view = disclosure.client_view(partners.receiver_user, first)
+    assert receiver_view.identifying == {"name": "Tia Example"}
     assert len(first.consents) == 2 and first.events[-1].kind == "identifying_shared"
     assert second.identifying_data is None
 

@@ -10,8 +10,15 @@ from sqlalchemy.orm import Session
 
 from directory.db import utcnow
 from directory.referrals import operations as ops
+from directory.referrals.errors import (
+    InvalidReferral,
+    ReferralConflict,
+    ReferralForbidden,
+    ReferralNotFound,
+)
 from directory.referrals.models import Referral, ReferralStatus
 from directory.referrals.schemas import ConsentSchema
+from directory.referrals.sweep import sweep
 from tests.factories import Factory
 from tests.referrals.conftest import Partners
 
@@ -52,7 +59,7 @@ def in_state(state: ReferralStatus, partners: Partners, factory: Factory) -> Ref
              S.CLOSED: [S.ACCEPTED, S.CLOSED], S.DECLINED: [S.DECLINED],
              S.WITHDRAWN: [S.WITHDRAWN]}
     if state == S.EXPIRED:
-        ops.sweep(utcnow() + dt.timedelta(days=30))
+        sweep(utcnow() + dt.timedelta(days=30))
         assert referral.status == S.EXPIRED
         return referral
     for step in steps[state]:
@@ -93,7 +100,7 @@ def test_transition(source: S, target: S, actor: str, partners: Partners, factor
     # The third organization and coordinators are no side: for them it does not exist;
     # a draft does not exist for its receiver yet.
     invisible = actor in ("third", "coordinator") or (actor == "receiver" and source == S.DRAFT)
-    with pytest.raises(ops.ReferralNotFound if invisible else ops.ReferralForbidden):
+    with pytest.raises(ReferralNotFound if invisible else ReferralForbidden):
         move()
     db.expire_all()
     assert (referral.status, referral.version, len(referral.events)) == (source, version, events)
@@ -102,7 +109,7 @@ def test_transition(source: S, target: S, actor: str, partners: Partners, factor
 def test_a_stale_version_is_a_conflict_and_changes_nothing(partners: Partners,
                                                             factory: Factory) -> None:
     referral = factory.referral(partners.referrer, partners.receiver)
-    with pytest.raises(ops.ReferralConflict):
+    with pytest.raises(ReferralConflict):
         ops.transition(partners.receiver_user, referral,
                        {"to": "accepted", "version": referral.version - 1})
     assert referral.status == S.SENT
@@ -117,7 +124,7 @@ def test_required_fields_of_a_move(target: str, missing: dict[str, str], partner
     if target == "closed":
         ops.transition(partners.receiver_user, referral, {"to": "accepted", "version": 2})
     before = referral.version
-    with pytest.raises(ops.InvalidReferral) as refused:
+    with pytest.raises(InvalidReferral) as refused:
         ops.transition(partners.receiver_user, referral,
                        {"to": target, "version": referral.version, **missing})
     assert refused.value.fields

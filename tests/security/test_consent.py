@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from directory.accounts.models import MemberRole, User
+from directory.referrals import disclosure
 from directory.referrals import operations as ops
 from directory.referrals.models import Consent, Referral, ReferralStatus
 from tests.factories import Factory
@@ -283,7 +284,7 @@ def test_after_revocation_identifying_details_are_hidden_too(
     sign_in(client, network.c_referrer)
     shown = client.get(f"{API}/{referral.public_id}", headers=token).get_json()["client"]
     assert shown["identifying"] == {"name": IDENTIFYING_NAME}
-    ops.revoke_consent(network.b_referrer, referral)
+    disclosure.revoke_consent(network.b_referrer, referral)
     _assert_receiver_sees_nothing(client, referral, token)  # also marks the notice read
     before = stored.snapshot()
     _assert_receiver_sees_nothing(client, referral, token)
@@ -309,7 +310,7 @@ def test_a_receiver_cannot_recover_revoked_details_through_a_redirect(
     referral = network.b_to_c
     ops.transition(network.c_referrer, referral, {"to": ReferralStatus.ACCEPTED,
                                                   "version": referral.version})
-    ops.revoke_consent(network.b_referrer, referral)
+    disclosure.revoke_consent(network.b_referrer, referral)
     db.flush()
     token = bearer(network.c_referrer)
     assert client.get(f"{API}/{referral.public_id}", headers=token).get_json()["client"] is None

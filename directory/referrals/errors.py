@@ -1,0 +1,32 @@
+"""The refusals of referral operations: each carries an HTTP status and a field map."""
+
+from __future__ import annotations
+
+
+class ReferralError(Exception):
+    """A refused operation: ``status`` for HTTP, ``fields`` for messages next to inputs."""
+
+    status = 400
+
+    def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+
+
+class InvalidReferral(ReferralError):
+    status = 400
+
+
+class ReferralForbidden(ReferralError):
+    status = 403
+
+
+class ReferralNotFound(ReferralError):
+    status = 404
+
+
+class ReferralConflict(ReferralError):
+    """Someone else changed the referral first; nothing was changed."""
+
+    status = 409
