@@ -313,8 +313,9 @@ def create_user_command(app: Flask, email: str, role: str, slug: str | None, nam
     """
     from sqlalchemy import select
 
+    from directory.accounts.membership import create_account
     from directory.accounts.models import MemberRole
-    from directory.accounts.operations import AccountError, create_account
+    from directory.accounts.operations import AccountError
     from directory.db import db_session
     from directory.orgs.models import Organization
 

@@ -12,7 +12,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from directory.accounts.operations import purge_account_tokens, purge_invitations, purge_sessions
+from directory.accounts.membership import purge_invitations
+from directory.accounts.operations import purge_account_tokens
+from directory.accounts.sessions import purge_sessions
 from directory.api.operations import purge_tokens
 from directory.db import utcnow
 from directory.mail.operations import purge_sent

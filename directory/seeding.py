@@ -18,13 +18,9 @@ from typing import Any
 from marshmallow import ValidationError
 from sqlalchemy import select
 
+from directory.accounts.membership import add_membership
 from directory.accounts.models import MemberRole, User
-from directory.accounts.operations import (
-    add_membership,
-    create_user,
-    find_user_by_email,
-    set_password,
-)
+from directory.accounts.operations import create_user, find_user_by_email, set_password
 from directory.config import PROJECT_ROOT
 from directory.db import db_session, utcnow
 from directory.orgs.coverage import add_coverage_area

@@ -8,8 +8,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from directory.accounts.membership import add_membership
 from directory.accounts.models import MemberRole, User
-from directory.accounts.operations import add_membership, create_user
+from directory.accounts.operations import create_user
 from directory.orgs.models import MembershipStatus, Organization, OrganizationKind
 from directory.orgs.operations import create_organization
 from directory.orgs.schemas import ListingSchema

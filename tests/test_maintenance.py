@@ -23,7 +23,7 @@ from directory.accounts.models import (
     User,
     UserSession,
 )
-from directory.accounts.operations import open_sessions
+from directory.accounts.sessions import open_sessions
 from directory.api.models import ApiToken
 from directory.cli import main
 from directory.db import utcnow

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from directory import create_app
+from directory.accounts.membership import invite_member
 from directory.accounts.models import (
     ApplicationStatus,
     Invitation,
@@ -30,11 +31,7 @@ from directory.accounts.models import (
     MembershipApplication,
     User,
 )
-from directory.accounts.operations import (
-    invite_member,
-    request_password_reset,
-    send_email_verification,
-)
+from directory.accounts.operations import request_password_reset, send_email_verification
 from directory.admin.operations import suspend_user
 from directory.db import Base, get_database
 from directory.orgs.coverage import add_coverage_area

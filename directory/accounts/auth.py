@@ -19,7 +19,7 @@ from flask import Flask, flash, g, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from werkzeug.exceptions import Forbidden
 
-from directory.accounts import operations
+from directory.accounts import sessions
 from directory.accounts.models import User, UserSession
 from directory.accounts.permissions import two_factor_required
 from directory.db import db_session
@@ -46,9 +46,9 @@ def load_user(session_id: str) -> User | None:
     token = session.get(SESSION_TOKEN_KEY)
     if not user_id.isdigit() or not version.isdigit() or not isinstance(token, str):
         return None
-    found = operations.session_user(int(user_id), token)
+    found = sessions.session_user(int(user_id), token)
     if (found is None or found[0].session_version != int(version) or not found[0].is_active
-            or not operations.resume_session(found[1])):
+            or not sessions.resume_session(found[1])):
         session.clear()
         flash("Your session has ended. Please sign in again.", "info")
         return None
@@ -64,7 +64,7 @@ def browser_session() -> UserSession | None:
 def begin_session(user: User, *, remember: bool, second_factor: str | None = None,
                   renewal: bool = False) -> None:
     """Sign in: a new server session and a fresh cookie (no value of the old one survives)."""
-    token = operations.sign_in(user, remember=remember, second_factor=second_factor,
+    token = sessions.sign_in(user, remember=remember, second_factor=second_factor,
                                renewal=renewal)
     session.clear()
     session[SESSION_TOKEN_KEY] = token
@@ -79,7 +79,7 @@ def renew_session(user: User) -> None:
 
 def end_session() -> None:
     if current_user.is_authenticated:
-        operations.sign_out(current_user)
+        sessions.sign_out(current_user)
     logout_user()
     session.clear()
 

@@ -24,7 +24,10 @@ from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
 from directory.accounts import auth, totp
+from directory.accounts import membership as membership_ops
 from directory.accounts import operations as ops
+from directory.accounts import sessions as session_ops
+from directory.accounts import two_factor as two_factor_ops
 from directory.accounts.forms import (
     AcceptInvitationForm,
     ApplicationForm,
@@ -163,13 +166,14 @@ def login_two_factor() -> Page:
     form = CodeForm()
     if form.validate_on_submit():
         try:
-            method = ops.verify_second_factor(user, form.code.data or "")
+            method = two_factor_ops.verify_second_factor(user, form.code.data or "")
         except ops.AccountError as exc:
             _refuse(form, exc)
             return render_template("accounts/login_two_factor.html", form=form), 401
         auth.begin_session(user, remember=bool(state.get("remember")), second_factor=method)
         if method == "recovery_code":
-            flash(f"You signed in with a recovery code; {ops.remaining_recovery_codes(user)} "
+            left = two_factor_ops.remaining_recovery_codes(user)
+            flash(f"You signed in with a recovery code; {left} "
                   "are left. Renew them on your account page.", "info")
         return redirect(safe_next_url(state.get("next")) or url_for("web.home"))
     return render_template("accounts/login_two_factor.html", form=form), _status()
@@ -242,12 +246,12 @@ def _account_page(status: int = 200, password_form: ChangePasswordForm | None = 
     return render_template(
         "accounts/account.html",
         user=user,
-        sessions=ops.open_sessions(user),
+        sessions=session_ops.open_sessions(user),
         current_token=auth.current_token(),
-        is_current=ops.is_current_session,
+        is_current=session_ops.is_current_session,
         password_form=password_form or ChangePasswordForm(formdata=None),
         sessions_form=sessions_form or PasswordConfirmForm(formdata=None, prefix="sessions"),
-        applications=ops.applications_of(user),
+        applications=membership_ops.applications_of(user),
     ), status
 
 
@@ -281,7 +285,7 @@ def end_other_sessions() -> Page:
     if not form.validate_on_submit():
         return _account_page(400, sessions_form=form)
     try:
-        ended = ops.end_other_sessions(current_user, auth.current_token() or "",
+        ended = session_ops.end_other_sessions(current_user, auth.current_token() or "",
                                        form.password.data or "")
     except ops.AccountError as exc:
         _refuse(form, exc)
@@ -306,7 +310,7 @@ def resend_verification() -> Page:
 
 def _two_factor_page(status: int = 200, form: FlaskForm | None = None) -> tuple[str, int]:
     user = current_user
-    secret = ops.pending_two_factor_secret(user)
+    secret = two_factor_ops.pending_two_factor_secret(user)
     uri = totp.provisioning_uri(secret, user.email) if secret else None
     return render_template(
         "accounts/two_factor.html",
@@ -317,7 +321,8 @@ def _two_factor_page(status: int = 200, form: FlaskForm | None = None) -> tuple[
         code_form=form if isinstance(form, CodeForm) else CodeForm(formdata=None),
         password_form=form if isinstance(form, PasswordConfirmForm)
         else PasswordConfirmForm(formdata=None),
-        remaining=ops.remaining_recovery_codes(user) if user.two_factor_enabled else None,
+        remaining=(two_factor_ops.remaining_recovery_codes(user) if user.two_factor_enabled
+                   else None),
     ), status
 
 
@@ -334,7 +339,7 @@ def two_factor_setup() -> Page:
     if not form.validate_on_submit():
         return _two_factor_page(400, form)
     try:
-        ops.begin_two_factor_setup(current_user, form.password.data or "")
+        two_factor_ops.begin_two_factor_setup(current_user, form.password.data or "")
     except ops.AccountError as exc:
         _refuse(form, exc)
         return _two_factor_page(400, form)
@@ -348,7 +353,7 @@ def two_factor_confirm() -> Page:
     if not form.validate_on_submit():
         return _two_factor_page(400, form)
     try:
-        codes = ops.confirm_two_factor(current_user, form.code.data or "")
+        codes = two_factor_ops.confirm_two_factor(current_user, form.code.data or "")
     except ops.AccountError as exc:
         _refuse(form, exc)
         return _two_factor_page(400, form)
@@ -363,7 +368,7 @@ def renew_recovery_codes() -> Page:
     if not form.validate_on_submit():
         return _two_factor_page(400, form)
     try:
-        codes = ops.renew_recovery_codes(current_user, form.code.data or "")
+        codes = two_factor_ops.renew_recovery_codes(current_user, form.code.data or "")
     except ops.AccountError as exc:
         _refuse(form, exc)
         return _two_factor_page(400, form)
@@ -378,7 +383,7 @@ def two_factor_disable() -> Page:
     if not form.validate_on_submit():
         return _two_factor_page(400, form)
     try:
-        ops.disable_two_factor(current_user, form.password.data or "",
+        two_factor_ops.disable_two_factor(current_user, form.password.data or "",
                                required=two_factor_required(current_user))
     except ops.AccountError as exc:
         _refuse(form, exc)
@@ -405,7 +410,7 @@ def apply() -> Page:
     form.services.choices = [SelectChoice(c.code, c.name) for c in service_categories()]
     if form.validate_on_submit():
         try:
-            ops.apply_for_membership(ops.ApplicationRequest(
+            membership_ops.apply_for_membership(membership_ops.ApplicationRequest(
                 listing=form.listing(), admin_name=form.admin_name.data or "",
                 admin_email=form.admin_email.data or "", password=form.password.data or "",
                 statement=form.statement.data or ""))
@@ -422,7 +427,7 @@ def apply() -> Page:
 @bp.route("/application")
 def applications() -> Page:
     require(current_user, Permission.MANAGE_OWN_ACCOUNT)
-    mine = [a for a in ops.applications_of(current_user)
+    mine = [a for a in membership_ops.applications_of(current_user)
             if can(current_user, Permission.VIEW_APPLICATION, a)]
     return render_template("accounts/applications.html", applications=mine,
                            form=ReplyForm(formdata=None))
@@ -439,14 +444,15 @@ def reply_to_application(application_id: int) -> Page:
     form = ReplyForm()
     if form.validate_on_submit():
         try:
-            ops.answer_application(current_user, application, form.reply.data or "")
+            membership_ops.answer_application(current_user, application, form.reply.data or "")
         except ops.AccountError as exc:
             _refuse(form, exc)
         else:
             flash("Your answer is with the coordinators.", "success")
             return redirect(url_for("accounts.applications"))
     return render_template("accounts/applications.html",
-                           applications=ops.applications_of(current_user), form=form), 400
+                           applications=membership_ops.applications_of(current_user),
+                           form=form), 400
 
 
 # --- members and invitations ---------------------------------------------------------------
@@ -467,8 +473,8 @@ def _members_page(organization: Organization, status: int = 200,
     return render_template(
         "accounts/members.html",
         organization=organization,
-        members=ops.members_of(organization),
-        invitations=ops.open_invitations(organization),
+        members=membership_ops.members_of(organization),
+        invitations=membership_ops.open_invitations(organization),
         can_manage=can(current_user, Permission.MANAGE_MEMBERS, organization),
         invite_form=invite_form or InviteForm(formdata=None),
         role_choices=list(MemberRole),
@@ -487,7 +493,7 @@ def invite(slug: str) -> Page:
     if not form.validate_on_submit():
         return _members_page(organization, 400, form)
     try:
-        ops.invite_member(current_user, organization, form.email.data or "",
+        membership_ops.invite_member(current_user, organization, form.email.data or "",
                           MemberRole(form.role.data))
     except ops.AccountError as exc:
         _refuse(form, exc)
@@ -503,7 +509,7 @@ def revoke_invitation(slug: str, invitation_id: int) -> Page:
     if invitation is None or invitation.organization_id != organization.id:
         abort(404)
     try:
-        ops.revoke_invitation(current_user, invitation)
+        membership_ops.revoke_invitation(current_user, invitation)
     except ops.AccountError as exc:
         flash(str(exc), "error")
         return _members_page(organization, 400)
@@ -527,7 +533,7 @@ def change_role(slug: str, membership_id: int) -> Page:
         flash("Choose a role.", "error")
         return _members_page(organization, 400)
     try:
-        ops.change_member_role(current_user, membership, MemberRole(form.role.data))
+        membership_ops.change_member_role(current_user, membership, MemberRole(form.role.data))
     except ops.AccountError as exc:
         flash(str(exc), "error")
         return _members_page(organization, 400)
@@ -541,7 +547,7 @@ def remove_member(slug: str, membership_id: int) -> Page:
     membership = _load_membership(organization, membership_id)
     name = membership.user.name
     try:
-        ops.remove_member(current_user, membership)
+        membership_ops.remove_member(current_user, membership)
     except ops.AccountError as exc:
         flash(str(exc), "error")
         return _members_page(organization, 400)
@@ -551,7 +557,7 @@ def remove_member(slug: str, membership_id: int) -> Page:
 
 @bp.route("/invitations/<token>", methods=["GET", "POST"])
 def invitation(token: str) -> Page:
-    found = ops.find_invitation(token)
+    found = membership_ops.find_invitation(token)
     if found is None:
         return _expired_link()
     signed_in = current_user.is_authenticated
@@ -560,20 +566,20 @@ def invitation(token: str) -> Page:
     if form.validate_on_submit():
         try:
             if isinstance(form, AcceptInvitationForm):
-                ops.accept_invitation(token, name=form.name.data or "",
+                membership_ops.accept_invitation(token, name=form.name.data or "",
                                       password=form.password.data or "")
             else:  # an existing account: only when signed in as it
-                ops.accept_invitation(token, user=current_user if signed_in else None)
+                membership_ops.accept_invitation(token, user=current_user if signed_in else None)
         except ops.AccountError as exc:
             _refuse(form, exc)
+            addressed = membership_ops.addressed_to(found, current_user)
             return render_template("accounts/invitation.html", invitation=found, form=form,
-                                   has_account=has_account,
-                                   addressed_to_you=ops.addressed_to(found, current_user)), 400
+                                   has_account=has_account, addressed_to_you=addressed), 400
         flash(f"Welcome to {found.organization.name}.", "success")
         if signed_in:
             return redirect(url_for("web.home"))
         flash("Sign in with your email address and new password.", "info")
         return redirect(url_for("accounts.login"))
+    addressed = membership_ops.addressed_to(found, current_user)
     return render_template("accounts/invitation.html", invitation=found, form=form,
-                           has_account=has_account,
-                           addressed_to_you=ops.addressed_to(found, current_user)), _status()
+                           has_account=has_account, addressed_to_you=addressed), _status()

@@ -13,6 +13,7 @@ from flask import render_template
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import selectinload
 
+from directory.accounts.membership import MESSAGE_MAX
 from directory.accounts.models import (
     ApplicationStatus,
     MemberRole,
@@ -20,12 +21,8 @@ from directory.accounts.models import (
     MembershipApplication,
     User,
 )
-from directory.accounts.operations import (
-    MESSAGE_MAX,
-    AccountError,
-    clean_text,
-    end_all_sessions,
-)
+from directory.accounts.operations import AccountError, clean_text
+from directory.accounts.sessions import end_all_sessions
 from directory.api.operations import revoke_all_tokens
 from directory.audit.models import AuditAction
 from directory.audit.operations import record

@@ -7,15 +7,12 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from directory.accounts.membership import members_of
 from directory.accounts.models import MembershipApplication, User
-from directory.accounts.operations import (
-    AccountError,
-    end_sessions_of,
-    members_of,
-    open_sessions,
-    reset_two_factor,
-)
+from directory.accounts.operations import AccountError
 from directory.accounts.permissions import Permission, require
+from directory.accounts.sessions import end_sessions_of, open_sessions
+from directory.accounts.two_factor import reset_two_factor
 from directory.admin import operations as ops
 from directory.admin.forms import DecisionForm, StandingForm
 from directory.db import db_session

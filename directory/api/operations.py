@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 
 from directory.accounts.models import User
-from directory.accounts.operations import hash_token
+from directory.accounts.sessions import hash_token
 from directory.api.models import ApiToken
 from directory.audit.models import AuditAction
 from directory.audit.operations import record

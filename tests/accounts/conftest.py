@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from directory.accounts.models import User
-from directory.accounts.operations import (
+from directory.accounts.two_factor import (
     begin_two_factor_setup,
     confirm_two_factor,
     pending_two_factor_secret,

@@ -10,8 +10,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from directory.accounts.membership import invite_member
 from directory.accounts.models import Invitation, MemberRole, Membership, User
-from directory.accounts.operations import AccountError, invite_member
+from directory.accounts.operations import AccountError
 from directory.audit.models import AuditEvent
 from directory.db import utcnow
 from directory.mail.models import OutboxMessage

@@ -9,13 +9,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from directory.accounts.membership import ApplicationRequest, apply_for_membership
 from directory.accounts.models import (
     ApplicationStatus,
     MemberRole,
     MembershipApplication,
     User,
 )
-from directory.accounts.operations import ApplicationRequest, apply_for_membership
 from directory.audit.models import AuditEvent
 from directory.db import db_session, utcnow
 from directory.orgs.models import Location, MembershipStatus, Organization, Service

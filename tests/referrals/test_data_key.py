@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from directory.accounts import totp
 from directory.accounts.models import User
-from directory.accounts.operations import begin_two_factor_setup
+from directory.accounts.two_factor import begin_two_factor_setup
 from directory.datakey import DataKeyError, check_data_key, encrypted_columns, rotate_data_key
 from directory.referrals import disclosure
 from directory.referrals import operations as ops

@@ -83,7 +83,7 @@ def test_schema_refuses_bad_input(changes: dict[str, Any], field: str,
 
 
 @pytest.mark.parametrize("changes,field", [
-    ({"consent": {"expires_on": dt.date.today().isoformat()}}, "consent.expires_on"),
+    ({"consent": {"expires_on": "today"}}, "consent.expires_on"),
     ({"age_range": "12-17"}, "consent.minor_basis"),
     ({"name": "Maria Example"}, "consent.items"),
     ({"service": "shelter.youth"}, "service"),
@@ -91,6 +91,10 @@ def test_schema_refuses_bad_input(changes: dict[str, Any], field: str,
 def test_consent_and_partner_rules_refuse_and_store_nothing(
         changes: dict[str, Any], field: str, partners: Partners, factory: Factory,
         db: Session) -> None:
+    if changes.get("consent", {}).get("expires_on") == "today":
+        # Today where the consent is recorded: the sending organization's date, not the UTC one.
+        sender = partners.referrer.memberships[0].organization
+        changes = {"consent": {"expires_on": sender.local_date().isoformat()}}
     before = _count(db, Referral)
     with pytest.raises(InvalidReferral) as refused:
         factory.referral(partners.referrer, partners.receiver, **changes)
@@ -251,7 +255,9 @@ def test_sweep_purges_identifying_details_when_consent_ends(partners: Partners,
     report = sweep(utcnow() + dt.timedelta(hours=1))
     assert report.identifying_purged == [revoked.public_id]
     ops.transition(partners.receiver_user, lapsing, {"to": "accepted", "version": 2})
-    report = sweep(utcnow() + dt.timedelta(days=31))
+    # The consent runs 30 days from the UTC date, and ends at the end of that day where it was
+    # recorded: 32 days on, it has ended in every zone.
+    report = sweep(utcnow() + dt.timedelta(days=32))
     assert lapsing.public_id in report.identifying_purged
     assert revoked.identifying_data is None and lapsing.identifying_data is None
     assert disclosure.client_view(partners.referrer, lapsing).details["alias"] == "J.D."

@@ -32,7 +32,7 @@ from werkzeug.test import TestResponse
 
 from directory import create_app
 from directory import db as database_module
-from directory.accounts import operations as account_ops
+from directory.accounts import sessions as account_sessions
 from directory.accounts.models import User, UserSession
 from directory.api import operations as token_ops
 from directory.api.models import ApiToken
@@ -396,7 +396,7 @@ def test_a_browser_session_use_is_written_at_most_once_a_minute(
         app: Flask, client: FlaskClient, network: Network, db: Session,
         monkeypatch: pytest.MonkeyPatch) -> None:
     clock = Clock()
-    monkeypatch.setattr(account_ops, "utcnow", clock)
+    monkeypatch.setattr(account_sessions, "utcnow", clock)
     user = network.b_referrer
     sign_in(client, user)
     (record,) = db.scalars(select(UserSession).where(UserSession.user_id == user.id))

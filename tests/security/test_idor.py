@@ -13,13 +13,13 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from directory.accounts.membership import invite_member
 from directory.accounts.models import (
     ApplicationStatus,
     MemberRole,
     MembershipApplication,
     User,
 )
-from directory.accounts.operations import invite_member
 from directory.api.operations import create_token
 from directory.orgs.coverage import add_coverage_area
 from directory.referrals import operations as ops

@@ -14,8 +14,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from directory.accounts.membership import add_membership, invite_member
 from directory.accounts.models import MemberRole, User
-from directory.accounts.operations import add_membership, invite_member
 from directory.api.models import ApiToken
 from directory.orgs.models import CoverageArea, MembershipStatus, Organization
 from directory.referrals.models import Referral, ReferralStatus

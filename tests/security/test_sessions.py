@@ -12,13 +12,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from directory.accounts.membership import remove_member
 from directory.accounts.models import User, UserSession
-from directory.accounts.operations import (
-    end_sessions_of,
-    hash_token,
-    remove_member,
-    request_password_reset,
-)
+from directory.accounts.operations import request_password_reset
+from directory.accounts.sessions import end_sessions_of, hash_token
 from directory.admin.operations import suspend_user
 from tests.conftest import PASSWORD
 from tests.mail.helpers import last_mail_to, link_path
