@@ -3,9 +3,10 @@ routes' docstrings; nothing of it is written by hand but the shared parts below.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from apispec import APISpec
+from apispec import APISpec, BasePlugin
 from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec_webframeworks.flask import FlaskPlugin
 from flask import Flask
@@ -20,13 +21,44 @@ ERROR_RESPONSES = {
     "NotFound": "No such thing, or not one the caller may know of.",
     "Conflict": "Someone else changed it first; nothing was changed.",
 }
+# Which of those answers each error status a route declares (see `errors`).
+STATUS_RESPONSES = {400: "Invalid", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
+                    409: "Conflict", 413: "Invalid", 415: "Invalid"}
 CACHE_KEY = "directory.openapi"
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def errors(*statuses: int) -> Callable[[View], View]:
+    """Declare the error statuses a route answers with; the document gives each the shared
+    response above, so no route's docstring repeats them."""
+    unknown = set(statuses) - set(STATUS_RESPONSES)
+    if unknown:
+        raise ValueError(f"no shared error response for {sorted(unknown)}")
+
+    def declare(view: View) -> View:
+        view.error_statuses = statuses  # type: ignore[attr-defined]
+        return view
+    return declare
+
+
+class ErrorResponsesPlugin(BasePlugin):
+    """Adds each route's declared error statuses to every operation of its path."""
+
+    def operation_helper(self, path: str | None = None,
+                         operations: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        statuses = getattr(kwargs.get("view"), "error_statuses", ())
+        for operation in (operations or {}).values():
+            responses = operation.setdefault("responses", {})
+            for status in statuses:
+                responses.setdefault(
+                    status, {"$ref": f"#/components/responses/{STATUS_RESPONSES[status]}"})
 
 
 def build_document(app: Flask) -> dict[str, Any]:
     spec = APISpec(
         title="Partner directory API", version="1", openapi_version="3.1.0",
-        plugins=[FlaskPlugin(), MarshmallowPlugin()],
+        plugins=[FlaskPlugin(), MarshmallowPlugin(), ErrorResponsesPlugin()],
         info={"description": "Errors are always {\"error\": {\"code\", \"message\", \"fields\"}}."},
         security=[{"token": []}, {"session": []}],
     )

@@ -1,7 +1,8 @@
 """The API's routes: parse the input, call the operation, dump through a schema.
 
 Each route's docstring holds its OpenAPI operation (YAML after ``---``), from which
-/api/v1/openapi.json is generated.
+/api/v1/openapi.json is generated; ``@errors(...)`` names the error statuses it answers with,
+whose shared responses are declared once in ``openapi.py``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from directory.accounts.models import User
 from directory.accounts.permissions import Permission, can, referral_side, require
 from directory.api.auth import bearer_secret, current_api_token
 from directory.api.errors import ApiError, error_response
-from directory.api.openapi import openapi_document
+from directory.api.openapi import errors, openapi_document
 from directory.api.pagination import decode_cursor, encode_cursor
 from directory.api.schemas import (
     ListingUpdateSchema,
@@ -117,6 +118,7 @@ def _search_input() -> dict[str, Any]:
 
 
 @bp.get("/search")
+@errors(400, 401, 403)
 def search_directory() -> Response:
     """Who is near a place, or whose coverage contains it, nearest first.
     ---
@@ -130,9 +132,6 @@ def search_directory() -> Response:
           content:
             application/json:
               schema: SearchPageSchema
-        400: {$ref: '#/components/responses/Invalid'}
-        401: {$ref: '#/components/responses/Unauthorized'}
-        403: {$ref: '#/components/responses/Forbidden'}
     """
     require(signed_in(), Permission.VIEW_DIRECTORY)
     query = SearchArgsSchema().load(_search_input())
@@ -152,6 +151,7 @@ def search_directory() -> Response:
 
 
 @bp.get("/services")
+@errors(401, 403)
 def services() -> Response:
     """The services taxonomy as a tree; search takes any code (sub-services included).
     ---
@@ -162,8 +162,6 @@ def services() -> Response:
           content:
             application/json:
               schema: ServiceTreeSchema
-        401: {$ref: '#/components/responses/Unauthorized'}
-        403: {$ref: '#/components/responses/Forbidden'}
     """
     require(signed_in(), Permission.VIEW_DIRECTORY)
     nodes: dict[int, dict[str, Any]] = {}
@@ -198,6 +196,7 @@ def _organization_view(organization: Organization) -> dict[str, Any]:
 
 
 @bp.get("/organizations/<slug>")
+@errors(401, 403, 404)
 def organization(slug: str) -> Response:
     """An organization's listing; confidential locations show an address and point to its own
     members only.
@@ -211,9 +210,6 @@ def organization(slug: str) -> Response:
           content:
             application/json:
               schema: OrganizationSchema
-        401: {$ref: '#/components/responses/Unauthorized'}
-        403: {$ref: '#/components/responses/Forbidden'}
-        404: {$ref: '#/components/responses/NotFound'}
     """
     signed_in()
     return jsonify(OrganizationSchema().dump(_organization_view(load_organization(slug))))
@@ -232,6 +228,7 @@ def _json_object() -> dict[str, Any]:
 
 
 @bp.patch("/organizations/<slug>")
+@errors(400, 401, 403, 404, 413, 415)
 def update_organization(slug: str) -> Response:
     """Change an organization's listing: its admins and the coordinators may.
     ---
@@ -249,12 +246,6 @@ def update_organization(slug: str) -> Response:
           content:
             application/json:
               schema: OrganizationSchema
-        400: {$ref: '#/components/responses/Invalid'}
-        401: {$ref: '#/components/responses/Unauthorized'}
-        403: {$ref: '#/components/responses/Forbidden'}
-        404: {$ref: '#/components/responses/NotFound'}
-        413: {$ref: '#/components/responses/Invalid'}
-        415: {$ref: '#/components/responses/Invalid'}
     """
     user = signed_in()
     organization = load_organization(slug)
@@ -264,6 +255,7 @@ def update_organization(slug: str) -> Response:
 
 
 @bp.get("/me")
+@errors(401)
 def me() -> Response:
     """Who the caller is, and the organizations they act for.
     ---
@@ -274,7 +266,6 @@ def me() -> Response:
           content:
             application/json:
               schema: MeSchema
-        401: {$ref: '#/components/responses/Unauthorized'}
     """
     user = signed_in()
     return jsonify(MeSchema().dump({
@@ -339,6 +330,7 @@ def _referral(public_id: str) -> tuple[User, Referral]:
 
 
 @bp.get("/referrals")
+@errors(400, 401, 403)
 def referrals() -> Response:
     """The caller's inbox or outbox, newest first; items carry no client details.
     ---
@@ -352,9 +344,6 @@ def referrals() -> Response:
           content:
             application/json:
               schema: ReferralPageSchema
-        400: {$ref: '#/components/responses/Invalid'}
-        401: {$ref: '#/components/responses/Unauthorized'}
-        403: {$ref: '#/components/responses/Forbidden'}
     """
     user = signed_in()
     require(user, Permission.USE_REFERRALS)
@@ -372,6 +361,7 @@ def referrals() -> Response:
 
 
 @bp.post("/referrals")
+@errors(400, 401, 403, 409, 413, 415)
 def create_referral() -> Response | tuple[Response, int]:
     """Send a referral with its consent record, as the web form does (same schema).
     ---
@@ -387,12 +377,6 @@ def create_referral() -> Response | tuple[Response, int]:
           content:
             application/json:
               schema: ReferralDetailSchema
-        400: {$ref: '#/components/responses/Invalid'}
-        401: {$ref: '#/components/responses/Unauthorized'}
-        403: {$ref: '#/components/responses/Forbidden'}
-        409: {$ref: '#/components/responses/Conflict'}
-        413: {$ref: '#/components/responses/Invalid'}
-        415: {$ref: '#/components/responses/Invalid'}
     """
     user = signed_in()
     require(user, Permission.USE_REFERRALS)
@@ -401,6 +385,7 @@ def create_referral() -> Response | tuple[Response, int]:
 
 
 @bp.get("/referrals/<public_id>")
+@errors(401, 404)
 def referral(public_id: str) -> Response:
     """One referral with its timeline and notes; the receiver's first opening is recorded.
     ---
@@ -413,8 +398,6 @@ def referral(public_id: str) -> Response:
           content:
             application/json:
               schema: ReferralDetailSchema
-        401: {$ref: '#/components/responses/Unauthorized'}
-        404: {$ref: '#/components/responses/NotFound'}
     """
     user, found = _referral(public_id)
     ops.mark_viewed(user, found)
@@ -423,6 +406,7 @@ def referral(public_id: str) -> Response:
 
 
 @bp.post("/referrals/<public_id>/transitions")
+@errors(400, 401, 403, 404, 409, 413, 415)
 def transition_referral(public_id: str) -> Response:
     """Move a referral through its states, against the version last seen; sending a draft
     takes a ``consent`` record.
@@ -441,13 +425,6 @@ def transition_referral(public_id: str) -> Response:
           content:
             application/json:
               schema: ReferralDetailSchema
-        400: {$ref: '#/components/responses/Invalid'}
-        401: {$ref: '#/components/responses/Unauthorized'}
-        403: {$ref: '#/components/responses/Forbidden'}
-        404: {$ref: '#/components/responses/NotFound'}
-        409: {$ref: '#/components/responses/Conflict'}
-        413: {$ref: '#/components/responses/Invalid'}
-        415: {$ref: '#/components/responses/Invalid'}
     """
     user, found = _referral(public_id)
     body = _json_object()
@@ -467,6 +444,7 @@ def transition_referral(public_id: str) -> Response:
 
 
 @bp.post("/referrals/<public_id>/notes")
+@errors(400, 401, 403, 404, 413, 415)
 def add_referral_note(public_id: str) -> tuple[Response, int]:
     """Add a secure note, seen by both sides of the hand-off.
     ---
@@ -484,12 +462,6 @@ def add_referral_note(public_id: str) -> tuple[Response, int]:
           content:
             application/json:
               schema: ReferralNoteOutSchema
-        400: {$ref: '#/components/responses/Invalid'}
-        401: {$ref: '#/components/responses/Unauthorized'}
-        403: {$ref: '#/components/responses/Forbidden'}
-        404: {$ref: '#/components/responses/NotFound'}
-        413: {$ref: '#/components/responses/Invalid'}
-        415: {$ref: '#/components/responses/Invalid'}
     """
     user, found = _referral(public_id)
     data = NoteSchema().load(_json_object())
@@ -498,6 +470,7 @@ def add_referral_note(public_id: str) -> tuple[Response, int]:
 
 
 @bp.post("/referrals/<public_id>/consent/revoke")
+@errors(401, 403, 404)
 def revoke_referral_consent(public_id: str) -> Response:
     """Revoke the consent in force: the receiver no longer sees the client's details.
     ---
@@ -510,9 +483,6 @@ def revoke_referral_consent(public_id: str) -> Response:
           content:
             application/json:
               schema: ReferralDetailSchema
-        401: {$ref: '#/components/responses/Unauthorized'}
-        403: {$ref: '#/components/responses/Forbidden'}
-        404: {$ref: '#/components/responses/NotFound'}
     """
     user, found = _referral(public_id)
     disclosure.revoke_consent(user, found)

@@ -16,6 +16,7 @@ from werkzeug.exceptions import Forbidden
 
 from directory.accounts.permissions import Permission, require
 from directory.api.errors import error_response
+from directory.api.openapi import errors
 from directory.hsds.operations import EXPORT_FORMATS, export_json, export_zip
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ def _error(status: int, code: str, message: str, field: str | None = None) -> Re
 
 
 @bp.get("/export")
+@errors(400, 401, 403)
 def export() -> Response:
     """The active listings as HSDS 3.0: a zip of the tabular package, or ?format=json.
     ---
@@ -45,9 +47,6 @@ def export() -> Response:
           content:
             application/zip: {schema: {type: string, contentMediaType: application/zip}}
             application/json: {schema: {type: object}}
-        400: {$ref: '#/components/responses/Invalid'}
-        401: {$ref: '#/components/responses/Unauthorized'}
-        403: {$ref: '#/components/responses/Forbidden'}
     """
     if not current_user.is_authenticated:
         return _error(401, "unauthorized", "Sign in to download the directory.")
