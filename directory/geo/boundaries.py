@@ -193,7 +193,7 @@ MAX_DETAIL_DEGREES = 5.0
 DETAIL_PLACES = 40
 
 
-def basemap_detail(west: float, south: float, east: float, north: float) -> str:
+def basemap_detail_geojson(west: float, south: float, east: float, north: float) -> str:
     """County outlines and the names of the largest places in a window, as GeoJSON: the map's
     context at city zoom when no tile server is reachable. Places are ranked by how many ZIP
     codes they have, the gazetteer's measure of size."""

@@ -20,7 +20,7 @@ from flask_login import current_user
 from marshmallow import ValidationError
 
 from directory.accounts.permissions import Permission, can, require
-from directory.geo.boundaries import MAX_DETAIL_DEGREES, basemap_detail, basemap_geojson
+from directory.geo.boundaries import MAX_DETAIL_DEGREES, basemap_detail_geojson, basemap_geojson
 from directory.geo.states import STATES
 from directory.inputs import page_number
 from directory.orgs.coverage import add_coverage_area, remove_coverage_area
@@ -144,7 +144,7 @@ def _map_data(results: Any, views: list[Any], profile_urls: dict[str, str]) -> d
         "tiles": current_app.config["MAP_TILES"],
         "attribution": current_app.config["MAP_ATTRIBUTION"],
         "basemap": url_for("orgs.basemap"),
-        "basemap_detail": url_for("orgs.basemap_detail_view"),
+        "basemap_detail": url_for("orgs.basemap_detail"),
         "results": [{"name": view.name, "url": profile_urls[view.slug],
                      "lat": view.lat, "lon": view.lon, "distance_mi": view.distance_mi,
                      "rounded": view.distance_rounded, "shapes": view.shapes}
@@ -162,7 +162,7 @@ def basemap() -> Response:
 
 
 @bp.route("/search/basemap/detail.json")
-def basemap_detail_view() -> Response:
+def basemap_detail() -> Response:
     """County outlines and place names in ``bbox=west,south,east,north`` (degrees)."""
     require(current_user, Permission.VIEW_DIRECTORY)
     try:
@@ -174,7 +174,7 @@ def basemap_detail_view() -> Response:
         abort(400, description="The bbox must run west to east and south to north, in degrees.")
     if east - west > MAX_DETAIL_DEGREES or north - south > MAX_DETAIL_DEGREES:
         abort(400, description=f"The bbox may span at most {MAX_DETAIL_DEGREES:g} degrees.")
-    response = current_app.response_class(basemap_detail(west, south, east, north),
+    response = current_app.response_class(basemap_detail_geojson(west, south, east, north),
                                           mimetype="application/geo+json")
     response.cache_control.max_age = 86400
     response.cache_control.private = True

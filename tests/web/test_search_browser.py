@@ -63,7 +63,8 @@ def test_search_by_zip_with_a_service_filter_shows_list_and_markers(page: Page,
     assert failed_tiles, "the page asked for tiles (and coped with their failure)"
 
     # The map explains itself: a legend, and the list of results as its alternative.
-    map_panel = page.get_by_role("region", name="Map of the search point and the organizations found")
+    map_panel = page.get_by_role("region",
+                                 name="Map of the search point and the organizations found")
     expect(map_panel.get_by_role("list", name="Legend")).to_contain_text("Search radius")
     expect(page.get_by_role("application")).to_have_attribute("aria-describedby", "map-help")
     expect(map_panel.get_by_role("link", name="the list of results")).to_have_attribute(
