@@ -122,6 +122,8 @@ def test_page_has_no_accessibility_violation_and_fits_a_phone(
         try:
             if visit.state == "errors":
                 assert page.locator(".field-error, [role=alert]").count(), "no error shown"
+                if page.locator("#error-summary").count():
+                    assert page.evaluate("document.activeElement.id") == "error-summary"
             found[label] = axe_violations(page)
             if viewport is PHONE:
                 widths = page.evaluate("() => ({page: document.documentElement.scrollWidth,"
