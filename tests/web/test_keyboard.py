@@ -4,17 +4,26 @@ the skip link, the focus order, the error summary after a refused submit and its
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.web.conftest import serve_demo_network
 from tests.web.test_browser import TASK_FORCE_REFERRER, open_login, sign_in
 
 pytestmark = pytest.mark.browser
 
 SAFE_HOME_NAME = "Live Oak Hill Ministries Safe Home"
 MAX_TABS = 80
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A network of its own: the referral sent here must not reach the other tests' inboxes."""
+    with serve_demo_network(tmp_path_factory.mktemp("keyboard"), REQUIRE_2FA=False) as served:
+        yield served[0]
 
 
 def focused(page: Page, selector: str) -> bool:
