@@ -126,6 +126,7 @@ EXPECTED: dict[str, dict[str, Row]] = {
     "orgs.profile": {"GET": vetted(200)},
     "orgs.search_page": {"GET": vetted(200)},
     "orgs.basemap": {"GET": vetted(200)},
+    "orgs.basemap_detail": {"GET": vetted(400)},  # no bbox
     "orgs.coverage": {"GET": Row(LOGIN, 403, 403, 200, 200, LOGIN, 403),
                       "POST": Row(LOGIN, 403, 403, 400, 400, LOGIN, 403)},  # empty form
     "orgs.delete_coverage": {"POST": Row(LOGIN, 403, 403, 302, 302, LOGIN, 403)},

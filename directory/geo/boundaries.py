@@ -18,6 +18,7 @@ import shapely.geometry
 from shapely.geometry import MultiPolygon, Point, Polygon
 from shapely.strtree import STRtree
 
+from directory.geo.gazetteer import gazetteer
 from directory.geo.states import STATE_FIPS
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "counties-10m.json"
@@ -142,6 +143,12 @@ class Boundaries:
         county = self.counties[self._county_keys[int(min(hits))]]
         return AreasAtPoint(state=county.state, county=county)
 
+    def counties_in(self, window: Polygon) -> list[tuple[County, MultiPolygon]]:
+        """The counties that touch a window, with their outlines, in a stable order."""
+        hits = sorted(int(index) for index in self._tree.query(window, predicate="intersects"))
+        return [(self.counties[self._county_keys[index]], self._county_geometries[index])
+                for index in hits]
+
     def county_named(self, name: str, state: str) -> County | None:
         """'Harris County', 'harris', 'St. Louis city' in a state -> the county."""
         return self._by_state_name.get((state.upper(), _normalize(name)))
@@ -177,6 +184,32 @@ def basemap_geojson() -> str:
              geometry.simplify(0.02, preserve_topology=True)))}
         for state, geometry in sorted(boundaries().state_outlines.items())
     ]
+    return json.dumps({"type": "FeatureCollection", "features": features}, separators=(",", ":"))
+
+
+# The largest window the detailed basemap draws: about a metropolitan area (the map asks for
+# it from city zoom on); wider views get the state outlines alone.
+MAX_DETAIL_DEGREES = 5.0
+DETAIL_PLACES = 40
+
+
+def basemap_detail_geojson(west: float, south: float, east: float, north: float) -> str:
+    """County outlines and the names of the largest places in a window, as GeoJSON: the map's
+    context at city zoom when no tile server is reachable. Places are ranked by how many ZIP
+    codes they have, the gazetteer's measure of size."""
+    window = shapely.geometry.box(west, south, east, north)
+    features: list[dict[str, Any]] = [
+        {"type": "Feature", "properties": {"kind": "county", "name": county.label},
+         "geometry": _rounded(shapely.geometry.mapping(
+             outline.simplify(0.002, preserve_topology=True)))}
+        for county, outline in boundaries().counties_in(window)
+    ]
+    places = sorted((place for place in gazetteer().places.values()
+                     if south <= place.lat <= north and west <= place.lon <= east),
+                    key=lambda place: (-len(place.zip_codes), place.city))[:DETAIL_PLACES]
+    features += [{"type": "Feature", "properties": {"kind": "place", "name": place.city},
+                  "geometry": {"type": "Point", "coordinates": [place.lon, place.lat]}}
+                 for place in places]
     return json.dumps({"type": "FeatureCollection", "features": features}, separators=(",", ":"))
 
 

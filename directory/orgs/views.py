@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from flask import (
@@ -19,7 +20,7 @@ from flask_login import current_user
 from marshmallow import ValidationError
 
 from directory.accounts.permissions import Permission, can, require
-from directory.geo.boundaries import basemap_geojson
+from directory.geo.boundaries import MAX_DETAIL_DEGREES, basemap_detail_geojson, basemap_geojson
 from directory.geo.states import STATES
 from directory.inputs import page_number
 from directory.orgs.coverage import add_coverage_area, remove_coverage_area
@@ -143,6 +144,7 @@ def _map_data(results: Any, views: list[Any], profile_urls: dict[str, str]) -> d
         "tiles": current_app.config["MAP_TILES"],
         "attribution": current_app.config["MAP_ATTRIBUTION"],
         "basemap": url_for("orgs.basemap"),
+        "basemap_detail": url_for("orgs.basemap_detail"),
         "results": [{"name": view.name, "url": profile_urls[view.slug],
                      "lat": view.lat, "lon": view.lon, "distance_mi": view.distance_mi,
                      "rounded": view.distance_rounded, "shapes": view.shapes}
@@ -154,6 +156,26 @@ def _map_data(results: Any, views: list[Any], profile_urls: dict[str, str]) -> d
 def basemap() -> Response:
     require(current_user, Permission.VIEW_DIRECTORY)
     response = current_app.response_class(basemap_geojson(), mimetype="application/geo+json")
+    response.cache_control.max_age = 86400
+    response.cache_control.private = True
+    return response
+
+
+@bp.route("/search/basemap/detail.json")
+def basemap_detail() -> Response:
+    """County outlines and place names in ``bbox=west,south,east,north`` (degrees)."""
+    require(current_user, Permission.VIEW_DIRECTORY)
+    try:
+        west, south, east, north = (float(part) for part in request.args["bbox"].split(","))
+    except (KeyError, ValueError):
+        abort(400, description="Give bbox=west,south,east,north in degrees.")
+    finite = all(math.isfinite(value) for value in (west, south, east, north))
+    if not (finite and -180 <= west < east <= 180 and -90 <= south < north <= 90):
+        abort(400, description="The bbox must run west to east and south to north, in degrees.")
+    if east - west > MAX_DETAIL_DEGREES or north - south > MAX_DETAIL_DEGREES:
+        abort(400, description=f"The bbox may span at most {MAX_DETAIL_DEGREES:g} degrees.")
+    response = current_app.response_class(basemap_detail_geojson(west, south, east, north),
+                                          mimetype="application/geo+json")
     response.cache_control.max_age = 86400
     response.cache_control.private = True
     return response

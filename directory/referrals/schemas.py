@@ -8,6 +8,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, pre_load, validate, validates_schema
 
 from directory.inputs import MAX_INT
+from directory.orgs.models import LANGUAGES
 from directory.referrals.models import (
     AGE_RANGES,
     IDENTIFYING_ITEMS,
@@ -38,6 +39,23 @@ def _choice(values: Any, *, required: bool = True) -> fields.String:
         return fields.String(required=True, validate=one_of,
                              error_messages={"required": "Choose one of the options."})
     return fields.String(load_default=None, validate=one_of)
+
+
+# A language code or name, in any case, to the name: "es", "spanish" -> "Spanish".
+_LANGUAGE_NAMES = {key.casefold(): name for code, name in LANGUAGES.items() for key in (code, name)}
+
+
+class ClientLanguage(fields.String):
+    """The client's language, one of the directory's languages (the list search filters by).
+    Stored as its English name, as the free-text field it replaces stored it; a language code
+    is accepted too."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        name = _LANGUAGE_NAMES.get(text.strip().casefold())
+        if name is None:
+            raise ValidationError("Choose a language from the list.")
+        return name
 
 
 class _Stripped(TextSchema):
@@ -89,7 +107,8 @@ class ReferralSchema(_Stripped):
     urgency = _choice(Urgency)
     age_range = _choice(AGE_RANGES)
     alias = _text(60, required=True)
-    language = _text(60, required=True)
+    language = ClientLanguage(required=True,
+                              error_messages={"required": "Choose the client's language."})
     needs = _text(2000, required=True, prose=True)
     safety_concerns = _text(2000, prose=True)
     contact_instructions = _text(1000, required=True, prose=True)

@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 from directory.accounts.permissions import Permission, can, referral_side, require
 from directory.db import db_session
 from directory.inputs import query_int
-from directory.orgs.models import Organization, ServiceCategory
+from directory.orgs.models import LANGUAGES, Organization, ServiceCategory
 from directory.referrals import boxes, disclosure, notifications, states
 from directory.referrals import operations as ops
 from directory.referrals.errors import InvalidReferral, ReferralError, ReferralNotFound
@@ -44,7 +44,8 @@ from directory.referrals.schemas import (
 bp = Blueprint("referrals", __name__, url_prefix="/referrals")
 Page = str | tuple[str, int] | Response
 MAX_AGE_DAYS = 36_500  # the "created within N days" filter
-CHOICES = {"urgencies": list(Urgency), "age_ranges": AGE_RANGES, "methods": list(ConsentMethod),
+CHOICES = {"languages": [(name, name) for name in LANGUAGES.values()],
+           "urgencies": list(Urgency), "age_ranges": AGE_RANGES, "methods": list(ConsentMethod),
            "minor_bases": list(MinorBasis), "identifying_items": IDENTIFYING_ITEMS,
            "decline_choices": [(reason.value, reason.label) for reason in DeclineReason],
            "outcome_choices": [(outcome.value, outcome.label) for outcome in CloseOutcome],

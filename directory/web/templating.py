@@ -53,11 +53,25 @@ def error_text(messages: object) -> str:
     return str(messages)
 
 
+def error_entries(source: Any) -> list[tuple[str | None, str]]:
+    """The entries of a form's error summary: (id of the field to link to, message).
+
+    ``source`` is a WTForms form (each message gets its field's label) or a mapping of field
+    ids to messages, as the marshmallow-backed views keep them; the key ``form`` is an error
+    of the whole form, listed without a link."""
+    if hasattr(source, "errors") and hasattr(source, "_fields"):
+        return [(field.id, f"{field.label.text}: {message}")
+                for field in source if field.type != "CSRFTokenField"
+                for message in field.errors]
+    return [(None if key == "form" else key, error_text(messages))
+            for key, messages in (source or {}).items()]
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["error_text"] = error_text
     app.jinja_env.globals.update(page_url=page_url, Permission=Permission,
                                  has_endpoint=has_endpoint, select_options=select_options,
-                                 category_choices=category_choices)
+                                 category_choices=category_choices, error_entries=error_entries)
 
     @app.context_processor
     def permission_helpers() -> dict[str, object]:

@@ -1,6 +1,8 @@
 /* Draws the map of a search (or of a listing's coverage) from the JSON in #map-data.
    No inline script: the page stays within its Content-Security-Policy. Without tiles, or when
-   they cannot load, the state outlines served by the app give the map its context. */
+   they cannot load, the state outlines served by the app give the map its context, and from
+   city zoom on the county outlines and place names of the part in view. Markers close
+   together are clustered (Leaflet.markercluster). */
 (function () {
   "use strict";
 
@@ -32,12 +34,68 @@
     return null;
   }
 
+  var DETAIL_ZOOM = 8;
+  var MAX_DETAIL_DEGREES = 5;
+
+  /* County outlines and place names for the part of the map in view, at city zoom. */
+  function drawDetail(map, url, hasTiles) {
+    var layer = L.layerGroup().addTo(map);
+    var shown = null;
+    function refresh() {
+      var bounds = map.getBounds().pad(0.1);
+      var west = Math.max(bounds.getWest(), -180), east = Math.min(bounds.getEast(), 180);
+      var south = Math.max(bounds.getSouth(), -90), north = Math.min(bounds.getNorth(), 90);
+      if (map.getZoom() < DETAIL_ZOOM || east - west > MAX_DETAIL_DEGREES ||
+          north - south > MAX_DETAIL_DEGREES) {
+        layer.clearLayers();
+        shown = null;
+        return;
+      }
+      if (shown && shown.contains(map.getBounds())) { return; }
+      var box = [west, south, east, north].map(function (value) { return value.toFixed(3); });
+      fetch(url + "?bbox=" + box.join(","), { credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (detail) {
+          if (!detail) { return; }
+          layer.clearLayers();
+          shown = L.latLngBounds([south, west], [north, east]);
+          L.geoJSON(detail, {
+            interactive: false,
+            filter: function (feature) { return feature.properties.kind === "county"; },
+            style: { color: "#5f6b7a", weight: 1, dashArray: "3 3", fill: !hasTiles,
+                     fillColor: "#f4f6f8", fillOpacity: 0.6 }
+          }).addTo(layer).bringToBack();
+          detail.features.forEach(function (feature) {
+            if (feature.properties.kind !== "place") { return; }
+            var label = document.createElement("span");
+            label.textContent = feature.properties.name;
+            L.marker([feature.geometry.coordinates[1], feature.geometry.coordinates[0]], {
+              interactive: false, keyboard: false,
+              icon: L.divIcon({ className: "place-label", html: label.outerHTML, iconSize: null })
+            }).addTo(layer);
+          });
+          map.getContainer().setAttribute("data-detail", "shown");
+        })
+        .catch(function () { /* the state outlines remain */ });
+    }
+    map.on("moveend", refresh);
+    refresh();
+  }
+
+  function clusterIcon(cluster) {
+    var count = cluster.getChildCount();
+    var html = "<span>" + count + "<span class=\"visually-hidden\"> organizations here: select to zoom in</span></span>";
+    return L.divIcon({ className: "marker-cluster-badge", html: html, iconSize: L.point(36, 36) });
+  }
+
   function drawMap() {
     var element = document.getElementById("map");
     var source = document.getElementById("map-data");
     if (!element || !source || !window.L) { return; }
     var data = JSON.parse(source.textContent);
     var map = L.map(element, { scrollWheelZoom: false });
+    var markers = L.markerClusterGroup({ iconCreateFunction: clusterIcon, maxClusterRadius: 40,
+                                         showCoverageOnHover: false });
     var hasPoint = data.lat !== undefined && data.lat !== null;
     map.setView(hasPoint ? [data.lat, data.lon] : [39.5, -98.35], hasPoint ? 10 : 4);
     var layers = [];
@@ -71,7 +129,8 @@
         drawShape(map, shape, { color: "#00897b", weight: 1, fillOpacity: 0.05, interactive: false });
       });
       if (result.lat === null || result.lat === undefined) { return; }
-      var marker = L.marker([result.lat, result.lon], { title: result.name, alt: result.name }).addTo(map);
+      var marker = L.marker([result.lat, result.lon], { title: result.name, alt: result.name });
+      markers.addLayer(marker);
       var link = document.createElement("a");
       link.href = result.url;
       link.textContent = result.name;
@@ -89,8 +148,11 @@
       if (layer) { layers.push(layer); }
     });
     if (layers.length) {
-      map.fitBounds(L.featureGroup(layers).getBounds().pad(0.1), { maxZoom: 12 });
+      map.fitBounds(L.featureGroup(layers).getBounds().pad(0.1), { maxZoom: 12, animate: false });
     }
+    map.addLayer(markers);  // after the zoom is settled: clusters are made once, for it
+    element.setAttribute("data-markers", String(markers.getLayers().length));
+    if (data.basemap_detail) { drawDetail(map, data.basemap_detail, Boolean(data.tiles)); }
     element.setAttribute("data-ready", "true");
   }
 

@@ -198,3 +198,42 @@ def test_search_results_offer_referrals_and_placement_requests(
     # The placement page takes the ticked partners as ?to= values.
     placement = client.get(f"/referrals/placements/new?to={partner.slug}")
     assert placement.status_code == 200 and partner.slug in placement.get_data(as_text=True)
+
+
+def test_basemap_detail_gives_county_outlines_and_place_names_in_a_window(
+        client: FlaskClient, auth: AuthActions, factory: Factory, partner: Organization) -> None:
+    auth.login(factory.user(organization=partner).email)
+    response = client.get("/search/basemap/detail.json?bbox=-95.8,29.4,-95.0,30.1")
+    assert response.status_code == 200 and response.mimetype == "application/geo+json"
+    features = response.get_json(force=True)["features"]
+    counties = {f["properties"]["name"] for f in features if f["properties"]["kind"] == "county"}
+    places = [f for f in features if f["properties"]["kind"] == "place"]
+    assert {"Harris County, TX", "Fort Bend County, TX"} <= counties
+    assert "Dallas County, TX" not in counties
+    assert "Houston" in {place["properties"]["name"] for place in places}
+    assert 0 < len(places) <= 40
+    for place in places:
+        lon, lat = place["geometry"]["coordinates"]
+        assert -95.8 <= lon <= -95.0 and 29.4 <= lat <= 30.1
+
+
+@pytest.mark.parametrize("query", [
+    "", "?bbox=", "?bbox=1,2,3", "?bbox=a,b,c,d", "?bbox=-95,29,-96,30", "?bbox=-95,30,-94,29",
+    "?bbox=-200,29,-94,30", "?bbox=nan,29,-94,30", "?bbox=-100,29,-90,30", "?bbox=1,2,3,4,5",
+])
+def test_basemap_detail_refuses_a_bad_or_too_wide_window(
+        query: str, client: FlaskClient, auth: AuthActions, factory: Factory,
+        partner: Organization) -> None:
+    auth.login(factory.user(organization=partner).email)
+    response = client.get(f"/search/basemap/detail.json{query}")
+    assert response.status_code == 400
+    assert "bbox" in response.get_data(as_text=True)
+
+
+def test_a_refused_search_has_an_error_summary_linking_to_the_field(
+        client: FlaskClient, auth: AuthActions, factory: Factory, partner: Organization) -> None:
+    auth.login(factory.user(organization=partner).email)
+    response = client.get("/search?near=Atlantis%2C+ZZ")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert 'id="error-summary"' in page and '<a href="#near">Could not find' in page

@@ -266,3 +266,37 @@ def test_the_real_forms_work_with_their_csrf_tokens(guarded_client: FlaskClient,
                                              "body": "Hello."}).status_code == 302
     assert client.post(f"{url}/transitions", data={
         "csrf_token": _token(page), "to": "withdrawn", "version": 2}).status_code == 302
+
+
+def test_the_client_language_comes_from_the_directory_list(
+        client: FlaskClient, auth: AuthActions, partners: Partners, db: Session) -> None:
+    auth.login(partners.referrer.email)
+    page = client.get(f"/referrals/new?to={partners.receiver.slug}").text
+    field = re.search(r'<select id="language" name="language".*?</select>', page, re.DOTALL)
+    assert field is not None  # a list, no longer free text
+    assert '<option value="Spanish" >Spanish</option>' in field.group(0)
+    assert '<option value="American Sign Language" >' in field.group(0)
+
+    before = _count(db)
+    refused = client.post(f"/referrals/new?to={partners.receiver.slug}",
+                          data=form(language="Klingon"))
+    assert refused.status_code == 400 and _count(db) == before
+    assert "Choose a language from the list." in refused.text
+    assert '<a href="#language">Choose a language from the list.</a>' in refused.text
+    assert 'id="error-summary"' in refused.text
+    missing = client.post(f"/referrals/new?to={partners.receiver.slug}", data=form(language=""))
+    assert missing.status_code == 400 and "Choose the client&#39;s language." in missing.text
+
+
+@pytest.mark.parametrize(("given", "stored"), [
+    ("Spanish", "Spanish"), ("spanish", "Spanish"), ("es", "Spanish"),
+    ("ASE", "American Sign Language"),
+])
+def test_the_client_language_is_stored_by_name_as_before(
+        given: str, stored: str, client: FlaskClient, auth: AuthActions,
+        partners: Partners) -> None:
+    auth.login(partners.referrer.email)
+    sent = client.post(f"/referrals/new?to={partners.receiver.slug}", data=form(language=given))
+    assert sent.status_code == 302, sent.text
+    page = client.get(sent.headers["Location"]).text
+    assert f"<dt>Language</dt><dd>{stored}</dd>" in page

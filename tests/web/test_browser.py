@@ -173,11 +173,29 @@ def test_organization_list_fits_a_phone(page: Page, live_server: str) -> None:
     assert widths["inner"] == 390
     assert widths["scroll"] <= widths["inner"], widths
 
+    # The navigation folds into a menu button, which the keyboard opens and Escape closes.
     nav = page.locator("header.site-header nav")
     expect(nav).to_be_visible()
     expect(nav.get_by_role("link", name="Partner Directory")).to_be_in_viewport()
+    menu = nav.get_by_role("button", name="Menu")
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    expect(nav.get_by_role("link", name="Organizations")).to_be_hidden()
+    menu.focus()
+    page.keyboard.press("Enter")
+    expect(menu).to_have_attribute("aria-expanded", "true")
     expect(nav.get_by_role("link", name="Organizations")).to_be_in_viewport()
     expect(nav.get_by_role("button", name="Sign out")).to_be_in_viewport()
+    page.keyboard.press("Tab")
+    expect(nav.get_by_role("link", name="Search", exact=True)).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    expect(menu).to_be_focused()
+    expect(nav.get_by_role("link", name="Organizations")).to_be_hidden()
+
+    # At desktop width there is no menu button: the links are in the bar.
+    page.set_viewport_size({"width": 1280, "height": 900})
+    expect(menu).to_be_hidden()
+    expect(nav.get_by_role("link", name="Organizations")).to_be_in_viewport()
 
 
 def test_profile_page_screenshot(page: Page, live_server: str, tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ def test_a_referral_from_search_to_outcome(page: Page, live_server: str) -> None
     page.select_option("#urgency", "emergency")
     page.fill("#alias", "K.M.")
     page.select_option("#age_range", "12-17")
-    page.fill("#language", "Spanish")
+    page.select_option("#language", "Spanish")
     page.fill("#needs", "A safe bed tonight.")
     page.fill("#contact_instructions", "Through the investigator only.")
     page.fill("#contact_person", "Sam Investigator")

@@ -47,19 +47,52 @@ def test_search_by_zip_with_a_service_filter_shows_list_and_markers(page: Page,
     assert distances == sorted(distances) and distances[-1] <= 50
 
     # Markers are drawn for every result (none of these locations is confidential), even
-    # though the tile server cannot be reached.
-    expect(page.locator("#map[data-ready=true]")).to_be_attached()
+    # though the tile server cannot be reached; those close together share a cluster that
+    # counts them.
+    map_element = page.locator("#map[data-ready=true]")
+    expect(map_element).to_be_attached()
+    assert map_element.get_attribute("data-markers") == str(count)
     names = [text.strip() for text in page.locator("article.result header a").all_inner_texts()]
-    for name in names:
-        expect(page.locator(f".leaflet-marker-icon[title=\"{name}\"]")).to_have_count(1)
-    expect(page.locator(".leaflet-marker-icon")).to_have_count(count)
+    single = page.locator(".leaflet-marker-icon[title]")
+    clusters = page.locator(".marker-cluster-badge")
+    clustered = sum(int(text.split()[0]) for text in clusters.all_inner_texts())
+    assert single.count() + clustered == count
+    for title in single.evaluate_all("icons => icons.map(icon => icon.title)"):
+        assert title in names
     expect(page.locator("path.leaflet-interactive").first).to_be_attached()
     assert failed_tiles, "the page asked for tiles (and coped with their failure)"
 
-    # Open a partner from a marker's popup.
-    page.locator(f".leaflet-marker-icon[title=\"{names[0]}\"]").click()
+    # The map explains itself: a legend, and the list of results as its alternative.
+    map_panel = page.get_by_role("region",
+                                 name="Map of the search point and the organizations found")
+    expect(map_panel.get_by_role("list", name="Legend")).to_contain_text("Search radius")
+    expect(page.get_by_role("application")).to_have_attribute("aria-describedby", "map-help")
+    expect(map_panel.get_by_role("link", name="the list of results")).to_have_attribute(
+        "href", "#results-list")
+
+    # Open a partner from a marker's popup (zooming into a cluster until it opens up).
+    while single.count() == 0:
+        clusters.first.click()
+        page.wait_for_timeout(400)  # the zoom animation
+    name = single.first.get_attribute("title")
+    single.first.click()
     page.locator(".leaflet-popup-content a").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text(names[0])
+    expect(page.get_by_role("heading", level=1)).to_have_text(name or "")
+
+
+def test_the_map_at_city_zoom_shows_county_outlines_and_place_names(page: Page,
+                                                                   live_server: str) -> None:
+    signed_in(page, live_server)
+    page.goto(f"{live_server}/search?near=77002&radius=10")
+    map_element = page.locator("#map[data-detail=shown]")
+    expect(map_element).to_be_attached()
+    expect(page.locator(".place-label", has_text="Pasadena")).to_be_attached()
+    # Place names are context, not controls: nothing there takes the focus.
+    assert page.locator(".place-label[tabindex]").count() == 0
+    # The zoom signs sit in the middle of their buttons.
+    zoom_in = page.get_by_role("button", name="Zoom in")
+    box = zoom_in.bounding_box()
+    assert box and box["width"] == box["height"] == 30
 
 
 def test_covering_search_finds_statewide_coverage_and_keeps_safe_houses_hidden(
