@@ -27,7 +27,12 @@ from directory.config import ConfigError, from_environment
 from directory.db import current_revision, get_database, transaction, upgrade
 from directory.geo.geocoder import GeocodeError, geocode
 from directory.orgs.models import LANGUAGES, OrganizationKind, Population
-from directory.server import DEFAULT_THREADS, default_workers, shared_limits_warning
+from directory.server import (
+    DEFAULT_THREADS,
+    default_workers,
+    prepare_metrics_directory,
+    shared_limits_warning,
+)
 from directory.server import serve as serve_with_gunicorn
 
 
@@ -167,6 +172,7 @@ threads_option = click.option(
 @threads_option
 def serve(host: str, port: int, workers: int | None, threads: int) -> None:
     """Serve the application with the production WSGI server (gunicorn)."""
+    prepare_metrics_directory()  # before the app loads prometheus_client
     _serve(build_app(), host, port, workers or default_workers(), threads)
 
 
@@ -465,9 +471,11 @@ def sweep(app: Flask, as_json: bool) -> None:
     Idempotent and safe to run from cron at any frequency."""
     from directory.db import forget_old_pages
     from directory.maintenance import sweep as run_sweep
+    from directory.ops.metrics import record_sweep
 
     with transaction():
         report = run_sweep()
+    record_sweep(app.instance_path, report.as_dict())
     if report.referrals.purged or report.referrals.identifying_purged:
         forget_old_pages(get_database(app).engine)
     if as_json:
