@@ -410,3 +410,11 @@ def current_revision(database: Database) -> str | None:
 
     with database.engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def analyze(engine: Engine) -> None:
+    """Bring the query planner's statistics up to date after a bulk load (seed, import,
+    restore): without them PostgreSQL plans a search over many new rows as if the tables were
+    still empty (a scan instead of the spatial index), and SQLite guesses at index costs."""
+    with engine.begin() as connection:
+        connection.exec_driver_sql("ANALYZE")
