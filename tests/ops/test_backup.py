@@ -154,7 +154,8 @@ def test_backup_under_writes_restores_every_row(sides: tuple[Side, Side],
     assert result.exit_code == 0, result.output
     assert writer.committed > 20 and during > 20
 
-    manifest = json.loads(tarfile.open(archive).extractfile(MANIFEST).read())
+    with tarfile.open(archive) as opened:
+        manifest = json.loads(opened.extractfile(MANIFEST).read())
     assert manifest["schema_revision"] == current_revision(get_database(source.app))
     assert manifest["application_version"] and manifest["database"] == source.engine.dialect.name
     assert CLIENT_SECRET.encode() not in archive.read_bytes()  # still ciphertexts
