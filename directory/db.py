@@ -161,8 +161,21 @@ def _set_busy_timeout(connection: Connection, seconds: float) -> None:
         connection.info["busy_timeout_ms"] = milliseconds
 
 
+def writes_when_read(view: Any) -> Any:
+    """Mark a GET view that writes (a first viewing, a notification read, an audit event): on
+    SQLite its transaction takes the write lock as it begins, as a POST's does, so that its
+    write waits its turn behind the others instead of being refused at once (a 503)."""
+    view.writes_when_read = True
+    return view
+
+
 def _request_may_write() -> bool:
-    return has_request_context() and request.method not in SAFE_METHODS
+    if not has_request_context():
+        return False
+    if request.method not in SAFE_METHODS:
+        return True
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "writes_when_read", False))
 
 
 # --- a database that cannot serve a request now --------------------------------------------

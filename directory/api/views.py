@@ -31,6 +31,7 @@ from directory.api.schemas import (
     SearchPageSchema,
     ServiceTreeSchema,
 )
+from directory.db import writes_when_read
 from directory.extensions import csrf, limiter
 from directory.orgs.models import Organization
 from directory.orgs.operations import (
@@ -400,6 +401,7 @@ def create_referral() -> Response | tuple[Response, int]:
 
 
 @bp.get("/referrals/<public_id>")
+@writes_when_read
 def referral(public_id: str) -> Response:
     """One referral with its timeline and notes; the receiver's first opening is recorded.
     ---
