@@ -22,7 +22,7 @@ import os
 import re
 import shutil
 import sqlite3
-import subprocess  # nosec B404: pg_dump and pg_restore, run with an argument list
+import subprocess  # nosec B404
 import tarfile
 import tempfile
 from dataclasses import asdict, dataclass
@@ -231,7 +231,7 @@ def holds_data(engine: Engine) -> bool:
              if not name.startswith(_IGNORED_TABLES + SPATIAL_INDEX_TABLES)
              and name != "alembic_version"]
     with engine.connect() as connection:
-        return any(connection.execute(text(f'SELECT 1 FROM "{name}" LIMIT 1')).first()  # nosec B608
+        return any(connection.execute(text(f'SELECT 1 FROM "{name}" LIMIT 1')).first()
                    for name in names)
 
 
