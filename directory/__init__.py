@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 
 from directory import config as settings
-from directory import db
+from directory import db, ops
 from directory.extensions import csrf, limiter, login_manager
 from directory.inputs import IntConverter, JSONProvider, JSONRequest
 
@@ -33,6 +33,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _configure_logging(app)
 
     db.init_app(app)
+    ops.init_app(app)
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
@@ -46,6 +47,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from directory.api.views import bp as api_bp
     from directory.audit.views import bp as audit_bp
     from directory.hsds.views import bp as hsds_bp
+    from directory.ops.views import bp as ops_bp
     from directory.orgs.views import bp as orgs_bp
     from directory.referrals.views import bp as referrals_bp
     from directory.web import errors, security, templating
@@ -67,6 +69,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(referrals_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(tokens_bp)
+    app.register_blueprint(ops_bp)
     return app
 
 

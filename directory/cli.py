@@ -24,10 +24,15 @@ from sqlalchemy.engine import make_url
 
 from directory import create_app
 from directory.config import ConfigError, from_environment
-from directory.db import current_revision, get_database, transaction, upgrade
+from directory.db import analyze, current_revision, get_database, transaction, upgrade
 from directory.geo.geocoder import GeocodeError, geocode
 from directory.orgs.models import LANGUAGES, OrganizationKind, Population
-from directory.server import DEFAULT_THREADS, default_workers, shared_limits_warning
+from directory.server import (
+    DEFAULT_THREADS,
+    default_workers,
+    prepare_metrics_directory,
+    shared_limits_warning,
+)
 from directory.server import serve as serve_with_gunicorn
 
 
@@ -86,6 +91,7 @@ def _seed_demo(app: Flask) -> dict[str, Any]:
     upgrade(get_database(app))
     with progress_bar(demo_network_size(), "Loading the demo network") as update, transaction():
         report = seed_demo_network(progress=update)
+    analyze(get_database(app).engine)
     return report.as_dict()
 
 
@@ -104,6 +110,7 @@ def seed(app: Flask, synthetic: int | None, random_seed: int, as_json: bool) -> 
     if synthetic:
         with progress_bar(synthetic, "Generating organizations") as update, transaction():
             result = generate_synthetic_network(synthetic, random_seed, progress=update)
+        analyze(get_database(app).engine)
         report["synthetic"] = {"organizations": result.organizations,
                                "locations": result.locations, "services": result.services,
                                "already_present": result.skipped}
@@ -167,6 +174,7 @@ threads_option = click.option(
 @threads_option
 def serve(host: str, port: int, workers: int | None, threads: int) -> None:
     """Serve the application with the production WSGI server (gunicorn)."""
+    prepare_metrics_directory()  # before the app loads prometheus_client
     _serve(build_app(), host, port, workers or default_workers(), threads)
 
 
@@ -466,9 +474,11 @@ def sweep(app: Flask, as_json: bool) -> None:
     Idempotent and safe to run from cron at any frequency."""
     from directory.db import forget_old_pages
     from directory.maintenance import sweep as run_sweep
+    from directory.ops.metrics import record_sweep
 
     with transaction():
         report = run_sweep()
+    record_sweep(app.instance_path, report.as_dict())
     if report.referrals.purged or report.referrals.identifying_purged:
         forget_old_pages(get_database(app).engine)
     if as_json:
@@ -504,3 +514,49 @@ def rotate_data_key_command(app: Flask, as_json: bool) -> None:
         emit_json({"rotated": count})
     else:
         click.echo(f"Re-encrypted {count} stored value(s) with the newest data key.")
+
+
+@main.command(name="backup")
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+@with_app
+def backup_command(app: Flask, out: Path, as_json: bool) -> None:
+    """Write a consistent copy of the database to the file OUT, while the server runs.
+
+    Client details stay encrypted in it: keep DIRECTORY_DATA_KEY apart from backups."""
+    from directory.ops.backup import BackupError, backup
+
+    try:
+        manifest = backup(get_database(app), out)
+    except (BackupError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        emit_json(manifest.__dict__)
+    else:
+        click.echo(f"Backed up {safe_database_url(app)} (schema {manifest.schema_revision}, "
+                   f"directory {manifest.application_version}) to {out}.")
+
+
+@main.command(name="restore")
+@click.argument("source", metavar="IN", type=click.Path(path_type=Path, exists=True,
+                                                        dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace a database that already holds data.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@with_app
+def restore_command(app: Flask, source: Path, force: bool, as_json: bool) -> None:
+    """Restore the backup IN into the configured database (stop the server first), then
+    upgrade it to the newest schema."""
+    from directory.ops.backup import BackupError, restore
+
+    try:
+        report = restore(get_database(app), source, force=force)
+    except (BackupError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        emit_json(report.as_dict())
+        return
+    click.echo(f"Restored {source} (schema {report.manifest.schema_revision}, taken "
+               f"{report.manifest.created_at}) into {safe_database_url(app)}.")
+    if report.upgraded_to:
+        click.echo(f"Upgraded the schema from {report.restored_revision} to "
+                   f"{report.upgraded_to}.")

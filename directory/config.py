@@ -74,6 +74,9 @@ _ENV_SETTINGS: dict[str, tuple[str, Any]] = {
     "CLIENT_DATA_RETENTION_DAYS": ("CLIENT_DATA_RETENTION_DAYS", int),
     "DRAFT_RETENTION_DAYS": ("DRAFT_RETENTION_DAYS", int),
     "API_RATE_LIMIT": ("API_RATE_LIMIT", str),
+    "METRICS_TOKEN": ("METRICS_TOKEN", str),
+    "METRICS_ALLOW": ("METRICS_ALLOW", str),
+    "LOG_FORMAT": ("LOG_FORMAT", str),
 }
 
 
@@ -123,6 +126,10 @@ def defaults() -> dict[str, Any]:
         "RESPONSE_HOURS_ROUTINE": 72,
         "CLIENT_DATA_RETENTION_DAYS": 90,
         "DRAFT_RETENTION_DAYS": 30,
+        # /metrics: a bearer token, or addresses and networks separated by commas; neither: 404.
+        "METRICS_TOKEN": None,
+        "METRICS_ALLOW": "",
+        "LOG_FORMAT": "text",  # or "json": one JSON object per line
     }
 
 

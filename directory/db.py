@@ -161,8 +161,21 @@ def _set_busy_timeout(connection: Connection, seconds: float) -> None:
         connection.info["busy_timeout_ms"] = milliseconds
 
 
+def writes_when_read(view: Any) -> Any:
+    """Mark a GET view that writes (a first viewing, a notification read, an audit event): on
+    SQLite its transaction takes the write lock as it begins, as a POST's does, so that its
+    write waits its turn behind the others instead of being refused at once (a 503)."""
+    view.writes_when_read = True
+    return view
+
+
 def _request_may_write() -> bool:
-    return has_request_context() and request.method not in SAFE_METHODS
+    if not has_request_context():
+        return False
+    if request.method not in SAFE_METHODS:
+        return True
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "writes_when_read", False))
 
 
 # --- a database that cannot serve a request now --------------------------------------------
@@ -410,3 +423,11 @@ def current_revision(database: Database) -> str | None:
 
     with database.engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def analyze(engine: Engine) -> None:
+    """Bring the query planner's statistics up to date after a bulk load (seed, import,
+    restore): without them PostgreSQL plans a search over many new rows as if the tables were
+    still empty (a scan instead of the spatial index), and SQLite guesses at index costs."""
+    with engine.begin() as connection:
+        connection.exec_driver_sql("ANALYZE")

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import gc
 import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -26,6 +28,7 @@ from directory.geo.boundaries import basemap_geojson, boundaries
 from directory.geo.gazetteer import gazetteer
 
 DEFAULT_THREADS = 1
+METRICS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def default_workers() -> int:
@@ -60,18 +63,43 @@ class DirectoryServer(BaseApplication):  # type: ignore[misc]
         return self.application
 
 
+def prepare_metrics_directory() -> Path:
+    """Where the workers write their metrics for any one of them to add up at a scrape.
+
+    Called before the application (and so prometheus_client) is loaded: the library picks its
+    multi-process mode when it is imported. ``PROMETHEUS_MULTIPROC_DIR`` when given (its old
+    files are cleared: they belong to workers of a previous run), else a new private one."""
+    given = os.environ.get(METRICS_DIRECTORY_VARIABLE)
+    if given:
+        directory = Path(given)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+    else:
+        directory = Path(tempfile.mkdtemp(prefix="directory-metrics-"))
+        os.environ[METRICS_DIRECTORY_VARIABLE] = str(directory)
+    return directory
+
+
 def server_options(app: Flask, host: str, port: int, workers: int,
                    threads: int) -> dict[str, Any]:
     def post_fork(server: Any, worker: Any) -> None:
         # close=False: the connections belong to the master; the worker only forgets them.
         get_database(app).engine.dispose(close=False)
 
-    return {
+    def child_exit(server: Any, worker: Any) -> None:
+        if os.environ.get(METRICS_DIRECTORY_VARIABLE):
+            from prometheus_client import multiprocess
+
+            multiprocess.mark_process_dead(worker.pid)
+
+    options = {
         "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
         "workers": workers,
         "threads": threads,
         "worker_class": "gthread",
         "post_fork": post_fork,
+        "child_exit": child_exit,
         "proc_name": "directory",
         # No access log: request lines carry search places and referral ids.
         "accesslog": None,
@@ -80,6 +108,11 @@ def server_options(app: Flask, host: str, port: int, workers: int,
         "keepalive": 5,
         "graceful_timeout": 20,
     }
+    if app.config.get("LOG_FORMAT") == "json":
+        from directory.ops.logs import gunicorn_log_config
+
+        options["logconfig_dict"] = gunicorn_log_config()
+    return options
 
 
 def load_shared_data() -> None:

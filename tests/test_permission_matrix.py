@@ -96,6 +96,9 @@ def referral_sides(status: Status) -> Row:
 # endpoint -> method -> Row. Static files are not routes of ours and are left out.
 EXPECTED: dict[str, dict[str, Row]] = {
     "web.home": {"GET": everyone(200)},
+    "ops.healthz": {"GET": everyone(200)},
+    "ops.readyz": {"GET": everyone(200)},
+    "ops.metrics": {"GET": everyone(404)},  # neither a token nor an allow-list configured
     "accounts.login": {"GET": Row(200, 302, 302, 302, 302, 200, 302),
                        "POST": Row(400, 302, 302, 302, 302, 400, 302)},
     "accounts.login_two_factor": {"GET": everyone(LOGIN), "POST": everyone(LOGIN)},

@@ -115,7 +115,8 @@ def test_serve_runs_several_workers_that_answer_and_stop_on_sigterm(
 
 def test_serve_in_production_mode_without_secrets_is_a_clear_error(tmp_path: Path) -> None:
     env = {"DIRECTORY_ENV": "production", "DIRECTORY_INSTANCE_PATH": str(tmp_path),
-           "DIRECTORY_SECRET_KEY": "", "DIRECTORY_DATA_KEY": ""}
+           "DIRECTORY_SECRET_KEY": "", "DIRECTORY_DATA_KEY": "",
+           "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}  # restored after the run
     result = CliRunner().invoke(main, ["serve", "--port", str(free_port())], env=env)
     assert result.exit_code == 1
     assert "DIRECTORY_SECRET_KEY is not set" in result.output and "Traceback" not in result.output

@@ -30,7 +30,8 @@ PENDING_KEY = "pending_sign_in"
 PENDING_MAX_AGE = 600  # seconds between the password and the second factor
 # Where a user who must set up two-factor sign-in may still go before doing so.
 ENROLMENT_ENDPOINTS = {"accounts.two_factor", "accounts.two_factor_setup",
-                       "accounts.two_factor_confirm", "accounts.logout", "static"}
+                       "accounts.two_factor_confirm", "accounts.logout", "static",
+                       "ops.healthz", "ops.readyz", "ops.metrics"}
 
 
 class TwoFactorEnrolmentRequired(Forbidden):

@@ -32,6 +32,7 @@ from directory.api.schemas import (
     SearchPageSchema,
     ServiceTreeSchema,
 )
+from directory.db import writes_when_read
 from directory.extensions import csrf, limiter
 from directory.orgs.models import Organization
 from directory.orgs.operations import (
@@ -386,6 +387,7 @@ def create_referral() -> Response | tuple[Response, int]:
 
 @bp.get("/referrals/<public_id>")
 @errors(401, 404)
+@writes_when_read
 def referral(public_id: str) -> Response:
     """One referral with its timeline and notes; the receiver's first opening is recorded.
     ---

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from directory.accounts.permissions import Permission, can, referral_side, require
-from directory.db import db_session
+from directory.db import db_session, writes_when_read
 from directory.inputs import query_int
 from directory.orgs.models import LANGUAGES, Organization, ServiceCategory
 from directory.referrals import boxes, disclosure, notifications, states
@@ -223,6 +223,7 @@ def _detail_page(referral: Referral, errors: dict[str, str] | None = None,
 
 
 @bp.route("/<public_id>")
+@writes_when_read
 def detail(public_id: str) -> Page:
     referral = _load(public_id)
     ops.mark_viewed(current_user, referral)
