@@ -450,3 +450,7 @@ class CoverageArea(Base):
     services: Mapped[list[ServiceCategory]] = relationship(
         secondary=coverage_area_services, order_by="ServiceCategory.code"
     )
+
+
+# Registers the flush hook that keeps Organization.updated_at the listing's change time.
+from directory.orgs import changes as _changes  # noqa: E402, F401
