@@ -168,10 +168,13 @@ def _serves(area: type[CoverageArea]) -> ColumnElement[bool]:
     one of its parents ("shelter" covers "shelter.youth")."""
     named, own = aliased(ServiceCategory), aliased(ServiceCategory)
     limited = exists().where(coverage_area_services.c.coverage_area_id == area.id)
-    matching = exists().where(
-        coverage_area_services.c.coverage_area_id == area.id,
-        coverage_area_services.c.category_id == named.id, own.id == Service.category_id,
-        or_(own.code == named.code, own.code.startswith(named.code + ".")))
+    # Correlated to the service two levels up, which auto-correlation does not reach.
+    matching = (select(coverage_area_services.c.coverage_area_id)
+                .where(coverage_area_services.c.coverage_area_id == area.id,
+                       coverage_area_services.c.category_id == named.id,
+                       own.id == Service.category_id,
+                       or_(own.code == named.code, own.code.startswith(named.code + ".")))
+                .correlate_except(coverage_area_services, named, own).exists())
     return or_(~limited, matching)
 
 
