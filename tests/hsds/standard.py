@@ -96,10 +96,9 @@ def errors(validator: Draft202012Validator, document: Any) -> list[str]:
             for error in validator.iter_errors(document)]
 
 
-def inlined_reference() -> dict[str, Any]:
-    """The reference with every remote ``$ref`` replaced by a local one to a copy of the
-    shipped schema under components/schemas (for tools that cannot take a registry)."""
-    document = reference()
+def inlined(document: dict[str, Any]) -> dict[str, Any]:
+    """The reference ``document`` with every remote ``$ref`` replaced by a local one to a copy
+    of the shipped schema under components/schemas (for tools that take no registry)."""
     schemas = document["components"]["schemas"]
 
     def local(uri: str) -> str:
