@@ -178,8 +178,14 @@ def _serves(area: type[CoverageArea]) -> ColumnElement[bool]:
     return or_(~limited, matching)
 
 
+def _needs_organization(filters: Filters) -> bool:
+    return any((filters.search, filters.taxonomy_term_id, filters.taxonomy_id,
+                filters.organization_id, filters.modified_after, filters.covering))
+
+
 def _service_conditions(filters: Filters, params: dict[str, Any]) -> list[ColumnElement[bool]]:
-    conditions = [_listed()]
+    """Conditions on services (and their organization, when ``_needs_organization``)."""
+    conditions: list[ColumnElement[bool]] = [Service.listed == true()]
     if filters.search:
         conditions.append(_search(filters.search))
     if filters.taxonomy_term_id or filters.taxonomy_id:
@@ -350,8 +356,9 @@ def _services(keys: Sequence[Key], full: bool, minimal: bool) -> list[Item]:
 
 def services(filters: Filters, *, full: bool = False, minimal: bool = False) -> Listing:
     params: dict[str, Any] = {}
-    query = (select(Service.id).join(Organization, Organization.id == Service.organization_id)
-             .where(*_service_conditions(filters, params)))
+    query = select(Service.id).where(*_service_conditions(filters, params))
+    if _needs_organization(filters):
+        query = query.join(Organization, Organization.id == Service.organization_id)
     return Listing(query, (Service.id,), lambda keys: _services(keys, full, minimal), params)
 
 

@@ -301,6 +301,19 @@ def test_only_listed_organizations_are_published(client: FlaskClient, factory: F
         assert client.get(f"/hsds/services/{hidden.services[0].hsds_id}").status_code == 404
 
 
+def test_a_suspended_organization_leaves_the_lists_at_once(
+        client: FlaskClient, factory: Factory, db: Session, public: None) -> None:
+    organization = factory.organization(services=["shelter", "legal"])
+    assert get(client, "/services")["total_items"] == 2
+    organization.status = MembershipStatus.SUSPENDED
+    db.flush()
+    assert get(client, "/services")["total_items"] == 0
+    assert get(client, "/service_at_locations")["total_items"] == 0
+    organization.status = MembershipStatus.ACTIVE
+    db.flush()
+    assert get(client, "/services")["total_items"] == 2
+
+
 # --- places -----------------------------------------------------------------------------------
 
 def _scatter(factory: Factory, centre: tuple[float, float], count: int,
