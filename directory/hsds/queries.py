@@ -183,9 +183,15 @@ def _needs_organization(filters: Filters) -> bool:
                 filters.organization_id, filters.modified_after, filters.covering))
 
 
-def _service_conditions(filters: Filters, params: dict[str, Any]) -> list[ColumnElement[bool]]:
-    """Conditions on services (and their organization, when ``_needs_organization``)."""
-    conditions: list[ColumnElement[bool]] = [Service.listed == true()]
+def _service_conditions(filters: Filters, params: dict[str, Any], *,
+                        by_index: bool = True) -> list[ColumnElement[bool]]:
+    """Conditions on services (and their organization, when ``_needs_organization``).
+
+    ``by_index`` keeps the listed ones by ``services.listed`` and its index; without it, by
+    the organization's status: a list that starts from a few places (the spatial index)
+    must not offer SQLite's planner an index that walks every listed service instead."""
+    conditions: list[ColumnElement[bool]] = [Service.listed == true() if by_index
+                                             else _listed()]
     if filters.search:
         conditions.append(_search(filters.search))
     if filters.taxonomy_term_id or filters.taxonomy_id:
@@ -404,20 +410,30 @@ def _service_at_locations(keys: Sequence[Key], full: bool) -> list[Item]:
     return items
 
 
-def _pairs() -> Select[Any]:
+def _pairs(*columns: ColumnElement[Any]) -> Select[Any]:
     """Every service at every location of its organization (what the export links)."""
-    return (select(Service.id, Location.id)
+    return (select(*(columns or (Service.id, Location.id)))
             .join(Organization, Organization.id == Service.organization_id)
             .join(Location, Location.organization_id == Service.organization_id))
 
 
 def service_at_locations(filters: Filters, *, full: bool = False) -> Listing:
+    """Services at locations: nearest first with a proximity; else in id order, except that
+    a postcode's list is ordered by ids the index cannot walk (``+ 0``), so that the planner
+    starts from the few covering organizations instead of walking every service in order."""
     params: dict[str, Any] = {}
-    conditions = _service_conditions(filters, params)
+    conditions = _service_conditions(filters, params, by_index=False)
+    keys: tuple[ColumnElement[Any], ...] = (Service.id, Location.id)
     if filters.near is not None:
         conditions += _near_conditions(filters.near, params)
-    return Listing(_pairs().where(*conditions), (Service.id, Location.id),
-                   lambda keys: _service_at_locations(keys, full), params)
+        closeness = spatial.closeness_sql(Location.unit_x, Location.unit_y,  # type: ignore[arg-type]
+                                          Location.unit_z)
+        keys = (-closeness, Service.id, Location.id)
+    elif filters.covering is not None:
+        keys = (Service.id + 0, Location.id + 0)
+    # The keys are selected in their order; the last two are the service's and location's ids.
+    return Listing(_pairs(*keys).where(*conditions), keys, lambda rows: _service_at_locations(
+        [tuple(row[-2:]) for row in rows], full), params)
 
 
 def service_at_location(link_id: str) -> Item | None:
