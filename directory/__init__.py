@@ -46,6 +46,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from directory.api.pages import bp as tokens_bp
     from directory.api.views import bp as api_bp
     from directory.audit.views import bp as audit_bp
+    from directory.hsds.api import bp as hsds_api_bp
     from directory.hsds.views import bp as hsds_bp
     from directory.ops.views import bp as ops_bp
     from directory.orgs.views import bp as orgs_bp
@@ -66,6 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(hsds_bp)
+    app.register_blueprint(hsds_api_bp)
     app.register_blueprint(referrals_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(tokens_bp)

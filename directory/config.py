@@ -50,6 +50,7 @@ _ENV_SETTINGS: dict[str, tuple[str, Any]] = {
     "GEOCODER_USER_AGENT": ("GEOCODER_USER_AGENT", str),
     "RATELIMIT_STORAGE": ("RATELIMIT_STORAGE", str),
     "PUBLIC_LISTINGS": ("PUBLIC_LISTINGS", _env_bool),
+    "PUBLIC_HSDS_API": ("PUBLIC_HSDS_API", _env_bool),
     "DEMO_PASSWORD": ("DEMO_PASSWORD", str),
     "MAIL_SERVER": ("MAIL_SERVER", str),
     "MAIL_PORT": ("MAIL_PORT", int),
@@ -91,6 +92,7 @@ def defaults() -> dict[str, Any]:
         "GEOCODER_USER_AGENT": "directory-partner-network",
         "RATELIMIT_STORAGE": "memory://",
         "PUBLIC_LISTINGS": False,
+        "PUBLIC_HSDS_API": False,  # the standard HSDS API at /hsds/ for anonymous consumers
         "DEMO_PASSWORD": None,
         "MAIL_SERVER": None,
         "MAIL_PORT": 25,

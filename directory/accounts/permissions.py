@@ -22,6 +22,7 @@ Viewer = User | AnonymousUserMixin
 
 class Permission(enum.StrEnum):
     VIEW_DIRECTORY = "view_directory"
+    READ_HSDS_API = "read_hsds_api"
     VIEW_ORGANIZATION = "view_organization"
     VIEW_CONFIDENTIAL_LOCATIONS = "view_confidential_locations"
     EDIT_LISTING = "edit_listing"
@@ -108,6 +109,8 @@ def can(user: Viewer | None, permission: Permission, target: Any = None) -> bool
     match permission:
         case Permission.VIEW_DIRECTORY:
             return is_vetted(user) or bool(current_app.config["PUBLIC_LISTINGS"])
+        case Permission.READ_HSDS_API:
+            return is_vetted(user) or bool(current_app.config["PUBLIC_HSDS_API"])
         case Permission.VIEW_ORGANIZATION:
             organization: Organization = target
             if coordinator or is_member_of(member, organization):

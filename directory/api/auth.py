@@ -14,7 +14,7 @@ from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from werkzeug.wrappers import Response
 
 from directory.accounts.models import User
-from directory.api.errors import API_PREFIX
+from directory.api.errors import API_PREFIXES
 from directory.api.models import ApiToken
 from directory.api.operations import authenticate
 from directory.extensions import login_manager
@@ -22,7 +22,7 @@ from directory.extensions import login_manager
 
 def _bearer_secret_of(incoming: Request) -> str | None:
     scheme, _, secret = incoming.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not incoming.path.startswith(API_PREFIX):
+    if scheme.lower() != "bearer" or not incoming.path.startswith(API_PREFIXES):
         return None
     return secret.strip()
 

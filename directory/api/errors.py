@@ -12,6 +12,8 @@ from flask import Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 API_PREFIX = "/api/"
+# Everything that answers as an API: ours, and the standard HSDS API (directory/hsds/api.py).
+API_PREFIXES = (API_PREFIX, "/hsds/")
 
 # Codes by status, for errors raised without one of their own (abort(404), werkzeug's 405...).
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -32,7 +34,7 @@ class ApiError(HTTPException):
 
 
 def is_api_request() -> bool:
-    return request.path.startswith(API_PREFIX)
+    return request.path.startswith(API_PREFIXES)
 
 
 def error_response(status: int, message: str, *, code: str | None = None,

@@ -10,6 +10,7 @@ UUIDs of their owner's id, so exporting the same listings twice gives identical 
 from __future__ import annotations
 
 import json
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -45,6 +46,7 @@ from directory.orgs.models import (
     Location,
     MembershipStatus,
     Organization,
+    Service,
     ServiceCategory,
 )
 from directory.safecsv import SafeDictWriter
@@ -141,14 +143,33 @@ def _location_rows(location: Location, organization_id: str, rows: Rows) -> None
     rows["schedule"].extend(_schedule_rows(location))
 
 
+def service_at_location_id(service_id: str, location_id: str) -> str:
+    """The id of a service at a location: a name-based id of the pair whose first 48 bits
+    are the location's own, so that the HSDS API finds the pair by id through the unique
+    index of location ids (and checks the rest), with no table of pairs to keep."""
+    digest = uuid.UUID(stable_id(service_id, "at", location_id)).hex
+    prefix = uuid.UUID(location_id).hex[:12]
+    return str(uuid.UUID(prefix + "8" + digest[13:]))  # version 8: a custom layout (RFC 9562)
+
+
+def organization_row(organization: Organization) -> dict[str, Any]:
+    return _present({
+        "id": organization.hsds_id, "name": organization.name,
+        "description": organization.description or organization.name,
+        "email": organization.email, "website": organization.website})
+
+
+def service_row(service: Service, organization_id: str) -> dict[str, Any]:
+    return _present({"id": service.hsds_id, "organization_id": organization_id,
+                     "name": service.category.name, "description": service.description,
+                     "status": "active"})
+
+
 def organization_rows(organization: Organization) -> Rows:
     """Every HSDS row of one organization: what a vetted member may see of it, nothing else."""
     rows: Rows = defaultdict(list)
     org_id = organization.hsds_id
-    rows["organization"].append(_present({
-        "id": org_id, "name": organization.name,
-        "description": organization.description or organization.name,
-        "email": organization.email, "website": organization.website}))
+    rows["organization"].append(organization_row(organization))
     if organization.phone:
         rows["phone"].append({"id": stable_id(org_id, "phone"), "organization_id": org_id,
                               "number": organization.phone, "type": "voice"})
@@ -164,9 +185,7 @@ def organization_rows(organization: Organization) -> Rows:
         _location_rows(location, org_id, rows)
     for service in organization.services:
         service_id = service.hsds_id
-        rows["service"].append(_present({
-            "id": service_id, "organization_id": org_id, "name": service.category.name,
-            "description": service.description, "status": "active"}))
+        rows["service"].append(service_row(service, org_id))
         rows["language"].extend(_language("service_id", service_id, code)
                                 for code in sorted(organization.language_codes))
         rows["attribute"].append(_attribute(service_id, "service",
@@ -174,7 +193,7 @@ def organization_rows(organization: Organization) -> Rows:
         rows["attribute"].extend(_attribute(service_id, "service", open_eligibility_term_id(path))
                                  for path in open_eligibility_paths(service.category.code))
         rows["service_at_location"].extend(
-            {"id": stable_id(service_id, "at", location.hsds_id), "service_id": service_id,
+            {"id": service_at_location_id(service_id, location.hsds_id), "service_id": service_id,
              "location_id": location.hsds_id} for location in organization.locations)
         rows["service_area"].extend(service_area_rows(service))
     if not organization.services:
@@ -262,28 +281,42 @@ _CHILDREN: dict[str, list[tuple[str, str, str]]] = {
 }
 
 
-def nest_organization(rows: Rows, terms: dict[str, dict[str, Any]],
-                      taxonomies: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """One organization's rows as a full HSDS organization object (the JSON form): children
-    inside their parents, each attribute with its taxonomy term and that term's taxonomy."""
-    attributes: dict[str, list[dict[str, Any]]] = defaultdict(list)
+Children = dict[str, list[tuple[str, str, str]]]
+Attributes = dict[str, list[dict[str, Any]]]
+
+
+def attributes_by_link(rows: Rows, terms: dict[str, dict[str, Any]],
+                       taxonomies: dict[str, dict[str, Any]]) -> Attributes:
+    """Each row's attributes (by the row's id), with their taxonomy term and its taxonomy."""
+    attributes: Attributes = defaultdict(list)
     for attribute in rows.get("attribute", []):
         term = dict(terms[attribute["taxonomy_term_id"]])
         term["taxonomy_detail"] = taxonomies[term["taxonomy_id"]]
         attributes[attribute["link_id"]].append({**attribute, "taxonomy_term": term})
+    return attributes
 
-    def build(table: str, row: dict[str, Any]) -> dict[str, Any]:
-        item = dict(row)
-        for key, child_table, column in _CHILDREN.get(table, []):
-            children = [build(child_table, child) for child in rows.get(child_table, [])
-                        if child.get(column) == row["id"]]
-            if children:
-                item[key] = children
-        if row["id"] in attributes:
-            item["attributes"] = attributes[row["id"]]
-        return item
 
-    return build("organization", rows["organization"][0])
+def nest(rows: Rows, table: str, row: dict[str, Any], attributes: Attributes,
+         children: Children = _CHILDREN) -> dict[str, Any]:
+    """``row`` of ``table`` as an HSDS object: its ``children`` inside it, recursively, and
+    its attributes."""
+    item = dict(row)
+    for key, child_table, column in children.get(table, []):
+        nested = [nest(rows, child_table, child, attributes, children)
+                  for child in rows.get(child_table, []) if child.get(column) == row["id"]]
+        if nested:
+            item[key] = nested
+    if row["id"] in attributes:
+        item["attributes"] = attributes[row["id"]]
+    return item
+
+
+def nest_organization(rows: Rows, terms: dict[str, dict[str, Any]],
+                      taxonomies: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """One organization's rows as a full HSDS organization object (the JSON form): children
+    inside their parents, each attribute with its taxonomy term and that term's taxonomy."""
+    return nest(rows, "organization", rows["organization"][0],
+                attributes_by_link(rows, terms, taxonomies))
 
 
 class JsonWriter:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     Time,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -254,6 +255,7 @@ class Service(Base):
     __tablename__ = "services"
     __table_args__ = (
         Index("ix_services_category_org", "category_id", "organization_id", unique=True),
+        Index("ix_services_listed", "listed", "id"),
     )
 
     id: Mapped[int_pk]
@@ -263,6 +265,9 @@ class Service(Base):
     )
     category_id: Mapped[int] = mapped_column(ForeignKey("service_categories.id"))
     description: Mapped[str] = mapped_column(Text, default="")
+    # Whether the organization is active (listed): kept by database triggers (migration
+    # 0010), never written here; the HSDS API's lists read it from their index.
+    listed: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
     organization: Mapped[Organization] = relationship(back_populates="services")
     category: Mapped[ServiceCategory] = relationship(lazy="joined")
@@ -450,3 +455,7 @@ class CoverageArea(Base):
     services: Mapped[list[ServiceCategory]] = relationship(
         secondary=coverage_area_services, order_by="ServiceCategory.code"
     )
+
+
+# Registers the flush hook that keeps Organization.updated_at the listing's change time.
+from directory.orgs import changes as _changes  # noqa: E402, F401

@@ -289,6 +289,27 @@ def _covering_organization_ids(backend: str, shape: _Shape) -> Select[tuple[int]
     return union(*branches)  # type: ignore[return-value]
 
 
+@dataclass(frozen=True)
+class Coverage:
+    """Who covers a point, for callers that filter rows of their own by it (the HSDS API):
+    ``organization_ids`` selects, through the spatial index, the organizations with an area
+    that contains the point; ``area_contains`` is the exact test as a condition on a
+    CoverageArea row; both take ``params``."""
+
+    organization_ids: Select[tuple[int]]
+    area_contains: ColumnElement[bool]
+    params: dict[str, Any]
+
+
+def coverage_of(point: PointContext) -> Coverage:
+    polygon_ids = _polygons_containing(point)
+    shape = _with_coverage(_Shape(service=False, kinds=False, language=False, population=False,
+                                  accepting=False, verified=False), point, polygon_ids)
+    return Coverage(_covering_organization_ids(_backend(), shape), _area_contains(shape),
+                    {**_coverage_params(point, polygon_ids),
+                     **spatial.point_params(point.lat, point.lon)})
+
+
 # --- statements ---------------------------------------------------------------------------------
 
 def _backend() -> str:
