@@ -148,6 +148,14 @@ EXPECTED: dict[str, dict[str, Row]] = {
     "admin.user_end_sessions": {"POST": coordinators(302)},
     "audit.index": {"GET": coordinators(200)},
     "hsds.export": {"GET": Row(401, 200, 200, 200, 200, 401, 403)},  # JSON errors, no redirect
+    # The HSDS 3.0 API: tokens or vetted members unless DIRECTORY_PUBLIC_HSDS_API; the ids asked
+    # for below name nothing, so the allowed get 404.
+    **{f"hsds_api.{name}": {"GET": Row(401, 200, 200, 200, 200, 401, 403)}
+       for name in ("meta", "openapi", "services", "organizations", "service_at_locations",
+                    "taxonomies", "taxonomy_terms")},
+    **{f"hsds_api.{name}": {"GET": Row(401, 404, 404, 404, 404, 401, 403)}
+       for name in ("service", "organization", "service_at_location", "taxonomy",
+                    "taxonomy_term")},
     # The world's referral goes from the home organization to the other admin's organization;
     # coordinators and everyone else are no side of it: 404, whatever they try.
     "referrals.inbox": {"GET": referrers(200)},
@@ -206,6 +214,8 @@ ARGUMENTS: dict[str, Callable[[World], Any]] = {
     "area_id": lambda w: w.home.coverage_areas[0].id,
     "public_id": lambda w: w.referral.public_id,
     "token_id": lambda w: 10**9,
+    **{name: lambda w: "00000000-0000-4000-8000-000000000000"
+       for name in ("service_id", "organization_id", "link_id", "taxonomy_id", "term_id")},
 }
 ENDPOINT_ARGUMENTS: dict[str, dict[str, Callable[[World], Any]]] = {
     "accounts.reset_password": {"token": lambda w: w.reset_token},
