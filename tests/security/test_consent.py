@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask.testing import FlaskClient
@@ -34,7 +35,8 @@ from tests.security.conftest import (
 API = "/api/v1/referrals"
 SECRET_NOTE = "Intake said the client's cousin is at 12 Heron Court."
 IDENTIFYING_NAME = "Marisol Quintero-Vance"
-TODAY = dt.date.today()
+# The factory's organizations are in Houston, and a consent's dates are dates there (not UTC).
+TODAY = dt.datetime.now(ZoneInfo("America/Chicago")).date()
 
 
 def _days(days: int) -> str:
