@@ -394,12 +394,17 @@ def export_hsds_command(app: Flask, out: Path, fmt: str, as_json: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Check everything and report; write nothing.")
 @click.option("--strict", is_flag=True, help="Refuse the whole import if any row is rejected.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--source", "source_key", default=None,
+              help="Name of the source in the ids derived for an older package's non-UUID "
+                   "ids (default: the folder's or file's name); keep it across re-imports.")
 @with_app
 def import_hsds_command(app: Flask, path: Path, dry_run: bool, strict: bool,
-                        as_json: bool) -> None:
-    """Import an HSDS 3.0 package (folder, .zip, datapackage.json) or JSON document.
+                        as_json: bool, source_key: str | None) -> None:
+    """Import an HSDS package (folder, .zip, datapackage.json) or HSDS 3.0 JSON document.
 
+    HSDS 3.0, HSDS 1.x/2.x and the Ohana API's CSV export are recognised and converted.
     Idempotent by HSDS id: what the directory already has is updated, never duplicated.
+    Exits 1 when nothing could be imported because of errors (or --strict refused).
     """
     from directory.hsds.operations import apply_import, prepare_import
     from directory.hsds.reader import HsdsReadError, open_source
@@ -408,7 +413,7 @@ def import_hsds_command(app: Flask, path: Path, dry_run: bool, strict: bool,
     upgrade(get_database(app))
     started = time.perf_counter()
     try:
-        with open_source(path) as source, transaction() as session:
+        with open_source(path, source_key) as source, transaction() as session:
             scope = session.begin_nested()  # a dry run leaves even the taxonomy as it was
             load_taxonomy(SeedReport())
             click.echo(f"Reading {path} ...", err=True)
@@ -428,7 +433,7 @@ def import_hsds_command(app: Flask, path: Path, dry_run: bool, strict: bool,
         emit_json(document)
     else:
         _print_import_report(document)
-    if report.refused:
+    if report.failed:
         raise click.exceptions.Exit(1)
 
 
@@ -436,11 +441,15 @@ def _print_import_report(document: dict[str, Any], limit: int = 50) -> None:
     counts = document["organizations"]
     click.echo(f"Read {document['rows_read']} rows from {document['source']} in "
                f"{document['seconds']} s ({document['rows_per_second']} rows/s).")
+    click.echo(f"Format: {document['format']}"
+               + (f" ({document['format_evidence']})." if document["format_evidence"] else "."))
     click.echo(f"Organizations: {counts['created']} created, {counts['updated']} updated, "
                f"{counts['unchanged']} unchanged, {counts['rejected']} rejected"
                + (" (dry run: nothing was written)." if document["dry_run"] else "."))
     if document["refused"]:
         click.echo("Refused (--strict): rows were rejected, so nothing was written.")
+    elif document["failed"]:
+        click.echo("Nothing was imported: every organization was rejected (see below).")
     for title, problems in (("Rejected", document["rejected"]),
                             ("Warnings", document["warnings"])):
         if problems:
@@ -453,6 +462,10 @@ def _print_import_report(document: dict[str, Any], limit: int = 50) -> None:
     if document["ignored"]:
         click.echo("Not held by the directory, ignored: " + ", ".join(
             f"{name} ({count})" for name, count in document["ignored"].items()))
+    if document["skipped"]:
+        click.echo("Files skipped:")
+        for name, reason in document["skipped"].items():
+            click.echo(f"  {name}: {reason}")
 
 
 @main.command()

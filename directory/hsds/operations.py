@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import selectinload
 
 from directory.db import db_session
 from directory.hsds.areas import area_codes, covers
-from directory.hsds.assemble import Assembler, Listing, OrgDraft, build_listing
+from directory.hsds.assemble import Listing, OrgDraft, build_listing
 from directory.hsds.export import (
     CsvPackageWriter,
     JsonWriter,
@@ -34,6 +34,7 @@ from directory.hsds.export import (
     organization_rows,
     taxonomy_rows,
 )
+from directory.hsds.intake import Intake
 from directory.hsds.reader import Source
 from directory.hsds.report import ImportReport, Problem
 from directory.hsds.taxonomy import TermResolver
@@ -50,6 +51,7 @@ from directory.orgs.models import (
     OrganizationPopulation,
     Service,
     ServiceCategory,
+    coverage_area_services,
 )
 from directory.orgs.operations import (
     ListingError,
@@ -170,12 +172,15 @@ def prepare_import(source: Source, *, strict: bool = False,
                    dry_run: bool = False) -> PreparedImport:
     """Read every table of ``source`` and fold its rows into organization drafts; rows that
     belong to no organization are reported here. Raises HsdsReadError for unreadable input."""
-    report = ImportReport(source=source.label, strict=strict, dry_run=dry_run)
+    report = ImportReport(source=source.label, format=source.format,
+                          format_evidence=source.format_evidence, strict=strict,
+                          dry_run=dry_run)
     categories = {category.code: category.name for category in _categories()}
-    assembler = Assembler(source, categories, report)
+    assembler = Intake(source, categories, report)
     drafts = assembler.run()
     assert assembler.resolver is not None
-    report.organizations = len(drafts)
+    report.organizations += len(drafts)
+    report.skipped.update(source.skipped)
     return PreparedImport(drafts, report, assembler.resolver)
 
 
@@ -594,6 +599,19 @@ def _reject(report: ImportReport, draft: OrgDraft, problems: list[Problem]) -> N
             f"organization not imported: {len(problems)} problem(s) in its rows"))
 
 
+_IMPORTED_TABLES = (Organization, OrganizationLanguage, OrganizationPopulation, Service,
+                    Contact, Location, OpeningHours, CoverageArea)
+
+
+def refresh_statistics() -> None:
+    """ANALYZE the tables an import wrote, so that the planner does not go on estimating from
+    the empty directory it saw before (harmless on SQLite, where it fills sqlite_stat1)."""
+    tables = [model.__table__.name for model in _IMPORTED_TABLES]
+    tables.append(coverage_area_services.name)
+    for name in tables:
+        db_session.execute(text(f'ANALYZE "{name}"'))
+
+
 def apply_import(prepared: PreparedImport, progress: Progress | None = None) -> ImportReport:
     """Create or update each organization of a prepared import in its own savepoint.
 
@@ -636,6 +654,8 @@ def apply_import(prepared: PreparedImport, progress: Progress | None = None) -> 
             outer.rollback()
         else:
             outer.commit()
+            if report.created or report.updated:
+                refresh_statistics()
     except BaseException:
         if outer.is_active:
             outer.rollback()
