@@ -406,26 +406,60 @@ def import_hsds_command(app: Flask, path: Path, dry_run: bool, strict: bool,
     Idempotent by HSDS id: what the directory already has is updated, never duplicated.
     Exits 1 when nothing could be imported because of errors (or --strict refused).
     """
-    from directory.hsds.operations import apply_import, prepare_import
     from directory.hsds.reader import HsdsReadError, open_source
-    from directory.seeding import SeedReport, load_taxonomy
 
     upgrade(get_database(app))
-    started = time.perf_counter()
     try:
-        with open_source(path, source_key) as source, transaction() as session:
-            scope = session.begin_nested()  # a dry run leaves even the taxonomy as it was
-            load_taxonomy(SeedReport())
-            click.echo(f"Reading {path} ...", err=True)
-            prepared = prepare_import(source, strict=strict, dry_run=dry_run)
-            with progress_bar(len(prepared.drafts), "Importing organizations") as update:
-                report = apply_import(prepared, progress=update)
-            if dry_run:
-                scope.rollback()
-            else:
-                scope.commit()
+        with open_source(path, source_key) as source:
+            _import(source, str(path), dry_run=dry_run, strict=strict, as_json=as_json)
     except (HsdsReadError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@main.command(name="import-csv")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--mapping", "mapping_path", type=click.Path(path_type=Path), required=True,
+              help="TOML or JSON file naming the column of each listing field (docs/hsds.md).")
+@click.option("--dry-run", is_flag=True, help="Check everything and report; write nothing.")
+@click.option("--strict", is_flag=True, help="Refuse the whole import if any row is rejected.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@with_app
+def import_csv_command(app: Flask, path: Path, mapping_path: Path, dry_run: bool, strict: bool,
+                       as_json: bool) -> None:
+    """Import a spreadsheet (CSV, one organization a row) through a column mapping.
+
+    The same rules and report as import-hsds; idempotent by the mapped id column (or the
+    name). Exits 1 when nothing could be imported because of errors.
+    """
+    from directory.hsds.reader import HsdsReadError
+    from directory.hsds.spreadsheet import Mapping, MappingError, open_spreadsheet
+
+    upgrade(get_database(app))
+    try:
+        source = open_spreadsheet(path, Mapping.load(mapping_path))
+        _import(source, str(path), dry_run=dry_run, strict=strict, as_json=as_json)
+    except (HsdsReadError, MappingError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _import(source: Any, label: str, *, dry_run: bool, strict: bool, as_json: bool) -> None:
+    """Run an import of ``source`` in one transaction and print its report; exit 1 when it
+    imported nothing because of errors."""
+    from directory.hsds.operations import apply_import, prepare_import
+    from directory.seeding import SeedReport, load_taxonomy
+
+    started = time.perf_counter()
+    with transaction() as session:
+        scope = session.begin_nested()  # a dry run leaves even the taxonomy as it was
+        load_taxonomy(SeedReport())
+        click.echo(f"Reading {label} ...", err=True)
+        prepared = prepare_import(source, strict=strict, dry_run=dry_run)
+        with progress_bar(len(prepared.drafts), "Importing organizations") as update:
+            report = apply_import(prepared, progress=update)
+        if dry_run:
+            scope.rollback()
+        else:
+            scope.commit()
     seconds = time.perf_counter() - started
     document = report.as_dict() | {"seconds": round(seconds, 2),
                                    "rows_per_second": round(report.rows_read / seconds)}
