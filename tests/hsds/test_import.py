@@ -396,7 +396,8 @@ def test_third_party_json_is_read_by_open_eligibility_terms_names_and_codes(
     ("empty.json", "[]", "holds no organizations"),
     ("empty.zip", b"PK\x05\x06" + b"\x00" * 18, "has no organizations.csv"),
     ("bad.zip", b"not a zip", "not a readable zip file"),
-    ("deep.json", '{"id": "x", "services": [' * 2000 + "]}" * 2000, "nested more than 32 levels deep"),
+    ("deep.json", '{"id": "x", "services": [' * 2000 + "]}" * 2000,
+     "nested more than 32 levels deep"),
 ])
 def test_unreadable_input_is_refused_with_a_message(tmp_path: Path, name: str,
                                                     content: str | bytes | None,

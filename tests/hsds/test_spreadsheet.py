@@ -84,7 +84,8 @@ def test_bad_spreadsheets_are_refused_with_a_clear_message(
 
 
 @pytest.mark.parametrize(("mapping", "message"), [
-    ('[columns]\nname = "Agency"\ncolour = "Colour"\n', "Unknown listing fields in the mapping: colour"),
+    ('[columns]\nname = "Agency"\ncolour = "Colour"\n',
+     "Unknown listing fields in the mapping: colour"),
     ('[columns]\ncity = "City"\n', "must name the column holding the organization's name"),
     ("[columns\n", "The mapping file cannot be read"),
     ('[columns]\nname = "Agency"\n[options]\nseparator = ";;"\n', "must be one character"),
