@@ -17,10 +17,12 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import groupby
 from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import func, insert, select, text
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -531,6 +533,41 @@ class _Creator:
         self.pending.clear()
 
 
+def _new_ids(model: type[Any], count: int) -> list[int]:
+    """``count`` ids for new rows of ``model``: from its sequence on PostgreSQL; on SQLite,
+    after the largest (should another writer take one meanwhile, the INSERT fails and the
+    batch is redone one organization at a time)."""
+    table = model.__table__
+    if db_session.get_bind().dialect.name == "postgresql":
+        return list(db_session.scalars(
+            text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
+                 "FROM generate_series(1, :count)"), {"table": table.name, "count": count}))
+    start = (db_session.scalar(select(func.max(table.c.id))) or 0) + 1
+    return list(range(start, start + count))
+
+
+def _insert_with_ids(model: type[Any], objects: list[Any]) -> None:
+    """INSERT the objects' rows (one executemany; RETURNING would mean a statement a row on
+    SQLite) after giving each object its id."""
+    if not objects:
+        return
+    for item, new_id in zip(objects, _new_ids(model, len(objects)), strict=True):
+        item.id = new_id
+    _insert(model, objects)
+
+
+def _insert(model: type[Any], objects: list[Any]) -> None:
+    """The objects' rows, with the columns they set (the others take their defaults): one
+    executemany per set of columns."""
+    columns = [(attribute.key, attribute.columns[0].name)
+               for attribute in sa_inspect(model).column_attrs]
+    rows = [{name: item.__dict__[key] for key, name in columns if key in item.__dict__}
+            for item in objects]
+    rows.sort(key=lambda row: tuple(row))
+    for _, group in groupby(rows, key=lambda row: tuple(row)):
+        db_session.execute(insert(model.__table__), list(group))
+
+
 def write_new_organizations(organizations: list[Organization]) -> None:
     """Insert new organizations as build_organization built them, table by table: one
     multi-row INSERT per table and batch, the foreign keys filled in from the ids the parents
@@ -544,34 +581,36 @@ def write_new_organizations(organizations: list[Organization]) -> None:
               [(area, area.location, list(area.services))
                for area in organization.coverage_areas])
              for organization in organizations]
-    db_session.bulk_save_objects(organizations, return_defaults=True)
-    owned: list[Any] = []
+    _insert_with_ids(Organization, organizations)
+    owned: dict[type, list[Any]] = {}  # one list per table: a mixed list is one INSERT per run
     locations: list[Location] = []
     for organization, items, services, placed, _ in batch:
         for item in items:
             item.organization_id = organization.id
+            owned.setdefault(type(item), []).append(item)
         for service in services:
             service.organization_id, service.category_id = organization.id, service.category.id
-        owned += items + services
+        owned.setdefault(Service, []).extend(services)
         for location, _ in placed:
             location.organization_id = organization.id
             locations.append(location)
-    db_session.bulk_save_objects(owned)
-    db_session.bulk_save_objects(locations, return_defaults=True)
+    for model, items in owned.items():
+        _insert(model, items)
+    _insert_with_ids(Location, locations)
     hours = []
     for *_, placed, _ in batch:
         for location, opening_hours in placed:
             for item in opening_hours:
                 item.location_id = location.id
             hours += opening_hours
-    db_session.bulk_save_objects(hours)
+    _insert(OpeningHours, hours)
     areas = []
     for organization, *_, covered in batch:
         for area, location, _ in covered:
             area.organization_id = organization.id
             area.location_id = location.id if location is not None else None
             areas.append(area)
-    db_session.bulk_save_objects(areas, return_defaults=True)
+    _insert_with_ids(CoverageArea, areas)
     links = [{"coverage_area_id": area.id, "category_id": category.id}
              for *_, covered in batch for area, _, categories in covered
              for category in categories]
