@@ -403,33 +403,72 @@ def export_hsds_command(app: Flask, out: Path, fmt: str, as_json: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Check everything and report; write nothing.")
 @click.option("--strict", is_flag=True, help="Refuse the whole import if any row is rejected.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--source", "source_key", default=None,
+              help="Name of the source in the ids derived for an older package's non-UUID "
+                   "ids (default: the folder's or file's name); keep it across re-imports.")
 @with_app
 def import_hsds_command(app: Flask, path: Path, dry_run: bool, strict: bool,
-                        as_json: bool) -> None:
-    """Import an HSDS 3.0 package (folder, .zip, datapackage.json) or JSON document.
+                        as_json: bool, source_key: str | None) -> None:
+    """Import an HSDS package (folder, .zip, datapackage.json) or HSDS 3.0 JSON document.
 
+    HSDS 3.0, HSDS 1.x/2.x and the Ohana API's CSV export are recognised and converted.
     Idempotent by HSDS id: what the directory already has is updated, never duplicated.
+    Exits 1 when nothing could be imported because of errors (or --strict refused).
     """
-    from directory.hsds.operations import apply_import, prepare_import
     from directory.hsds.reader import HsdsReadError, open_source
-    from directory.seeding import SeedReport, load_taxonomy
 
     upgrade(get_database(app))
-    started = time.perf_counter()
     try:
-        with open_source(path) as source, transaction() as session:
-            scope = session.begin_nested()  # a dry run leaves even the taxonomy as it was
-            load_taxonomy(SeedReport())
-            click.echo(f"Reading {path} ...", err=True)
-            prepared = prepare_import(source, strict=strict, dry_run=dry_run)
-            with progress_bar(len(prepared.drafts), "Importing organizations") as update:
-                report = apply_import(prepared, progress=update)
-            if dry_run:
-                scope.rollback()
-            else:
-                scope.commit()
+        with open_source(path, source_key) as source:
+            _import(source, str(path), dry_run=dry_run, strict=strict, as_json=as_json)
     except (HsdsReadError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@main.command(name="import-csv")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--mapping", "mapping_path", type=click.Path(path_type=Path), required=True,
+              help="TOML or JSON file naming the column of each listing field (docs/hsds.md).")
+@click.option("--dry-run", is_flag=True, help="Check everything and report; write nothing.")
+@click.option("--strict", is_flag=True, help="Refuse the whole import if any row is rejected.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@with_app
+def import_csv_command(app: Flask, path: Path, mapping_path: Path, dry_run: bool, strict: bool,
+                       as_json: bool) -> None:
+    """Import a spreadsheet (CSV, one organization a row) through a column mapping.
+
+    The same rules and report as import-hsds; idempotent by the mapped id column (or the
+    name). Exits 1 when nothing could be imported because of errors.
+    """
+    from directory.hsds.reader import HsdsReadError
+    from directory.hsds.spreadsheet import Mapping, MappingError, open_spreadsheet
+
+    upgrade(get_database(app))
+    try:
+        source = open_spreadsheet(path, Mapping.load(mapping_path))
+        _import(source, str(path), dry_run=dry_run, strict=strict, as_json=as_json)
+    except (HsdsReadError, MappingError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _import(source: Any, label: str, *, dry_run: bool, strict: bool, as_json: bool) -> None:
+    """Run an import of ``source`` in one transaction and print its report; exit 1 when it
+    imported nothing because of errors."""
+    from directory.hsds.operations import apply_import, prepare_import
+    from directory.seeding import SeedReport, load_taxonomy
+
+    started = time.perf_counter()
+    with transaction() as session:
+        scope = session.begin_nested()  # a dry run leaves even the taxonomy as it was
+        load_taxonomy(SeedReport())
+        click.echo(f"Reading {label} ...", err=True)
+        prepared = prepare_import(source, strict=strict, dry_run=dry_run)
+        with progress_bar(len(prepared.drafts), "Importing organizations") as update:
+            report = apply_import(prepared, progress=update)
+        if dry_run:
+            scope.rollback()
+        else:
+            scope.commit()
     seconds = time.perf_counter() - started
     document = report.as_dict() | {"seconds": round(seconds, 2),
                                    "rows_per_second": round(report.rows_read / seconds)}
@@ -437,7 +476,7 @@ def import_hsds_command(app: Flask, path: Path, dry_run: bool, strict: bool,
         emit_json(document)
     else:
         _print_import_report(document)
-    if report.refused:
+    if report.failed:
         raise click.exceptions.Exit(1)
 
 
@@ -445,11 +484,15 @@ def _print_import_report(document: dict[str, Any], limit: int = 50) -> None:
     counts = document["organizations"]
     click.echo(f"Read {document['rows_read']} rows from {document['source']} in "
                f"{document['seconds']} s ({document['rows_per_second']} rows/s).")
+    click.echo(f"Format: {document['format']}"
+               + (f" ({document['format_evidence']})." if document["format_evidence"] else "."))
     click.echo(f"Organizations: {counts['created']} created, {counts['updated']} updated, "
                f"{counts['unchanged']} unchanged, {counts['rejected']} rejected"
                + (" (dry run: nothing was written)." if document["dry_run"] else "."))
     if document["refused"]:
         click.echo("Refused (--strict): rows were rejected, so nothing was written.")
+    elif document["failed"]:
+        click.echo("Nothing was imported: every organization was rejected (see below).")
     for title, problems in (("Rejected", document["rejected"]),
                             ("Warnings", document["warnings"])):
         if problems:
@@ -462,6 +505,10 @@ def _print_import_report(document: dict[str, Any], limit: int = 50) -> None:
     if document["ignored"]:
         click.echo("Not held by the directory, ignored: " + ", ".join(
             f"{name} ({count})" for name, count in document["ignored"].items()))
+    if document["skipped"]:
+        click.echo("Files skipped:")
+        for name, reason in document["skipped"].items():
+            click.echo(f"  {name}: {reason}")
 
 
 @main.command()

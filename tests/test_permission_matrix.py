@@ -146,6 +146,9 @@ EXPECTED: dict[str, dict[str, Row]] = {
     "admin.user_status": {"POST": coordinators(400)},
     "admin.user_reset_two_factor": {"POST": coordinators(400)},  # no two-factor to reset
     "admin.user_end_sessions": {"POST": coordinators(302)},
+    "admin.import_csv": {"GET": coordinators(200)},
+    "admin.import_csv_preview": {"POST": coordinators(400)},  # no file uploaded
+    "admin.import_csv_confirm": {"POST": coordinators(400)},  # nothing previewed
     "audit.index": {"GET": coordinators(200)},
     "hsds.export": {"GET": Row(401, 200, 200, 200, 200, 401, 403)},  # JSON errors, no redirect
     # The HSDS 3.0 API: tokens or vetted members unless DIRECTORY_PUBLIC_HSDS_API; the ids asked

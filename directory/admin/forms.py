@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from wtforms import RadioField, SelectField, TextAreaField
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import HiddenField, RadioField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length
 
+from directory.hsds.spreadsheet import MAPPING_LIMIT
 from directory.text import TextForm
 
 DECISIONS = [SelectChoice("approve", "Approve"),
@@ -26,3 +29,21 @@ class StandingForm(TextForm):
     action = SelectField("Action", choices=[SelectChoice("suspend", "Suspend"),
                                             SelectChoice("reinstate", "Reinstate")])
     reason = TextAreaField("Reason", validators=[Length(max=2000)])
+
+
+class SpreadsheetUploadForm(FlaskForm):
+    """A spreadsheet to import and the mapping of its columns (a file, or pasted)."""
+
+    spreadsheet = FileField("Spreadsheet (CSV, one organization a row)",
+                            validators=[FileRequired("Choose the CSV file to import.")])
+    mapping_file = FileField("Mapping file (TOML or JSON)")
+    mapping = TextAreaField("Or the mapping itself (TOML)",
+                            validators=[Length(max=MAPPING_LIMIT)])
+
+
+class SpreadsheetConfirmForm(FlaskForm):
+    """What the preview showed, sent back to be imported (checked again from scratch)."""
+
+    content = HiddenField(validators=[InputRequired()])
+    name = HiddenField(validators=[InputRequired(), Length(max=200)])
+    mapping = HiddenField(validators=[InputRequired(), Length(max=MAPPING_LIMIT)])

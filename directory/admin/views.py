@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+from pathlib import Path
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
@@ -14,8 +19,22 @@ from directory.accounts.permissions import Permission, require
 from directory.accounts.sessions import end_sessions_of, open_sessions
 from directory.accounts.two_factor import reset_two_factor
 from directory.admin import operations as ops
-from directory.admin.forms import DecisionForm, StandingForm
+from directory.admin.forms import (
+    DecisionForm,
+    SpreadsheetConfirmForm,
+    SpreadsheetUploadForm,
+    StandingForm,
+)
 from directory.db import db_session
+from directory.hsds.reader import HsdsReadError
+from directory.hsds.spreadsheet import (
+    MAPPING_LIMIT,
+    UPLOAD_LIMIT,
+    Mapping,
+    MappingError,
+    import_spreadsheet,
+    preview_spreadsheet,
+)
 from directory.inputs import page_number
 from directory.orgs.models import MembershipStatus, Organization
 from directory.orgs.operations import days_since
@@ -225,3 +244,76 @@ def user_end_sessions(user_id: int) -> Page:
     end_sessions_of(current_user, subject)
     flash(f"Every session of {subject.email} has ended.", "success")
     return redirect(url_for("admin.user", user_id=user_id))
+
+
+# --- importing a spreadsheet -------------------------------------------------------------------
+
+MAPPING_EXAMPLE = """[columns]
+name = "Agency"
+kind = "Type"
+description = "About"
+website = "Website"
+phone = "Phone"
+address = "Street"
+city = "City"
+state = "State"
+zip = "ZIP"
+services = "Services"
+languages = "Languages"
+
+[options]
+separator = ";"
+"""
+
+
+def _upload_page(form: SpreadsheetUploadForm, error: str | None = None,
+                 status: int = 200) -> tuple[str, int]:
+    return render_template("admin/import_csv.html", form=form, error=error,
+                           limit_kb=UPLOAD_LIMIT // 1024), status
+
+
+@bp.route("/import-csv")
+def import_csv() -> Page:
+    return _upload_page(SpreadsheetUploadForm(formdata=None, mapping=MAPPING_EXAMPLE))
+
+
+@bp.route("/import-csv/preview", methods=["POST"])
+def import_csv_preview() -> Page:
+    form = SpreadsheetUploadForm()
+    if not form.validate_on_submit():
+        return _upload_page(form, status=400)
+    upload = form.spreadsheet.data
+    data = upload.read(UPLOAD_LIMIT + 1)
+    name = Path(upload.filename or "spreadsheet.csv").name[:200]
+    try:
+        if form.mapping_file.data and form.mapping_file.data.filename:
+            mapping_text = form.mapping_file.data.read(MAPPING_LIMIT + 1)
+            mapping = Mapping.parse(mapping_text, form.mapping_file.data.filename)
+        else:
+            mapping_text = (form.mapping.data or "").encode()
+            mapping = Mapping.parse(mapping_text, "mapping.toml")
+        preview = preview_spreadsheet(data, name, mapping)
+    except (HsdsReadError, MappingError) as exc:
+        return _upload_page(form, str(exc), 400)
+    confirm = SpreadsheetConfirmForm(formdata=None, content=base64.b64encode(data).decode(),
+                                     name=name, mapping=json.dumps(mapping.as_dict()))
+    return render_template("admin/import_csv_preview.html", preview=preview, name=name,
+                           form=confirm)
+
+
+@bp.route("/import-csv/confirm", methods=["POST"])
+def import_csv_confirm() -> Page:
+    form = SpreadsheetConfirmForm()
+    upload = SpreadsheetUploadForm(formdata=None, mapping=MAPPING_EXAMPLE)
+    if not form.validate_on_submit():
+        return _upload_page(upload, "The import form was incomplete; upload the file again.", 400)
+    try:
+        data = base64.b64decode(form.content.data, validate=True)
+        mapping = Mapping.parse(form.mapping.data.encode(), "mapping.json")
+        report = import_spreadsheet(data, form.name.data, mapping, current_user)
+    except (binascii.Error, ValueError) as exc:
+        message = str(exc) if isinstance(exc, HsdsReadError | MappingError) else \
+            "The import form was altered; upload the file again."
+        return _upload_page(upload, message, 400)
+    return render_template("admin/import_csv_report.html", report=report.as_dict(),
+                           name=form.name.data), 400 if report.failed else 200

@@ -10,21 +10,25 @@ flush; the caller (a CLI command, a request) commits.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import groupby
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, text
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import selectinload
 
 from directory.db import db_session
 from directory.hsds.areas import area_codes, covers
-from directory.hsds.assemble import Assembler, Listing, OrgDraft, build_listing
+from directory.hsds.assemble import Listing, OrgDraft, build_listing
 from directory.hsds.export import (
     CsvPackageWriter,
     JsonWriter,
@@ -34,6 +38,7 @@ from directory.hsds.export import (
     organization_rows,
     taxonomy_rows,
 )
+from directory.hsds.intake import Intake
 from directory.hsds.reader import Source
 from directory.hsds.report import ImportReport, Problem
 from directory.hsds.taxonomy import TermResolver
@@ -50,6 +55,7 @@ from directory.orgs.models import (
     OrganizationPopulation,
     Service,
     ServiceCategory,
+    coverage_area_services,
 )
 from directory.orgs.operations import (
     ListingError,
@@ -170,12 +176,15 @@ def prepare_import(source: Source, *, strict: bool = False,
                    dry_run: bool = False) -> PreparedImport:
     """Read every table of ``source`` and fold its rows into organization drafts; rows that
     belong to no organization are reported here. Raises HsdsReadError for unreadable input."""
-    report = ImportReport(source=source.label, strict=strict, dry_run=dry_run)
+    report = ImportReport(source=source.label, format=source.format,
+                          format_evidence=source.format_evidence, strict=strict,
+                          dry_run=dry_run)
     categories = {category.code: category.name for category in _categories()}
-    assembler = Assembler(source, categories, report)
+    assembler = Intake(source, categories, report)
     drafts = assembler.run()
     assert assembler.resolver is not None
-    report.organizations = len(drafts)
+    report.organizations += len(drafts)
+    report.skipped.update(source.skipped)
     return PreparedImport(drafts, report, assembler.resolver)
 
 
@@ -514,8 +523,7 @@ class _Creator:
             return
         try:
             with db_session.begin_nested():
-                db_session.add_all([organization for _, organization in self.pending])
-                db_session.flush()
+                write_new_organizations([organization for _, organization in self.pending])
             self.report.created += len(self.pending)
         except (IntegrityError, DataError):
             log.info("a batch of %d new organizations was refused; redoing it one by one",
@@ -523,6 +531,91 @@ class _Creator:
             for listing, _ in self.pending:
                 _apply(listing, None, self.categories, self.report)
         self.pending.clear()
+
+
+def _new_ids(model: type[Any], count: int) -> list[int]:
+    """``count`` ids for new rows of ``model``: from its sequence on PostgreSQL; on SQLite,
+    after the largest (should another writer take one meanwhile, the INSERT fails and the
+    batch is redone one organization at a time)."""
+    table = model.__table__
+    if db_session.get_bind().dialect.name == "postgresql":
+        return list(db_session.scalars(
+            text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
+                 "FROM generate_series(1, :count)"), {"table": table.name, "count": count}))
+    start = (db_session.scalar(select(func.max(table.c.id))) or 0) + 1
+    return list(range(start, start + count))
+
+
+def _insert_with_ids(model: type[Any], objects: list[Any]) -> None:
+    """INSERT the objects' rows (one executemany; RETURNING would mean a statement a row on
+    SQLite) after giving each object its id."""
+    if not objects:
+        return
+    for item, new_id in zip(objects, _new_ids(model, len(objects)), strict=True):
+        item.id = new_id
+    _insert(model, objects)
+
+
+def _insert(model: type[Any], objects: list[Any]) -> None:
+    """The objects' rows, with the columns they set (the others take their defaults): one
+    executemany per set of columns."""
+    columns = [(attribute.key, attribute.columns[0].name)
+               for attribute in sa_inspect(model).column_attrs]
+    rows = [{name: item.__dict__[key] for key, name in columns if key in item.__dict__}
+            for item in objects]
+    rows.sort(key=lambda row: tuple(row))
+    for _, group in groupby(rows, key=lambda row: tuple(row)):
+        db_session.execute(insert(model.__table__), list(group))
+
+
+def write_new_organizations(organizations: list[Organization]) -> None:
+    """Insert new organizations as build_organization built them, table by table: one
+    multi-row INSERT per table and batch, the foreign keys filled in from the ids the parents
+    got. The unit of work would write the same rows, sorting out their dependencies object by
+    object (most of an import's time). The objects are not added to the session."""
+    # Everything is gathered while the objects are transient: once saved, an attribute never
+    # set (no opening hours) would try to load from the database.
+    batch = [(organization, [*organization.languages, *organization.populations,
+                             *organization.contacts], list(organization.services),
+              [(location, list(location.hours)) for location in organization.locations],
+              [(area, area.location, list(area.services))
+               for area in organization.coverage_areas])
+             for organization in organizations]
+    _insert_with_ids(Organization, organizations)
+    owned: dict[type, list[Any]] = {}  # one list per table: a mixed list is one INSERT per run
+    locations: list[Location] = []
+    for organization, items, services, placed, _ in batch:
+        for item in items:
+            item.organization_id = organization.id
+            owned.setdefault(type(item), []).append(item)
+        for service in services:
+            service.organization_id, service.category_id = organization.id, service.category.id
+        owned.setdefault(Service, []).extend(services)
+        for location, _ in placed:
+            location.organization_id = organization.id
+            locations.append(location)
+    for model, items in owned.items():
+        _insert(model, items)
+    _insert_with_ids(Location, locations)
+    hours = []
+    for *_, placed, _ in batch:
+        for location, opening_hours in placed:
+            for item in opening_hours:
+                item.location_id = location.id
+            hours += opening_hours
+    _insert(OpeningHours, hours)
+    areas = []
+    for organization, *_, covered in batch:
+        for area, location, _ in covered:
+            area.organization_id = organization.id
+            area.location_id = location.id if location is not None else None
+            areas.append(area)
+    _insert_with_ids(CoverageArea, areas)
+    links = [{"coverage_area_id": area.id, "category_id": category.id}
+             for *_, covered in batch for area, _, categories in covered
+             for category in categories]
+    if links:
+        db_session.execute(insert(coverage_area_services), links)
 
 
 _WITH_CHILDREN = (selectinload(Organization.locations).selectinload(Location.hours),
@@ -594,6 +687,36 @@ def _reject(report: ImportReport, draft: OrgDraft, problems: list[Problem]) -> N
             f"organization not imported: {len(problems)} problem(s) in its rows"))
 
 
+_IMPORTED_TABLES = (Organization, OrganizationLanguage, OrganizationPopulation, Service,
+                    Contact, Location, OpeningHours, CoverageArea)
+
+
+def refresh_statistics() -> None:
+    """ANALYZE the tables an import wrote, so that the planner does not go on estimating from
+    the empty directory it saw before (harmless on SQLite, where it fills sqlite_stat1)."""
+    tables = [model.__table__.name for model in _IMPORTED_TABLES]
+    tables.append(coverage_area_services.name)
+    for name in tables:
+        db_session.execute(text(f'ANALYZE "{name}"'))
+
+
+@contextmanager
+def _long_lived_objects() -> Iterator[None]:
+    """An import holds millions of small objects until it ends (the drafts read, the rows
+    written): left alone, the cyclic garbage collector rescans all of them at every full
+    collection, a third of the import's time. The drafts are frozen out of its sight and
+    full collections made rarer while the import runs."""
+    thresholds = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(max(thresholds[0], 50_000), thresholds[1], max(thresholds[2], 100))
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
 def apply_import(prepared: PreparedImport, progress: Progress | None = None) -> ImportReport:
     """Create or update each organization of a prepared import in its own savepoint.
 
@@ -602,6 +725,11 @@ def apply_import(prepared: PreparedImport, progress: Progress | None = None) -> 
     end; in a strict import any rejected row rolls everything back (and once one is found,
     the rest is only checked, not written).
     """
+    with _long_lived_objects():
+        return _apply_import(prepared, progress)
+
+
+def _apply_import(prepared: PreparedImport, progress: Progress | None) -> ImportReport:
     report = prepared.report
     categories = {category.code: category for category in _categories()}
     existing = _existing_organizations(prepared.drafts)
@@ -636,6 +764,8 @@ def apply_import(prepared: PreparedImport, progress: Progress | None = None) -> 
             outer.rollback()
         else:
             outer.commit()
+            if report.created or report.updated:
+                refresh_statistics()
     except BaseException:
         if outer.is_active:
             outer.rollback()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 import zipfile
 from collections import defaultdict
@@ -23,6 +22,7 @@ from typing import IO, Any
 
 from directory.hsds import spec
 from directory.hsds.report import Problem
+from directory.inputs import loads
 from directory.safecsv import unescape_cell
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,9 @@ HELD: dict[str, frozenset[str]] = {
 }
 
 
+DESCRIPTOR_LIMIT = 16 * 2**20  # a descriptor of every HSDS table is under 200 kB
+
+
 class HsdsReadError(ValueError):
     """The input cannot be read as HSDS at all; nothing of it is imported."""
 
@@ -73,7 +76,10 @@ class Source:
 
     def __init__(self, label: str) -> None:
         self.label = label
+        self.format = "HSDS 3.0"
+        self.format_evidence = ""
         self.ignored: dict[str, int] = defaultdict(int)
+        self.skipped: dict[str, str] = {}  # file -> why none of it was read
         self.notes: list[Problem] = []
 
     def rows(self, table: str) -> Iterator[SourceRow]:
@@ -102,6 +108,7 @@ class PackageSource(Source):
         self.opener = opener
         self.archive = archive
         self.paths = {name: table.path for name, table in spec.tables().items()}
+        self.version: str | None = None
         if "datapackage.json" in names:
             self._read_descriptor()
         if self.paths["organization"] not in names:
@@ -111,9 +118,17 @@ class PackageSource(Source):
     def _read_descriptor(self) -> None:
         try:
             with self.opener("datapackage.json") as handle:
-                descriptor = json.load(handle)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                data = handle.read(DESCRIPTOR_LIMIT + 1)
+            if len(data) > DESCRIPTOR_LIMIT:
+                raise HsdsReadError(f"{self.label}: datapackage.json is larger than "
+                                    f"{DESCRIPTOR_LIMIT // 2**20} MB; it cannot be a descriptor.")
+            descriptor = loads(data)
+        except HsdsReadError:
+            raise
+        except (ValueError, UnicodeDecodeError) as exc:
             raise HsdsReadError(f"{self.label}: datapackage.json is not valid JSON: {exc}") from exc
+        version = descriptor.get("version") if isinstance(descriptor, dict) else None
+        self.version = str(version) if isinstance(version, str | int | float) else None
         resources = descriptor.get("resources") if isinstance(descriptor, dict) else None
         for resource in resources if isinstance(resources, list) else []:
             if not isinstance(resource, dict) or resource.get("name") not in self.paths:
@@ -160,12 +175,27 @@ class PackageSource(Source):
                 problems.append(f"has {len(record)} values for {len(header)} columns")
             yield SourceRow(path, number, values, tuple(problems))
 
+    def header(self, path: str) -> list[str]:
+        """The column names of ``path`` (none when the package has no such file)."""
+        if path not in self.names:
+            return []
+        with self.opener(path) as raw:
+            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+            try:
+                return [name.strip() for name in next(csv.reader(text), [])]
+            except (csv.Error, UnicodeDecodeError) as exc:
+                raise HsdsReadError(f"{path} cannot be read as UTF-8 CSV: {exc}") from exc
+
     def count_ignored(self) -> None:
+        known = set(self.paths.values()) | {"datapackage.json"}
         for name, path in self.paths.items():
             if name not in HELD and path in self.names:
+                self.skipped[path] = f"the directory does not hold HSDS {name.replace('_', ' ')}"
                 count = sum(1 for _ in self._records(path))
                 if count:
                     self.ignored[path] = count
+        for path in sorted(self.names - known):
+            self.skipped[path] = "not a file of an HSDS 3.0 package"
 
     def close(self) -> None:
         if self.archive is not None:
@@ -292,7 +322,20 @@ class JsonSource(Source):
         yield from self.tables.get(table, [])
 
 
-def _zip_source(path: Path) -> PackageSource:
+def _package(label: str, names: set[str], opener: Callable[[str], IO[bytes]],
+             archive: zipfile.ZipFile | None, source_key: str) -> PackageSource:
+    """The package, read as HSDS 3.0 or, when it is an older shape, converted to it."""
+    from directory.hsds import legacy  # it builds on PackageSource
+
+    source = PackageSource(label, names, opener, archive)
+    detected = legacy.detect(names, source.version, source.header)
+    if detected.legacy:
+        source = legacy.LegacySource(label, names, opener, archive, detected, source_key)
+    source.format, source.format_evidence = detected.label, detected.how
+    return source
+
+
+def _zip_source(path: Path, source_key: str) -> PackageSource:
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as exc:
@@ -304,33 +347,34 @@ def _zip_source(path: Path) -> PackageSource:
     prefix = "" if prefix == "." else prefix + "/"
     names = {name.removeprefix(prefix) for name in members if name.startswith(prefix)}
     try:
-        return PackageSource(str(path), names, lambda name: archive.open(prefix + name), archive)
+        return _package(str(path), names, lambda name: archive.open(prefix + name), archive,
+                        source_key)
     except HsdsReadError:
         archive.close()
         raise
 
 
-def open_source(path: Path) -> Source:
+def open_source(path: Path, source_key: str | None = None) -> Source:
     """The HSDS dataset at ``path``: a package folder, a .zip of one, its datapackage.json, or
-    a .json document."""
+    a .json document. ``source_key`` names the source in the ids derived for an older
+    package's ids that are not UUIDs (default: the folder's or file's name)."""
     log.info("reading HSDS data from %s", path)
     if not path.exists():
         raise HsdsReadError(f"{path} does not exist.")
     if path.is_dir():
         names = {str(item.relative_to(path).as_posix()) for item in path.rglob("*")
                  if item.is_file()}
-        return PackageSource(str(path), names, lambda name: (path / name).open("rb"))
+        return _package(str(path), names, lambda name: (path / name).open("rb"), None,
+                        source_key or path.resolve().name)
     if path.suffix.lower() == ".zip":
-        return _zip_source(path)
+        return _zip_source(path, source_key or path.stem)
     if path.name == "datapackage.json":
-        return open_source(path.parent)
+        return open_source(path.parent, source_key)
     if path.suffix.lower() == ".json":
         try:
-            return JsonSource(str(path), path.name,
-                              json.loads(path.read_text(encoding="utf-8-sig")))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            document = loads(path.read_text(encoding="utf-8-sig"))
+        except (ValueError, UnicodeDecodeError) as exc:
             raise HsdsReadError(f"{path} is not valid JSON: {exc}") from exc
-        except RecursionError as exc:
-            raise HsdsReadError(f"{path} is nested too deeply to be HSDS.") from exc
+        return JsonSource(str(path), path.name, document)
     raise HsdsReadError(f"{path} is neither an HSDS package (a folder, a .zip or a "
                         "datapackage.json) nor a .json document.")

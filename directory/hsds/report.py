@@ -23,6 +23,8 @@ class Problem:
 @dataclass
 class ImportReport:
     source: str
+    format: str = "HSDS 3.0"
+    format_evidence: str = ""
     dry_run: bool = False
     strict: bool = False
     rows_read: int = 0
@@ -35,15 +37,29 @@ class ImportReport:
     rejected: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     ignored: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def imported(self) -> int:
+        return self.created + self.updated + self.unchanged
+
+    @property
+    def failed(self) -> bool:
+        """Nothing imported because of errors (or refused by --strict): the run failed."""
+        return self.refused or (self.imported == 0 and bool(
+            self.organizations_rejected or self.rejected))
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "source": self.source, "dry_run": self.dry_run, "strict": self.strict,
-            "refused": self.refused, "rows_read": self.rows_read,
+            "source": self.source, "format": self.format,
+            "format_evidence": self.format_evidence, "dry_run": self.dry_run,
+            "strict": self.strict, "refused": self.refused, "failed": self.failed,
+            "rows_read": self.rows_read,
             "organizations": {"in_source": self.organizations, "created": self.created,
                               "updated": self.updated, "unchanged": self.unchanged,
                               "rejected": self.organizations_rejected},
             "rejected": [problem.as_dict() for problem in self.rejected],
             "warnings": [problem.as_dict() for problem in self.warnings],
             "ignored": dict(sorted(self.ignored.items())),
+            "skipped": dict(sorted(self.skipped.items())),
         }

@@ -72,13 +72,16 @@ def test_the_official_example_package_imports_and_its_dangling_references_are_re
     assert organization.services == [] and organization.locations == []
 
 
-def test_the_official_example_json_organization_reports_its_bad_location(
+def test_the_official_example_json_organization_is_kept_without_its_bad_location(
         hsds_spec: Path, db: Session) -> None:
+    """As in the CSV example: the location is dropped with a warning, the organization kept."""
     report = import_path(hsds_spec / "examples" / "organization_full.json")
-    assert report.organizations_rejected == 1 and report.created == 0
+    assert (report.created, report.organizations_rejected, report.rejected) == (1, 0, [])
     assert ("organization_full.json", "/locations/0",
-            "bad coordinates: latitude 100 is outside -90..90") in problems(report)
-    assert find(db, EXAMPLE_ORGANIZATION) is None
+            "location not imported (its organization is, without it): bad coordinates: "
+            "latitude 100 is outside -90..90") in problems(report, "warnings")
+    organization = find(db, EXAMPLE_ORGANIZATION)
+    assert organization is not None and organization.locations == []
 
 
 def test_export_import_export_round_trips_to_the_same_content(
@@ -175,9 +178,6 @@ BAD_ROWS = [
     ("organizations.csv", {"description": ""}, "description is required"),
     ("services.csv", {"status": ""}, "status is required"),
     ("services.csv", {"id": "not-a-uuid"}, "id is not a UUID: 'not-a-uuid'"),
-    ("locations.csv", {"latitude": "123.5"}, "bad coordinates: latitude 123.5 is outside"),
-    ("locations.csv", {"longitude": ""}, "latitude and longitude must be given together"),
-    ("locations.csv", {"latitude": "north"}, "latitude must be a number, not 'north'"),
     ("addresses.csv", {"state_province": "Atlantis"}, "state: Must be one of"),
     ("addresses.csv", {"postal_code": "ABC 123"}, "postal_code: Use a 5-digit ZIP code."),
     ("schedules.csv", {"opens_at": "9am"}, "opens_at must be a time such as 09:00:00"),
@@ -205,6 +205,45 @@ def test_a_bad_row_rejects_its_whole_organization_and_says_where(
                for where, number, text in problems(report)), problems(report)
     assert find(db, good_id) is not None and find(db, bad_id) is None
     assert organization_count(db) == 1
+
+
+BAD_LOCATIONS = [
+    # (what to change in the location's row, expected message; the organization is kept)
+    ({"latitude": "123.5"}, "bad coordinates: latitude 123.5 is outside"),
+    ({"longitude": ""}, "latitude and longitude must be given together"),
+    ({"latitude": "north"}, "latitude must be a number, not 'north'"),
+]
+
+
+@pytest.mark.parametrize(("changes", "message"), BAD_LOCATIONS,
+                         ids=[next(iter(item[0])) for item in BAD_LOCATIONS])
+def test_a_bad_location_is_dropped_with_a_warning_and_its_organization_kept(
+        factory: Factory, db: Session, tmp_path: Path, changes: dict[str, str],
+        message: str) -> None:
+    package, good_id, bad_id = _two_organizations(factory, db, tmp_path)
+    row = edit_csv(package / "locations.csv", {"organization_id": bad_id}, changes)
+    report = import_path(package)
+    assert (report.created, report.organizations_rejected, report.rejected) == (2, 0, [])
+    warnings = problems(report, "warnings")
+    assert any((where, number) == ("locations.csv", row) and message in text
+               and "its organization is, without it" in text
+               for where, number, text in warnings), warnings
+    kept = find(db, bad_id)
+    assert kept is not None and kept.locations == []
+    assert [service.category.code for service in kept.services] == ["hotline"]
+
+
+def test_a_language_with_neither_code_nor_name_says_so(
+        factory: Factory, db: Session, tmp_path: Path) -> None:
+    package, _, bad_id = _two_organizations(factory, db, tmp_path)
+    service_id = next(item["id"] for item in read_csv(package / "services.csv")
+                      if item["organization_id"] == bad_id)
+    with (package / "languages.csv").open("a", encoding="utf-8") as handle:
+        handle.write(f"{uuid.uuid4()},{service_id},,,,,a note only\n")
+    report = import_path(package)
+    messages = [text for _, _, text in problems(report, "warnings")]
+    assert "language not used: it has neither a code nor a name" in messages
+    assert not any("None" in text for text in messages)
 
 
 @pytest.mark.parametrize(("file", "column"), [
@@ -256,8 +295,10 @@ def test_a_rejected_update_leaves_the_organization_as_it_was(
     package = export_to(tmp_path / "package")
     edit_csv(package / "organizations.csv", {"id": organization.hsds_id},
              {"name": "Renamed Partner"})
-    edit_csv(package / "locations.csv", {"organization_id": organization.hsds_id},
-             {"latitude": "95"})
+    location_id = next(item["id"] for item in read_csv(package / "locations.csv")
+                       if item["organization_id"] == organization.hsds_id)
+    edit_csv(package / "addresses.csv", {"location_id": location_id},
+             {"state_province": "Atlantis"})
     report = import_path(package)
     assert report.organizations_rejected == 1 and report.updated == 0
     kept = find(db, organization.hsds_id)
@@ -355,7 +396,8 @@ def test_third_party_json_is_read_by_open_eligibility_terms_names_and_codes(
     ("empty.json", "[]", "holds no organizations"),
     ("empty.zip", b"PK\x05\x06" + b"\x00" * 18, "has no organizations.csv"),
     ("bad.zip", b"not a zip", "not a readable zip file"),
-    ("deep.json", '{"id": "x", "services": [' * 2000 + "]}" * 2000, "nested too deeply"),
+    ("deep.json", '{"id": "x", "services": [' * 2000 + "]}" * 2000,
+     "nested more than 32 levels deep"),
 ])
 def test_unreadable_input_is_refused_with_a_message(tmp_path: Path, name: str,
                                                     content: str | bytes | None,
