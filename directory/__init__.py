@@ -46,6 +46,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from directory.api.views import bp as api_bp
     from directory.audit.views import bp as audit_bp
     from directory.hsds.views import bp as hsds_bp
+    from directory.orgs.editing import bp as listing_bp
     from directory.orgs.views import bp as orgs_bp
     from directory.referrals.views import bp as referrals_bp
     from directory.web import errors, security, templating
@@ -61,6 +62,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(web_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(orgs_bp)
+    app.register_blueprint(listing_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(hsds_bp)

@@ -74,6 +74,7 @@ _ENV_SETTINGS: dict[str, tuple[str, Any]] = {
     "CLIENT_DATA_RETENTION_DAYS": ("CLIENT_DATA_RETENTION_DAYS", int),
     "DRAFT_RETENTION_DAYS": ("DRAFT_RETENTION_DAYS", int),
     "API_RATE_LIMIT": ("API_RATE_LIMIT", str),
+    "LISTING_REVIEW_DAYS": ("LISTING_REVIEW_DAYS", int),
 }
 
 
@@ -123,6 +124,9 @@ def defaults() -> dict[str, Any]:
         "RESPONSE_HOURS_ROUTINE": 72,
         "CLIENT_DATA_RETENTION_DAYS": 90,
         "DRAFT_RETENTION_DAYS": 30,
+        # Days a listing goes unconfirmed by its organization before `directory sweep`
+        # reminds its admins (and again 30 days later).
+        "LISTING_REVIEW_DAYS": 180,
     }
 
 
@@ -189,7 +193,7 @@ def _finalize_accounts(settings: dict[str, Any], mode: str) -> None:
         if int(settings[name]) < 1:
             raise ConfigError(f"DIRECTORY_{name} must be a positive whole number.")
     for name in ("RESPONSE_HOURS_EMERGENCY", "RESPONSE_HOURS_URGENT", "RESPONSE_HOURS_ROUTINE",
-                 "CLIENT_DATA_RETENTION_DAYS", "DRAFT_RETENTION_DAYS"):
+                 "CLIENT_DATA_RETENTION_DAYS", "DRAFT_RETENTION_DAYS", "LISTING_REVIEW_DAYS"):
         if int(settings[name]) < 1:
             raise ConfigError(f"DIRECTORY_{name} must be a positive whole number.")
     if int(settings["PROXY_COUNT"]) < 0:

@@ -32,12 +32,13 @@ from directory.api.schemas import (
     ServiceTreeSchema,
 )
 from directory.extensions import csrf, limiter
+from directory.orgs.listing import ListingPermissionError, update_listing
 from directory.orgs.models import Organization
 from directory.orgs.operations import (
+    ListingError,
     days_since,
     location_view,
     service_categories,
-    update_listing,
 )
 from directory.orgs.results import present
 from directory.orgs.search import SearchError, search
@@ -194,6 +195,11 @@ def _organization_view(organization: Organization) -> dict[str, Any]:
         "contacts": organization.contacts,
         "locations": [location_view(location, reveal) for location in organization.locations],
         "coverage": [area.label for area in organization.coverage_areas],
+        "min_age": organization.min_age, "max_age": organization.max_age,
+        "eligibility_note": organization.eligibility_note,
+        "capacity_note": organization.capacity_note,
+        "capacity_noted_at": organization.capacity_noted_at,
+        "confirmed_days": days_since(organization.confirmed_at),
     }
 
 
@@ -259,7 +265,12 @@ def update_organization(slug: str) -> Response:
     user = signed_in()
     organization = load_organization(slug)
     require(user, Permission.EDIT_LISTING, organization)
-    update_listing(user, organization, ListingUpdateSchema().load(_json_object()))
+    try:
+        update_listing(user, organization, ListingUpdateSchema().load(_json_object()))
+    except ListingPermissionError as exc:
+        raise ApiError(403, str(exc), fields=exc.fields) from exc
+    except ListingError as exc:
+        raise ApiError(400, str(exc), code="validation_error", fields=exc.fields) from exc
     return jsonify(OrganizationSchema().dump(_organization_view(organization)))
 
 
