@@ -243,6 +243,18 @@ def update_organization(slug: str) -> Response:
     ---
     patch:
       summary: Update an organization's listing
+      description: >-
+        Only the fields given change, and a list given replaces the list: services (taxonomy
+        codes, sub-services included), languages, populations, contacts, locations. A
+        location given with the `id` the GET answers is changed in place (its point stays
+        unless coordinates or a new ZIP code or city are given; its radius coverage areas
+        follow it), one given without an `id` is added, and one left out is removed with
+        the radius areas drawn around it; the last location cannot go while referrals to
+        the organization are in progress (400). Weekly `hours` (several intervals a day),
+        `open_24_7` and dated `closures` replace the location's own. A confidential
+        location the caller may not see is never listed, and stays as it is. `name` and
+        `kind` are a coordinator's change (403 for an admin). The audit log records the
+        names of the fields that changed.
       parameters:
       - {in: path, name: slug, required: true, schema: {type: string}}
       requestBody:

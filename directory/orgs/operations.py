@@ -75,8 +75,9 @@ def location_view(location: Location, reveal_confidential: bool) -> LocationView
         "city": location.city, "state": location.state, "open_24_7": location.open_24_7,
         "hours": describe_hours(location.hours), "timezone": location.timezone,
         "weekly_hours": [{"day": WEEKDAYS[h.weekday], "opens": f"{h.opens:%H:%M}",
-                          "closes": f"{h.closes:%H:%M}"} for h in location.hours],
-        "closures": list(location.closures),
+                          "closes": f"{h.closes:%H:%M}"}
+                         for h in sorted(location.hours, key=lambda h: (h.weekday, h.opens))],
+        "closures": sorted(location.closures, key=lambda closure: closure.starts_on),
     }
     if location.confidential and not reveal_confidential:
         return LocationView(name="Confidential location", confidential=True, revealed=False,
