@@ -49,6 +49,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from directory.hsds.api import bp as hsds_api_bp
     from directory.hsds.views import bp as hsds_bp
     from directory.ops.views import bp as ops_bp
+    from directory.orgs.editing import bp as listing_bp
     from directory.orgs.views import bp as orgs_bp
     from directory.referrals.views import bp as referrals_bp
     from directory.web import errors, security, templating
@@ -64,6 +65,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(web_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(orgs_bp)
+    app.register_blueprint(listing_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(hsds_bp)

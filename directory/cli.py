@@ -540,6 +540,10 @@ def sweep(app: Flask, as_json: bool) -> None:
                f"{deleted['account_tokens']} password-reset or confirmation link(s), "
                f"{deleted['invitations']} invitation(s), {deleted['api_tokens']} API token(s) "
                f"and {deleted['sent_mail']} sent message(s) no longer in use.")
+    listings = report.listings
+    click.echo(f"Listings not confirmed for {app.config['LISTING_REVIEW_DAYS']} days: "
+               f"{listings.stale}; admins reminded for the first time {listings.first}, "
+               f"again {listings.second}; without an admin to remind {listings.without_admin}.")
 
 
 @main.command(name="rotate-data-key")

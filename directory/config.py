@@ -78,6 +78,7 @@ _ENV_SETTINGS: dict[str, tuple[str, Any]] = {
     "METRICS_TOKEN": ("METRICS_TOKEN", str),
     "METRICS_ALLOW": ("METRICS_ALLOW", str),
     "LOG_FORMAT": ("LOG_FORMAT", str),
+    "LISTING_REVIEW_DAYS": ("LISTING_REVIEW_DAYS", int),
 }
 
 
@@ -132,6 +133,9 @@ def defaults() -> dict[str, Any]:
         "METRICS_TOKEN": None,
         "METRICS_ALLOW": "",
         "LOG_FORMAT": "text",  # or "json": one JSON object per line
+        # Days a listing goes unconfirmed by its organization before `directory sweep`
+        # reminds its admins (and again 30 days later).
+        "LISTING_REVIEW_DAYS": 180,
     }
 
 
@@ -198,7 +202,7 @@ def _finalize_accounts(settings: dict[str, Any], mode: str) -> None:
         if int(settings[name]) < 1:
             raise ConfigError(f"DIRECTORY_{name} must be a positive whole number.")
     for name in ("RESPONSE_HOURS_EMERGENCY", "RESPONSE_HOURS_URGENT", "RESPONSE_HOURS_ROUTINE",
-                 "CLIENT_DATA_RETENTION_DAYS", "DRAFT_RETENTION_DAYS"):
+                 "CLIENT_DATA_RETENTION_DAYS", "DRAFT_RETENTION_DAYS", "LISTING_REVIEW_DAYS"):
         if int(settings[name]) < 1:
             raise ConfigError(f"DIRECTORY_{name} must be a positive whole number.")
     if int(settings["PROXY_COUNT"]) < 0:

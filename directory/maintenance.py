@@ -12,12 +12,15 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask import current_app
+
 from directory.accounts.membership import purge_invitations
 from directory.accounts.operations import purge_account_tokens
 from directory.accounts.sessions import purge_sessions
 from directory.api.operations import purge_tokens
 from directory.db import utcnow
 from directory.mail.operations import purge_sent
+from directory.orgs.freshness import ReminderReport, remind_stale_listings
 from directory.referrals.sweep import SweepReport as ReferralSweepReport
 from directory.referrals.sweep import sweep as sweep_referrals
 
@@ -31,9 +34,11 @@ class SweepReport:
     referrals: ReferralSweepReport
     # Rows deleted, by kind; every kind is present, 0 when nothing was due.
     deleted: dict[str, int] = field(default_factory=dict)
+    listings: ReminderReport = field(default_factory=ReminderReport)
 
     def as_dict(self) -> dict[str, Any]:
-        return self.referrals.as_dict() | {"deleted": dict(self.deleted)}
+        return self.referrals.as_dict() | {"deleted": dict(self.deleted),
+                                           "listing_reminders": self.listings.as_dict()}
 
 
 def purge_expired_records(now: dt.datetime) -> dict[str, int]:
@@ -51,4 +56,6 @@ def purge_expired_records(now: dt.datetime) -> dict[str, int]:
 def sweep(now: dt.datetime | None = None) -> SweepReport:
     """Everything `directory sweep` does; idempotent, the caller commits once."""
     now = now or utcnow()
-    return SweepReport(referrals=sweep_referrals(now), deleted=purge_expired_records(now))
+    return SweepReport(referrals=sweep_referrals(now), deleted=purge_expired_records(now),
+                       listings=remind_stale_listings(
+                           int(current_app.config["LISTING_REVIEW_DAYS"]), now))

@@ -185,7 +185,8 @@ def test_the_command_reports_what_it_deleted(app: Flask, db: Session, records: R
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     first = json.loads(_run_cli(app, monkeypatch, "--json"))
     assert first == {"expired": [], "due_soon": [], "identifying_purged": [], "purged": [],
-                     "deleted": DUE}
+                     "deleted": DUE, "listing_reminders": {"stale": 0, "first": 0,
+                                                           "second": 0, "without_admin": 0}}
     _assert_swept(db, records)
     second = json.loads(_run_cli(app, monkeypatch, "--json"))
     assert second["deleted"] == NOTHING

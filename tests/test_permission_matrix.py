@@ -133,6 +133,24 @@ EXPECTED: dict[str, dict[str, Row]] = {
     "orgs.coverage": {"GET": Row(LOGIN, 403, 403, 200, 200, LOGIN, 403),
                       "POST": Row(LOGIN, 403, 403, 400, 400, LOGIN, 403)},  # empty form
     "orgs.delete_coverage": {"POST": Row(LOGIN, 403, 403, 302, 302, LOGIN, 403)},
+    # The listing's own pages: its admins and the coordinators edit. An empty listing form is
+    # a listing emptied (302), but a coordinator's also lacks the name and kind (400); an
+    # empty location form lacks its city (400).
+    "listing.edit": {"GET": Row(LOGIN, 403, 403, 200, 200, LOGIN, 403),
+                     "POST": Row(LOGIN, 403, 403, 302, 400, LOGIN, 403)},
+    "listing.toggle_accepting": {"POST": Row(LOGIN, 403, 403, 400, 400, LOGIN, 403)},
+    # The organization's own word: its admins only, not the coordinators (they verify).
+    "listing.confirm": {"POST": Row(LOGIN, 403, 403, 302, 403, LOGIN, 403)},
+    "listing.new_location": {"GET": Row(LOGIN, 403, 403, 200, 200, LOGIN, 403),
+                             "POST": Row(LOGIN, 403, 403, 400, 400, LOGIN, 403)},
+    "listing.edit_location": {"GET": Row(LOGIN, 403, 403, 200, 200, LOGIN, 403),
+                              "POST": Row(LOGIN, 403, 403, 400, 400, LOGIN, 403)},
+    # No referral is open to the home organization: its one location may go.
+    "listing.remove_location": {"GET": Row(LOGIN, 403, 403, 200, 200, LOGIN, 403),
+                                "POST": Row(LOGIN, 403, 403, 302, 302, LOGIN, 403)},
+    "listing.history": {"GET": Row(LOGIN, 403, 403, 200, 200, LOGIN, 403)},
+    "listing.stale": {"GET": coordinators(200)},
+    "listing.remind": {"POST": coordinators(302)},
     "admin.index": {"GET": coordinators(200)},
     "admin.applications": {"GET": coordinators(200)},
     "admin.application": {"GET": coordinators(200)},
@@ -215,6 +233,7 @@ ARGUMENTS: dict[str, Callable[[World], Any]] = {
     "application_id": lambda w: w.application.id,
     "user_id": lambda w: w.people["referrer"].id,
     "area_id": lambda w: w.home.coverage_areas[0].id,
+    "location_id": lambda w: w.home.locations[0].id,
     "public_id": lambda w: w.referral.public_id,
     "token_id": lambda w: 10**9,
     **{name: lambda w: "00000000-0000-4000-8000-000000000000"

@@ -26,6 +26,8 @@ class Permission(enum.StrEnum):
     VIEW_ORGANIZATION = "view_organization"
     VIEW_CONFIDENTIAL_LOCATIONS = "view_confidential_locations"
     EDIT_LISTING = "edit_listing"
+    RENAME_ORGANIZATION = "rename_organization"
+    CONFIRM_LISTING = "confirm_listing"
     MANAGE_NETWORK = "manage_network"
     VIEW_AUDIT_LOG = "view_audit_log"
     MANAGE_OWN_ACCOUNT = "manage_own_account"
@@ -120,6 +122,11 @@ def can(user: Viewer | None, permission: Permission, target: Any = None) -> bool
             return target.id in organizations_revealing_confidential(user)
         case Permission.EDIT_LISTING:
             return coordinator or is_admin_of(member, target)
+        case Permission.RENAME_ORGANIZATION:
+            return coordinator
+        case Permission.CONFIRM_LISTING:
+            # The organization's own word, apart from the network's verification.
+            return is_admin_of(member, target)
         case Permission.MANAGE_NETWORK | Permission.VIEW_AUDIT_LOG:
             return coordinator
         case Permission.MANAGE_OWN_ACCOUNT:

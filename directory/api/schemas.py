@@ -4,12 +4,11 @@ Referral input is loaded with ``directory.referrals.schemas``, the web forms' ow
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
 
-from directory.orgs.models import LANGUAGES, Population
-from directory.orgs.schemas import ContactSchema, SearchQuerySchema
+from directory.orgs.schemas import ListingChangesSchema, SearchQuerySchema
 from directory.referrals.models import ReferralStatus, Urgency
-from directory.text import Prose, TextSchema
+from directory.text import TextSchema
 
 MAX_PAGE_SIZE = 100
 
@@ -102,10 +101,27 @@ class ContactOutSchema(Schema):
     phone = fields.String(allow_none=True, required=True)
 
 
+class HoursOutSchema(Schema):
+    day = fields.String(required=True, metadata={"description": "mon ... sun"})
+    opens = fields.String(required=True, metadata={"description": "HH:MM, local time"})
+    closes = fields.String(required=True)
+
+
+class ClosureOutSchema(Schema):
+    starts_on = fields.Date(required=True)
+    ends_on = fields.Date(required=True, metadata={"description": "Inclusive."})
+    note = fields.String(required=True)
+
+
 class LocationOutSchema(Schema):
     """A location as the caller may see it: a confidential one outside the caller's own
-    organization has no name, address or point."""
+    organization has no id, name, address or point."""
 
+    id = fields.Integer(allow_none=True, required=True, metadata={
+        "description": "Give it back in a PATCH to change this location in place."})
+    timezone = fields.String(required=True)
+    weekly_hours = fields.List(fields.Nested(HoursOutSchema), required=True)
+    closures = fields.List(fields.Nested(ClosureOutSchema), required=True)
     name = fields.String(required=True)
     city = fields.String(required=True)
     state = fields.String(required=True)
@@ -135,6 +151,13 @@ class OrganizationSchema(Schema):
     contacts = fields.List(fields.Nested(ContactOutSchema), required=True)
     locations = fields.List(fields.Nested(LocationOutSchema), required=True)
     coverage = fields.List(fields.String(), required=True)
+    min_age = fields.Integer(allow_none=True, required=True)
+    max_age = fields.Integer(allow_none=True, required=True)
+    eligibility_note = fields.String(required=True)
+    capacity_note = fields.String(required=True)
+    capacity_noted_at = fields.DateTime(allow_none=True, required=True)
+    confirmed_days = fields.Integer(allow_none=True, required=True, metadata={
+        "description": "Days since the organization confirmed its listing is current."})
 
 
 class MembershipOutSchema(Schema):
@@ -152,24 +175,9 @@ class MeSchema(Schema):
     organizations = fields.List(fields.Nested(MembershipOutSchema), required=True)
 
 
-class ListingUpdateSchema(TextSchema):
-    """The listing fields ``PATCH /organizations/<slug>`` changes: only those given change;
-    a list given replaces the list. Unknown fields are refused, not ignored."""
-
-    class Meta:
-        unknown = RAISE
-
-    description = Prose(validate=validate.Length(max=5000))
-    website = fields.Url(allow_none=True, schemes={"http", "https"},
-                         validate=validate.Length(max=300))
-    email = fields.Email(allow_none=True, validate=validate.Length(max=254))
-    phone = fields.String(allow_none=True, validate=validate.Length(max=40))
-    languages = fields.List(fields.String(validate=validate.OneOf(sorted(LANGUAGES))),
-                            validate=validate.Length(max=len(LANGUAGES)))
-    populations = fields.List(fields.Enum(Population, by_value=True),
-                              validate=validate.Length(max=len(Population)))
-    accepting_referrals = fields.Boolean()
-    contacts = fields.List(fields.Nested(ContactSchema), validate=validate.Length(max=50))
+class ListingUpdateSchema(ListingChangesSchema):
+    """The listing fields ``PATCH /organizations/<slug>`` changes (see ListingChangesSchema):
+    only those given change; a list given replaces the list; unknown fields are refused."""
 
 
 class ReferralArgsSchema(TextSchema):

@@ -34,12 +34,13 @@ from directory.api.schemas import (
 )
 from directory.db import writes_when_read
 from directory.extensions import csrf, limiter
+from directory.orgs.listing import ListingPermissionError, update_listing
 from directory.orgs.models import Organization
 from directory.orgs.operations import (
+    ListingError,
     days_since,
     location_view,
     service_categories,
-    update_listing,
 )
 from directory.orgs.results import present
 from directory.orgs.search import SearchError, search
@@ -193,6 +194,11 @@ def _organization_view(organization: Organization) -> dict[str, Any]:
         "contacts": organization.contacts,
         "locations": [location_view(location, reveal) for location in organization.locations],
         "coverage": [area.label for area in organization.coverage_areas],
+        "min_age": organization.min_age, "max_age": organization.max_age,
+        "eligibility_note": organization.eligibility_note,
+        "capacity_note": organization.capacity_note,
+        "capacity_noted_at": organization.capacity_noted_at,
+        "confirmed_days": days_since(organization.confirmed_at),
     }
 
 
@@ -235,6 +241,18 @@ def update_organization(slug: str) -> Response:
     ---
     patch:
       summary: Update an organization's listing
+      description: >-
+        Only the fields given change, and a list given replaces the list: services (taxonomy
+        codes, sub-services included), languages, populations, contacts, locations. A
+        location given with the `id` the GET answers is changed in place (its point stays
+        unless coordinates or a new ZIP code or city are given; its radius coverage areas
+        follow it), one given without an `id` is added, and one left out is removed with
+        the radius areas drawn around it; the last location cannot go while referrals to
+        the organization are in progress (400). Weekly `hours` (several intervals a day),
+        `open_24_7` and dated `closures` replace the location's own. A confidential
+        location the caller may not see is never listed, and stays as it is. `name` and
+        `kind` are a coordinator's change (403 for an admin). The audit log records the
+        names of the fields that changed.
       parameters:
       - {in: path, name: slug, required: true, schema: {type: string}}
       requestBody:
@@ -251,7 +269,12 @@ def update_organization(slug: str) -> Response:
     user = signed_in()
     organization = load_organization(slug)
     require(user, Permission.EDIT_LISTING, organization)
-    update_listing(user, organization, ListingUpdateSchema().load(_json_object()))
+    try:
+        update_listing(user, organization, ListingUpdateSchema().load(_json_object()))
+    except ListingPermissionError as exc:
+        raise ApiError(403, str(exc), fields=exc.fields) from exc
+    except ListingError as exc:
+        raise ApiError(400, str(exc), code="validation_error", fields=exc.fields) from exc
     return jsonify(OrganizationSchema().dump(_organization_view(organization)))
 
 

@@ -54,6 +54,8 @@ class AuditAction(enum.StrEnum):
     ORGANIZATION_REINSTATED = "organization_reinstated"
     LISTING_VERIFIED = "listing_verified"
     LISTING_UPDATED = "listing_updated"
+    LISTING_CONFIRMED = "listing_confirmed"
+    LISTING_REMINDER_SENT = "listing_reminder_sent"
     API_TOKEN_CREATED = "api_token_created"
     API_TOKEN_REVOKED = "api_token_revoked"
 

@@ -13,9 +13,11 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Computed,
+    Date,
     Float,
     ForeignKey,
     Index,
+    Integer,
     String,
     Table,
     Text,
@@ -177,6 +179,11 @@ class Organization(Base):
     )
     verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    capacity_note: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    capacity_noted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    eligibility_note: Mapped[str] = mapped_column(String(1000), default="", server_default="")
+    min_age: Mapped[int | None] = mapped_column(Integer)
+    max_age: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
 
@@ -198,6 +205,13 @@ class Organization(Base):
     coverage_areas: Mapped[list[CoverageArea]] = relationship(
         back_populates="organization", cascade="all, delete-orphan", order_by="CoverageArea.id"
     )
+    review: Mapped[ListingReview | None] = relationship(
+        cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def confirmed_at(self) -> dt.datetime | None:
+        return self.review.confirmed_at if self.review else None
 
     @property
     def is_active(self) -> bool:
@@ -223,6 +237,22 @@ class Organization(Base):
     @property
     def population_codes(self) -> list[Population]:
         return [item.population for item in self.populations]
+
+
+class ListingReview(Base):
+    """The organization's own word that its listing is current (apart from the network's
+    verification), and the reminders the sweep sent since (see orgs/freshness.py)."""
+
+    __tablename__ = "listing_reviews"
+
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    confirmed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
+    reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    reminders: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class OrganizationLanguage(Base):
@@ -324,6 +354,9 @@ class Location(Base):
     hours: Mapped[list[OpeningHours]] = relationship(
         cascade="all, delete-orphan", order_by="(OpeningHours.weekday, OpeningHours.opens)"
     )
+    closures: Mapped[list[Closure]] = relationship(
+        cascade="all, delete-orphan", order_by="Closure.starts_on"
+    )
 
     @property
     def true_point(self) -> tuple[float, float]:
@@ -360,6 +393,22 @@ class OpeningHours(Base):
     weekday: Mapped[int]
     opens: Mapped[dt.time] = mapped_column(Time)
     closes: Mapped[dt.time] = mapped_column(Time)
+
+
+class Closure(Base):
+    """Dates a location is closed (a holiday), ``starts_on`` to ``ends_on`` inclusive, in
+    the location's own time zone."""
+
+    __tablename__ = "location_closures"
+    __table_args__ = (CheckConstraint("starts_on <= ends_on", name="starts_before_ends"),)
+
+    id: Mapped[int_pk]
+    location_id: Mapped[int] = mapped_column(
+        ForeignKey("locations.id", ondelete="CASCADE"), index=True
+    )
+    starts_on: Mapped[dt.date] = mapped_column(Date)
+    ends_on: Mapped[dt.date] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(String(200), default="")
 
 
 class Contact(Base):

@@ -16,14 +16,12 @@ from typing import Any
 from sqlalchemy import Row, Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from directory.accounts.models import User
-from directory.audit.models import AuditAction
-from directory.audit.operations import record
 from directory.db import db_session, utcnow
 from directory.geo.gazetteer import gazetteer
 from directory.geo.geocoder import GeocodeError, geocode
 from directory.orgs.models import (
     DEFAULT_TIMEZONE,
+    Closure,
     Contact,
     CoverageArea,
     Location,
@@ -62,23 +60,32 @@ class LocationView:
     open_24_7: bool
     hours: list[tuple[str, str]]
     revealed: bool
+    timezone: str
+    weekly_hours: list[dict[str, str]]
+    closures: list[Closure]
     address: str | None = None
     postal_code: str | None = None
     lat: float | None = None
     lon: float | None = None
+    id: int | None = None  # for its own organization's edit pages
 
 
 def location_view(location: Location, reveal_confidential: bool) -> LocationView:
-    hours = describe_hours(location.hours)
+    shared: dict[str, Any] = {
+        "city": location.city, "state": location.state, "open_24_7": location.open_24_7,
+        "hours": describe_hours(location.hours), "timezone": location.timezone,
+        "weekly_hours": [{"day": WEEKDAYS[h.weekday], "opens": f"{h.opens:%H:%M}",
+                          "closes": f"{h.closes:%H:%M}"}
+                         for h in sorted(location.hours, key=lambda h: (h.weekday, h.opens))],
+        "closures": sorted(location.closures, key=lambda closure: closure.starts_on),
+    }
     if location.confidential and not reveal_confidential:
-        return LocationView(name="Confidential location", city=location.city,
-                            state=location.state, confidential=True,
-                            open_24_7=location.open_24_7, hours=hours, revealed=False)
+        return LocationView(name="Confidential location", confidential=True, revealed=False,
+                            **shared)
     lat, lon = location.true_point
-    return LocationView(revealed=True, name=location.name, city=location.city, state=location.state,
-                        confidential=location.confidential, open_24_7=location.open_24_7,
-                        hours=hours, address=location.address, postal_code=location.postal_code,
-                        lat=lat, lon=lon)
+    return LocationView(revealed=True, name=location.name, confidential=location.confidential,
+                        address=location.address, postal_code=location.postal_code,
+                        lat=lat, lon=lon, id=location.id, **shared)
 
 
 _DAY_LABELS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -107,6 +114,7 @@ def get_organization(slug: str) -> Organization | None:
         .where(Organization.slug == slug)
         .options(
             selectinload(Organization.locations).selectinload(Location.hours),
+            selectinload(Organization.locations).selectinload(Location.closures),
             selectinload(Organization.services),
             selectinload(Organization.contacts),
             selectinload(Organization.languages),
@@ -228,7 +236,7 @@ def categories_by_code(codes: Sequence[str]) -> dict[str, ServiceCategory]:
     return found
 
 
-def _place_location(data: dict[str, Any]) -> tuple[float, float, str, str]:
+def place_location(data: dict[str, Any]) -> tuple[float, float, str, str]:
     """Coordinates, county and time zone of a location: given, or from the gazetteer."""
     area = gazetteer().zip_area(data["postal_code"]) if data.get("postal_code") else None
     if data.get("latitude") is not None and data.get("longitude") is not None:
@@ -245,7 +253,7 @@ def _place_location(data: dict[str, Any]) -> tuple[float, float, str, str]:
 
 
 def build_location(data: dict[str, Any]) -> Location:
-    lat, lon, county, timezone = _place_location(data)
+    lat, lon, county, timezone = place_location(data)
     location = Location(
         name=data.get("name", ""), address=data.get("address", ""), city=data["city"],
         state=data["state"], postal_code=(data.get("postal_code") or "")[:5], county=county,
@@ -256,6 +264,7 @@ def build_location(data: dict[str, Any]) -> Location:
         for day in block["days"]:
             location.hours.append(OpeningHours(weekday=WEEKDAYS.index(day),
                                                opens=block["opens"], closes=block["closes"]))
+    location.closures = [Closure(**closure) for closure in data.get("closures", [])]
     return location
 
 
@@ -276,7 +285,10 @@ def create_organization(listing: dict[str, Any], *, slug: str | None = None,
         description=listing.get("description", ""), website=listing.get("website"),
         email=listing.get("email"), phone=listing.get("phone"),
         accepting_referrals=listing.get("accepting_referrals", True), status=status,
-        verified_at=verified_at,
+        verified_at=verified_at, min_age=listing.get("min_age"), max_age=listing.get("max_age"),
+        eligibility_note=listing.get("eligibility_note", ""),
+        capacity_note=listing.get("capacity_note", ""),
+        capacity_noted_at=utcnow() if listing.get("capacity_note") else None,
     )
     organization.languages = [OrganizationLanguage(code=code)
                               for code in dict.fromkeys(listing.get("languages", []))]
@@ -316,55 +328,3 @@ def upsert_service_category(code: str, name: str, description: str,
 
 def days_since(moment: dt.datetime | None) -> int | None:
     return None if moment is None else (utcnow() - moment).days
-
-
-# Listing fields an organization's admins (and coordinators) change through update_listing.
-EDITABLE_FIELDS = ("description", "website", "email", "phone", "accepting_referrals")
-
-
-def update_listing(actor: User, organization: Organization, changes: dict[str, Any]
-                   ) -> Organization:
-    """Apply a validated partial listing: only the fields given change. Rows kept in a list
-    (a language, a population) are kept as they are, so nothing is deleted and re-added.
-    The audit log names the fields that changed, not their values."""
-    changed = _changed_fields(organization, changes)
-    for name in EDITABLE_FIELDS:
-        if name in changes:
-            setattr(organization, name, changes[name])
-    if "languages" in changes:
-        languages = {item.code: item for item in organization.languages}
-        organization.languages = [languages.get(code) or OrganizationLanguage(code=code)
-                                  for code in dict.fromkeys(changes["languages"])]
-    if "populations" in changes:
-        populations = {item.population: item for item in organization.populations}
-        organization.populations = [
-            populations.get(population) or OrganizationPopulation(population=population)
-            for population in dict.fromkeys(changes["populations"])]
-    if "contacts" in changes:
-        organization.contacts = [Contact(**contact) for contact in changes["contacts"]]
-    db_session.flush()
-    if changed:
-        record(AuditAction.LISTING_UPDATED, actor=actor, organization=organization,
-               details={"fields": changed})
-    return organization
-
-
-def _contact_fields(contact: Contact) -> dict[str, Any]:
-    return {"name": contact.name, "title": contact.title, "email": contact.email,
-            "phone": contact.phone}
-
-
-def _changed_fields(organization: Organization, changes: dict[str, Any]) -> list[str]:
-    """The names of the fields in ``changes`` whose value differs from the listing's."""
-    current: dict[str, Any] = {name: getattr(organization, name) for name in EDITABLE_FIELDS}
-    current["languages"] = {item.code for item in organization.languages}
-    current["populations"] = {item.population for item in organization.populations}
-    current["contacts"] = [_contact_fields(contact) for contact in organization.contacts]
-    wanted = dict(changes)
-    for name in ("languages", "populations"):  # kept sorted, so the order given is no change
-        if name in wanted:
-            wanted[name] = set(wanted[name])
-    if "contacts" in wanted:
-        wanted["contacts"] = [{"title": "", "email": None, "phone": None} | dict(contact)
-                              for contact in wanted["contacts"]]
-    return sorted(name for name in wanted if name in current and wanted[name] != current[name])

@@ -8,6 +8,7 @@ from typing import Any
 
 from marshmallow import (
     EXCLUDE,
+    RAISE,
     ValidationError,
     fields,
     post_load,
@@ -43,10 +44,53 @@ class HoursSchema(TextSchema):
         return data
 
 
+MAX_CLOSURE_DAYS = 366
+MAX_AGE = 120
+
+
+class ClosureSchema(TextSchema):
+    """Dates a location is closed (a holiday), inclusive; one day when ``ends_on`` is left out."""
+
+    starts_on = fields.Date(required=True)
+    ends_on = fields.Date(load_default=None, allow_none=True)
+    note = fields.String(load_default="", validate=validate.Length(max=200))
+
+    @validates_schema
+    def _a_short_forward_span(self, data: dict[str, Any], **_: Any) -> None:
+        ends_on = data.get("ends_on") or data["starts_on"]
+        if ends_on < data["starts_on"]:
+            raise ValidationError("The closure must end on or after its first day.", "ends_on")
+        if (ends_on - data["starts_on"]).days >= MAX_CLOSURE_DAYS:
+            raise ValidationError("A closure lasts at most a year.", "ends_on")
+
+    @post_load
+    def _one_day_by_default(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        data["ends_on"] = data.get("ends_on") or data["starts_on"]
+        return data
+
+
+def overlapping_days(hours: list[dict[str, Any]]) -> list[str]:
+    """The weekdays on which two of the given opening intervals overlap."""
+    by_day: dict[str, list[tuple[dt.time, dt.time]]] = {}
+    for block in hours:
+        for day in block["days"]:
+            by_day.setdefault(day, []).append((block["opens"], block["closes"]))
+    clashes = []
+    for day in WEEKDAYS:
+        intervals = sorted(by_day.get(day, []))
+        if any(later[0] < earlier[1] for earlier, later in zip(intervals, intervals[1:],
+                                                                 strict=False)):
+            clashes.append(day)
+    return clashes
+
+
 class LocationSchema(TextSchema):
     class Meta:
         unknown = EXCLUDE
 
+    # An existing location of the listing, when a change names it; left out for a new one.
+    id = fields.Integer(load_default=None, allow_none=True,
+                        validate=validate.Range(min=1, max=MAX_INT))
     name = fields.String(load_default="", validate=validate.Length(max=200))
     address = fields.String(load_default="", validate=validate.Length(max=300))
     city = fields.String(required=True, validate=validate.Length(min=1, max=120))
@@ -59,7 +103,20 @@ class LocationSchema(TextSchema):
                              validate=validate.Range(-180, 180))
     confidential = fields.Boolean(load_default=False)
     open_24_7 = fields.Boolean(load_default=False)
-    hours = fields.List(fields.Nested(HoursSchema), load_default=list)
+    hours = fields.List(fields.Nested(HoursSchema), load_default=list,
+                        validate=validate.Length(max=50))
+    closures = fields.List(fields.Nested(ClosureSchema), load_default=list,
+                           validate=validate.Length(max=100))
+
+    @validates_schema(skip_on_field_errors=True)
+    def _consistent_hours(self, data: dict[str, Any], **_: Any) -> None:
+        clashes = overlapping_days(data.get("hours", []))
+        if clashes:
+            raise ValidationError(f"Opening hours overlap on {', '.join(clashes)}.", "hours")
+        if data.get("open_24_7") and data.get("hours"):
+            raise ValidationError("A location open 24/7 lists no opening hours.", "hours")
+        if (data.get("latitude") is None) != (data.get("longitude") is None):
+            raise ValidationError("Give both latitude and longitude, or neither.", "longitude")
 
 
 class ContactSchema(TextSchema):
@@ -90,6 +147,58 @@ class ListingSchema(TextSchema):
     accepting_referrals = fields.Boolean(load_default=True)
     contacts = fields.List(fields.Nested(ContactSchema), load_default=list)
     locations = fields.List(fields.Nested(LocationSchema), load_default=list)
+    min_age = fields.Integer(load_default=None, allow_none=True,
+                             validate=validate.Range(min=0, max=MAX_AGE))
+    max_age = fields.Integer(load_default=None, allow_none=True,
+                             validate=validate.Range(min=0, max=MAX_AGE))
+    eligibility_note = Prose(load_default="", validate=validate.Length(max=1000))
+    capacity_note = fields.String(load_default="", validate=validate.Length(max=200))
+
+    @validates_schema(skip_on_field_errors=True)
+    def _age_range_ordered(self, data: dict[str, Any], **_: Any) -> None:
+        check_age_range(data)
+
+
+def check_age_range(data: dict[str, Any]) -> None:
+    low, high = data.get("min_age"), data.get("max_age")
+    if low is not None and high is not None and low > high:
+        raise ValidationError("The youngest age served must not be above the oldest.",
+                              "max_age")
+
+
+class ListingChangesSchema(TextSchema):
+    """A change to a listing, from the edit pages and ``PATCH /api/v1/organizations/<slug>``
+    alike: only the fields given change; a list given replaces the list (a location given
+    with its ``id`` is changed in place, one left out is removed). Unknown fields are
+    refused, not ignored. ``name`` and ``kind`` are a coordinator's change."""
+
+    class Meta:
+        unknown = RAISE
+
+    name = fields.String(validate=validate.Length(min=2, max=200))
+    kind = fields.Enum(OrganizationKind, by_value=True)
+    description = Prose(validate=validate.Length(max=5000))
+    website = fields.Url(allow_none=True, schemes={"http", "https"},
+                         validate=validate.Length(max=300))
+    email = fields.Email(allow_none=True, validate=validate.Length(max=254))
+    phone = fields.String(allow_none=True, validate=validate.Length(max=40))
+    languages = fields.List(fields.String(validate=validate.OneOf(sorted(LANGUAGES))),
+                            validate=validate.Length(max=len(LANGUAGES)))
+    populations = fields.List(fields.Enum(Population, by_value=True),
+                              validate=validate.Length(max=len(Population)))
+    services = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
+                           validate=validate.Length(max=200))
+    accepting_referrals = fields.Boolean()
+    contacts = fields.List(fields.Nested(ContactSchema), validate=validate.Length(max=50))
+    locations = fields.List(fields.Nested(LocationSchema), validate=validate.Length(max=100))
+    min_age = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=MAX_AGE))
+    max_age = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=MAX_AGE))
+    eligibility_note = Prose(validate=validate.Length(max=1000))
+    capacity_note = fields.String(validate=validate.Length(max=200))
+
+    @validates_schema(skip_on_field_errors=True)
+    def _age_range_ordered(self, data: dict[str, Any], **_: Any) -> None:
+        check_age_range(data)
 
 
 class SeedOrganizationSchema(ListingSchema):

@@ -35,7 +35,6 @@ from directory.orgs.models import (
 from directory.orgs.operations import (
     ListingError,
     OrganizationFilters,
-    days_since,
     get_organization,
     list_organizations,
     location_view,
@@ -82,7 +81,6 @@ def profile(slug: str) -> str:
         "orgs/profile.html",
         organization=organization,
         locations=[location_view(location, reveal) for location in organization.locations],
-        verified_days=days_since(organization.verified_at),
         languages=LANGUAGES,
         can_edit=can(current_user, Permission.EDIT_LISTING, organization),
     )

@@ -170,13 +170,13 @@ def test_suspension_hides_an_organization_and_keeps_its_data(
 def test_verifying_a_listing_records_who_and_when(client: FlaskClient, coordinator: User,
                                                   factory: Factory, db: Session) -> None:
     organization = factory.organization(name="Never Checked")
-    assert "Not verified" in client.get(f"/organizations/{organization.slug}").get_data(
-        as_text=True)
+    assert "not verified by the network" in client.get(
+        f"/organizations/{organization.slug}").get_data(as_text=True)
     assert client.post(f"/admin/organizations/{organization.slug}/verify").status_code == 302
     db.expire_all()
     assert organization.verified_by_id == coordinator.id and organization.verified_at
-    assert "Verified 0 days ago" in client.get(f"/organizations/{organization.slug}").get_data(
-        as_text=True)
+    assert "verified by the network 0 days ago" in client.get(
+        f"/organizations/{organization.slug}").get_data(as_text=True)
     page = client.get(f"/admin/organizations/{organization.slug}").get_data(as_text=True)
     assert coordinator.name in page
     event = db.scalar(select(AuditEvent).where(AuditEvent.action == "listing_verified"))
