@@ -21,8 +21,8 @@ from directory.geo.distance import haversine_mi
 from directory.geo.gazetteer import gazetteer
 from directory.hsds import taxonomy as tax
 from directory.orgs.coverage import add_coverage_area
+from directory.orgs.listing import update_listing
 from directory.orgs.models import MembershipStatus, Organization
-from directory.orgs.operations import update_listing
 from directory.orgs.schemas import CoverageAreaSchema
 from tests.conftest import AuthActions
 from tests.factories import Factory
