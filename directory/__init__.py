@@ -48,6 +48,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from directory.hsds.views import bp as hsds_bp
     from directory.orgs.views import bp as orgs_bp
     from directory.referrals.views import bp as referrals_bp
+    from directory.reports.views import bp as reports_bp
     from directory.web import errors, security, templating
     from directory.web.views import bp as web_bp
 
@@ -65,6 +66,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(audit_bp)
     app.register_blueprint(hsds_bp)
     app.register_blueprint(referrals_bp)
+    app.register_blueprint(reports_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(tokens_bp)
     return app

@@ -74,6 +74,8 @@ _ENV_SETTINGS: dict[str, tuple[str, Any]] = {
     "CLIENT_DATA_RETENTION_DAYS": ("CLIENT_DATA_RETENTION_DAYS", int),
     "DRAFT_RETENTION_DAYS": ("DRAFT_RETENTION_DAYS", int),
     "API_RATE_LIMIT": ("API_RATE_LIMIT", str),
+    "REPORT_MIN_COUNT": ("REPORT_MIN_COUNT", int),
+    "PUBLIC_REPORT": ("PUBLIC_REPORT", _env_bool),
 }
 
 
@@ -123,6 +125,10 @@ def defaults() -> dict[str, Any]:
         "RESPONSE_HOURS_ROUTINE": 72,
         "CLIENT_DATA_RETENTION_DAYS": 90,
         "DRAFT_RETENTION_DAYS": 30,
+        # Reports: counts from 1 to REPORT_MIN_COUNT - 1 are shown as "fewer than N" (public
+        # health practice is 5 or 10); the public transparency page is off unless switched on.
+        "REPORT_MIN_COUNT": 5,
+        "PUBLIC_REPORT": False,
     }
 
 
@@ -189,7 +195,7 @@ def _finalize_accounts(settings: dict[str, Any], mode: str) -> None:
         if int(settings[name]) < 1:
             raise ConfigError(f"DIRECTORY_{name} must be a positive whole number.")
     for name in ("RESPONSE_HOURS_EMERGENCY", "RESPONSE_HOURS_URGENT", "RESPONSE_HOURS_ROUTINE",
-                 "CLIENT_DATA_RETENTION_DAYS", "DRAFT_RETENTION_DAYS"):
+                 "CLIENT_DATA_RETENTION_DAYS", "DRAFT_RETENTION_DAYS", "REPORT_MIN_COUNT"):
         if int(settings[name]) < 1:
             raise ConfigError(f"DIRECTORY_{name} must be a positive whole number.")
     if int(settings["PROXY_COUNT"]) < 0:

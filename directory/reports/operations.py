@@ -21,7 +21,7 @@ from sqlalchemy.sql.expression import ColumnElement
 from directory.db import db_session, utcnow
 from directory.orgs.models import Organization
 from directory.referrals.models import Referral, ReferralStatus
-from directory.reports.sql import hours_between, utc_period
+from directory.reports.sql import hours_between, utc_day, utc_month
 
 MAX_RANGE_DAYS = 3_660
 # Beyond this many days the status chart counts by month instead of by day.
@@ -257,8 +257,8 @@ def timings(scope: Scope, dimension: Dimension, timing: Timing) -> dict[str, Per
 
 def over_time(scope: Scope) -> dict[str, dict[str, int]]:
     """Referrals sent per period (day or month, see ``DateRange.periods``) by current status."""
-    length = 10 if scope.period.days <= DAILY_UP_TO_DAYS else 7
-    period = utc_period(Referral.sent_at, length)
+    daily = scope.period.days <= DAILY_UP_TO_DAYS
+    period = utc_day(Referral.sent_at) if daily else utc_month(Referral.sent_at)
     query = (select(period.label("period"), Referral.status, func.count())
              .where(*scope.where()).group_by(period, Referral.status))
     result: dict[str, dict[str, int]] = {}

@@ -6,7 +6,6 @@ from typing import Any
 
 from sqlalchemy import Float, String
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
 
@@ -30,24 +29,38 @@ def _hours_postgresql(element: hours_between, compiler: Any, **kw: Any) -> str:
     return f"(EXTRACT(EPOCH FROM ({later} - {earlier})) / 3600.0)"
 
 
-class utc_period(FunctionElement[str]):  # noqa: N801
-    """The UTC day (``YYYY-MM-DD``) or month (``YYYY-MM``) of a timestamp, as text."""
+class utc_day(FunctionElement[str]):  # noqa: N801
+    """The UTC day of a timestamp as ``YYYY-MM-DD``."""
 
     type = String()
     inherit_cache = True
-    name = "utc_period"
-
-    def __init__(self, column: ColumnElement[Any], length: int) -> None:
-        self.length = length  # 10: a day, 7: a month
-        super().__init__(column)
+    name = "utc_day"
 
 
-@compiles(utc_period)
-def _period_sqlite(element: utc_period, compiler: Any, **kw: Any) -> str:
-    return f"substr({compiler.process(element.clauses, **kw)}, 1, {element.length})"
+class utc_month(FunctionElement[str]):  # noqa: N801
+    """The UTC month of a timestamp as ``YYYY-MM``."""
+
+    type = String()
+    inherit_cache = True
+    name = "utc_month"
 
 
-@compiles(utc_period, "postgresql")
-def _period_postgresql(element: utc_period, compiler: Any, **kw: Any) -> str:
-    pattern = "YYYY-MM-DD" if element.length == 10 else "YYYY-MM"
-    return f"to_char(timezone('UTC', {compiler.process(element.clauses, **kw)}), '{pattern}')"
+# SQLite keeps UTC timestamps as ISO text: the day and month are prefixes of it.
+@compiles(utc_day)
+def _day_sqlite(element: utc_day, compiler: Any, **kw: Any) -> str:
+    return f"substr({compiler.process(element.clauses, **kw)}, 1, 10)"
+
+
+@compiles(utc_month)
+def _month_sqlite(element: utc_month, compiler: Any, **kw: Any) -> str:
+    return f"substr({compiler.process(element.clauses, **kw)}, 1, 7)"
+
+
+@compiles(utc_day, "postgresql")
+def _day_postgresql(element: utc_day, compiler: Any, **kw: Any) -> str:
+    return f"to_char(timezone('UTC', {compiler.process(element.clauses, **kw)}), 'YYYY-MM-DD')"
+
+
+@compiles(utc_month, "postgresql")
+def _month_postgresql(element: utc_month, compiler: Any, **kw: Any) -> str:
+    return f"to_char(timezone('UTC', {compiler.process(element.clauses, **kw)}), 'YYYY-MM')"

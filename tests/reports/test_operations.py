@@ -81,7 +81,14 @@ def test_over_time_reasons_outcomes_and_flows(network: Network) -> None:
     assert c in ops.busiest(Scope(JANUARY), Side.RECEIVED, 3)
 
 
-def test_month_periods_for_a_long_range() -> None:
+def test_month_periods_for_a_long_range(network: Network) -> None:
+    year = DateRange(dt.date(2025, 6, 1), dt.date(2026, 5, 31))
+    assert ops.over_time(Scope(year)) == {
+        "2025-12": {"completed": 1},
+        "2026-01": {"completed": 1, "closed": 1, "declined": 1, "accepted": 1, "sent": 1,
+                    "expired": 1}}
+    # The daily query after the monthly one: each is compiled (and cached) apart.
+    assert "2026-01-05" in ops.over_time(Scope(JANUARY))
     year = DateRange(dt.date(2025, 1, 1), dt.date(2025, 12, 31))
     assert year.periods()[:2] == ["2025-01", "2025-02"] and len(year.periods()) == 12
     with pytest.raises(ValueError):
