@@ -52,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from directory.orgs.editing import bp as listing_bp
     from directory.orgs.views import bp as orgs_bp
     from directory.referrals.views import bp as referrals_bp
+    from directory.reports.views import bp as reports_bp
     from directory.web import errors, security, templating
     from directory.web.views import bp as web_bp
 
@@ -71,6 +72,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(hsds_bp)
     app.register_blueprint(hsds_api_bp)
     app.register_blueprint(referrals_bp)
+    app.register_blueprint(reports_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(tokens_bp)
     app.register_blueprint(ops_bp)

@@ -98,11 +98,14 @@ def _seed_demo(app: Flask) -> dict[str, Any]:
 @main.command()
 @click.option("--synthetic", type=click.IntRange(min=1), default=None, metavar="N",
               help="Generate N synthetic organizations (benchmarks, load tests) instead.")
+@click.option("--synthetic-referrals", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Generate N synthetic referrals between the active organizations.")
 @click.option("--random-seed", type=int, default=1, show_default=True,
               help="Seed of the synthetic generator: the same seed gives the same network.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @with_app
-def seed(app: Flask, synthetic: int | None, random_seed: int, as_json: bool) -> None:
+def seed(app: Flask, synthetic: int | None, synthetic_referrals: int | None, random_seed: int,
+         as_json: bool) -> None:
     """Load the services taxonomy and the demo network (idempotent), or a synthetic network."""
     from directory.orgs.synthetic import generate_synthetic_network
 
@@ -114,6 +117,9 @@ def seed(app: Flask, synthetic: int | None, random_seed: int, as_json: bool) -> 
         report["synthetic"] = {"organizations": result.organizations,
                                "locations": result.locations, "services": result.services,
                                "already_present": result.skipped}
+    if synthetic_referrals:
+        report["synthetic_referrals"] = _seed_synthetic_referrals(synthetic_referrals,
+                                                                  random_seed)
     if as_json:
         emit_json(report)
         return
@@ -129,6 +135,22 @@ def seed(app: Flask, synthetic: int | None, random_seed: int, as_json: bool) -> 
             click.echo(f"Synthetic network: {result_report['organizations']} organizations, "
                        f"{result_report['locations']} locations, "
                        f"{result_report['services']} services.")
+    if synthetic_referrals:
+        if report["synthetic_referrals"]["already_present"]:
+            click.echo(f"Synthetic referrals with seed {random_seed} are already present.")
+        else:
+            click.echo(f"Synthetic referrals: {report['synthetic_referrals']['referrals']}.")
+
+
+def _seed_synthetic_referrals(count: int, random_seed: int) -> dict[str, Any]:
+    from directory.reports.synthetic import generate_synthetic_referrals
+
+    with progress_bar(count, "Generating referrals") as update, transaction():
+        try:
+            result = generate_synthetic_referrals(count, random_seed, progress=update)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+    return {"referrals": result.referrals, "already_present": result.skipped}
 
 
 def _check_data_key(app: Flask) -> None:

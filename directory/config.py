@@ -79,6 +79,7 @@ _ENV_SETTINGS: dict[str, tuple[str, Any]] = {
     "METRICS_ALLOW": ("METRICS_ALLOW", str),
     "LOG_FORMAT": ("LOG_FORMAT", str),
     "LISTING_REVIEW_DAYS": ("LISTING_REVIEW_DAYS", int),
+    "REPORT_MIN_COUNT": ("REPORT_MIN_COUNT", int),
 }
 
 
@@ -136,6 +137,9 @@ def defaults() -> dict[str, Any]:
         # Days a listing goes unconfirmed by its organization before `directory sweep`
         # reminds its admins (and again 30 days later).
         "LISTING_REVIEW_DAYS": 180,
+        # Reports: counts from 1 to REPORT_MIN_COUNT - 1 are shown as "fewer than N" (public
+        # health practice is 5 or 10).
+        "REPORT_MIN_COUNT": 5,
     }
 
 
@@ -202,7 +206,8 @@ def _finalize_accounts(settings: dict[str, Any], mode: str) -> None:
         if int(settings[name]) < 1:
             raise ConfigError(f"DIRECTORY_{name} must be a positive whole number.")
     for name in ("RESPONSE_HOURS_EMERGENCY", "RESPONSE_HOURS_URGENT", "RESPONSE_HOURS_ROUTINE",
-                 "CLIENT_DATA_RETENTION_DAYS", "DRAFT_RETENTION_DAYS", "LISTING_REVIEW_DAYS"):
+                 "CLIENT_DATA_RETENTION_DAYS", "DRAFT_RETENTION_DAYS", "LISTING_REVIEW_DAYS",
+                 "REPORT_MIN_COUNT"):
         if int(settings[name]) < 1:
             raise ConfigError(f"DIRECTORY_{name} must be a positive whole number.")
     if int(settings["PROXY_COUNT"]) < 0:

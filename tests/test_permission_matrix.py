@@ -191,7 +191,13 @@ EXPECTED: dict[str, dict[str, Row]] = {
     "referrals.revoke_consent": {"POST": Row(LOGIN, 302, 403, 302, 404, LOGIN, 404)},
     "referrals.notification_list": {"GET": referrers(200)},
     "referrals.notifications_read": {"POST": referrers(302)},
-    "referrals.report": {"GET": coordinators(200)},
+    "referrals.report": {"GET": everyone(301)},  # to reports.index
+    # An admin is sent on to their organization's figures; a suspended organization's admin
+    # has none to see.
+    "reports.index": {"GET": Row(LOGIN, 403, 302, 302, 200, LOGIN, 403)},
+    "reports.table_download": {"GET": coordinators(200)},
+    "reports.organization": {"GET": Row(LOGIN, 403, 403, 200, 200, LOGIN, 403)},
+    "reports.organization_table_download": {"GET": Row(LOGIN, 403, 403, 200, 200, LOGIN, 403)},
     "api.search_directory": {"GET": Row(401, 400, 400, 400, 400, 401, 403)},  # no ?near=
     "api.services": {"GET": Row(401, 200, 200, 200, 200, 401, 403)},
     "api.organization": {"GET": Row(401, 200, 200, 200, 200, 401, 403)},
@@ -238,6 +244,7 @@ ARGUMENTS: dict[str, Callable[[World], Any]] = {
     "token_id": lambda w: 10**9,
     **{name: lambda w: "00000000-0000-4000-8000-000000000000"
        for name in ("service_id", "organization_id", "link_id", "taxonomy_id", "term_id")},
+    "name": lambda w: "outcomes",  # a report table
 }
 ENDPOINT_ARGUMENTS: dict[str, dict[str, Callable[[World], Any]]] = {
     "accounts.reset_password": {"token": lambda w: w.reset_token},

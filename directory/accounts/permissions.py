@@ -44,7 +44,9 @@ class Permission(enum.StrEnum):
     ADD_REFERRAL_NOTE = "add_referral_note"
     REVOKE_CONSENT = "revoke_consent"
     SHARE_IDENTIFYING = "share_identifying"
-    VIEW_REFERRAL_REPORT = "view_referral_report"
+    VIEW_REFERRAL_REPORT = "view_referral_report"  # the network's reports
+    VIEW_ORGANIZATION_REPORT = "view_organization_report"  # one organization's own figures
+    VIEW_REPORTS = "view_reports"  # either of the two: the reports' entry page
 
 
 def _signed_in(user: Viewer | None) -> User | None:
@@ -179,6 +181,12 @@ def can(user: Viewer | None, permission: Permission, target: Any = None) -> bool
                     and target.status in (ReferralStatus.SENT, ReferralStatus.ACCEPTED))
         case Permission.VIEW_REFERRAL_REPORT:
             return coordinator
+        case Permission.VIEW_ORGANIZATION_REPORT:
+            return coordinator or (target.is_active and is_admin_of(member, target))
+        case Permission.VIEW_REPORTS:
+            return coordinator or (member is not None and any(
+                m.organization.is_active and m.role == MemberRole.ADMIN
+                for m in member.memberships))
     raise ValueError(f"no rule for {permission!r}")
 
 

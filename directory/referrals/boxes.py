@@ -1,4 +1,4 @@
-"""A member's inbox and outbox, and the network's referral counts for coordinators."""
+"""A member's inbox and outbox (the network's figures are in ``directory/reports``)."""
 
 from __future__ import annotations
 
@@ -45,30 +45,3 @@ def box(user: User, which: str, filters: BoxFilters, *, offset: int = 0,
     return list(db_session.scalars(
         query.order_by(Referral.created_at.desc(), Referral.id.desc()).offset(offset).limit(limit)
         .options(selectinload(Referral.sender), selectinload(Referral.receiver))))
-
-
-@dataclass
-class ReferralReport:
-    """Counts and timings for coordinators: no client detail can appear here."""
-
-    by_status: dict[str, int]
-    by_urgency: dict[str, int]
-    median_hours_to_response: float | None
-    overdue: int
-
-
-def report() -> ReferralReport:
-    rows = db_session.execute(select(Referral.status, func.count()).group_by(Referral.status))
-    by_status = {status.value: 0 for status in ReferralStatus}
-    by_status.update({status.value: count for status, count in rows})
-    urgency_rows = db_session.execute(
-        select(Referral.urgency, func.count()).group_by(Referral.urgency))
-    by_urgency = {urgency.value: 0 for urgency in Urgency}
-    by_urgency.update({urgency.value: count for urgency, count in urgency_rows})
-    pairs = db_session.execute(select(Referral.sent_at, Referral.responded_at).where(
-        Referral.responded_at.is_not(None), Referral.sent_at.is_not(None))).all()
-    hours = sorted((responded - sent).total_seconds() / 3600 for sent, responded in pairs)
-    median = hours[len(hours) // 2] if hours else None
-    overdue = db_session.scalar(select(func.count()).select_from(Referral).where(
-        Referral.status == ReferralStatus.SENT, Referral.response_due_at < utcnow())) or 0
-    return ReferralReport(by_status, by_urgency, median, overdue)

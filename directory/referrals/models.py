@@ -108,7 +108,13 @@ def new_public_id() -> str:
 
 class Referral(Base):
     __tablename__ = "referrals"
-    __table_args__ = (Index("ix_referrals_status_response_due_at", "status", "response_due_at"),)
+    __table_args__ = (
+        Index("ix_referrals_status_response_due_at", "status", "response_due_at"),
+        # The reports select by the time a referral was sent, network-wide or for one side.
+        Index("ix_referrals_sent_at", "sent_at"),
+        Index("ix_referrals_sender_org_id_sent_at", "sender_org_id", "sent_at"),
+        Index("ix_referrals_receiver_org_id_sent_at", "receiver_org_id", "sent_at"),
+    )
 
     id: Mapped[int_pk]
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)

@@ -310,7 +310,7 @@ def revoke_consent(public_id: str) -> Page:
     return redirect(url_for("referrals.detail", public_id=referral.public_id))
 
 
-# --- notifications and the coordinators' report --------------------------------------------
+# --- notifications and the old report's address --------------------------------------------
 
 @bp.route("/notifications")
 def notification_list() -> str:
@@ -327,6 +327,6 @@ def notifications_read() -> Response:
 
 
 @bp.route("/report")
-def report() -> str:
-    require(current_user, Permission.VIEW_REFERRAL_REPORT)
-    return render_template("referrals/report.html", report=boxes.report(), **CHOICES)
+def report() -> Response:
+    """The old count cards: the network dashboard replaces them (``directory/reports``)."""
+    return redirect(url_for("reports.index"), code=301)

@@ -17,12 +17,16 @@ from directory.admin.operations import suspend_organization
 from directory.audit.models import AuditEvent
 from directory.datakey import rotate_data_key
 from directory.db import utcnow
-from directory.referrals import boxes, crypto, disclosure
+from directory.referrals import crypto, disclosure
 from directory.referrals import operations as ops
 from directory.referrals.errors import InvalidReferral, ReferralForbidden, ReferralNotFound
 from directory.referrals.models import Notification, Referral, ReferralStatus
 from directory.referrals.schemas import ConsentSchema, ReferralSchema
 from directory.referrals.sweep import sweep
+from directory.reports import dashboard
+from directory.reports import operations as report_ops
+from directory.reports.operations import DateRange, Dimension, Scope
+from directory.reports.tables import Viewer
 from tests.factories import Factory
 from tests.mail.helpers import mail_to
 from tests.referrals.conftest import Partners
@@ -276,7 +280,8 @@ def test_sweep_purges_client_details_after_retention_and_keeps_the_record(
     assert referral.client_data is None and referral.identifying_data is None
     assert referral.notes[0].body is None and all(e.note is None for e in referral.events)
     assert referral.status == ReferralStatus.COMPLETED and referral.service
-    assert boxes.report().by_status["completed"] >= 1
+    assert report_ops.counts(Scope(DateRange.last(1)),
+                             Dimension.NETWORK)["all"].by_status["completed"] >= 1
     with pytest.raises(ReferralForbidden):
         disclosure.add_note(partners.referrer, referral, {"body": "late"})
 
@@ -298,6 +303,7 @@ def test_the_coordinators_report_has_counts_and_timings_only(partners: Partners,
                                                              factory: Factory) -> None:
     referral = factory.referral(partners.referrer, partners.receiver, **IDENTIFIED)
     ops.transition(partners.receiver_user, referral, {"to": "accepted", "version": 2})
-    report = boxes.report()
-    assert report.by_status["accepted"] >= 1 and report.median_hours_to_response is not None
+    report = dashboard.network(DateRange.last(1), Dimension.KIND, Viewer(min_count=1))
+    network = report.table("performance")
+    assert network is not None and network.rows[0].cells[0] >= 1
     assert "Maria" not in repr(report) and "J.D." not in repr(report)

@@ -186,7 +186,7 @@ def _outsider_pages(network: Network, referral: Referral) -> list[str]:
 
 
 def _coordinator_pages(network: Network, referral: Referral) -> list[str]:
-    return [*_outsider_pages(network, referral), "/referrals/report", "/admin/",
+    return [*_outsider_pages(network, referral), "/reports/", "/admin/",
             f"/admin/organizations/{network.b.slug}", f"/admin/organizations/{network.c.slug}",
             f"/admin/users/{network.b_referrer.id}", f"/admin/users/{network.c_referrer.id}",
             "/admin/audit", f"/admin/audit?organization={network.c.slug}"]

@@ -56,7 +56,7 @@ PAGES: list[tuple[str | None, str, int]] = [
     ("b_referrer", "/account", 200), ("b_referrer", "/account/tokens", 200),
     ("b_referrer", "/search?near=77002", 200), ("b_referrer", "/admin/", 403),
     ("a_referrer", "/referrals/{referral}", 404),
-    ("coordinator", "/admin/audit", 200), ("coordinator", "/referrals/report", 200),
+    ("coordinator", "/admin/audit", 200), ("coordinator", "/reports/", 200),
 ]
 
 

@@ -1,0 +1,1 @@
+"""Network reports: aggregate figures only, with small-number suppression; never a client."""

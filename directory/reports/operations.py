@@ -1,0 +1,322 @@
+"""The aggregate queries behind the reports: counts, rates and timings, all computed in SQL.
+
+Every function takes a ``Scope`` (a date range of sending, and optionally one organization's
+side) and returns plain numbers keyed by a dimension value; nothing here reads a client
+detail, and nothing returns a referral. Suppression is applied afterwards (``tables.py``).
+Percentiles are nearest-rank (the value at rank ceil(p * n)), computed with window functions
+so that SQLite and PostgreSQL give the same answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, and_, case, func, literal, or_, select
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.expression import ColumnElement
+
+from directory.db import db_session, utcnow
+from directory.orgs.models import Organization
+from directory.referrals.models import Referral, ReferralStatus
+from directory.reports.sql import hours_between, utc_day, utc_month
+
+MAX_RANGE_DAYS = 3_660
+# Beyond this many days the status chart counts by month instead of by day.
+DAILY_UP_TO_DAYS = 62
+MATCHED_WITHIN_HOURS = 48
+Receiver = aliased(Organization, name="receiver_org")
+Sender = aliased(Organization, name="sender_org")
+ALL = "all"
+
+
+class Dimension(enum.StrEnum):
+    NETWORK = "network"
+    ORGANIZATION = "organization"  # the receiving organization: answers are the receiver's
+    KIND = "kind"  # of the receiving organization
+    SERVICE = "service"
+    URGENCY = "urgency"
+
+    @property
+    def label(self) -> str:
+        return {"network": "Whole network", "organization": "Receiving organization",
+                "kind": "Receiving organization's kind", "service": "Service",
+                "urgency": "Urgency"}[self.value]
+
+
+class Side(enum.StrEnum):
+    SENT = "sent"
+    RECEIVED = "received"
+
+
+class Timing(enum.StrEnum):
+    """A referral's waits, each measured from the moment it was sent."""
+
+    FIRST_VIEW = "first_view"
+    ANSWER = "answer"
+    ACCEPTANCE = "acceptance"
+
+    @property
+    def label(self) -> str:
+        return {"first_view": "Time to first view", "answer": "Time to an answer",
+                "acceptance": "Time to acceptance"}[self.value]
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """Days ``start`` to ``end``, both included, in UTC."""
+
+    start: dt.date
+    end: dt.date
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError("The end of the range comes before its start.")
+        if self.days > MAX_RANGE_DAYS:
+            raise ValueError(f"A range may span at most {MAX_RANGE_DAYS} days.")
+
+    @classmethod
+    def last(cls, days: int, today: dt.date | None = None) -> DateRange:
+        end = today or utcnow().date()
+        return cls(end - dt.timedelta(days=days - 1), end)
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    @property
+    def start_at(self) -> dt.datetime:
+        return dt.datetime.combine(self.start, dt.time(), dt.UTC)
+
+    @property
+    def end_at(self) -> dt.datetime:
+        """Exclusive: midnight after the last day."""
+        return dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(), dt.UTC)
+
+    def previous(self) -> DateRange:
+        """The range of the same length just before this one."""
+        return DateRange(self.start - dt.timedelta(days=self.days),
+                         self.start - dt.timedelta(days=1))
+
+    def periods(self) -> list[str]:
+        """The chart's periods: days for a short range, months for a long one."""
+        if self.days <= DAILY_UP_TO_DAYS:
+            return [(self.start + dt.timedelta(days=n)).isoformat() for n in range(self.days)]
+        months, month = [], self.start.replace(day=1)
+        while month <= self.end:
+            months.append(month.isoformat()[:7])
+            month = (month + dt.timedelta(days=32)).replace(day=1)
+        return months
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Referrals sent within ``period``; with ``organization``, only those it sent or received
+    (``side``; both when None)."""
+
+    period: DateRange
+    organization_id: int | None = None
+    side: Side | None = None
+
+    def where(self) -> list[ColumnElement[bool]]:
+        clauses: list[ColumnElement[bool]] = [Referral.sent_at >= self.period.start_at,
+                                              Referral.sent_at < self.period.end_at]
+        if self.organization_id is not None:
+            sent = Referral.sender_org_id == self.organization_id
+            received = Referral.receiver_org_id == self.organization_id
+            clauses.append(sent if self.side == Side.SENT else received
+                           if self.side == Side.RECEIVED else or_(sent, received))
+        return clauses
+
+
+def _key(dimension: Dimension) -> ColumnElement[Any]:
+    return {
+        Dimension.NETWORK: literal(ALL),
+        Dimension.ORGANIZATION: Referral.receiver_org_id,
+        Dimension.KIND: Receiver.kind,
+        Dimension.SERVICE: Referral.service,
+        Dimension.URGENCY: Referral.urgency,
+    }[dimension]
+
+
+def _grouped(query: Select[Any], dimension: Dimension) -> Select[Any]:
+    query = query.select_from(Referral)
+    if dimension == Dimension.KIND:
+        query = query.join(Receiver, Receiver.id == Referral.receiver_org_id)
+    if dimension != Dimension.NETWORK:
+        query = query.group_by(_key(dimension))
+    return query
+
+
+def _text(value: Any) -> str:
+    return str(value.value if isinstance(value, enum.Enum) else value)
+
+
+_ACCEPTED = and_(Referral.responded_at.is_not(None), Referral.decline_reason.is_(None))
+
+
+@dataclass
+class Counts:
+    """One group's counts: by current status, and the measures derived from the timestamps."""
+
+    sent: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+    accepted: int = 0  # ever accepted (a later withdrawal or outcome included)
+    matched_48h: int = 0  # accepted within MATCHED_WITHIN_HOURS of sending
+    overdue: int = 0  # still unanswered past the response deadline
+
+    @property
+    def declined(self) -> int:
+        return self.by_status.get(ReferralStatus.DECLINED, 0)
+
+    @property
+    def expired(self) -> int:
+        return self.by_status.get(ReferralStatus.EXPIRED, 0)
+
+    @property
+    def closed_loop(self) -> int:
+        """Hand-offs that reached a recorded outcome: completed, or closed with a reason."""
+        return (self.by_status.get(ReferralStatus.COMPLETED, 0)
+                + self.by_status.get(ReferralStatus.CLOSED, 0))
+
+
+REPORTED_STATUSES = [status for status in ReferralStatus if status != ReferralStatus.DRAFT]
+
+
+def counts(scope: Scope, dimension: Dimension,
+           now: dt.datetime | None = None) -> dict[str, Counts]:
+    """Counts per dimension value, in one pass over the scope's referrals."""
+    hours = hours_between(Referral.responded_at, Referral.sent_at)
+    columns = [func.count().label("sent"),
+               *(func.sum(case((Referral.status == status, 1), else_=0))
+                 .label(f"status_{status}") for status in REPORTED_STATUSES),
+               func.sum(case((_ACCEPTED, 1), else_=0)).label("accepted"),
+               func.sum(case((and_(_ACCEPTED, hours <= MATCHED_WITHIN_HOURS), 1),
+                             else_=0)).label("matched_48h"),
+               func.sum(case((and_(Referral.status == ReferralStatus.SENT,
+                                   Referral.response_due_at < (now or utcnow())), 1),
+                             else_=0)).label("overdue")]
+    query = _grouped(select(_key(dimension).label("key"), *columns).where(*scope.where()),
+                     dimension)
+    result: dict[str, Counts] = {}
+    for row in db_session.execute(query).mappings():
+        if not row["sent"]:
+            continue
+        result[_text(row["key"])] = Counts(
+            sent=row["sent"],
+            by_status={s.value: row[f"status_{s}"] or 0 for s in REPORTED_STATUSES},
+            accepted=row["accepted"] or 0, matched_48h=row["matched_48h"] or 0,
+            overdue=row["overdue"] or 0)
+    return result
+
+
+@dataclass(frozen=True)
+class Percentiles:
+    count: int
+    median: float
+    p90: float
+
+
+def _timing_end(timing: Timing) -> tuple[ColumnElement[Any], list[ColumnElement[bool]]]:
+    if timing == Timing.FIRST_VIEW:
+        return Referral.viewed_at, [Referral.viewed_at.is_not(None)]
+    if timing == Timing.ANSWER:
+        return Referral.responded_at, [Referral.responded_at.is_not(None)]
+    return Referral.responded_at, [_ACCEPTED]
+
+
+def timings(scope: Scope, dimension: Dimension, timing: Timing) -> dict[str, Percentiles]:
+    """Median and 90th percentile of ``timing`` in hours, per dimension value."""
+    end, present = _timing_end(timing)
+    hours = hours_between(end, Referral.sent_at)
+    key = _key(dimension)
+    partition = None if dimension == Dimension.NETWORK else key
+    ranked = select(
+        key.label("key"), hours.label("hours"),
+        func.row_number().over(partition_by=partition, order_by=hours).label("rank"),
+        func.count().over(partition_by=partition).label("n"),
+    ).select_from(Referral).where(*scope.where(), *present)
+    if dimension == Dimension.KIND:
+        ranked = ranked.join(Receiver, Receiver.id == Referral.receiver_org_id)
+    inner = ranked.subquery()
+    median_rank, p90_rank = (inner.c.n + 1) // 2, (9 * inner.c.n + 9) // 10
+    query = select(inner.c.key, inner.c.n, inner.c.rank, inner.c.hours, median_rank, p90_rank
+                   ).where(or_(inner.c.rank == median_rank, inner.c.rank == p90_rank))
+    found: dict[str, dict[str, Any]] = {}
+    for key_value, n, rank, value, at_median, at_p90 in db_session.execute(query):
+        entry = found.setdefault(_text(key_value), {"n": n})
+        if rank == at_median:
+            entry["median"] = float(value)
+        if rank == at_p90:
+            entry["p90"] = float(value)
+    return {key_value: Percentiles(entry["n"], entry["median"], entry["p90"])
+            for key_value, entry in found.items()}
+
+
+def over_time(scope: Scope) -> dict[str, dict[str, int]]:
+    """Referrals sent per period (day or month, see ``DateRange.periods``) by current status."""
+    daily = scope.period.days <= DAILY_UP_TO_DAYS
+    period = utc_day(Referral.sent_at) if daily else utc_month(Referral.sent_at)
+    query = (select(period.label("period"), Referral.status, func.count())
+             .where(*scope.where()).group_by(period, Referral.status))
+    result: dict[str, dict[str, int]] = {}
+    for period_value, status, count in db_session.execute(query):
+        result.setdefault(period_value, {})[_text(status)] = count
+    return result
+
+
+def decline_reasons(scope: Scope) -> dict[str, int]:
+    query = (select(Referral.decline_reason, func.count())
+             .where(*scope.where(), Referral.status == ReferralStatus.DECLINED)
+             .group_by(Referral.decline_reason))
+    return {_text(reason): count for reason, count in db_session.execute(query) if reason}
+
+
+def outcomes(scope: Scope) -> dict[str, int]:
+    """Completed, and closed by each outcome (keys ``completed`` and the outcome codes)."""
+    query = (select(Referral.status, Referral.outcome, func.count())
+             .where(*scope.where(), Referral.status.in_((ReferralStatus.COMPLETED,
+                                                         ReferralStatus.CLOSED)))
+             .group_by(Referral.status, Referral.outcome))
+    result: dict[str, int] = {}
+    for status, outcome, count in db_session.execute(query):
+        key = "completed" if status == ReferralStatus.COMPLETED else _text(outcome or "unknown")
+        result[key] = result.get(key, 0) + count
+    return result
+
+
+def kind_flows(scope: Scope) -> dict[tuple[str, str], int]:
+    """Referrals from each kind of organization to each kind."""
+    query = (select(Sender.kind, Receiver.kind, func.count()).select_from(Referral)
+             .join(Sender, Sender.id == Referral.sender_org_id)
+             .join(Receiver, Receiver.id == Referral.receiver_org_id)
+             .where(*scope.where()).group_by(Sender.kind, Receiver.kind))
+    return {(_text(a), _text(b)): count for a, b, count in db_session.execute(query)}
+
+
+def busiest(scope: Scope, side: Side, limit: int) -> dict[int, int]:
+    """The ``limit`` organizations that sent (or received) most in the scope: id -> count."""
+    column = Referral.sender_org_id if side == Side.SENT else Referral.receiver_org_id
+    query = (select(column, func.count().label("n")).where(*scope.where()).group_by(column)
+             .order_by(func.count().desc(), column).limit(limit))
+    return dict(db_session.execute(query).all())  # type: ignore[arg-type]
+
+
+def organization_flows(scope: Scope, senders: list[int],
+                       receivers: list[int]) -> dict[tuple[int, int], int]:
+    """Referrals between the named organizations; all others are folded into id 0."""
+    sender = case((Referral.sender_org_id.in_(senders), Referral.sender_org_id), else_=0)
+    receiver = case((Referral.receiver_org_id.in_(receivers), Referral.receiver_org_id),
+                    else_=0)
+    query = (select(sender, receiver, func.count()).where(*scope.where())
+             .group_by(sender, receiver))
+    return {(a, b): count for a, b, count in db_session.execute(query)}
+
+
+def organization_names(ids: list[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return dict(db_session.execute(  # type: ignore[arg-type]
+        select(Organization.id, Organization.name).where(Organization.id.in_(ids))).all())

@@ -1,0 +1,66 @@
+"""SQL expressions the reports need that SQLite and PostgreSQL spell differently."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Float, String
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+
+class hours_between(FunctionElement[float]):  # noqa: N801 (an SQL function's name)
+    """``later - earlier`` in hours (NULL when either is NULL)."""
+
+    type = Float()
+    inherit_cache = True
+    name = "hours_between"
+
+
+@compiles(hours_between)
+def _hours_sqlite(element: hours_between, compiler: Any, **kw: Any) -> str:
+    later, earlier = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"((julianday({later}) - julianday({earlier})) * 24.0)"
+
+
+@compiles(hours_between, "postgresql")
+def _hours_postgresql(element: hours_between, compiler: Any, **kw: Any) -> str:
+    later, earlier = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"(EXTRACT(EPOCH FROM ({later} - {earlier})) / 3600.0)"
+
+
+class utc_day(FunctionElement[str]):  # noqa: N801
+    """The UTC day of a timestamp as ``YYYY-MM-DD``."""
+
+    type = String()
+    inherit_cache = True
+    name = "utc_day"
+
+
+class utc_month(FunctionElement[str]):  # noqa: N801
+    """The UTC month of a timestamp as ``YYYY-MM``."""
+
+    type = String()
+    inherit_cache = True
+    name = "utc_month"
+
+
+# SQLite keeps UTC timestamps as ISO text: the day and month are prefixes of it.
+@compiles(utc_day)
+def _day_sqlite(element: utc_day, compiler: Any, **kw: Any) -> str:
+    return f"substr({compiler.process(element.clauses, **kw)}, 1, 10)"
+
+
+@compiles(utc_month)
+def _month_sqlite(element: utc_month, compiler: Any, **kw: Any) -> str:
+    return f"substr({compiler.process(element.clauses, **kw)}, 1, 7)"
+
+
+@compiles(utc_day, "postgresql")
+def _day_postgresql(element: utc_day, compiler: Any, **kw: Any) -> str:
+    return f"to_char(timezone('UTC', {compiler.process(element.clauses, **kw)}), 'YYYY-MM-DD')"
+
+
+@compiles(utc_month, "postgresql")
+def _month_postgresql(element: utc_month, compiler: Any, **kw: Any) -> str:
+    return f"to_char(timezone('UTC', {compiler.process(element.clauses, **kw)}), 'YYYY-MM')"

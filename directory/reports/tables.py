@@ -1,0 +1,306 @@
+"""The report's tables: query results turned into labelled rows, with suppression applied.
+
+Each table is what the page prints, the chart draws and the CSV holds: one object, so the
+three can never disagree about what is hidden. A cell is a number, ``HIDDEN`` (a small count,
+printed "fewer than N") or None (not shown: a rate or time over too few referrals, or
+nothing to measure).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from directory.db import db_session
+from directory.orgs.models import OrganizationKind, ServiceCategory
+from directory.referrals.models import CloseOutcome, DeclineReason, Urgency
+from directory.reports import operations as ops
+from directory.reports.operations import Counts, Dimension, Scope, Side, Timing
+from directory.reports.suppression import group_rare, rate, shown, suppress
+
+ORGANIZATION_ROWS = 25  # the busiest receivers get a row; the rest are "other"
+FLOW_ORGANIZATIONS = 10
+
+
+class Hidden(enum.Enum):
+    HIDDEN = "hidden"
+
+
+HIDDEN = Hidden.HIDDEN
+Cell = int | float | Hidden | None
+
+
+class ColumnKind(enum.StrEnum):
+    COUNT = "count"
+    RATE = "rate"  # a share from 0 to 1
+    HOURS = "hours"
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    kind: ColumnKind = ColumnKind.COUNT
+    measure: str = ""  # what the column serves, for the CSV header's second line
+
+
+@dataclass
+class Row:
+    key: str
+    label: str
+    cells: list[Cell]
+    own: bool = False
+
+
+@dataclass
+class Table:
+    slug: str
+    title: str
+    row_header: str
+    columns: list[Column]
+    rows: list[Row]
+    totals: Row | None = None
+    note: str = ""
+
+    def column(self, key: str) -> list[Cell]:
+        index = [column.key for column in self.columns].index(key)
+        return [row.cells[index] for row in self.rows]
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who reads the table: the suppression threshold, and the organizations whose own
+    figures they may see unsuppressed (an admin's organization; none for a coordinator)."""
+
+    min_count: int
+    own: frozenset[str] = field(default_factory=frozenset)
+    name_organizations: bool = True  # the public page names none
+
+    def is_own(self, key: str) -> bool:
+        return key in self.own
+
+
+def _cell(value: int | None) -> Cell:
+    return HIDDEN if value is None else value
+
+
+OTHER_KEY = "other"
+
+
+def dimension_labels(dimension: Dimension, keys: Collection[str],
+                     viewer: Viewer) -> dict[str, str]:
+    if dimension == Dimension.NETWORK:
+        return {key: "Whole network" for key in keys}
+    if dimension == Dimension.KIND:
+        return {key: OrganizationKind(key).label for key in keys}
+    if dimension == Dimension.URGENCY:
+        return {key: Urgency(key).label for key in keys}
+    if dimension == Dimension.SERVICE:
+        names = dict(db_session.execute(select(ServiceCategory.code, ServiceCategory.name)
+                                        .where(ServiceCategory.code.in_(list(keys)))).all())
+        return {key: names.get(key, key) for key in keys}
+    names = ops.organization_names([int(key) for key in keys])
+    return {key: names.get(int(key), "Unknown") if viewer.name_organizations or viewer.is_own(key)
+            else f"Organization {n}" for n, key in enumerate(keys, start=1)}
+
+
+def _merge(counts: dict[str, Counts], grouped: set[str]) -> Counts:
+    merged = Counts()
+    for key in grouped:
+        part = counts[key]
+        merged.sent += part.sent
+        merged.accepted += part.accepted
+        merged.matched_48h += part.matched_48h
+        merged.overdue += part.overdue
+        for status, value in part.by_status.items():
+            merged.by_status[status] = merged.by_status.get(status, 0) + value
+    return merged
+
+
+def _rows_of(counts: dict[str, Counts], dimension: Dimension,
+             viewer: Viewer) -> list[tuple[str, str, Counts]]:
+    """(key, label, counts) per row: rare values (and organizations beyond the busiest) are
+    grouped under "Other"."""
+    limit = ORGANIZATION_ROWS if dimension == Dimension.ORGANIZATION else None
+    kept, grouped = group_rare({key: c.sent for key, c in counts.items()}, viewer.min_count,
+                               own=viewer.own, limit=limit)
+    labels = dimension_labels(dimension, kept, viewer)
+    rows = [(key, labels[key], counts[key]) for key in kept]
+    if grouped:
+        rows.append((OTHER_KEY, f"Other ({len(grouped)})", _merge(counts, grouped)))
+    return rows
+
+
+STATUS_COLUMNS = [Column(status.value, status.label, measure=f"referrals now {status.value}")
+                  for status in ops.REPORTED_STATUSES]
+
+
+@dataclass
+class Breakdown:
+    """The status table and the performance table of one dimension."""
+
+    statuses: Table
+    performance: Table
+
+
+def breakdown(scope: Scope, dimension: Dimension, viewer: Viewer) -> Breakdown:
+    counts = ops.counts(scope, dimension)
+    rows = _rows_of(counts, dimension, viewer)
+    # Within an organization's own scope every referral is its own, whatever the row.
+    everything_own = _own_scope(scope, viewer)
+    own_rows = {n for n, (key, _, _) in enumerate(rows) if everything_own or viewer.is_own(key)}
+    grid = suppress([[c.by_status.get(column.key, 0) for column in STATUS_COLUMNS]
+                     for _, _, c in rows], viewer.min_count, own_rows=own_rows)
+    statuses = Table(
+        "statuses", "Referrals by current status", dimension.label,
+        [*STATUS_COLUMNS, Column("total", "Total sent", measure="referrals sent")],
+        [Row(key, label, [*map(_cell, grid.cells[n]), _cell(grid.row_totals[n])],
+             own=n in own_rows) for n, (key, label, _) in enumerate(rows)],
+        Row("total", "Total", [*map(_cell, grid.column_totals), _cell(grid.total)])
+        if len(rows) > 1 else None)
+    timings = {timing: ops.timings(scope, dimension, timing) for timing in Timing}
+    performance = Table(
+        "performance", "Answers, outcomes and waiting times", dimension.label,
+        PERFORMANCE_COLUMNS,
+        [Row(key, label, _performance_cells(c, grid.row_totals[n], key, timings,
+                                            grouped=key == OTHER_KEY, viewer=viewer,
+                                            own=n in own_rows),
+             own=n in own_rows) for n, (key, label, c) in enumerate(rows)],
+        note="Rates are shares of the referrals sent in the range; times are in hours from "
+             "sending. A rate or time over fewer referrals than the threshold is not shown.")
+    return Breakdown(statuses, performance)
+
+
+PERFORMANCE_COLUMNS = [
+    Column("sent", "Sent", measure="referrals sent"),
+    Column("acceptance_rate", "Accepted", ColumnKind.RATE, "acceptance rate"),
+    Column("decline_rate", "Declined", ColumnKind.RATE, "decline rate"),
+    Column("matched_48h", "Accepted within 48 h", ColumnKind.RATE,
+           "HHS: matched to a provider within 48 hours"),
+    Column("closed_loop", "Closed loop", ColumnKind.RATE, "closed-loop rate (an outcome recorded)"),
+    Column("overdue", "Overdue now", measure="unanswered past the deadline"),
+    Column("expired", "Expired", measure="expired without an answer"),
+    *(Column(f"{timing.value}_{stat}", f"{timing.label}, {label}", ColumnKind.HOURS,
+             f"{timing.label.lower()} ({label})")
+      for timing in Timing for stat, label in (("median", "median"), ("p90", "90th pct."))),
+]
+
+
+def _performance_cells(c: Counts, sent: int | None, key: str,
+                       timings: dict[Timing, dict[str, ops.Percentiles]], *, grouped: bool,
+                       viewer: Viewer, own: bool) -> list[Cell]:
+    if sent is None:  # the row's total is hidden: so is every rate over it
+        rates: list[Cell] = [None] * 4
+    else:
+        rates = [rate(part, c.sent, viewer.min_count, own=own)
+                 for part in (c.accepted, c.declined, c.matched_48h, c.closed_loop)]
+    cells: list[Cell] = [_cell(sent), *rates,
+                         _cell(shown(c.overdue, viewer.min_count, own=own)),
+                         _cell(shown(c.expired, viewer.min_count, own=own))]
+    for timing in Timing:
+        found = None if grouped else timings[timing].get(key)
+        if found is None or (found.count < viewer.min_count and not own):
+            cells += [None, None]
+        else:
+            cells += [found.median, found.p90]
+    return cells
+
+
+def over_time(scope: Scope, viewer: Viewer) -> Table:
+    found = ops.over_time(scope)
+    periods = scope.period.periods()
+    own = scope.organization_id is not None and viewer.is_own(str(scope.organization_id))
+    grid = suppress([[found.get(period, {}).get(column.key, 0) for column in STATUS_COLUMNS]
+                     for period in periods], viewer.min_count,
+                    own_rows=range(len(periods)) if own else ())
+    return Table(
+        "over_time", "Referrals sent over time, by current status",
+        "Day" if scope.period.days <= ops.DAILY_UP_TO_DAYS else "Month",
+        [*STATUS_COLUMNS, Column("total", "Total sent", measure="referrals sent")],
+        [Row(period, period, [*map(_cell, grid.cells[n]), _cell(grid.row_totals[n])], own=own)
+         for n, period in enumerate(periods)],
+        Row("total", "Total", [*map(_cell, grid.column_totals), _cell(grid.total)]))
+
+
+def _one_column(slug: str, title: str, header: str, column: Column,
+                labelled: list[tuple[str, str, int]], viewer: Viewer, *, own: bool) -> Table:
+    grid = suppress([[value] for _, _, value in labelled], viewer.min_count,
+                    own_rows=range(len(labelled)) if own else (), row_totals=False)
+    return Table(slug, title, header, [column],
+                 [Row(key, label, [_cell(grid.cells[n][0])], own=own)
+                  for n, (key, label, _) in enumerate(labelled)],
+                 Row("total", "Total", [_cell(grid.column_totals[0])]) if labelled else None)
+
+
+def _own_scope(scope: Scope, viewer: Viewer) -> bool:
+    return scope.organization_id is not None and viewer.is_own(str(scope.organization_id))
+
+
+def decline_reasons(scope: Scope, viewer: Viewer) -> Table:
+    found = ops.decline_reasons(scope)
+    labelled = [(reason.value, reason.label, found.get(reason.value, 0))
+                for reason in DeclineReason]
+    return _one_column("decline_reasons", "Decline reasons", "Reason",
+                       Column("declined", "Declined", measure="referrals declined"), labelled,
+                       viewer, own=_own_scope(scope, viewer))
+
+
+def outcomes(scope: Scope, viewer: Viewer) -> Table:
+    found = ops.outcomes(scope)
+    labelled = [("completed", "Completed: the client got the service",
+                 found.get("completed", 0))]
+    labelled += [(outcome.value, f"Closed: {outcome.label.lower()}", found.get(outcome.value, 0))
+                 for outcome in CloseOutcome]
+    return _one_column("outcomes", "Outcomes", "Outcome",
+                       Column("referrals", "Referrals", measure="closed-loop outcomes"),
+                       labelled, viewer, own=_own_scope(scope, viewer))
+
+
+def kind_flows(scope: Scope, viewer: Viewer) -> Table:
+    found = ops.kind_flows(scope)
+    kinds = [kind for kind in OrganizationKind
+             if any(kind.value in pair for pair, count in found.items() if count)]
+    grid = suppress([[found.get((a.value, b.value), 0) for b in kinds] for a in kinds],
+                    viewer.min_count)
+    return Table(
+        "kind_flows", "Referral flows between kinds of organization", "From \\ to",
+        [*(Column(kind.value, kind.label, measure=f"referrals received by {kind.label}")
+           for kind in kinds), Column("total", "Total sent", measure="referrals made")],
+        [Row(a.value, a.label, [*map(_cell, grid.cells[n]), _cell(grid.row_totals[n])])
+         for n, a in enumerate(kinds)],
+        Row("total", "Total received", [*map(_cell, grid.column_totals), _cell(grid.total)]))
+
+
+def organization_flows(scope: Scope, viewer: Viewer) -> Table:
+    """The busiest senders against the busiest receivers (those that reach the threshold);
+    every other organization is folded into "Other"."""
+    senders, _ = group_rare({str(i): n for i, n in ops.busiest(
+        scope, Side.SENT, FLOW_ORGANIZATIONS).items()}, viewer.min_count, own=viewer.own)
+    receivers, _ = group_rare({str(i): n for i, n in ops.busiest(
+        scope, Side.RECEIVED, FLOW_ORGANIZATIONS).items()}, viewer.min_count, own=viewer.own)
+    return _organization_flows(scope, viewer, [int(i) for i in senders],
+                               [int(i) for i in receivers])
+
+
+def _organization_flows(scope: Scope, viewer: Viewer, senders: list[int],
+                        receivers: list[int]) -> Table:
+    found = ops.organization_flows(scope, senders, receivers)
+    row_ids = [*senders, 0] if any(a == 0 for a, _ in found) else senders
+    column_ids = [*receivers, 0] if any(b == 0 for _, b in found) else receivers
+    keys = [str(i) for i in {*senders, *receivers}]
+    labels = dimension_labels(Dimension.ORGANIZATION, keys, viewer)
+    labels["0"] = "Other"
+    grid = suppress([[found.get((a, b), 0) for b in column_ids] for a in row_ids],
+                    viewer.min_count,
+                    own_rows=[n for n, i in enumerate(row_ids) if viewer.is_own(str(i))],
+                    own_columns=[n for n, i in enumerate(column_ids) if viewer.is_own(str(i))])
+    return Table(
+        "organization_flows", "Referral flows between the busiest organizations", "From \\ to",
+        [*(Column(str(i), labels[str(i)]) for i in column_ids),
+         Column("total", "Total sent", measure="referrals made")],
+        [Row(str(i), labels[str(i)], [*map(_cell, grid.cells[n]), _cell(grid.row_totals[n])],
+             own=viewer.is_own(str(i))) for n, i in enumerate(row_ids)],
+        Row("total", "Total received", [*map(_cell, grid.column_totals), _cell(grid.total)]))
