@@ -86,8 +86,10 @@ class AcceptInvitationForm(TextForm):
 
 class ApplicationForm(TextForm):
     name = StringField("Organization name", validators=[DataRequired(), Length(min=2, max=200)])
-    kind = SelectField("Kind", choices=[SelectChoice(kind.value, label)
-                                        for kind, label in KIND_LABELS.items()])
+    kind = SelectField("Kind", choices=[SelectChoice("", "Choose…"),
+                                        *(SelectChoice(kind.value, label)
+                                          for kind, label in KIND_LABELS.items())],
+                       validators=[DataRequired(message="Choose a kind.")])
     description = TextAreaField("What your organization does",
                                 validators=[DataRequired(), Length(max=5000)])
     website = StringField("Website", validators=[Optional(), Length(max=300)])

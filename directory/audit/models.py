@@ -56,6 +56,7 @@ class AuditAction(enum.StrEnum):
     LISTING_UPDATED = "listing_updated"
     API_TOKEN_CREATED = "api_token_created"
     API_TOKEN_REVOKED = "api_token_revoked"
+    REFERRAL_MISMATCH_ACKNOWLEDGED = "referral_mismatch_acknowledged"
 
     @property
     def label(self) -> str:

@@ -18,6 +18,11 @@ class InvalidReferral(ReferralError):
     status = 400
 
 
+class MismatchWarning(InvalidReferral):
+    """The client's age range is outside what the partner lists: sent only when the sender
+    goes ahead (``acknowledge_mismatch``)."""
+
+
 class ReferralForbidden(ReferralError):
     status = 403
 

@@ -100,6 +100,8 @@ class ReferralSchema(_Stripped):
     address = _text(300)
     consent = fields.Nested(ConsentSchema, required=True,
                             error_messages={"required": "A referral needs a consent record."})
+    # Send even though the client's age range is outside what the partner lists.
+    acknowledge_mismatch = fields.Boolean(load_default=False)
 
 
 class TransitionSchema(_Stripped):
