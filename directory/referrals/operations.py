@@ -28,7 +28,7 @@ from directory.db import db_session, lost_race, utcnow
 from directory.orgs.models import MembershipStatus, Organization, ServiceCategory
 from directory.orgs.operations import offers_service, referable_services
 from directory.referrals import crypto, eligibility, states
-from directory.referrals.disclosure import end_consents
+from directory.referrals.disclosure import end_consents, user_side_organization
 from directory.referrals.errors import (
     InvalidReferral,
     MismatchWarning,
@@ -335,6 +335,8 @@ def share_identifying(user: User, referral: Referral, data: dict[str, Any]) -> N
     db_session.add(ReferralEvent(referral_id=referral.id, kind="identifying_shared",
                                  actor_id=user.id, actor_name=user.name))
     db_session.flush()
+    record(AuditAction.REFERRAL_IDENTIFYING_SHARED, actor=user, organization=referral.sender,
+           details={"referral": referral.public_id, "items": sorted(identifying)})
     db_session.refresh(referral, ["identifying_data", "version", "events", "consents"])
 
 
@@ -346,6 +348,8 @@ def _send(user: User, referral: Referral) -> None:
         referral.response_due_at = _response_due(referral.urgency, now)
         _event(referral, "transition", user, ReferralStatus.DRAFT, ReferralStatus.SENT)
     _flush_or_conflict()
+    record(AuditAction.REFERRAL_SENT, actor=user, organization=referral.sender,
+           details={"referral": referral.public_id, "receiver": referral.receiver.slug})
     notify(referral, referral.receiver, "new_referral")
 
 
@@ -445,6 +449,9 @@ def transition(user: User | None, referral: Referral, data: dict[str, Any]) -> R
             referral.outcome = CloseOutcome(data["outcome"])
         _event(referral, "transition", user, source, target, data.get("note") or "")
     _flush_or_conflict()
+    record(f"referral_{target.value}", actor=user,
+           organization=user_side_organization(user, referral) if user else None,
+           details={"referral": referral.public_id, "from": source.value})
     if target == ReferralStatus.WITHDRAWN:
         # The receiver no longer needs the details (a placement's other partners included).
         end_consents(referral, None, now, new_version=False)
