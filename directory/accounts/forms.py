@@ -75,6 +75,16 @@ class ChangePasswordForm(TextForm):
     password, confirm = new_password_fields()
 
 
+class ChangeNameForm(TextForm):
+    name = StringField("Your name", validators=[DataRequired(), Length(max=200)])
+
+
+class ChangeEmailForm(TextForm):
+    new_email = EmailField("New email address", validators=EMAIL)
+    current_password = PasswordField("Current password",
+                                     validators=[DataRequired(), Length(max=256)])
+
+
 class PasswordConfirmForm(TextForm):
     password = PasswordField("Your password", validators=[DataRequired(), Length(max=256)])
 
