@@ -225,9 +225,6 @@ def _send_new(user: User, sender: Organization, slug: str, data: dict[str, Any],
     unfit = service_mismatch(receiver, data["service"])
     if unfit is not None:
         raise InvalidReferral(unfit, {"service": unfit})
-    warning = eligibility.mismatch(receiver, data["age_range"])
-    if warning is not None and not data.get("acknowledge_mismatch"):
-        raise MismatchWarning(warning, {"acknowledge_mismatch": warning})
     identifying = {item: data[item] for item in IDENTIFYING_ITEMS if data.get(item)}
     referral = Referral(sender_org_id=sender.id, receiver_org_id=receiver.id,
                         created_by_id=user.id, service=data["service"],
@@ -238,6 +235,10 @@ def _send_new(user: User, sender: Organization, slug: str, data: dict[str, Any],
                         identifying_data=crypto.encrypt_json(identifying) if identifying
                         else None, placement=placement)
     _check_consent(referral, data["consent"], identifying, sender)
+    # Last, so the warning comes once everything else is right.
+    warning = eligibility.mismatch(receiver, data["age_range"])
+    if warning is not None and not data.get("acknowledge_mismatch"):
+        raise MismatchWarning(warning, {"acknowledge_mismatch": warning})
     referral.sender, referral.receiver = sender, receiver
     db_session.add(referral)
     _event(referral, "created", user, None, ReferralStatus.DRAFT)
