@@ -108,6 +108,9 @@ EXPECTED: dict[str, dict[str, Row]] = {
     "accounts.verify_email": {"GET": everyone(200), "POST": everyone(302)},
     "accounts.account": {"GET": members(200)},
     "accounts.change_password": {"POST": members(400)},
+    "accounts.change_name": {"POST": members(400)},  # an empty form
+    "accounts.change_email": {"POST": members(400)},
+    "accounts.confirm_email_change": {"GET": everyone(410), "POST": everyone(410)},  # unknown
     "accounts.end_other_sessions": {"POST": members(400)},  # takes the password
     "accounts.resend_verification": {"POST": members(400)},  # already confirmed
     "accounts.two_factor": {"GET": members(200)},
@@ -190,6 +193,7 @@ EXPECTED: dict[str, dict[str, Row]] = {
     "referrals.add_note": {"POST": referral_sides(400)},
     "referrals.revoke_consent": {"POST": Row(LOGIN, 302, 403, 302, 404, LOGIN, 404)},
     "referrals.notification_list": {"GET": referrers(200)},
+    "referrals.partners_json": {"GET": referrers(200)},
     "referrals.notifications_read": {"POST": referrers(302)},
     "referrals.report": {"GET": everyone(301)},  # to reports.index
     # An admin is sent on to their organization's figures; a suspended organization's admin
@@ -250,6 +254,7 @@ ENDPOINT_ARGUMENTS: dict[str, dict[str, Callable[[World], Any]]] = {
     "accounts.reset_password": {"token": lambda w: w.reset_token},
     "accounts.verify_email": {"token": lambda w: w.verify_token},
     "accounts.invitation": {"token": lambda w: w.invitation_token},
+    "accounts.confirm_email_change": {"token": lambda w: "no-such-link"},
 }
 
 

@@ -75,6 +75,16 @@ class ChangePasswordForm(TextForm):
     password, confirm = new_password_fields()
 
 
+class ChangeNameForm(TextForm):
+    name = StringField("Your name", validators=[DataRequired(), Length(max=200)])
+
+
+class ChangeEmailForm(TextForm):
+    new_email = EmailField("New email address", validators=EMAIL)
+    current_password = PasswordField("Current password",
+                                     validators=[DataRequired(), Length(max=256)])
+
+
 class PasswordConfirmForm(TextForm):
     password = PasswordField("Your password", validators=[DataRequired(), Length(max=256)])
 
@@ -86,8 +96,10 @@ class AcceptInvitationForm(TextForm):
 
 class ApplicationForm(TextForm):
     name = StringField("Organization name", validators=[DataRequired(), Length(min=2, max=200)])
-    kind = SelectField("Kind", choices=[SelectChoice(kind.value, label)
-                                        for kind, label in KIND_LABELS.items()])
+    kind = SelectField("Kind", choices=[SelectChoice("", "Choose…"),
+                                        *(SelectChoice(kind.value, label)
+                                          for kind, label in KIND_LABELS.items())],
+                       validators=[DataRequired(message="Choose a kind.")])
     description = TextAreaField("What your organization does",
                                 validators=[DataRequired(), Length(max=5000)])
     website = StringField("Website", validators=[Optional(), Length(max=300)])

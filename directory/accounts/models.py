@@ -120,6 +120,7 @@ class UserSession(Base):
 class TokenPurpose(enum.StrEnum):
     RESET_PASSWORD = "reset_password"
     VERIFY_EMAIL = "verify_email"
+    CHANGE_EMAIL = "change_email"
 
 
 class AccountToken(Base):
@@ -134,6 +135,8 @@ class AccountToken(Base):
     created_at: Mapped[created_at]
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # For a change of address: the address the link moves the account to.
+    new_email: Mapped[str | None] = mapped_column(String(254))
 
     user: Mapped[User] = relationship()
 

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 RESET_LINK_LIFETIME = dt.timedelta(hours=1)
 VERIFY_LINK_LIFETIME = dt.timedelta(days=2)
+EMAIL_CHANGE_LINK_LIFETIME = dt.timedelta(hours=24)
 NAME_MAX = 200
 EXPIRED_LINK = "This link has expired or was already used. Ask for a new one."
 # Zero-width (non-)joiners are part of how some scripts write names; other format characters
@@ -158,13 +159,72 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
                       "password_changed", user=user)
 
 
+# --- name and address ----------------------------------------------------------------------
+
+def change_name(user: User, name: str) -> bool:
+    """Rename the user; False when the name is the same already."""
+    new_name = clean_name(name)
+    if new_name == user.name:
+        return False
+    old_name, user.name = user.name, new_name
+    db_session.flush()
+    record(AuditAction.NAME_CHANGED, actor=user, subject=user,
+           details={"old_name": old_name, "new_name": new_name})
+    return True
+
+
+def request_email_change(user: User, new_email: str, current_password: str) -> str:
+    """Mail a confirmation link to ``new_email`` and a notice to the present address; the
+    address changes only when the link is followed (``confirm_email_change``). Returns the
+    new address in its canonical form."""
+    if not verify_password(user.password_hash, current_password):
+        raise AccountError("Your current password is not right.", "current_password")
+    address = valid_email(new_email, "new_email")
+    if address == user.email:
+        raise AccountError("That is your address already.", "new_email")
+    if find_user_by_email(address) is not None:
+        raise AccountError("Another account uses that address.", "new_email")
+    token = _issue_token(user, TokenPurpose.CHANGE_EMAIL, EMAIL_CHANGE_LINK_LIFETIME,
+                         new_email=address)
+    hours = int(EMAIL_CHANGE_LINK_LIFETIME.total_seconds() // 3600)
+    send_account_mail(address, "Confirm your new email address for the Partner Directory",
+                      "confirm_email_change", user=user, new_email=address, hours=hours,
+                      link=external_url("accounts.confirm_email_change", token=token))
+    send_account_mail(user.email, "A change of your Partner Directory email address was asked",
+                      "email_change_requested", user=user, new_email=address, hours=hours)
+    record(AuditAction.EMAIL_CHANGE_REQUESTED, actor=user, subject=user,
+           details={"old_email": user.email, "new_email": address})
+    return address
+
+
+def confirm_email_change(token: str) -> User:
+    """Follow a change link: the account moves to the address the link was mailed to."""
+    found = find_token(token, TokenPurpose.CHANGE_EMAIL)
+    if found is None:
+        raise AccountError(EXPIRED_LINK)
+    user, address = found.user, found.new_email or ""
+    if find_user_by_email(address) is not None:  # taken since the link was mailed
+        raise AccountError("Another account uses that address now: nothing was changed.",
+                           "new_email")
+    _consume(token, TokenPurpose.CHANGE_EMAIL)
+    old_email = user.email
+    user.email, user.email_verified_at = address, utcnow()  # the link proved the address
+    db_session.flush()
+    record(AuditAction.EMAIL_CHANGED, actor=user, subject=user,
+           details={"old_email": old_email, "new_email": address})
+    send_account_mail(old_email, "Your Partner Directory email address was changed",
+                      "email_changed", user=user, old_email=old_email)
+    return user
+
+
 # --- mailed links --------------------------------------------------------------------------
 
 def send_account_mail(to: str, subject: str, template: str, **context: Any) -> None:
     queue_mail(to, subject, render_template(f"accounts/mail/{template}.txt", **context))
 
 
-def _issue_token(user: User, purpose: TokenPurpose, lifetime: dt.timedelta) -> str:
+def _issue_token(user: User, purpose: TokenPurpose, lifetime: dt.timedelta, *,
+                 new_email: str | None = None) -> str:
     """A new link; earlier unused links of the same purpose stop working."""
     now = utcnow()
     db_session.execute(
@@ -175,7 +235,7 @@ def _issue_token(user: User, purpose: TokenPurpose, lifetime: dt.timedelta) -> s
     )
     token, token_hash = new_token()
     db_session.add(AccountToken(user_id=user.id, purpose=purpose, token_hash=token_hash,
-                                expires_at=now + lifetime))
+                                expires_at=now + lifetime, new_email=new_email))
     db_session.flush()
     return token
 
@@ -254,6 +314,7 @@ def verify_email(token: str) -> User:
 # --- retention (`directory sweep`) -------------------------------------------------------
 
 def purge_account_tokens(before: dt.datetime) -> int:
-    """Delete password-reset and email-verification links used or expired before ``before``."""
+    """Delete mailed account links (password reset, email verification and change) used or
+    expired before ``before``."""
     return delete_where(AccountToken,
                         or_(AccountToken.used_at < before, AccountToken.expires_at < before))

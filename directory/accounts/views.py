@@ -32,6 +32,8 @@ from directory.accounts.forms import (
     AcceptInvitationForm,
     ApplicationForm,
     ButtonForm,
+    ChangeEmailForm,
+    ChangeNameForm,
     ChangePasswordForm,
     CodeForm,
     ForgotPasswordForm,
@@ -241,11 +243,16 @@ def verify_email(token: str) -> Page:
 # --- the account page ----------------------------------------------------------------------
 
 def _account_page(status: int = 200, password_form: ChangePasswordForm | None = None,
-                  sessions_form: PasswordConfirmForm | None = None) -> tuple[str, int]:
+                  sessions_form: PasswordConfirmForm | None = None,
+                  name_form: ChangeNameForm | None = None,
+                  email_form: ChangeEmailForm | None = None) -> tuple[str, int]:
     user = current_user
     return render_template(
         "accounts/account.html",
         user=user,
+        name_form=name_form or ChangeNameForm(formdata=None, prefix="name",
+                                              data={"name": user.name}),
+        email_form=email_form or ChangeEmailForm(formdata=None, prefix="email"),
         sessions=session_ops.open_sessions(user),
         current_token=auth.current_token(),
         is_current=session_ops.is_current_session,
@@ -304,6 +311,60 @@ def resend_verification() -> Page:
         return _account_page(400)
     flash(f"A confirmation link is on its way to {current_user.email}.", "success")
     return redirect(url_for("accounts.account"))
+
+
+@bp.route("/account/name", methods=["POST"])
+def change_name() -> Page:
+    require(current_user, Permission.MANAGE_OWN_ACCOUNT)
+    form = ChangeNameForm(prefix="name")
+    if not form.validate_on_submit():
+        return _account_page(400, name_form=form)
+    try:
+        changed = ops.change_name(current_user, form.name.data or "")
+    except ops.AccountError as exc:
+        _refuse(form, exc)
+        return _account_page(400, name_form=form)
+    flash("Your name is changed." if changed else "Your name stays as it was.", "success")
+    return redirect(url_for("accounts.account"))
+
+
+@bp.route("/account/email", methods=["POST"])
+def change_email() -> Page:
+    require(current_user, Permission.MANAGE_OWN_ACCOUNT)
+    form = ChangeEmailForm(prefix="email")
+    if not form.validate_on_submit():
+        return _account_page(400, email_form=form)
+    try:
+        address = ops.request_email_change(current_user, form.new_email.data or "",
+                                           form.current_password.data or "")
+    except ops.AccountError as exc:
+        _refuse(form, exc)
+        return _account_page(400, email_form=form)
+    flash(f"A confirmation link is on its way to {address}. Your address changes when you "
+          f"follow it; until then mail still goes to {current_user.email}.", "success")
+    return redirect(url_for("accounts.account"))
+
+
+@bp.route("/account/email/confirm/<token>", methods=["GET", "POST"])
+def confirm_email_change(token: str) -> Page:
+    found = ops.find_token(token, TokenPurpose.CHANGE_EMAIL)
+    if found is None:
+        return _expired_link()
+    form = ButtonForm()
+    if form.validate_on_submit():
+        try:
+            user = ops.confirm_email_change(token)
+        except ops.AccountError as exc:
+            if exc.field is None:  # the link was used up by a simultaneous request
+                return _expired_link()
+            db_session.rollback()
+            flash(str(exc), "error")
+            return render_template("accounts/confirm_email_change.html", form=form,
+                                   new_email=found.new_email), 409
+        flash(f"Your email address is now {user.email}.", "success")
+        return redirect(url_for("web.home"))
+    return render_template("accounts/confirm_email_change.html", form=form,
+                           new_email=found.new_email), _status()
 
 
 # --- two-factor sign-in --------------------------------------------------------------------

@@ -97,7 +97,7 @@ def _unsearchable(error: SearchError) -> Response:
 @bp.errorhandler(ReferralError)
 def _refused(error: ReferralError) -> Response:
     return error_response(error.status, error.message,
-                          code="validation_error" if error.fields else None,
+                          code=error.code or ("validation_error" if error.fields else None),
                           fields={name: [message] for name, message in error.fields.items()})
 
 
@@ -401,6 +401,15 @@ def create_referral() -> Response | tuple[Response, int]:
           content:
             application/json:
               schema: ReferralDetailSchema
+        409:
+          description: >-
+            Error code `mismatch`: the client's age range is outside what the partner lists
+            (the message says how). Nothing was sent; send again with
+            `"acknowledge_mismatch": true` to go ahead, which the referral's timeline and the
+            audit log record.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/Error'}
     """
     user = signed_in()
     require(user, Permission.USE_REFERRALS)

@@ -6,7 +6,6 @@ from wtforms import DateField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
-from directory.audit.models import AuditAction
 from directory.text import TextForm
 
 
@@ -14,8 +13,8 @@ class AuditFilterForm(TextForm):
     class Meta:
         csrf = False
 
-    action = SelectField("Action", default="", choices=[
-        SelectChoice("", "Any action"), *(SelectChoice(a.value, a.label) for a in AuditAction)])
+    # Choices are set per request (operations.action_choices): known and recorded actions.
+    action = SelectField("Action", default="", choices=[SelectChoice("", "Any action")])
     actor = StringField("Actor email", validators=[Optional(), Length(max=254)])
     organization = StringField("Organization", validators=[Optional(), Length(max=200)])
     address = StringField("Address", validators=[Optional(), Length(max=45)])

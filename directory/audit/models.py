@@ -16,7 +16,20 @@ from directory.orgs.models import Organization
 
 # Labels that the value, capitalized, would spell wrong.
 _LABELS = {"api_token_created": "API token created", "api_token_revoked": "API token revoked",
-           "access_denied_repeated": "Access denied (further refusals, counted)"}
+           "access_denied_repeated": "Access denied (further refusals, counted)",
+           "referral_client_details_viewed": "Referral: client details viewed",
+           "referral_identifying_shared": "Referral: identifying details shared",
+           "referral_consent_revoked": "Referral: consent revoked",
+           "referral_mismatch_acknowledged": "Referral: sent despite the age warning"}
+
+
+def action_label(action: str) -> str:
+    """An action in words; one recorded by another domain without a member here too."""
+    if action in _LABELS:
+        return _LABELS[action]
+    if action.startswith("referral_"):
+        return "Referral " + action.removeprefix("referral_").replace("_", " ")
+    return action.replace("_", " ").capitalize()
 
 
 class AuditAction(enum.StrEnum):
@@ -36,6 +49,9 @@ class AuditAction(enum.StrEnum):
     PASSWORD_RESET_REQUESTED = "password_reset_requested"
     PASSWORD_RESET = "password_reset"
     EMAIL_VERIFIED = "email_verified"
+    EMAIL_CHANGE_REQUESTED = "email_change_requested"
+    EMAIL_CHANGED = "email_changed"
+    NAME_CHANGED = "name_changed"
     SESSIONS_ENDED = "sessions_ended"
     USER_CREATED = "user_created"
     USER_SUSPENDED = "user_suspended"
@@ -58,10 +74,21 @@ class AuditAction(enum.StrEnum):
     LISTING_REMINDER_SENT = "listing_reminder_sent"
     API_TOKEN_CREATED = "api_token_created"
     API_TOKEN_REVOKED = "api_token_revoked"
+    REFERRAL_SENT = "referral_sent"
+    REFERRAL_ACCEPTED = "referral_accepted"
+    REFERRAL_DECLINED = "referral_declined"
+    REFERRAL_COMPLETED = "referral_completed"
+    REFERRAL_CLOSED = "referral_closed"
+    REFERRAL_WITHDRAWN = "referral_withdrawn"
+    REFERRAL_EXPIRED = "referral_expired"
+    REFERRAL_CLIENT_DETAILS_VIEWED = "referral_client_details_viewed"
+    REFERRAL_IDENTIFYING_SHARED = "referral_identifying_shared"
+    REFERRAL_CONSENT_REVOKED = "referral_consent_revoked"
+    REFERRAL_MISMATCH_ACKNOWLEDGED = "referral_mismatch_acknowledged"
 
     @property
     def label(self) -> str:
-        return _LABELS.get(self.value) or self.value.replace("_", " ").capitalize()
+        return action_label(self.value)
 
 
 class AuditEvent(Base):
@@ -88,7 +115,4 @@ class AuditEvent(Base):
 
     @property
     def label(self) -> str:
-        try:
-            return AuditAction(self.action).label
-        except ValueError:
-            return self.action.replace("_", " ").capitalize()
+        return action_label(self.action)

@@ -21,7 +21,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from directory.accounts.models import User
-from directory.audit.models import AuditAction, AuditEvent
+from directory.audit.models import AuditAction, AuditEvent, action_label
 from directory.db import db_session, get_session, utcnow
 from directory.orgs.models import Organization
 from directory.paging import Page
@@ -165,6 +165,15 @@ def _filtered(filters: AuditFilters) -> Select[tuple[AuditEvent]]:
 
 def _start_of(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
+
+
+def action_choices() -> list[tuple[str, str]]:
+    """Every action one may filter by, as (value, label) sorted by label: the known ones and
+    any other a domain has recorded."""
+    recorded = set(db_session.scalars(select(AuditEvent.action).distinct()))
+    actions = {action.value for action in AuditAction} | recorded
+    return sorted(((action, action_label(action)) for action in actions),
+                  key=lambda choice: choice[1].lower())
 
 
 def search_events(filters: AuditFilters, page: int, per_page: int) -> Page:

@@ -7,16 +7,24 @@ from flask_login import current_user
 
 from directory.accounts.permissions import Permission, require
 from directory.audit.forms import AuditFilterForm
-from directory.audit.operations import AuditFilters, search_events
+from directory.audit.models import AuditEvent
+from directory.audit.operations import AuditFilters, action_choices, search_events
+from directory.audit.wording import details_text
 from directory.inputs import page_number
 
 bp = Blueprint("audit", __name__)
+
+
+@bp.app_template_filter("audit_details")
+def audit_details(event: AuditEvent) -> str:
+    return details_text(event.action, event.details or {})
 
 
 @bp.route("/admin/audit")
 def index() -> tuple[str, int]:
     require(current_user, Permission.VIEW_AUDIT_LOG)
     form = AuditFilterForm(request.args)
+    form.action.choices = [("", "Any action"), *action_choices()]
     if not form.validate():
         return render_template("admin/audit.html", form=form, page=None), 400
     filters = AuditFilters(

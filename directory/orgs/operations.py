@@ -132,14 +132,33 @@ class OrganizationFilters:
     service: str | None = None
 
 
+def within_service(code: str, broader: str) -> bool:
+    """Whether the category ``code`` is ``broader`` or below it in the taxonomy: the one rule by
+    which search finds a partner for a service and a referral for that service may reach it
+    (``service_codes_under`` is its query)."""
+    return code == broader or code.startswith(f"{broader}.")
+
+
 def service_codes_under(code: str) -> list[str]:
-    """The category ``code`` and every category below it in the taxonomy."""
+    """The category ``code`` and every category below it in the taxonomy (``within_service``)."""
     return list(db_session.scalars(
         select(ServiceCategory.code).where(
             or_(ServiceCategory.code == code,
                 ServiceCategory.code.startswith(f"{code}.", autoescape=True))
         )
     ))
+
+
+def offers_service(organization: Organization, code: str) -> bool:
+    """Whether a search for the service ``code`` finds ``organization`` by what it offers."""
+    return any(within_service(service.category.code, code) for service in organization.services)
+
+
+def referable_services(organization: Organization) -> list[ServiceCategory]:
+    """The services ``organization`` may be referred for, by name: those it offers and every
+    broader one above them (a search for "Shelter and housing" finds a youth shelter)."""
+    categories = db_session.scalars(select(ServiceCategory).order_by(ServiceCategory.name))
+    return [category for category in categories if offers_service(organization, category.code)]
 
 
 def _active_listings(filters: OrganizationFilters) -> Select[tuple[Organization]]:

@@ -14,6 +14,7 @@ from sqlalchemy import update
 
 from directory.accounts.models import User
 from directory.accounts.permissions import Permission, can, referral_side
+from directory.audit.models import AuditAction
 from directory.audit.operations import record
 from directory.db import db_session, utcnow
 from directory.orgs.models import Organization
@@ -67,7 +68,7 @@ def client_view(user: User, referral: Referral) -> ClientView:
         view.event_notes = {event.id: crypto.decrypt_text(event.note)
                             for event in referral.events if event.note}
     if view.shown or view.notes or view.event_notes:
-        record("referral_client_details_viewed", actor=user,
+        record(AuditAction.REFERRAL_CLIENT_DETAILS_VIEWED, actor=user,
                organization=user_side_organization(user, referral),
                details={"referral": referral.public_id,
                         "items": sorted([*view.details, *view.identifying]),
@@ -121,6 +122,8 @@ def revoke_consent(user: User, referral: Referral) -> None:
     db_session.add(ReferralEvent(referral_id=referral.id, kind="consent_revoked",
                                  actor_id=user.id, actor_name=user.name))
     db_session.flush()
+    record(AuditAction.REFERRAL_CONSENT_REVOKED, actor=user, organization=referral.sender,
+           details={"referral": referral.public_id})
     db_session.refresh(referral, ["events", "consents", "version"])
     if referral.status != ReferralStatus.DRAFT:
         notify(referral, referral.receiver, "consent_revoked")

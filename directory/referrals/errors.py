@@ -7,6 +7,7 @@ class ReferralError(Exception):
     """A refused operation: ``status`` for HTTP, ``fields`` for messages next to inputs."""
 
     status = 400
+    code: str | None = None  # the API's error code, when not the status's own
 
     def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
         super().__init__(message)
@@ -16,6 +17,14 @@ class ReferralError(Exception):
 
 class InvalidReferral(ReferralError):
     status = 400
+
+
+class MismatchWarning(InvalidReferral):
+    """The client's age range is outside what the partner lists: sent only when the sender
+    goes ahead (``acknowledge_mismatch``)."""
+
+    status = 409
+    code = "mismatch"
 
 
 class ReferralForbidden(ReferralError):

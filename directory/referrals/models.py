@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from directory.accounts.models import User
 from directory.db import Base, UTCDateTime, created_at, int_pk, utcnow
-from directory.orgs.models import Organization
+from directory.orgs.models import Organization, ServiceCategory
 from directory.types import str_enum
 
 
@@ -51,6 +51,10 @@ class Urgency(enum.StrEnum):
     @property
     def label(self) -> str:
         return self.value.capitalize()
+
+
+# What the single-referral and the placement forms propose until the sender chooses.
+DEFAULT_URGENCY = Urgency.ROUTINE
 
 
 class DeclineReason(enum.StrEnum):
@@ -162,8 +166,17 @@ class Referral(Base):
         back_populates="referral", cascade="all, delete-orphan", order_by="ReferralEvent.id")
     notes: Mapped[list[ReferralNote]] = relationship(
         back_populates="referral", cascade="all, delete-orphan", order_by="ReferralNote.id")
+    # The taxonomy entry ``service`` names (by code, not by key: codes are what HSDS shares).
+    service_category: Mapped[ServiceCategory | None] = relationship(
+        primaryjoin="foreign(Referral.service) == ServiceCategory.code", viewonly=True,
+        lazy="selectin")
 
     __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def service_name(self) -> str:
+        """What people read: the service's name, never its code."""
+        return self.service_category.name if self.service_category else self.service
 
     @property
     def consent(self) -> Consent | None:

@@ -36,7 +36,7 @@ def notify(referral: Referral, organization: Organization, kind: str,
     if not organization.is_active:
         return 0
     subject = SUBJECTS[kind].format(sender=referral.sender.name, receiver=referral.receiver.name)
-    message = f"{subject} ({referral.urgency.label.lower()}, {referral.service})."
+    message = f"{subject} ({referral.urgency.label.lower()}, {referral.service_name})."
     link = _link(referral)
     members = db_session.scalars(
         select(User).join(Membership).where(Membership.organization_id == organization.id,
@@ -70,6 +70,13 @@ def unread_count(user: User) -> int:
 def recent(user: User, limit: int = 50) -> list[Notification]:
     return list(db_session.scalars(select(Notification).where(Notification.user_id == user.id)
                                    .order_by(Notification.id.desc()).limit(limit)))
+
+
+def unread(user: User, limit: int = 5) -> list[Notification]:
+    """The user's newest unread notifications."""
+    return list(db_session.scalars(select(Notification).where(
+        Notification.user_id == user.id, Notification.read_at.is_(None))
+        .order_by(Notification.id.desc()).limit(limit)))
 
 
 def mark_read(user: User, referral: Referral | None = None) -> None:

@@ -16,18 +16,22 @@ from contextlib import contextmanager
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 
 from directory.accounts.models import User
 from directory.accounts.permissions import Permission, can, may_open_referral, referral_side
+from directory.audit.models import AuditAction
+from directory.audit.operations import record
 from directory.db import db_session, lost_race, utcnow
-from directory.orgs.models import Organization, Service, ServiceCategory
-from directory.referrals import crypto, states
-from directory.referrals.disclosure import end_consents
+from directory.orgs.models import MembershipStatus, Organization, ServiceCategory
+from directory.orgs.operations import offers_service, referable_services
+from directory.referrals import crypto, eligibility, states
+from directory.referrals.disclosure import end_consents, user_side_organization
 from directory.referrals.errors import (
     InvalidReferral,
+    MismatchWarning,
     ReferralConflict,
     ReferralForbidden,
     ReferralNotFound,
@@ -84,9 +88,58 @@ def sending_organizations(user: User) -> list[Organization]:
 
 
 def services_of(organization: Organization) -> list[ServiceCategory]:
-    return list(db_session.scalars(
-        select(ServiceCategory).join(Service, Service.category_id == ServiceCategory.id)
-        .where(Service.organization_id == organization.id).order_by(ServiceCategory.name)))
+    """What ``organization`` may be referred for: what search finds it for (sub-services
+    count), by name."""
+    return referable_services(organization)
+
+
+def referable_partners(user: User, text: str = "", limit: int = 200) -> list[Organization]:
+    """Active organizations taking referrals, by name (those whose name contains ``text``),
+    less the user's own: the choices of the partner picker."""
+    own = [m.organization_id for m in user.memberships]
+    query = select(Organization).where(Organization.status == MembershipStatus.ACTIVE,
+                                       Organization.accepting_referrals.is_(True),
+                                       Organization.id.not_in(own))
+    if text:
+        query = query.where(func.lower(Organization.name).contains(text.lower(),
+                                                                   autoescape=True))
+    return list(db_session.scalars(query.order_by(Organization.name).limit(limit)))
+
+
+def partner_names(slugs: Collection[str]) -> list[str]:
+    """The names the picker shows for the partners ``slugs`` (a search's ticked results), in
+    order; an address the directory does not know stays as it is."""
+    names = dict(db_session.execute(select(Organization.slug, Organization.name).where(
+        Organization.slug.in_(list(slugs)), Organization.status == MembershipStatus.ACTIVE))
+        .tuples().all())
+    return [names.get(slug, slug) for slug in slugs]
+
+
+def partner_slug(entry: str) -> str:
+    """The directory address of the partner ``entry`` names: its address itself, or its
+    exact name as the picker offers it (the first by address when two share a name)."""
+    entry = entry.strip()[:200]
+    slug = db_session.scalar(select(Organization.slug).where(
+        or_(Organization.slug == entry, (func.lower(Organization.name) == entry.lower())
+            & (Organization.status == MembershipStatus.ACTIVE)))
+        .order_by((Organization.slug == entry).desc(), Organization.slug).limit(1))
+    return slug or entry
+
+
+def service_mismatch(receiver: Organization, code: str) -> str | None:
+    """Why ``receiver`` cannot be referred for the service ``code``, or None when it can."""
+    if offers_service(receiver, code):
+        return None
+    category = db_session.scalar(select(ServiceCategory).where(ServiceCategory.code == code))
+    if category is None:
+        return "Choose a service from the list."
+    return f"{receiver.name} does not offer {category.name}."
+
+
+def mismatches(receivers: Collection[Organization], age_range: str) -> dict[str, str]:
+    """By slug, the partners whose listing the client's age range is outside (a warning)."""
+    found = {receiver.slug: eligibility.mismatch(receiver, age_range) for receiver in receivers}
+    return {slug: message for slug, message in found.items() if message}
 
 
 def services_in_use(organization: Organization, codes: Collection[str]) -> dict[str, int]:
@@ -169,10 +222,9 @@ def _send_new(user: User, sender: Organization, slug: str, data: dict[str, Any],
     if receiver.id == sender.id or not can(user, Permission.RECEIVE_REFERRALS, receiver):
         message = f"{receiver.name} does not take referrals now."
         raise InvalidReferral(message, {"to": message})
-    if data["service"] not in {category.code for category in services_of(receiver)}:
-        message = ("Choose a service the partner offers." if placement is None
-                   else f"{receiver.name} does not offer this service.")
-        raise InvalidReferral(message, {"service": message})
+    unfit = service_mismatch(receiver, data["service"])
+    if unfit is not None:
+        raise InvalidReferral(unfit, {"service": unfit})
     identifying = {item: data[item] for item in IDENTIFYING_ITEMS if data.get(item)}
     referral = Referral(sender_org_id=sender.id, receiver_org_id=receiver.id,
                         created_by_id=user.id, service=data["service"],
@@ -183,11 +235,22 @@ def _send_new(user: User, sender: Organization, slug: str, data: dict[str, Any],
                         identifying_data=crypto.encrypt_json(identifying) if identifying
                         else None, placement=placement)
     _check_consent(referral, data["consent"], identifying, sender)
+    # Last, so the warning comes once everything else is right.
+    warning = eligibility.mismatch(receiver, data["age_range"])
+    if warning is not None and not data.get("acknowledge_mismatch"):
+        raise MismatchWarning(warning, {"acknowledge_mismatch": warning})
     referral.sender, referral.receiver = sender, receiver
     db_session.add(referral)
     _event(referral, "created", user, None, ReferralStatus.DRAFT)
     _add_consent(user, referral, data["consent"])
+    if warning is not None:
+        # The timeline keeps that the sender was warned and went ahead.
+        _event(referral, "mismatch_acknowledged", user, None, None, warning)
     db_session.flush()
+    if warning is not None:
+        record(AuditAction.REFERRAL_MISMATCH_ACKNOWLEDGED, actor=user, organization=sender,
+               details={"referral": referral.public_id, "receiver": receiver.slug,
+                        "age_range": referral.age_range})
     _send(user, referral)
     return referral
 
@@ -208,15 +271,21 @@ def create_placement_request(user: User, data: dict[str, Any]) -> PlacementReque
     placement = PlacementRequest(sender_org_id=sender.id, created_by_id=user.id)
     db_session.add(placement)
     errors: dict[str, str] = {}
+    warnings: list[str] = []
     for slug in dict.fromkeys(data["to"]):
         try:
             _send_new(user, sender, slug, data, placement)
+        except MismatchWarning as exc:
+            warnings.append(exc.message)
         except InvalidReferral as exc:
             # A partner that cannot take the request is named in the message on the list.
             errors.setdefault("to", exc.message)
             errors.update({k: v for k, v in exc.fields.items() if k not in ("to", "service")})
     if errors:
         raise InvalidReferral("Some partners cannot take this request.", errors)
+    if warnings:
+        message = " ".join(warnings)
+        raise MismatchWarning(message, {"acknowledge_mismatch": message})
     return placement
 
 
@@ -267,6 +336,8 @@ def share_identifying(user: User, referral: Referral, data: dict[str, Any]) -> N
     db_session.add(ReferralEvent(referral_id=referral.id, kind="identifying_shared",
                                  actor_id=user.id, actor_name=user.name))
     db_session.flush()
+    record(AuditAction.REFERRAL_IDENTIFYING_SHARED, actor=user, organization=referral.sender,
+           details={"referral": referral.public_id, "items": sorted(identifying)})
     db_session.refresh(referral, ["identifying_data", "version", "events", "consents"])
 
 
@@ -278,6 +349,8 @@ def _send(user: User, referral: Referral) -> None:
         referral.response_due_at = _response_due(referral.urgency, now)
         _event(referral, "transition", user, ReferralStatus.DRAFT, ReferralStatus.SENT)
     _flush_or_conflict()
+    record(AuditAction.REFERRAL_SENT, actor=user, organization=referral.sender,
+           details={"referral": referral.public_id, "receiver": referral.receiver.slug})
     notify(referral, referral.receiver, "new_referral")
 
 
@@ -377,6 +450,9 @@ def transition(user: User | None, referral: Referral, data: dict[str, Any]) -> R
             referral.outcome = CloseOutcome(data["outcome"])
         _event(referral, "transition", user, source, target, data.get("note") or "")
     _flush_or_conflict()
+    record(f"referral_{target.value}", actor=user,
+           organization=user_side_organization(user, referral) if user else None,
+           details={"referral": referral.public_id, "from": source.value})
     if target == ReferralStatus.WITHDRAWN:
         # The receiver no longer needs the details (a placement's other partners included).
         end_consents(referral, None, now, new_version=False)

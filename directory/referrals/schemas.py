@@ -119,6 +119,9 @@ class ReferralSchema(_Stripped):
     address = _text(300)
     consent = fields.Nested(ConsentSchema, required=True,
                             error_messages={"required": "A referral needs a consent record."})
+    acknowledge_mismatch = fields.Boolean(load_default=False, metadata={
+        "description": "Send even though the client's age range is outside what the partner "
+                       "lists (otherwise a 409 with the error code `mismatch`)."})
 
 
 class TransitionSchema(_Stripped):

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy import select
@@ -20,9 +29,15 @@ from directory.inputs import query_int
 from directory.orgs.models import LANGUAGES, Organization, ServiceCategory
 from directory.referrals import boxes, disclosure, notifications, states
 from directory.referrals import operations as ops
-from directory.referrals.errors import InvalidReferral, ReferralError, ReferralNotFound
+from directory.referrals.errors import (
+    InvalidReferral,
+    MismatchWarning,
+    ReferralError,
+    ReferralNotFound,
+)
 from directory.referrals.models import (
     AGE_RANGES,
+    DEFAULT_URGENCY,
     IDENTIFYING_ITEMS,
     CloseOutcome,
     ConsentMethod,
@@ -44,12 +59,13 @@ from directory.referrals.schemas import (
 bp = Blueprint("referrals", __name__, url_prefix="/referrals")
 Page = str | tuple[str, int] | Response
 MAX_AGE_DAYS = 36_500  # the "created within N days" filter
+PLACEMENT_PICKS = 10  # partner fields on the placement form (PlacementSchema's maximum)
 CHOICES = {"languages": [(name, name) for name in LANGUAGES.values()],
            "urgencies": list(Urgency), "age_ranges": AGE_RANGES, "methods": list(ConsentMethod),
            "minor_bases": list(MinorBasis), "identifying_items": IDENTIFYING_ITEMS,
            "decline_choices": [(reason.value, reason.label) for reason in DeclineReason],
            "outcome_choices": [(outcome.value, outcome.label) for outcome in CloseOutcome],
-           "statuses": list(ReferralStatus)}
+           "statuses": list(ReferralStatus), "default_urgency": DEFAULT_URGENCY.value}
 
 
 @bp.app_context_processor
@@ -139,6 +155,7 @@ def new() -> Page:
         abort(403)
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
+    warning = None
     status = 200
     if request.method == "POST":
         values = _form()
@@ -149,6 +166,10 @@ def new() -> Page:
             referral = ops.create_referral(current_user, ReferralSchema().load(data))
         except ValidationError as exc:
             errors = flat_errors(exc.messages)
+        except MismatchWarning as exc:
+            warning = exc.message
+            errors = {"form": exc.message}
+            status = exc.status
         except ReferralError as exc:
             errors = _field_errors(exc) or {"form": exc.message}
             status = exc.status
@@ -159,10 +180,17 @@ def new() -> Page:
         db_session.rollback()
     elif not can(current_user, Permission.RECEIVE_REFERRALS, receiver):
         errors = {"form": f"{receiver.name} does not take referrals now."}
+    elif request.args.get("service"):
+        # Said before the form is filled: the service the search was for, if it is one.
+        values["service"] = request.args["service"][:100]
+        unfit = ops.service_mismatch(receiver, values["service"])
+        if unfit is not None:
+            errors = {"service": unfit,
+                      "form": f"{unfit} Choose a service it offers, or find another partner."}
     return render_template("referrals/new.html", receiver=receiver, senders=senders,
                            services=ops.services_of(receiver), values=values,
                            consent_items=request.form.getlist("consent_items"),
-                           errors=errors, **CHOICES), status
+                           errors=errors, warning=warning, **CHOICES), status
 
 
 @bp.route("/placements/new", methods=["GET", "POST"])
@@ -172,20 +200,30 @@ def new_placement() -> Page:
     senders = ops.sending_organizations(current_user)
     if not senders:
         abort(403)
-    values: dict[str, Any] = {"partners": "\n".join(request.args.getlist("to"))[:2000]}
+    slugs = [slug[:80] for slug in request.args.getlist("to")[:PLACEMENT_PICKS]]
+    values: dict[str, Any] = {"service": request.args.get("service", "")[:100]}
+    picked = ops.partner_names(slugs)
     errors: dict[str, str] = {}
+    warning = None
     status = 200
+    if request.method == "GET" and values["service"]:
+        errors = _placement_mismatches(slugs, values["service"])
     if request.method == "POST":
         values = _form()
+        picked = [entry.strip() for entry in request.form.getlist("partner") if entry.strip()]
         data: dict[str, Any] = {name: value for name, value in values.items()
-                                if not name.startswith("consent_") and name != "partners"}
-        data["to"] = [line.strip() for line in values.get("partners", "").splitlines()
-                      if line.strip()]
+                                if not name.startswith("consent_")
+                                and name not in ("partners", "partner")}
+        data["to"] = _partner_slugs()
         data["consent"] = _consent_form()
         try:
             placement = ops.create_placement_request(current_user, PlacementSchema().load(data))
         except ValidationError as exc:
             errors = flat_errors(exc.messages)
+        except MismatchWarning as exc:
+            warning = exc.message
+            errors = {"form": exc.message}
+            status = exc.status
         except ReferralError as exc:
             errors = _field_errors(exc) or {"form": exc.message}
             status = exc.status
@@ -199,7 +237,40 @@ def new_placement() -> Page:
         db_session.rollback()
     services = db_session.scalars(select(ServiceCategory).order_by(ServiceCategory.name)).all()
     return render_template("referrals/placement.html", senders=senders, services=services,
-                           values=values, errors=errors, **CHOICES), status
+                           values=values, errors=errors, warning=warning, picked=picked,
+                           picks=PLACEMENT_PICKS,
+                           partner_choices=ops.referable_partners(current_user), **CHOICES), status
+
+
+def _partner_slugs() -> list[str]:
+    """The partners picked (one per ``partner`` field, or one per line of ``partners``), by
+    directory address."""
+    entries = [*request.form.getlist("partner"),
+               *request.form.get("partners", "").splitlines()]
+    return [ops.partner_slug(entry) for entry in entries if entry.strip()][:50]
+
+
+@bp.route("/partners.json")
+def partners_json() -> Response:
+    """The partner picker's choices as one types: active organizations taking referrals."""
+    require(current_user, Permission.USE_REFERRALS)
+    text = request.args.get("q", "").strip()[:100]
+    found = ops.referable_partners(current_user, text, limit=20)
+    return jsonify({"partners": [{"slug": partner.slug, "name": partner.name}
+                                 for partner in found]})
+
+
+def _placement_mismatches(slugs: list[str], service: str) -> dict[str, str]:
+    """The partners listed that cannot be referred for ``service``, said before the form is
+    filled."""
+    partners = db_session.scalars(select(Organization).where(Organization.slug.in_(slugs))).all()
+    unfit = [message for partner in partners
+             if can(current_user, Permission.VIEW_ORGANIZATION, partner)
+             and (message := ops.service_mismatch(partner, service)) is not None]
+    if not unfit:
+        return {}
+    return {"partners": " ".join(unfit), "form": " ".join(unfit) + " Remove them or choose "
+            "another service."}
 
 
 # --- one referral ---------------------------------------------------------------------------

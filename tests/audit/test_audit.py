@@ -82,7 +82,7 @@ def test_coordinators_filter_the_log(client: FlaskClient, coordinator: User, fac
 
     page = client.get("/admin/audit").get_data(as_text=True)
     assert "<td>Listing verified</td>" in page and "<td>Role changed</td>" in page
-    assert "from: referrer" in page
+    assert "Role before: Referrer; Role after: Organization admin" in page
     by_action = client.get("/admin/audit?action=role_changed").get_data(as_text=True)
     assert "<td>Role changed</td>" in by_action and "<td>Listing verified</td>" not in by_action
     by_actor = client.get("/admin/audit?actor=HA@TEST").get_data(as_text=True)

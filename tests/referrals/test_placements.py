@@ -70,7 +70,7 @@ def test_a_partner_without_the_service_refuses_the_whole_request(
     with pytest.raises(InvalidReferral) as refused:
         ops.create_placement_request(partners.referrer, PlacementSchema().load(
             _data(partners.receiver.slug, other.slug)))
-    assert "does not offer this service" in refused.value.fields["to"]
+    assert "does not offer Case management" in refused.value.fields["to"]
     db.rollback()
     assert db.scalar(select(func.count()).select_from(Referral)) == before
 

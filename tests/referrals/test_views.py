@@ -87,7 +87,7 @@ def test_the_hand_off_from_referral_to_outcome(client: FlaskClient, auth: AuthAc
     ({"age_range": "12-17"}, "guardian"),
     ({"phone": "555-0100"}, "Identifying details are shared only when the consent names them"),
     ({"consent_expires_on": "2020-01-01"}, "The consent must end after today."),
-    ({"service": "legal.immigration"}, "Choose a service the partner offers."),
+    ({"service": "legal.immigration"}, "does not offer"),
     ({"needs": "x" * 2001}, "Use at most 2000 characters."),
 ])
 def test_bad_input_is_refused_with_a_message_and_stores_nothing(

@@ -43,7 +43,12 @@ def test_a_referral_from_search_to_outcome(page: Page, live_server: str) -> None
     expect(page.locator("#consent_minor_basis-error")).to_contain_text("guardian")
     page.select_option("#consent_minor_basis", "guardian")
     page.get_by_role("button", name="Send referral").click()
+    # The safe home serves adults: the sender is warned and goes ahead knowingly.
+    expect(page.locator("#mismatch-warning")).to_contain_text("outside what it serves")
+    page.check("#acknowledge_mismatch")
+    page.get_by_role("button", name="Send referral").click()
     expect(page.locator("#status")).to_have_text("Sent")
+    expect(page.locator("#timeline")).to_contain_text("sent it anyway")
     referral_url = page.url
     assert re.search(r"/referrals/[A-Za-z0-9_-]{16}$", referral_url)
     sign_out(page)
