@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, render_template
 from flask_login import current_user
 
 from directory.accounts.permissions import Permission, can
 from directory.admin.operations import network_overview
+from directory.orgs.freshness import stale_listings
 from directory.orgs.operations import network_summary
 from directory.referrals import boxes, notifications
 
@@ -26,4 +27,6 @@ def home() -> str:
         administered=[m.organization for m in current_user.memberships
                       if can(current_user, Permission.EDIT_LISTING, m.organization)],
         overview=network_overview() if coordinates else None,
-        overdue=boxes.network_overdue() if coordinates else None)
+        overdue=boxes.network_overdue() if coordinates else None,
+        stale=(len(stale_listings(current_app.config["LISTING_REVIEW_DAYS"])) if coordinates
+               else None))

@@ -81,22 +81,22 @@ def test_coordinators_filter_the_log(client: FlaskClient, coordinator: User, fac
     db.flush()
 
     page = client.get("/admin/audit").get_data(as_text=True)
-    assert "<td>Listing verified</td>" in page and "<td>Role changed</td>" in page
+    assert ">Listing verified</td>" in page and ">Role changed</td>" in page
     assert "Role before: Referrer; Role after: Organization admin" in page
     by_action = client.get("/admin/audit?action=role_changed").get_data(as_text=True)
-    assert "<td>Role changed</td>" in by_action and "<td>Listing verified</td>" not in by_action
+    assert ">Role changed</td>" in by_action and ">Listing verified</td>" not in by_action
     by_actor = client.get("/admin/audit?actor=HA@TEST").get_data(as_text=True)
-    assert "<td>Role changed</td>" in by_actor and "<td>Listing verified</td>" not in by_actor
+    assert ">Role changed</td>" in by_actor and ">Listing verified</td>" not in by_actor
     by_org = client.get("/admin/audit?organization=harbor").get_data(as_text=True)
-    assert "<td>Listing verified</td>" in by_org and "<td>User suspended</td>" not in by_org
+    assert ">Listing verified</td>" in by_org and ">User suspended</td>" not in by_org
     since = (utcnow() - dt.timedelta(days=1)).date().isoformat()
     recent = client.get(f"/admin/audit?since={since}").get_data(as_text=True)
-    assert "<td>User suspended</td>" not in recent and "<td>Listing verified</td>" in recent
+    assert ">User suspended</td>" not in recent and ">Listing verified</td>" in recent
     until = (utcnow() - dt.timedelta(days=30)).date().isoformat()
     older = client.get(f"/admin/audit?until={until}").get_data(as_text=True)
-    assert "<td>User suspended</td>" in older and "<td>Listing verified</td>" not in older
+    assert ">User suspended</td>" in older and ">Listing verified</td>" not in older
     by_address = client.get("/admin/audit?address=127.0.0").get_data(as_text=True)
-    assert "<td>Sign in</td>" in by_address
+    assert ">Sign in</td>" in by_address
 
 
 @pytest.mark.parametrize("query", ["since=yesterday", "action=delete_everything",

@@ -67,6 +67,7 @@ def test_sweep_expires_once_and_prints_one_json_document(env: dict[str, str],
     second = run(env, "sweep", "--json")
     assert json.loads(second.output) == {
         "expired": [], "due_soon": [], "identifying_purged": [], "purged": [],
+        "listing_reminders": {"stale": 0, "first": 0, "second": 0, "without_admin": 0},
         "deleted": {"sessions": 0, "account_tokens": 0, "invitations": 0, "api_tokens": 0,
                     "sent_mail": 0}}
     assert "Expired 0" in run(env, "sweep").output

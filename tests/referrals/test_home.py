@@ -82,6 +82,7 @@ def test_coordinators_see_counts_never_client_details(
     page = client.get("/").text
     network = page[page.index('id="home-network"'):]
     assert "application" in network and 'id="home-stale-listings"' in network
+    assert "0 listings not confirmed for 180 days" in network  # every listing here is new
     assert "Emergency 1" in network and "Routine 0" in network
     assert late.public_id not in page and "Hidden Alias" not in page
     assert 'id="home-inbox"' not in page  # a coordinator without an organization refers not

@@ -115,6 +115,6 @@ PAGES: list[Visit] = [
     Visit("coordinator", "/admin/users", "filled"),
     Visit("coordinator", "/admin/users/{user}", "filled"),
     Visit("coordinator", "/admin/audit", "filled"),
-    Visit("coordinator", "/referrals/report", "filled"),
+    Visit("coordinator", "/reports/", "filled"),
     Visit("coordinator", "/search?near=77002", "filled"),
 ]

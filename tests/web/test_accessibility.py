@@ -94,6 +94,17 @@ def open_page(browser: Browser, signed_in: dict[str, Any], base: str, fixtures: 
     return page
 
 
+# The page's width, and the innermost elements that reach past the window (to say which).
+WIDTHS = """() => ({page: document.documentElement.scrollWidth, window: window.innerWidth,
+  wider: [...document.querySelectorAll('body *')]
+    .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1
+                 && ![...e.children].some(c => c.getBoundingClientRect().right
+                                              > window.innerWidth + 1))
+    .slice(0, 5).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+                          + (e.className && typeof e.className === 'string'
+                             ? '.' + e.className.split(' ').join('.') : ''))})"""
+
+
 def axe_violations(page: Page) -> list[dict[str, Any]]:
     # Evaluated through the DevTools protocol: the page's Content-Security-Policy stays on.
     page.evaluate(AXE.read_text(encoding="utf-8"))
@@ -126,8 +137,7 @@ def test_page_has_no_accessibility_violation_and_fits_a_phone(
                     assert page.evaluate("document.activeElement.id") == "error-summary"
             found[label] = axe_violations(page)
             if viewport is PHONE:
-                widths = page.evaluate("() => ({page: document.documentElement.scrollWidth,"
-                                       " window: window.innerWidth})")
+                widths = page.evaluate(WIDTHS)
         finally:
             page.context.close()
     record_property("axe_violations", json.dumps(
