@@ -106,6 +106,10 @@ PAGES: list[Visit] = [
     Visit("admin", f"/organizations/{SAFE_HOME}/members", "filled"),
     Visit("admin", f"/organizations/{SAFE_HOME}/members", "errors",
           submit="Send the invitation"),
+    Visit("admin", f"/organizations/{SAFE_HOME}/edit", "form"),
+    Visit("admin", f"/organizations/{SAFE_HOME}/locations/new", "form"),
+    Visit("admin", f"/organizations/{SAFE_HOME}/history", "filled"),
+    Visit("admin", f"/reports/organizations/{SAFE_HOME}", "filled"),
     # A coordinator: the network's administration and reports.
     Visit("coordinator", "/", "filled"),
     Visit("coordinator", "/admin/", "filled"),
@@ -116,5 +120,7 @@ PAGES: list[Visit] = [
     Visit("coordinator", "/admin/users/{user}", "filled"),
     Visit("coordinator", "/admin/audit", "filled"),
     Visit("coordinator", "/reports/", "filled"),
+    Visit("coordinator", "/listings/stale", "filled"),
+    Visit("coordinator", "/admin/import-csv", "form"),
     Visit("coordinator", "/search?near=77002", "filled"),
 ]
