@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import copy
 import csv
-import gzip
 import hashlib
 import io
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from frictionless import Package, validate
@@ -22,6 +20,7 @@ from directory.hsds.operations import export_json
 from directory.hsds.taxonomy import mapping
 from directory.orgs.models import MembershipStatus
 from tests.factories import Factory
+from tests.hsds import standard
 from tests.hsds.conftest import export_to, package_files, read_csv
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -35,30 +34,17 @@ OFFICE = {"name": "Office", "address": "500 Open Street", "city": "Houston", "st
                     {"days": ["sat"], "opens": "10:00", "closes": "14:00"}]}
 
 
-def _strict(schema: Any) -> Any:
-    """Reject unknown fields: every object schema with properties allows only those."""
-    if isinstance(schema, dict):
-        if "properties" in schema:
-            schema["additionalProperties"] = False
-        for value in schema.values():
-            _strict(value)
-    elif isinstance(schema, list):
-        for value in schema:
-            _strict(value)
-    return schema
-
-
 def json_form_validator(hsds_spec: Path) -> Draft202012Validator:
     """The JSON form's schema: the HSDS API page envelope around full organizations (the
     compiled organization schema), strict about unknown fields and formats."""
-    organization = json.loads(gzip.decompress(
-        (hsds_spec / "schema" / "compiled" / "organization.json.gz").read_bytes()))
+    organization = standard.shipped_schema("compiled/organization.json")
     page = json.loads((hsds_spec / "openapi" / "openapi.json").read_text())[
         "components"]["schemas"]["Page"]
-    schema = _strict({"type": "object",
-                      "properties": {**page["properties"],
-                                     "contents": {"type": "array", "items": organization}},
-                      "required": [*page["properties"], "contents"]})
+    schema = standard.strict({
+        "type": "object",
+        "properties": {**page["properties"],
+                       "contents": {"type": "array", "items": organization}},
+        "required": [*page["properties"], "contents"]})
     return Draft202012Validator(schema, format_checker=FormatChecker())
 
 
