@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import render_template
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from directory.accounts.models import MemberRole, Membership, User
 from directory.audit.models import AuditAction
@@ -57,16 +57,27 @@ class StaleListing:
         return ((now or utcnow()) - self.since).days
 
 
+# When a listing was last confirmed, or created when never confirmed.
+_since_confirmed = func.coalesce(ListingReview.confirmed_at, Organization.created_at)
+
+
+def _stale(query: Select[Any], review_days: int, now: dt.datetime | None) -> Select[Any]:
+    """``query`` limited to the active listings not confirmed within ``review_days``."""
+    return (query.outerjoin(ListingReview, ListingReview.organization_id == Organization.id)
+            .where(Organization.status == MembershipStatus.ACTIVE,
+                   _since_confirmed < (now or utcnow()) - dt.timedelta(days=review_days)))
+
+
+def count_stale_listings(review_days: int, now: dt.datetime | None = None) -> int:
+    return db_session.scalar(
+        _stale(select(func.count()).select_from(Organization), review_days, now)) or 0
+
+
 def stale_listings(review_days: int, now: dt.datetime | None = None) -> list[StaleListing]:
     """Active listings not confirmed within ``review_days``, the oldest first."""
-    now = now or utcnow()
-    since = func.coalesce(ListingReview.confirmed_at, Organization.created_at)
     rows = db_session.execute(
-        select(Organization, since)
-        .outerjoin(ListingReview, ListingReview.organization_id == Organization.id)
-        .where(Organization.status == MembershipStatus.ACTIVE,
-               since < now - dt.timedelta(days=review_days))
-        .order_by(since, Organization.name)).all()
+        _stale(select(Organization, _since_confirmed), review_days, now)
+        .order_by(_since_confirmed, Organization.name)).all()
     return [StaleListing(
         organization=organization, since=_aware(moment),
         confirmed=organization.confirmed_at is not None,

@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from directory.accounts.permissions import Permission, can
 from directory.admin.operations import network_overview
-from directory.orgs.freshness import stale_listings
+from directory.orgs.freshness import count_stale_listings
 from directory.orgs.operations import network_summary
 from directory.referrals import boxes, notifications
 
@@ -28,5 +28,5 @@ def home() -> str:
                       if can(current_user, Permission.EDIT_LISTING, m.organization)],
         overview=network_overview() if coordinates else None,
         overdue=boxes.network_overdue() if coordinates else None,
-        stale=(len(stale_listings(current_app.config["LISTING_REVIEW_DAYS"])) if coordinates
+        stale=(count_stale_listings(current_app.config["LISTING_REVIEW_DAYS"]) if coordinates
                else None))
