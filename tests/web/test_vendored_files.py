@@ -1,5 +1,6 @@
-"""Vendored front-end files and test tooling are exactly the recorded releases: each folder's
-SHA256SUMS names every file in it (but its README and itself) with its SHA-256."""
+"""Vendored front-end files, test tooling and the shipped HSDS standard are exactly the recorded
+releases: each folder's SHA256SUMS names every file in it (but its README and itself) with its
+SHA-256."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-FOLDERS = [ROOT / "static" / "vendor", ROOT / "tests" / "web" / "vendor"]
+FOLDERS = [ROOT / "static" / "vendor", ROOT / "tests" / "web" / "vendor",
+           ROOT / "directory" / "hsds" / "standard"]
 
 
 def recorded(folder: Path) -> dict[str, str]:
