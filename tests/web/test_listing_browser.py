@@ -137,3 +137,34 @@ def test_an_admin_keeps_the_listing_current(page: Page, own_server: str) -> None
     as_json = page.request.get(f"{base}/api/v1/hsds/export?format=json")
     assert as_json.ok and not any(text in json.dumps(as_json.json()) for text in exact)
     assert re.search(r"Columbus", exported)
+
+
+def test_the_marker_moves_with_the_keyboard(page: Page, own_server: str) -> None:
+    """Without a pointer: Tab reaches the marker, the arrow keys move it and the coordinates
+    follow (Shift for larger steps); the map itself does not pan away under it."""
+    base = own_server
+    open_login(page, base)
+    sign_in(page, BRIDGEWAY_ADMIN)
+    page.wait_for_url(f"{base}/")
+    page.goto(f"{base}/organizations/{BRIDGEWAY}/locations/new")
+    page.fill("#postal_code", "43215")
+    page.get_by_role("button", name="Place from the address").click()
+    expect(page.locator("#latitude")).not_to_have_value("")
+    placed = float(page.input_value("#latitude")), float(page.input_value("#longitude"))
+
+    marker = page.get_by_role("button", name="The location's marker")
+    marker.focus()
+    expect(marker).to_be_focused()
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    after_right = float(page.input_value("#latitude")), float(page.input_value("#longitude"))
+    assert after_right[0] == pytest.approx(placed[0], abs=1e-5) and after_right[1] > placed[1]
+
+    page.keyboard.press("Shift+ArrowDown")
+    moved = float(page.input_value("#latitude")), float(page.input_value("#longitude"))
+    assert moved[0] < after_right[0] and moved[1] == pytest.approx(after_right[1], abs=1e-5)
+    # Shift moves ten times the plain step: 50 pixels of latitude are more than five plain
+    # steps of longitude even at this latitude (a plain step down would be under four).
+    plain_step = (after_right[1] - placed[1]) / 3
+    assert after_right[0] - moved[0] > 5 * plain_step
+    expect(marker).to_be_focused()
