@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 
 from directory import config as settings
-from directory import db, ops
+from directory import db, i18n, ops
 from directory.extensions import csrf, limiter, login_manager
 from directory.inputs import IntConverter, JSONProvider, JSONRequest
 
@@ -37,6 +37,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    i18n.init_app(app)
 
     from directory import audit, mail
     from directory.accounts import auth

@@ -25,6 +25,7 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, V
 from directory.accounts.models import MemberRole
 from directory.accounts.passwords import MAX_LENGTH, password_problem
 from directory.geo.states import STATES
+from directory.i18n import INTERFACE_LANGUAGES, time_zone_names
 from directory.orgs.models import KIND_LABELS, LANGUAGES, Population
 from directory.text import TextForm
 
@@ -77,6 +78,16 @@ class ChangePasswordForm(TextForm):
 
 class ChangeNameForm(TextForm):
     name = StringField("Your name", validators=[DataRequired(), Length(max=200)])
+
+
+class PreferencesForm(TextForm):
+    language = SelectField("Language", choices=[
+        SelectChoice("", "As my browser asks"),
+        *(SelectChoice(code, name) for code, (name, _locale) in INTERFACE_LANGUAGES.items())])
+    time_zone = SelectField("Time zone", choices=[
+        SelectChoice("", "My organization's time zone"),
+        *(SelectChoice(name, name.replace("_", " ")) for name in sorted(time_zone_names()))],
+        validate_choice=False)  # the operation refuses an unknown zone with a clear message
 
 
 class ChangeEmailForm(TextForm):

@@ -39,6 +39,9 @@ class User(Base):
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[created_at]
     email_verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Empty: the browser's Accept-Language, then the first organization's zone (directory.i18n).
+    language: Mapped[str | None] = mapped_column(String(8))
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     # TOTP: the secret is encrypted with DIRECTORY_DATA_KEY; it counts once confirmed with a
     # code (enabled_at). The last accepted time step refuses a replayed code.
     totp_secret: Mapped[str | None] = mapped_column(String(255))

@@ -34,6 +34,7 @@ from directory.accounts.sessions import end_all_sessions, hash_token, new_token
 from directory.audit.models import AuditAction
 from directory.audit.operations import record, record_refusal
 from directory.db import db_session, delete_where, utcnow
+from directory.i18n import known_language, valid_time_zone
 from directory.mail.operations import external_url, queue_mail
 from directory.text import MARKS
 
@@ -170,6 +171,22 @@ def change_name(user: User, name: str) -> bool:
     db_session.flush()
     record(AuditAction.NAME_CHANGED, actor=user, subject=user,
            details={"old_name": old_name, "new_name": new_name})
+    return True
+
+
+def change_preferences(user: User, language: str | None, time_zone: str | None) -> bool:
+    """Set the language and time zone the user reads in (empty: chosen for them, see
+    ``directory.i18n``); False when both are as they were."""
+    language = language or None
+    time_zone = time_zone or None
+    if language is not None and known_language(language) is None:
+        raise AccountError("Choose English or Spanish.", "language")
+    if time_zone is not None and valid_time_zone(time_zone) is None:
+        raise AccountError("Choose a time zone from the list.", "time_zone")
+    if (user.language, user.time_zone) == (language, time_zone):
+        return False
+    user.language, user.time_zone = language, time_zone
+    db_session.flush()
     return True
 
 

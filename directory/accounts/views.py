@@ -16,6 +16,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_limiter import RequestLimit
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -40,6 +41,7 @@ from directory.accounts.forms import (
     InviteForm,
     LoginForm,
     PasswordConfirmForm,
+    PreferencesForm,
     ReplyForm,
     ResetPasswordForm,
     RoleForm,
@@ -56,6 +58,7 @@ from directory.audit import operations as audit
 from directory.audit.models import AuditAction
 from directory.db import db_session
 from directory.extensions import limiter
+from directory.i18n import time_zone_of
 from directory.orgs.models import Organization
 from directory.orgs.operations import service_categories
 
@@ -245,11 +248,16 @@ def verify_email(token: str) -> Page:
 def _account_page(status: int = 200, password_form: ChangePasswordForm | None = None,
                   sessions_form: PasswordConfirmForm | None = None,
                   name_form: ChangeNameForm | None = None,
-                  email_form: ChangeEmailForm | None = None) -> tuple[str, int]:
+                  email_form: ChangeEmailForm | None = None,
+                  preferences_form: PreferencesForm | None = None) -> tuple[str, int]:
     user = current_user
     return render_template(
         "accounts/account.html",
         user=user,
+        preferences_form=preferences_form or PreferencesForm(
+            formdata=None, prefix="preferences",
+            data={"language": user.language or "", "time_zone": user.time_zone or ""}),
+        time_zone=time_zone_of(user),
         name_form=name_form or ChangeNameForm(formdata=None, prefix="name",
                                               data={"name": user.name}),
         email_form=email_form or ChangeEmailForm(formdata=None, prefix="email"),
@@ -298,6 +306,22 @@ def end_other_sessions() -> Page:
         _refuse(form, exc)
         return _account_page(400, sessions_form=form)
     flash(f"{ended} other session{'' if ended == 1 else 's'} ended.", "success")
+    return redirect(url_for("accounts.account"))
+
+
+@bp.route("/account/preferences", methods=["POST"])
+def change_preferences() -> Page:
+    require(current_user, Permission.MANAGE_OWN_ACCOUNT)
+    form = PreferencesForm(prefix="preferences")
+    if not form.validate_on_submit():
+        return _account_page(400, preferences_form=form)
+    try:
+        changed = ops.change_preferences(current_user, form.language.data, form.time_zone.data)
+    except ops.AccountError as exc:
+        _refuse(form, exc)
+        return _account_page(400, preferences_form=form)
+    flash(_("Your language and time zone are saved.") if changed
+          else _("Your language and time zone stay as they were."), "success")
     return redirect(url_for("accounts.account"))
 
 

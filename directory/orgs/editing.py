@@ -31,6 +31,7 @@ from directory.accounts.views import safe_next_url
 from directory.audit.models import AuditAction, AuditEvent
 from directory.db import db_session, utcnow
 from directory.geo.gazetteer import gazetteer
+from directory.i18n import moment_text
 from directory.orgs.forms import EMPTY_CONTACT_ROWS, ButtonForm, ListingForm, LocationForm
 from directory.orgs.freshness import confirm_listing, send_reminder, stale_listings
 from directory.orgs.listing import (
@@ -59,11 +60,8 @@ def days_ago(moment: dt.datetime | None) -> int | None:
 
 @bp.app_template_filter("local_time")
 def local_time(moment: dt.datetime | None, organization: Organization) -> str:
-    """A moment in the organization's own time zone, as "Dec 1, 14:05 EST"."""
-    if moment is None:
-        return ""
-    local = moment.astimezone(organization.time_zone)
-    return f"{local:%b} {local.day}, {local:%H:%M %Z}"
+    """A moment in the organization's own time zone, as "Dec 1, 2026, 2:05 PM EST"."""
+    return moment_text(moment, organization.time_zone)
 
 
 def _editable(slug: str) -> Organization:

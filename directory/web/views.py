@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from directory.accounts.permissions import Permission, can
+from directory.accounts.views import safe_next_url
 from directory.admin.operations import network_overview
+from directory.i18n import LANGUAGE_COOKIE, known_language
 from directory.orgs.freshness import count_stale_listings
 from directory.orgs.operations import network_summary
 from directory.referrals import boxes, notifications
 
 bp = Blueprint("web", __name__)
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
 
 
 @bp.route("/")
@@ -30,3 +34,18 @@ def home() -> str:
         overdue=boxes.network_overdue() if coordinates else None,
         stale=(count_stale_listings(current_app.config["LISTING_REVIEW_DAYS"]) if coordinates
                else None))
+
+
+@bp.route("/language", methods=["POST"])
+def choose_language() -> Response:
+    """The switcher on every page: a cookie for the browser, and the setting of a signed-in
+    user, so that their mail follows too."""
+    language = known_language(request.form.get("language"))
+    if language is None:
+        abort(400, description="Choose English or Spanish.")
+    if current_user.is_authenticated:
+        current_user.language = language
+    response = redirect(safe_next_url(request.form.get("next")) or url_for("web.home"))
+    response.set_cookie(LANGUAGE_COOKIE, language, max_age=LANGUAGE_COOKIE_AGE, httponly=True,
+                        samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"])
+    return response
