@@ -12,9 +12,11 @@ axe-core at 1280 px, no sideways scrolling at 360 px). **A new page gets a `Visi
 - `state`: what the page shows, for the test's name and the report: `filled` (with results
   or records), `empty` (a list or search with nothing in it), `form` (a blank form),
   `errors` (the page after a submit the server refused).
-- `submit`: for `errors`, the name of the button to press. The browser's own validation is
-  switched off first (`form.noValidate`) so the server's messages are the ones checked, and
-  the form is sent as it stands: blank, or with the values in `fill` (`{css selector: value}`).
+- `submit`: for `errors` (or a page reached by a form), the name of the button to press. The
+  browser's own validation is switched off first (`form.noValidate`) so the server's messages
+  are the ones checked, and the form is sent as it stands: blank, or with the values in
+  `fill` (`{css selector: value}`) and the files in `upload` (`{css selector: path from the
+  repository's root}`).
 
 A page that exists only when another branch's feature is merged still belongs here: a
 `Visit` whose path answers 404 fails the checks, so add it with the feature.
@@ -42,6 +44,7 @@ class Visit:
     state: str
     submit: str | None = None
     fill: dict[str, str] = field(default_factory=dict)
+    upload: dict[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -122,5 +125,8 @@ PAGES: list[Visit] = [
     Visit("coordinator", "/reports/", "filled"),
     Visit("coordinator", "/listings/stale", "filled"),
     Visit("coordinator", "/admin/import-csv", "form"),
+    Visit("coordinator", "/admin/import-csv", "filled", submit="Preview the import", upload={
+        "#spreadsheet": "tests/hsds/fixtures/spreadsheet/partners.csv",
+        "#mapping_file": "tests/hsds/fixtures/spreadsheet/mapping.toml"}),
     Visit("coordinator", "/search?near=77002", "filled"),
 ]

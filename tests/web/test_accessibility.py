@@ -32,6 +32,7 @@ from tests.web.pages import PAGES, ROLES, SAFE_HOME, Fixtures, Visit
 
 pytestmark = pytest.mark.browser
 
+ROOT = Path(__file__).resolve().parents[2]
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 360, "height": 740}
@@ -85,6 +86,8 @@ def open_page(browser: Browser, signed_in: dict[str, Any], base: str, fixtures: 
     if visit.submit:
         for selector, value in visit.fill.items():
             page.fill(selector, value)
+        for selector, path in visit.upload.items():
+            page.set_input_files(selector, ROOT / path)
         button = page.get_by_role("button", name=visit.submit, exact=True)
         button.evaluate("button => { button.form.noValidate = true; }")
         with page.expect_navigation():
