@@ -119,6 +119,7 @@ class Boundaries:
         shapely.prepare(geometries)
         self._county_keys = keys
         self._county_geometries = geometries
+        self._county_index = {fips: index for index, fips in enumerate(keys)}
         self._tree = STRtree(geometries)
         self._by_state_name = {(c.state, _normalize(c.name)): c for c in self.counties.values()}
         self.state_outlines = {
@@ -155,9 +156,12 @@ class Boundaries:
 
     def county_bounds(self, fips: str) -> tuple[float, float, float, float]:
         """(min_lat, max_lat, min_lon, max_lon) of a county."""
-        min_lon, min_lat, max_lon, max_lat = self._county_geometries[
-            self._county_keys.index(fips)].bounds
+        min_lon, min_lat, max_lon, max_lat = self.county_outline(fips).bounds
         return min_lat, max_lat, min_lon, max_lon
+
+    def county_outline(self, fips: str) -> MultiPolygon:
+        """A county's outline (longitude, latitude)."""
+        return self._county_geometries[self._county_index[fips]]
 
 
 def _normalize(name: str) -> str:
