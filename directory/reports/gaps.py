@@ -181,15 +181,12 @@ def _counties_by_state() -> dict[str, list[County]]:
     return {state: sorted(counties, key=lambda c: c.name) for state, counties in grouped.items()}
 
 
-@functools.cache
-def _zip_counties() -> dict[str, str]:
-    """ZIP code -> the FIPS code of the county its centroid lies in."""
-    found = {}
-    for code, area in gazetteer().zips.items():
-        county = boundaries().at(area.lat, area.lon).county
-        if county is not None:
-            found[code] = county.fips
-    return found
+@functools.lru_cache(maxsize=65536)
+def _zip_county(code: str) -> str | None:
+    """The FIPS code of the county a ZIP code's centroid lies in."""
+    area = gazetteer().zip_area(code)
+    county = boundaries().at(area.lat, area.lon).county if area else None
+    return county.fips if county else None
 
 
 def _outline(fips: str) -> MultiPolygon:
@@ -309,8 +306,7 @@ def covered_counties(service: str, population: Population | None,
     wanted = set(counties)
     states = {state for (state,) in values(areas(CoverageKind.STATE, CoverageArea.state))}
     named = {fips for (fips,) in values(areas(CoverageKind.COUNTY, CoverageArea.county_fips))}
-    zip_counties = _zip_counties()
-    named |= {zip_counties.get(code) for (code,) in values(
+    named |= {_zip_county(code) for (code,) in values(
         areas(CoverageKind.ZIP, CoverageArea.postal_code))} - {None}  # type: ignore[operator]
     covered = {fips for fips in wanted
                if fips in named or boundaries().counties[fips].state in states}
