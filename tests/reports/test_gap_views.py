@@ -6,7 +6,6 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Iterator
 
 import pytest
 from flask import Flask
@@ -28,12 +27,8 @@ def network(factory: Factory) -> GapNetwork:
 
 
 @pytest.fixture()
-def public_on(app: Flask) -> Iterator[None]:
-    app.config["PUBLIC_REPORT"] = True
-    try:
-        yield
-    finally:
-        app.config["PUBLIC_REPORT"] = False
+def public_on(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(app.config, "PUBLIC_REPORT", True)
 
 
 def _rows(text: str) -> list[list[str]]:
