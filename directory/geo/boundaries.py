@@ -144,6 +144,11 @@ class Boundaries:
         county = self.counties[self._county_keys[int(min(hits))]]
         return AreasAtPoint(state=county.state, county=county)
 
+    def states_at(self, lats: Any, lons: Any) -> set[str]:
+        """The states the points (arrays of latitudes and longitudes) fall in."""
+        _, hits = self._tree.query(shapely.points(lons, lats), predicate="intersects")
+        return {self.counties[self._county_keys[int(index)]].state for index in set(hits)}
+
     def counties_in(self, window: Polygon) -> list[tuple[County, MultiPolygon]]:
         """The counties that touch a window, with their outlines, in a stable order."""
         hits = sorted(int(index) for index in self._tree.query(window, predicate="intersects"))

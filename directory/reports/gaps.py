@@ -17,10 +17,12 @@ would find (active, accepting referrals, offering the service or one below it, s
 population). A radius around a confidential location is stored around its public point
 (``directory.geo.public``), so the report, like the search, never reflects the true point.
 
-Computed as sets, never by a per-county scan of organizations: three DISTINCT queries give the
-named states, counties and ZIP codes; the counties still open are then tested against the
-distinct drawn areas and circles that the spatial index finds around them, through an STRtree
-of county outlines.
+Computed as sets, never by a per-county scan of organizations: the members that count are
+found through the services index (and the organization index for their areas); one DISTINCT
+query gives the states, counties and ZIP codes their areas name; the counties still open are
+then tested, in one pass, against the members' drawn areas and circles whose bounding boxes
+reach them, through an STRtree of the open counties' outlines (vectorized point-in-county for
+the circles' centres, then an exact distance for the rest).
 """
 
 from __future__ import annotations
@@ -34,10 +36,9 @@ import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, shape
 from shapely.strtree import STRtree
-from sqlalchemy import Select, select, union
+from sqlalchemy import Select, bindparam, select
 
 from directory.db import db_session
-from directory.geo import spatial
 from directory.geo.boundaries import County, boundaries
 from directory.geo.distance import EARTH_RADIUS_MI
 from directory.geo.gazetteer import gazetteer
@@ -49,14 +50,16 @@ from directory.orgs.models import (
     MembershipStatus,
     Organization,
     Population,
+    Service,
     ServiceCategory,
 )
-from directory.orgs.search import SearchFilters, covering_rule
+from directory.orgs.search import CoveringRule, SearchFilters, covering_rule
 from directory.reports.tables import Column, ColumnKind, Row, Table
 
 # Boundary points of a county are kept this far apart (degrees, about 0.7 mi) for the distance
 # from a circle's centre; a distance within half of it of the radius is settled exactly.
 BOUNDARY_STEP_DEGREES = 0.01
+NAMED_KINDS = (CoverageKind.STATE, CoverageKind.COUNTY, CoverageKind.ZIP)
 
 
 class GapError(ValueError):
@@ -151,26 +154,32 @@ def network_states() -> list[str]:
     """States where an active member has a location, or a coverage area that names the state
     (or one of its counties or ZIP codes) or is centred in it (a radius not drawn around one
     of the member's locations, or a drawn area)."""
-    known = boundaries().state_bounds
-    located = (select(Location.state)
+    known = sorted(boundaries().state_bounds)
+    # One probe of the locations' state index per state: each stops at its first member.
+    located = (select(Location.id)
                .join(Organization, Organization.id == Location.organization_id)
-               .where(*_active()))
-    named = (select(CoverageArea.state)
-             .join(Organization, Organization.id == CoverageArea.organization_id)
-             .where(*_active(), CoverageArea.state.is_not(None)))
-    states = {state for state in db_session.scalars(union(located, named)) if state}
+               .where(*_active(), Location.state == bindparam("state")).limit(1))
+    states = {state for state in known
+              if db_session.execute(located, {"state": state}).first() is not None}
+    missing = [state for state in known if state not in states]
+    if missing:
+        named = (select(CoverageArea.state).distinct()
+                 .join(Organization, Organization.id == CoverageArea.organization_id)
+                 .where(*_active(), CoverageArea.state.in_(missing)))
+        states.update(db_session.scalars(named))
     loose = (select(CoverageArea.center_lat, CoverageArea.center_lon, CoverageArea.min_lat,
-                    CoverageArea.max_lat, CoverageArea.min_lon, CoverageArea.max_lon).distinct()
+                    CoverageArea.max_lat, CoverageArea.min_lon, CoverageArea.max_lon)
              .join(Organization, Organization.id == CoverageArea.organization_id)
              .where(*_active(), CoverageArea.location_id.is_(None),
                     CoverageArea.kind.in_((CoverageKind.RADIUS, CoverageKind.POLYGON))))
-    for lat, lon, min_lat, max_lat, min_lon, max_lon in db_session.execute(loose):
-        if lat is None or lon is None:
-            lat, lon = (min_lat + max_lat) / 2, (min_lon + max_lon) / 2
-        state = boundaries().at(lat, lon).state
-        if state:
-            states.add(state)
-    return sorted(state for state in states if state in known)
+    rows = np.array([tuple(row) for row in db_session.execute(loose)],
+                    dtype=float).reshape(-1, 6)
+    if len(rows):
+        centres = np.isnan(rows[:, 0])
+        rows[centres, 0] = (rows[centres, 2] + rows[centres, 3]) / 2
+        rows[centres, 1] = (rows[centres, 4] + rows[centres, 5]) / 2
+        states.update(boundaries().states_at(rows[:, 0], rows[:, 1]))
+    return sorted(state for state in states if state in boundaries().state_bounds)
 
 
 @functools.cache
@@ -287,6 +296,17 @@ def _bounds(counties: list[str]) -> tuple[float, float, float, float]:
             float(boxes[:, 2].max()))
 
 
+def _members(rule: CoveringRule) -> Select:  # type: ignore[type-arg]
+    """Ids of the organizations the rule counts. The service, when asked, is also given as an
+    IN on the services index (the same condition as the rule's EXISTS), so that the database
+    starts from the few organizations offering it rather than from every one."""
+    query = select(Organization.id).where(*rule.organization)
+    if "category_ids" in rule.params:
+        query = query.where(Organization.id.in_(select(Service.organization_id).where(
+            Service.category_id.in_(bindparam("category_ids", expanding=True)))))
+    return query
+
+
 def covered_counties(service: str, population: Population | None,
                      counties: list[str]) -> set[str]:
     """Which of ``counties`` (FIPS codes) a member covers for ``service`` (and ``population``),
@@ -294,40 +314,45 @@ def covered_counties(service: str, population: Population | None,
     rule = covering_rule(SearchFilters(service=service, population=population,
                                        accepting_referrals=True))
 
-    def areas(kind: CoverageKind, *columns: object) -> Select:  # type: ignore[type-arg]
-        query = (select(*columns).distinct()  # type: ignore[call-overload]
-                 .join(Organization, Organization.id == CoverageArea.organization_id)
-                 .where(CoverageArea.kind == kind, *rule.organization))
+    def areas(*columns: object) -> Select:  # type: ignore[type-arg]
+        query = select(*columns).distinct().where(  # type: ignore[call-overload]
+            CoverageArea.organization_id.in_(_members(rule)))
         return query if rule.area is None else query.where(rule.area)
 
-    def values(query: Select, params: dict[str, float] | None = None) -> list:  # type: ignore[type-arg]
-        return list(db_session.execute(query, {**rule.params, **(params or {})}).all())
+    def values(query: Select) -> list[tuple]:  # type: ignore[type-arg]
+        return [tuple(row) for row in db_session.execute(query, rule.params)]
 
-    wanted = set(counties)
-    states = {state for (state,) in values(areas(CoverageKind.STATE, CoverageArea.state))}
-    named = {fips for (fips,) in values(areas(CoverageKind.COUNTY, CoverageArea.county_fips))}
-    named |= {_zip_county(code) for (code,) in values(
-        areas(CoverageKind.ZIP, CoverageArea.postal_code))} - {None}  # type: ignore[operator]
-    covered = {fips for fips in wanted
+    states, named = set(), set()
+    for kind, state, fips, postal_code in values(areas(
+            CoverageArea.kind, CoverageArea.state, CoverageArea.county_fips,
+            CoverageArea.postal_code).where(CoverageArea.kind.in_(NAMED_KINDS))):
+        if kind == CoverageKind.STATE:
+            states.add(state)
+        elif kind == CoverageKind.COUNTY:
+            named.add(fips)
+        elif postal_code:
+            named.add(_zip_county(postal_code))
+    covered = {fips for fips in counties
                if fips in named or boundaries().counties[fips].state in states}
-    open_counties = sorted(wanted - covered)
+    open_counties = [fips for fips in counties if fips not in covered]
     if not open_counties:
         return covered
-    backend = spatial.backend(db_session)
-    box = spatial.box_params(_bounds(open_counties))
-    polygons = areas(CoverageKind.POLYGON, CoverageArea.geojson).where(
-        CoverageArea.id.in_(spatial.coverage_overlapping(backend, "polygon")))
-    covered |= _reached_by_polygons(open_counties, (text for (text,) in values(polygons, box)))
+    # Drawn areas and circles near the open counties, in one pass over the members' areas
+    # (found through the services and organization indexes, as above).
+    box = _bounds(open_counties)
+    nearby = areas(CoverageArea.kind, CoverageArea.center_lat, CoverageArea.center_lon,
+                   CoverageArea.radius_mi, CoverageArea.min_lat, CoverageArea.max_lat,
+                   CoverageArea.min_lon, CoverageArea.max_lon, CoverageArea.geojson).where(
+        CoverageArea.kind.in_((CoverageKind.RADIUS, CoverageKind.POLYGON)),
+        CoverageArea.max_lat >= box[0], CoverageArea.min_lat <= box[1],
+        CoverageArea.max_lon >= box[2], CoverageArea.min_lon <= box[3])
+    found = values(nearby)
+    covered |= _reached_by_polygons(open_counties, (row[-1] for row in found
+                                                    if row[0] == CoverageKind.POLYGON))
     open_counties = [fips for fips in open_counties if fips not in covered]
-    if not open_counties:
-        return covered
-    circles = areas(CoverageKind.RADIUS, CoverageArea.center_lat, CoverageArea.center_lon,
-                    CoverageArea.radius_mi, CoverageArea.min_lat, CoverageArea.max_lat,
-                    CoverageArea.min_lon, CoverageArea.max_lon).where(
-        CoverageArea.id.in_(spatial.coverage_overlapping(backend, "radius")))
-    rows = np.array(values(circles, spatial.box_params(_bounds(open_counties))),
-                    dtype=float).reshape(-1, 7)
-    return covered | _reached_by_circles(open_counties, rows)
+    circles = np.array([row[1:8] for row in found if row[0] == CoverageKind.RADIUS],
+                       dtype=float).reshape(-1, 7)
+    return covered | _reached_by_circles(open_counties, circles)
 
 
 def coverage_gaps(service: ServiceCategory, population: Population | None = None) -> GapReport:
