@@ -128,25 +128,3 @@ def coverage_candidates(backend_name: str, kind: str) -> Select[tuple[int]]:
                     "@> box(point(:plon, :plat), point(:plon, :plat))")
     condition = text(f"coverage_areas.kind = '{kind}' AND {contains}")
     return select(column("id")).select_from(table("coverage_areas")).where(condition)
-
-
-def coverage_overlapping(backend_name: str, kind: str) -> Select[tuple[int]]:
-    """Ids of the coverage areas of ``kind`` ("radius" or "polygon") whose bounding box
-    overlaps the box given as parameters (see ``box_params``)."""
-    if backend_name == "sqlite":
-        index = coverage_indexes[kind]
-        return select(index.c.id).where(
-            index.c.max_lat >= bindparam("min_lat"), index.c.min_lat <= bindparam("max_lat"),
-            index.c.max_lon >= bindparam("min_lon"), index.c.min_lon <= bindparam("max_lon"))
-    if kind not in coverage_indexes:
-        raise ValueError(f"no spatial index for {kind!r} coverage areas")
-    if backend_name == "postgis":
-        overlaps = ("ST_MakeEnvelope(coverage_areas.min_lon, coverage_areas.min_lat, "
-                    "coverage_areas.max_lon, coverage_areas.max_lat, 4326) "
-                    "&& ST_MakeEnvelope(:min_lon, :min_lat, :max_lon, :max_lat, 4326)")
-    else:
-        overlaps = ("box(point(coverage_areas.min_lon, coverage_areas.min_lat), "
-                    "point(coverage_areas.max_lon, coverage_areas.max_lat)) "
-                    "&& box(point(:min_lon, :min_lat), point(:max_lon, :max_lat))")
-    condition = text(f"coverage_areas.kind = '{kind}' AND {overlaps}")
-    return select(column("id")).select_from(table("coverage_areas")).where(condition)
