@@ -80,6 +80,7 @@ _ENV_SETTINGS: dict[str, tuple[str, Any]] = {
     "LOG_FORMAT": ("LOG_FORMAT", str),
     "LISTING_REVIEW_DAYS": ("LISTING_REVIEW_DAYS", int),
     "REPORT_MIN_COUNT": ("REPORT_MIN_COUNT", int),
+    "PUBLIC_REPORT": ("PUBLIC_REPORT", _env_bool),
 }
 
 
@@ -140,6 +141,8 @@ def defaults() -> dict[str, Any]:
         # Reports: counts from 1 to REPORT_MIN_COUNT - 1 are shown as "fewer than N" (public
         # health practice is 5 or 10).
         "REPORT_MIN_COUNT": 5,
+        # The public transparency page at /reports/public (aggregates only), for anyone.
+        "PUBLIC_REPORT": False,
     }
 
 

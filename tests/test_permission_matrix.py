@@ -202,6 +202,11 @@ EXPECTED: dict[str, dict[str, Row]] = {
     "reports.table_download": {"GET": coordinators(200)},
     "reports.organization": {"GET": Row(LOGIN, 403, 403, 200, 200, LOGIN, 403)},
     "reports.organization_table_download": {"GET": Row(LOGIN, 403, 403, 200, 200, LOGIN, 403)},
+    "reports.coverage_gaps": {"GET": coordinators(200)},  # the form, until a service is chosen
+    "reports.coverage_gaps_download": {"GET": coordinators(400)},  # no service chosen
+    # Off unless DIRECTORY_PUBLIC_REPORT (tests/reports/test_gap_views.py switches it on).
+    "reports.public": {"GET": everyone(404)},
+    "reports.public_download": {"GET": everyone(404)},
     "api.search_directory": {"GET": Row(401, 400, 400, 400, 400, 401, 403)},  # no ?near=
     "api.services": {"GET": Row(401, 200, 200, 200, 200, 401, 403)},
     "api.organization": {"GET": Row(401, 200, 200, 200, 200, 401, 403)},
@@ -255,6 +260,8 @@ ENDPOINT_ARGUMENTS: dict[str, dict[str, Callable[[World], Any]]] = {
     "accounts.verify_email": {"token": lambda w: w.verify_token},
     "accounts.invitation": {"token": lambda w: w.invitation_token},
     "accounts.confirm_email_change": {"token": lambda w: "no-such-link"},
+    "reports.coverage_gaps_download": {"name": lambda w: "gap_counties"},
+    "reports.public_download": {"name": lambda w: "quarters"},
 }
 
 

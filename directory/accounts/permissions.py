@@ -47,6 +47,7 @@ class Permission(enum.StrEnum):
     VIEW_REFERRAL_REPORT = "view_referral_report"  # the network's reports
     VIEW_ORGANIZATION_REPORT = "view_organization_report"  # one organization's own figures
     VIEW_REPORTS = "view_reports"  # either of the two: the reports' entry page
+    VIEW_PUBLIC_REPORT = "view_public_report"  # the transparency page, when switched on
 
 
 def _signed_in(user: Viewer | None) -> User | None:
@@ -183,6 +184,8 @@ def can(user: Viewer | None, permission: Permission, target: Any = None) -> bool
             return coordinator
         case Permission.VIEW_ORGANIZATION_REPORT:
             return coordinator or (target.is_active and is_admin_of(member, target))
+        case Permission.VIEW_PUBLIC_REPORT:
+            return bool(current_app.config["PUBLIC_REPORT"])
         case Permission.VIEW_REPORTS:
             return coordinator or (member is not None and any(
                 m.organization.is_active and m.role == MemberRole.ADMIN

@@ -119,6 +119,7 @@ class Boundaries:
         shapely.prepare(geometries)
         self._county_keys = keys
         self._county_geometries = geometries
+        self._county_index = {fips: index for index, fips in enumerate(keys)}
         self._tree = STRtree(geometries)
         self._by_state_name = {(c.state, _normalize(c.name)): c for c in self.counties.values()}
         self.state_outlines = {
@@ -143,6 +144,11 @@ class Boundaries:
         county = self.counties[self._county_keys[int(min(hits))]]
         return AreasAtPoint(state=county.state, county=county)
 
+    def states_at(self, lats: Any, lons: Any) -> set[str]:
+        """The states the points (arrays of latitudes and longitudes) fall in."""
+        _, hits = self._tree.query(shapely.points(lons, lats), predicate="intersects")
+        return {self.counties[self._county_keys[int(index)]].state for index in set(hits)}
+
     def counties_in(self, window: Polygon) -> list[tuple[County, MultiPolygon]]:
         """The counties that touch a window, with their outlines, in a stable order."""
         hits = sorted(int(index) for index in self._tree.query(window, predicate="intersects"))
@@ -155,9 +161,12 @@ class Boundaries:
 
     def county_bounds(self, fips: str) -> tuple[float, float, float, float]:
         """(min_lat, max_lat, min_lon, max_lon) of a county."""
-        min_lon, min_lat, max_lon, max_lat = self._county_geometries[
-            self._county_keys.index(fips)].bounds
+        min_lon, min_lat, max_lon, max_lat = self.county_outline(fips).bounds
         return min_lat, max_lat, min_lon, max_lon
+
+    def county_outline(self, fips: str) -> MultiPolygon:
+        """A county's outline (longitude, latitude)."""
+        return self._county_geometries[self._county_index[fips]]
 
 
 def _normalize(name: str) -> str:

@@ -310,6 +310,25 @@ def coverage_of(point: PointContext) -> Coverage:
                      **spatial.point_params(point.lat, point.lon)})
 
 
+@dataclass(frozen=True)
+class CoveringRule:
+    """The parts of the covering query that do not depend on the point: which organizations
+    count (active, and the filters) and which of their areas (a service-limited area only for
+    its services), with the parameters both take. For questions about a whole region at once,
+    such as the coverage-gaps report, which applies them to every area of a kind."""
+
+    organization: list[ColumnElement[bool]]
+    area: ColumnElement[bool] | None
+    params: dict[str, Any]
+
+
+def covering_rule(filters: SearchFilters) -> CoveringRule:
+    category_ids = _category_ids(filters.service)
+    shape = _filter_shape(filters, category_ids)
+    return CoveringRule(_organization_conditions(shape), _area_serves(shape),
+                        _filter_params(filters, category_ids))
+
+
 # --- statements ---------------------------------------------------------------------------------
 
 def _backend() -> str:

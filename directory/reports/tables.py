@@ -30,13 +30,14 @@ class Hidden(enum.Enum):
 
 
 HIDDEN = Hidden.HIDDEN
-Cell = int | float | Hidden | None
+Cell = int | float | str | Hidden | None
 
 
 class ColumnKind(enum.StrEnum):
     COUNT = "count"
     RATE = "rate"  # a share from 0 to 1
     HOURS = "hours"
+    TEXT = "text"  # a label, such as a county's state
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from flask import (
     Response,
     abort,
     current_app,
+    g,
+    make_response,
     redirect,
     render_template,
     request,
@@ -25,10 +27,11 @@ from sqlalchemy import select
 
 from directory.accounts.permissions import Permission, can, require
 from directory.db import db_session
-from directory.orgs.models import Organization
-from directory.reports import charts, dashboard
+from directory.orgs.models import Organization, Population, ServiceCategory
+from directory.reports import charts, dashboard, gaps, maps
 from directory.reports.csvfile import table_csv
 from directory.reports.operations import DateRange, Dimension
+from directory.reports.public import public_report
 from directory.reports.tables import HIDDEN, Viewer
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
@@ -36,6 +39,8 @@ DEFAULT_DAYS = 90
 bp.add_app_template_global(charts.column_chart, "column_chart")
 bp.add_app_template_global(charts.stacked_bars, "stacked_bars")
 bp.add_app_template_global(charts.flow_diagram, "flow_diagram")
+bp.add_app_template_global(maps.gap_map, "gap_map")
+bp.add_app_template_global(maps.legend_swatch, "legend_swatch")
 
 
 @bp.app_template_test("hidden_cell")
@@ -132,3 +137,86 @@ def organization_table_download(slug: str, name: str) -> Response:
     if table is None:
         abort(404)
     return _csv(table_csv(table, _min_count()), f"{organization.slug}-{name}")
+
+
+# --- coverage gaps and the public transparency page ----------------------------------------------
+
+GAP_TABLES = ("gaps_by_state", "gap_counties")
+
+
+def _gap_report(*, required: bool) -> gaps.GapReport | None:
+    """The gaps asked for by ``service`` and ``population``; None when nothing was asked."""
+    if not request.args.get("service") and not required:
+        return None
+    try:
+        category, population = gaps.parse_question(request.args.get("service"),
+                                                   request.args.get("population"))
+    except gaps.GapError as exc:
+        abort(400, description=str(exc))
+    return gaps.coverage_gaps(category, population)
+
+
+def _gap_choices() -> dict[str, Any]:
+    return {"services": db_session.scalars(select(ServiceCategory)
+                                           .order_by(ServiceCategory.code)).all(),
+            "populations": list(Population)}
+
+
+def _gap_download(report: gaps.GapReport, name: str, prefix: str) -> Response:
+    table = report.table(name)
+    if table is None:
+        abort(404)
+    return _csv(table_csv(table, _min_count()), f"{prefix}-{report.service.code}-{name}")
+
+
+@bp.route("/gaps")
+def coverage_gaps() -> str:
+    """Counties no active, accepting member covers for a service, for coordinators."""
+    require(current_user, Permission.VIEW_REFERRAL_REPORT)
+    return render_template("reports/gaps.html", report=_gap_report(required=False),
+                           **_gap_choices())
+
+
+@bp.route("/gaps/<name>.csv")
+def coverage_gaps_download(name: str) -> Response:
+    require(current_user, Permission.VIEW_REFERRAL_REPORT)
+    if name not in GAP_TABLES:
+        abort(404)
+    return _gap_download(_gap_report(required=True), name, "coverage-gaps")  # type: ignore[arg-type]
+
+
+def _require_public() -> None:
+    """The transparency page exists only where the deployment switched it on."""
+    if not can(current_user, Permission.VIEW_PUBLIC_REPORT):
+        abort(404)
+    # What a visitor gets holds no member's data and no form token: caches may keep it.
+    g.publicly_cacheable = not current_user.is_authenticated
+
+
+def _cacheable(response: Response) -> Response:
+    if g.get("publicly_cacheable"):
+        response.headers["Cache-Control"] = "public, max-age=900"
+    response.vary.add("Cookie")
+    return response
+
+
+@bp.route("/public")
+def public() -> Response:
+    _require_public()
+    report = public_report(_min_count())
+    return _cacheable(make_response(render_template(
+        "reports/public.html", report=report, gaps=_gap_report(required=False),
+        min_count=_min_count(), **_gap_choices())))
+
+
+@bp.route("/public/tables/<name>.csv")
+def public_download(name: str) -> Response:
+    _require_public()
+    if name in GAP_TABLES:
+        return _cacheable(_gap_download(_gap_report(required=True), name,  # type: ignore[arg-type]
+                                        "public-coverage"))
+    table = public_report(_min_count()).table(name)
+    if table is None:
+        abort(404)
+    response = _csv(table_csv(table, _min_count()), f"public-{name}")
+    return _cacheable(response)

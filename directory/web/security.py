@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, current_app, request
+from flask import Flask, abort, current_app, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
@@ -41,8 +41,10 @@ def _add_headers(response: Response) -> Response:
     if request.is_secure:
         response.headers.setdefault("Strict-Transport-Security",
                                     "max-age=31536000; includeSubDomains")
-    if request.endpoint != "static":
+    if request.endpoint != "static" and not (g.get("publicly_cacheable")
+                                             and "Set-Cookie" not in response.headers):
         # Pages carry members' data and form tokens: no browser or shared cache keeps them.
+        # Only a page that holds neither (the public report, to a visitor) may say otherwise.
         response.headers["Cache-Control"] = "no-store"
     return response
 

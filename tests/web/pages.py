@@ -72,6 +72,9 @@ PAGES: list[Visit] = [
     Visit("anonymous", "/password/forgot", "errors", submit="Send the link"),
     Visit("anonymous", "/password/reset/not-a-token", "empty"),
     Visit("anonymous", "/no-such-page", "empty"),
+    # The public transparency page (the walk switches DIRECTORY_PUBLIC_REPORT on).
+    Visit("anonymous", "/reports/public", "form"),
+    Visit("anonymous", "/reports/public?service=legal.immigration", "filled"),
     # A referrer: the directory, search, the referral flow, their account.
     Visit("referrer", "/", "filled"),
     Visit("referrer", "/search", "form"),
@@ -123,6 +126,9 @@ PAGES: list[Visit] = [
     Visit("coordinator", "/admin/users/{user}", "filled"),
     Visit("coordinator", "/admin/audit", "filled"),
     Visit("coordinator", "/reports/", "filled"),
+    Visit("coordinator", "/reports/gaps", "form"),
+    Visit("coordinator", "/reports/gaps?service=shelter", "filled"),
+    Visit("coordinator", "/reports/gaps?service=shelter.youth&population=adolescents", "filled"),
     Visit("coordinator", "/listings/stale", "filled"),
     Visit("coordinator", "/admin/import-csv", "form"),
     Visit("coordinator", "/admin/import-csv", "filled", submit="Preview the import", upload={

@@ -41,7 +41,8 @@ PHONE = {"width": 360, "height": 740}
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Fixtures]]:
     """The demo network with one sent referral, so that boxes and timelines have content."""
-    with serve_demo_network(tmp_path_factory.mktemp("a11y"), REQUIRE_2FA=False) as (url, app):
+    with serve_demo_network(tmp_path_factory.mktemp("a11y"), REQUIRE_2FA=False,
+                            PUBLIC_REPORT=True) as (url, app):
         with app.test_request_context():
             sender = find_user_by_email(ROLES["referrer"] or "")
             receiver = get_organization(SAFE_HOME)

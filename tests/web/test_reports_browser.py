@@ -32,6 +32,20 @@ def test_a_coordinator_changes_the_range_and_downloads_a_table(page: Page,
         page.locator("#table-kind_flows a.csv-link").click()
     assert download.value.suggested_filename == "network-kind_flows.csv"
     assert "Total sent" in Path(download.value.path()).read_text(encoding="utf-8")
+    # The coverage gaps of a service: the map, its legend, and the table that reads it.
+    page.get_by_role("link", name="Coverage gaps").click()
+    page.select_option("select[name=service]", "shelter.youth")
+    page.get_by_role("button", name="Show coverage").click()
+    page.wait_for_url("**/reports/gaps?service=shelter.youth*")
+    expect(page.locator("svg.gap-map")).to_be_visible()
+    expect(page.locator("svg.gap-map path[data-covered=false]").first).to_be_attached()
+    expect(page.get_by_text("Hatched: no member covers it")).to_be_visible()
+    gap_rows = page.locator("#table-gap_counties tbody tr")
+    hatched = page.locator("svg.gap-map path[data-covered=false]")
+    assert gap_rows.count() == hatched.count() > 0
+    with page.expect_download() as download:
+        page.locator("#table-gap_counties a.csv-link").click()
+    assert download.value.suggested_filename == "coverage-gaps-shelter.youth-gap_counties.csv"
 
 
 def test_an_organization_admin_sees_only_its_own_figures(page: Page, live_server: str) -> None:

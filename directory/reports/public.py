@@ -1,0 +1,119 @@
+"""The public transparency page's figures (``DIRECTORY_PUBLIC_REPORT``): the network's size by
+kind and state, and referral volume, answer times and the closed-loop rate by quarter.
+
+Everything is suppressed as for a coordinator's report (no viewer has an organization of its
+own here), and no organization is named: the quarterly figures are network totals, computed
+by the dashboard's own queries (``operations.counts`` and ``operations.timings``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+
+from directory.db import db_session, utcnow
+from directory.geo.states import STATES
+from directory.orgs.models import Location, MembershipStatus, Organization, OrganizationKind
+from directory.reports import operations as ops
+from directory.reports.operations import Counts, DateRange, Dimension, Scope, Timing
+from directory.reports.suppression import rate, shown, suppress
+from directory.reports.tables import HIDDEN, Cell, Column, ColumnKind, Row, Table
+
+QUARTERS = 8
+NO_STATE = "none"
+
+
+def _cell(value: int | None) -> Cell:
+    return HIDDEN if value is None else value
+
+
+def network_size(min_count: int) -> Table:
+    """Active members by kind and by the state of their first listed location."""
+    first = (select(Location.organization_id, func.min(Location.id).label("location_id"))
+             .group_by(Location.organization_id).subquery())
+    query = (select(Organization.kind, Location.state, func.count())
+             .select_from(Organization)
+             .outerjoin(first, first.c.organization_id == Organization.id)
+             .outerjoin(Location, Location.id == first.c.location_id)
+             .where(Organization.status == MembershipStatus.ACTIVE)
+             .group_by(Organization.kind, Location.state))
+    found: dict[tuple[str, str], int] = {}
+    for kind, state, count in db_session.execute(query):
+        key = (OrganizationKind(kind).value, state or NO_STATE)
+        found[key] = found.get(key, 0) + count
+    kinds = [kind for kind in OrganizationKind if any(k == kind.value for k, _ in found)]
+    states = sorted({state for _, state in found}, key=lambda s: (s == NO_STATE, s))
+    grid = suppress([[found.get((kind.value, state), 0) for kind in kinds] for state in states],
+                    min_count)
+    return Table(
+        "network_size", "Member organizations by kind and state", "State",
+        [*(Column(kind.value, kind.label, measure=f"active members: {kind.label}")
+           for kind in kinds), Column("total", "Total", measure="active members")],
+        [Row(state, STATES.get(state, state) if state != NO_STATE else "No location listed",
+             [*map(_cell, grid.cells[n]), _cell(grid.row_totals[n])])
+         for n, state in enumerate(states)],
+        Row("total", "All states", [*map(_cell, grid.column_totals), _cell(grid.total)])
+        if states else None,
+        note="Each member is counted once, in the state of its first listed location.")
+
+
+def quarters(today: dt.date, count: int = QUARTERS) -> list[tuple[str, DateRange]]:
+    """The last ``count`` calendar quarters, oldest first; the current one runs to ``today``."""
+    start = dt.date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+    found = []
+    for n in range(count):
+        end = today if n == 0 else _next_quarter(start) - dt.timedelta(days=1)
+        quarter = (start.month - 1) // 3 + 1
+        label = f"{start.year} Q{quarter}" + (" (to date)" if n == 0 else "")
+        found.append((label, DateRange(start, end)))
+        start = _previous_quarter(start)
+    return found[::-1]
+
+
+def _next_quarter(start: dt.date) -> dt.date:
+    return dt.date(start.year + 1, 1, 1) if start.month == 10 else dt.date(
+        start.year, start.month + 3, 1)
+
+
+def _previous_quarter(start: dt.date) -> dt.date:
+    return dt.date(start.year - 1, 10, 1) if start.month == 1 else dt.date(
+        start.year, start.month - 3, 1)
+
+
+QUARTER_COLUMNS = [
+    Column("sent", "Referrals sent", measure="referrals sent"),
+    Column("answer_median", "Time to an answer, median", ColumnKind.HOURS,
+           "time to an answer (median, hours)"),
+    Column("closed_loop", "Closed loop", ColumnKind.RATE,
+           "closed-loop rate (an outcome recorded)"),
+]
+
+
+def quarterly(min_count: int, today: dt.date | None = None) -> Table:
+    rows = []
+    for label, period in quarters(today or utcnow().date()):
+        scope = Scope(period)
+        counts = ops.counts(scope, Dimension.NETWORK).get(ops.ALL, Counts())
+        answers = ops.timings(scope, Dimension.NETWORK, Timing.ANSWER).get(ops.ALL)
+        median = answers.median if answers and answers.count >= min_count else None
+        rows.append(Row(period.start.isoformat(), label, [
+            _cell(shown(counts.sent, min_count)), median,
+            rate(counts.closed_loop, counts.sent, min_count)]))
+    return Table("quarters", "Referrals by quarter", "Quarter", QUARTER_COLUMNS, rows,
+                 note="Quarters of the calendar, by the day a referral was sent (UTC). Times "
+                      "are in hours from sending; a time or rate over fewer referrals than "
+                      "the threshold is not shown.")
+
+
+@dataclass
+class PublicReport:
+    tables: list[Table] = field(default_factory=list)
+
+    def table(self, slug: str) -> Table | None:
+        return next((table for table in self.tables if table.slug == slug), None)
+
+
+def public_report(min_count: int, today: dt.date | None = None) -> PublicReport:
+    return PublicReport([network_size(min_count), quarterly(min_count, today)])
