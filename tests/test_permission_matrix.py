@@ -96,6 +96,7 @@ def referral_sides(status: Status) -> Row:
 # endpoint -> method -> Row. Static files are not routes of ours and are left out.
 EXPECTED: dict[str, dict[str, Row]] = {
     "web.home": {"GET": everyone(200)},
+    "web.choose_language": {"POST": everyone(400)},  # no language chosen
     "ops.healthz": {"GET": everyone(200)},
     "ops.readyz": {"GET": everyone(200)},
     "ops.metrics": {"GET": everyone(404)},  # neither a token nor an allow-list configured
@@ -109,6 +110,7 @@ EXPECTED: dict[str, dict[str, Row]] = {
     "accounts.account": {"GET": members(200)},
     "accounts.change_password": {"POST": members(400)},
     "accounts.change_name": {"POST": members(400)},  # an empty form
+    "accounts.change_preferences": {"POST": members(400)},  # an empty form
     "accounts.change_email": {"POST": members(400)},
     "accounts.confirm_email_change": {"GET": everyone(410), "POST": everyone(410)},  # unknown
     "accounts.end_other_sessions": {"POST": members(400)},  # takes the password
