@@ -162,6 +162,7 @@ EXPECTED: dict[str, dict[str, Row]] = {
     "admin.organization": {"GET": coordinators(200)},
     "admin.organization_status": {"POST": coordinators(400)},
     "admin.verify": {"POST": coordinators(302)},
+    "admin.partnership_agreement": {"POST": coordinators(400)},  # on file or not: required
     "admin.users": {"GET": coordinators(200)},
     "admin.user": {"GET": coordinators(200)},
     "admin.user_status": {"POST": coordinators(400)},
@@ -202,6 +203,10 @@ EXPECTED: dict[str, dict[str, Row]] = {
     "reports.table_download": {"GET": coordinators(200)},
     "reports.organization": {"GET": Row(LOGIN, 403, 403, 200, 200, LOGIN, 403)},
     "reports.organization_table_download": {"GET": Row(LOGIN, 403, 403, 200, 200, LOGIN, 403)},
+    "reports.partners_page": {"GET": coordinators(200)},
+    "reports.partners_table_download": {"GET": coordinators(200)},
+    "reports.freshness_page": {"GET": coordinators(200)},
+    "reports.freshness_table_download": {"GET": coordinators(200)},
     "api.search_directory": {"GET": Row(401, 400, 400, 400, 400, 401, 403)},  # no ?near=
     "api.services": {"GET": Row(401, 200, 200, 200, 200, 401, 403)},
     "api.organization": {"GET": Row(401, 200, 200, 200, 200, 401, 403)},
@@ -255,6 +260,8 @@ ENDPOINT_ARGUMENTS: dict[str, dict[str, Callable[[World], Any]]] = {
     "accounts.verify_email": {"token": lambda w: w.verify_token},
     "accounts.invitation": {"token": lambda w: w.invitation_token},
     "accounts.confirm_email_change": {"token": lambda w: "no-such-link"},
+    "reports.partners_table_download": {"name": lambda w: "partners_by_kind"},
+    "reports.freshness_table_download": {"name": lambda w: "confirmed"},
 }
 
 

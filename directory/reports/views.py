@@ -132,3 +132,7 @@ def organization_table_download(slug: str, name: str) -> Response:
     if table is None:
         abort(404)
     return _csv(table_csv(table, _min_count()), f"{organization.slug}-{name}")
+
+
+# The partner and listing-freshness pages live on this blueprint too.
+from directory.reports import partner_views as _partner_views  # noqa: E402, F401
