@@ -49,6 +49,10 @@ class KindCounts:
     new: int = 0
     mou: int = 0
 
+    @property
+    def mou_share(self) -> float | None:
+        return self.mou / self.partners if self.partners else None
+
 
 def counts_by_kind(period: DateRange) -> dict[str, KindCounts]:
     """Partners now, new partners in ``period`` and partners with an MOU on file, per kind,
@@ -64,7 +68,7 @@ def counts_by_kind(period: DateRange) -> dict[str, KindCounts]:
              .outerjoin(PartnershipAgreement,
                         PartnershipAgreement.organization_id == Organization.id)
              .group_by(Organization.kind))
-    found = {}
+    found: dict[str, KindCounts] = {}
     for kind, partners, new, mou in db_session.execute(query):
         if partners or new:
             found[OrganizationKind(kind).value] = KindCounts(partners or 0, new or 0, mou or 0)
@@ -128,18 +132,15 @@ KIND_COLUMNS = [
 
 
 def _kind_cells(counts: KindCounts) -> list[int | float | None]:
-    share = counts.mou / counts.partners if counts.partners else None
-    return [counts.partners, counts.new, counts.mou, counts.partners - counts.mou, share]
+    return [counts.partners, counts.new, counts.mou, counts.partners - counts.mou,
+            counts.mou_share]
 
 
 def _kinds_in_order(keys: set[str]) -> list[OrganizationKind]:
     return [kind for kind in OrganizationKind if kind.value in keys]
 
 
-def by_kind_table(period: DateRange) -> Table:
-    found = counts_by_kind(period)
-    total = KindCounts(sum(c.partners for c in found.values()),
-                       sum(c.new for c in found.values()), sum(c.mou for c in found.values()))
+def by_kind_table(found: dict[str, KindCounts], total: KindCounts) -> Table:
     return Table(
         "partners_by_kind", "Partners by kind", "Kind", KIND_COLUMNS,
         [Row(kind.value, kind.label, _kind_cells(found[kind.value]))
@@ -182,6 +183,7 @@ def by_state_table() -> Table:
 
 @dataclass
 class PartnersReport:
+    total: KindCounts
     by_kind: Table
     by_state: Table
 
@@ -194,4 +196,7 @@ class PartnersReport:
 
 
 def report(period: DateRange) -> PartnersReport:
-    return PartnersReport(by_kind_table(period), by_state_table())
+    found = counts_by_kind(period)
+    total = KindCounts(sum(c.partners for c in found.values()),
+                       sum(c.new for c in found.values()), sum(c.mou for c in found.values()))
+    return PartnersReport(total, by_kind_table(found, total), by_state_table())
