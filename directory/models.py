@@ -20,6 +20,7 @@ from directory.orgs.models import (
     Organization,
     OrganizationLanguage,
     OrganizationPopulation,
+    PartnershipAgreement,
     Service,
     ServiceCategory,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "OrganizationLanguage",
     "OrganizationPopulation",
     "OutboxMessage",
+    "PartnershipAgreement",
     "RecoveryCode",
     "Referral",
     "ReferralEvent",

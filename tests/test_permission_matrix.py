@@ -164,6 +164,7 @@ EXPECTED: dict[str, dict[str, Row]] = {
     "admin.organization": {"GET": coordinators(200)},
     "admin.organization_status": {"POST": coordinators(400)},
     "admin.verify": {"POST": coordinators(302)},
+    "admin.partnership_agreement": {"POST": coordinators(400)},  # on file or not: required
     "admin.users": {"GET": coordinators(200)},
     "admin.user": {"GET": coordinators(200)},
     "admin.user_status": {"POST": coordinators(400)},
@@ -209,6 +210,10 @@ EXPECTED: dict[str, dict[str, Row]] = {
     # Off unless DIRECTORY_PUBLIC_REPORT (tests/reports/test_gap_views.py switches it on).
     "reports.public": {"GET": everyone(404)},
     "reports.public_download": {"GET": everyone(404)},
+    "reports.partners_page": {"GET": coordinators(200)},
+    "reports.partners_table_download": {"GET": coordinators(200)},
+    "reports.freshness_page": {"GET": coordinators(200)},
+    "reports.freshness_table_download": {"GET": coordinators(200)},
     "api.search_directory": {"GET": Row(401, 400, 400, 400, 400, 401, 403)},  # no ?near=
     "api.services": {"GET": Row(401, 200, 200, 200, 200, 401, 403)},
     "api.organization": {"GET": Row(401, 200, 200, 200, 200, 401, 403)},
@@ -264,6 +269,8 @@ ENDPOINT_ARGUMENTS: dict[str, dict[str, Callable[[World], Any]]] = {
     "accounts.confirm_email_change": {"token": lambda w: "no-such-link"},
     "reports.coverage_gaps_download": {"name": lambda w: "gap_counties"},
     "reports.public_download": {"name": lambda w: "quarters"},
+    "reports.partners_table_download": {"name": lambda w: "partners_by_kind"},
+    "reports.freshness_table_download": {"name": lambda w: "confirmed"},
 }
 
 

@@ -48,6 +48,8 @@ class Permission(enum.StrEnum):
     VIEW_ORGANIZATION_REPORT = "view_organization_report"  # one organization's own figures
     VIEW_REPORTS = "view_reports"  # either of the two: the reports' entry page
     VIEW_PUBLIC_REPORT = "view_public_report"  # the transparency page, when switched on
+    VIEW_PARTNERSHIP_AGREEMENT = "view_partnership_agreement"  # whether an MOU is on file
+    EDIT_PARTNERSHIP_AGREEMENT = "edit_partnership_agreement"  # ... and the coordinators' note
 
 
 def _signed_in(user: Viewer | None) -> User | None:
@@ -190,6 +192,12 @@ def can(user: Viewer | None, permission: Permission, target: Any = None) -> bool
             return coordinator or (member is not None and any(
                 m.organization.is_active and m.role == MemberRole.ADMIN
                 for m in member.memberships))
+        case Permission.VIEW_PARTNERSHIP_AGREEMENT:
+            # The flag and its date: the network's and the organization's own business, not
+            # its referrers' nor other members'.
+            return coordinator or is_admin_of(member, target)
+        case Permission.EDIT_PARTNERSHIP_AGREEMENT:
+            return coordinator
     raise ValueError(f"no rule for {permission!r}")
 
 

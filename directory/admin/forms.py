@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import HiddenField, RadioField, SelectField, TextAreaField
+from wtforms import DateField, HiddenField, RadioField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import InputRequired, Length, Optional
 
 from directory.hsds.spreadsheet import MAPPING_LIMIT
 from directory.text import TextForm
@@ -29,6 +29,17 @@ class StandingForm(TextForm):
     action = SelectField("Action", choices=[SelectChoice("suspend", "Suspend"),
                                             SelectChoice("reinstate", "Reinstate")])
     reason = TextAreaField("Reason", validators=[Length(max=2000)])
+
+
+class AgreementForm(TextForm):
+    """Whether a partnership agreement (MOU) is on file with an organization."""
+
+    on_file = RadioField("Is a signed partnership agreement (MOU) on file?",
+                         choices=[SelectChoice("yes", "Yes, on file"), SelectChoice("no", "No")],
+                         validators=[InputRequired(message="Say whether an agreement is on "
+                                                           "file.")])
+    signed_on = DateField("Date it was signed", validators=[Optional()])
+    note = TextAreaField("Note (for coordinators only)", validators=[Length(max=500)])
 
 
 class SpreadsheetUploadForm(FlaskForm):

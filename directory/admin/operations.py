@@ -28,12 +28,15 @@ from directory.audit.models import AuditAction
 from directory.audit.operations import record
 from directory.db import db_session, utcnow
 from directory.mail.operations import external_url, queue_mail
-from directory.orgs.models import MembershipStatus, Organization
+from directory.orgs.models import MembershipStatus, Organization, PartnershipAgreement
+from directory.orgs.operations import partnership_agreement
 from directory.paging import Page
 
 log = logging.getLogger(__name__)
 
 STALE_AFTER = dt.timedelta(days=180)
+AGREEMENT_NOTE_MAX = 500
+EARLIEST_AGREEMENT = dt.date(1990, 1, 1)
 
 
 def _mail(to: str, subject: str, template: str, **context: object) -> None:
@@ -198,6 +201,40 @@ def verify_listing(coordinator: User, organization: Organization) -> None:
     organization.verified_at, organization.verified_by_id = utcnow(), coordinator.id
     db_session.flush()
     record(AuditAction.LISTING_VERIFIED, actor=coordinator, organization=organization)
+
+
+def record_partnership_agreement(coordinator: User, organization: Organization, *,
+                                 on_file: bool, signed_on: dt.date | None, note: str,
+                                 today: dt.date | None = None) -> PartnershipAgreement:
+    """Record whether a partnership agreement (MOU) with ``organization`` is on file, the date
+    it was signed and a note for coordinators. The audit event names the flag and the date,
+    and only whether the note changed: the note stays on the record."""
+    note = clean_text(note, label="The note", field="note", max_length=AGREEMENT_NOTE_MAX,
+                      required=False, multiline=True)
+    if on_file and signed_on is None:
+        raise AccountError("Give the date the agreement was signed.", "signed_on")
+    if not on_file and signed_on is not None:
+        raise AccountError("No agreement on file has no date: leave the date empty.",
+                           "signed_on")
+    if signed_on is not None and signed_on > (today or organization.local_date()):
+        raise AccountError("The agreement's date is in the future.", "signed_on")
+    if signed_on is not None and signed_on < EARLIEST_AGREEMENT:
+        raise AccountError(f"The agreement's date is before {EARLIEST_AGREEMENT.year}: "
+                           "check the year.", "signed_on")
+    agreement = partnership_agreement(organization)
+    if agreement is None:
+        agreement = PartnershipAgreement(organization_id=organization.id, note="")
+        db_session.add(agreement)
+    note_changed = note != agreement.note
+    agreement.on_file, agreement.signed_on, agreement.note = on_file, signed_on, note
+    agreement.updated_by_id = coordinator.id
+    db_session.flush()
+    record(AuditAction.PARTNERSHIP_AGREEMENT_UPDATED, actor=coordinator,
+           organization=organization,
+           details={"on_file": on_file,
+                    "signed_on": signed_on.isoformat() if signed_on else None,
+                    "note_changed": note_changed})
+    return agreement
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from directory.accounts.sessions import end_sessions_of, open_sessions
 from directory.accounts.two_factor import reset_two_factor
 from directory.admin import operations as ops
 from directory.admin.forms import (
+    AgreementForm,
     DecisionForm,
     SpreadsheetConfirmForm,
     SpreadsheetUploadForm,
@@ -38,6 +39,7 @@ from directory.hsds.spreadsheet import (
 from directory.inputs import page_number
 from directory.orgs.models import MembershipStatus, Organization
 from directory.orgs.operations import days_since
+from directory.orgs.operations import partnership_agreement as agreement_on_record
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 Page = str | tuple[str, int] | Response
@@ -133,8 +135,18 @@ def organizations() -> str:
                            statuses=list(MembershipStatus), days_since=days_since)
 
 
+def _agreement_form(organization: Organization) -> AgreementForm:
+    agreement = agreement_on_record(organization)
+    if agreement is None:
+        return AgreementForm(formdata=None)
+    return AgreementForm(formdata=None, data={
+        "on_file": "yes" if agreement.on_file else "no", "signed_on": agreement.signed_on,
+        "note": agreement.note})
+
+
 def _organization_page(organization: Organization, form: StandingForm | None = None,
-                       status: int = 200) -> tuple[str, int]:
+                       status: int = 200, agreement_form: AgreementForm | None = None
+                       ) -> tuple[str, int]:
     application = db_session.scalar(select(MembershipApplication).where(
         MembershipApplication.organization_id == organization.id))
     verifier = db_session.get(User, organization.verified_by_id) if organization.verified_by_id \
@@ -142,7 +154,9 @@ def _organization_page(organization: Organization, form: StandingForm | None = N
     return render_template(
         "admin/organization.html", organization=organization, members=members_of(organization),
         application=application, verified_days=days_since(organization.verified_at),
-        verifier=verifier, form=form or StandingForm(formdata=None)), status
+        verifier=verifier, form=form or StandingForm(formdata=None),
+        agreement=agreement_on_record(organization),
+        agreement_form=agreement_form or _agreement_form(organization)), status
 
 
 @bp.route("/organizations/<slug>")
@@ -177,6 +191,24 @@ def verify(slug: str) -> Page:
         flash(str(exc), "error")
         return _organization_page(organization, status=400)
     flash(f"The listing of {organization.name} is verified as of today.", "success")
+    return redirect(url_for("admin.organization", slug=slug))
+
+
+@bp.route("/organizations/<slug>/agreement", methods=["POST"])
+def partnership_agreement(slug: str) -> Page:
+    organization = _load_organization(slug)
+    require(current_user, Permission.EDIT_PARTNERSHIP_AGREEMENT, organization)
+    form = AgreementForm()
+    if not form.validate_on_submit():
+        return _organization_page(organization, status=400, agreement_form=form)
+    try:
+        ops.record_partnership_agreement(
+            current_user, organization, on_file=form.on_file.data == "yes",
+            signed_on=form.signed_on.data, note=form.note.data or "")
+    except AccountError as exc:
+        getattr(form, exc.field or "note").errors = [str(exc)]
+        return _organization_page(organization, status=400, agreement_form=form)
+    flash(f"The partnership agreement with {organization.name} is recorded.", "success")
     return redirect(url_for("admin.organization", slug=slug))
 
 

@@ -17,6 +17,7 @@ from directory.orgs.models import Organization
 # Labels that the value, capitalized, would spell wrong.
 _LABELS = {"api_token_created": "API token created", "api_token_revoked": "API token revoked",
            "access_denied_repeated": "Access denied (further refusals, counted)",
+           "partnership_agreement_updated": "Partnership agreement (MOU) updated",
            "referral_client_details_viewed": "Referral: client details viewed",
            "referral_identifying_shared": "Referral: identifying details shared",
            "referral_consent_revoked": "Referral: consent revoked",
@@ -72,6 +73,7 @@ class AuditAction(enum.StrEnum):
     LISTING_UPDATED = "listing_updated"
     LISTING_CONFIRMED = "listing_confirmed"
     LISTING_REMINDER_SENT = "listing_reminder_sent"
+    PARTNERSHIP_AGREEMENT_UPDATED = "partnership_agreement_updated"
     API_TOKEN_CREATED = "api_token_created"
     API_TOKEN_REVOKED = "api_token_revoked"
     REFERRAL_SENT = "referral_sent"

@@ -51,6 +51,9 @@ KEY_LABELS: dict[str, str] = {
     "last_permission": "Last permission",
     "last_path": "Last page",
     "last_referral": "Last referral",
+    "on_file": "MOU on file",
+    "signed_on": "Signed on",
+    "note_changed": "Note changed",
 }
 
 # Keys an action names its own way.

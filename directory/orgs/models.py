@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     Time,
+    event,
     false,
     text,
 )
@@ -184,6 +185,9 @@ class Organization(Base):
     eligibility_note: Mapped[str] = mapped_column(String(1000), default="", server_default="")
     min_age: Mapped[int | None] = mapped_column(Integer)
     max_age: Mapped[int | None] = mapped_column(Integer)
+    # When it first became an active member ("new partners" of a period); set by
+    # _record_first_activation below, kept through a suspension and reinstatement.
+    joined_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
 
@@ -237,6 +241,35 @@ class Organization(Base):
     @property
     def population_codes(self) -> list[Population]:
         return [item.population for item in self.populations]
+
+
+@event.listens_for(Organization.status, "set")
+def _record_first_activation(organization: Organization, status: MembershipStatus,
+                             _old: Any, _initiator: Any) -> None:
+    if status == MembershipStatus.ACTIVE and organization.joined_at is None:
+        organization.joined_at = utcnow()
+
+
+class PartnershipAgreement(Base):
+    """Whether the network holds a signed partnership agreement (MOU) with the organization.
+
+    A coordinator's record, kept apart from the listing: changing it is no change of the
+    listing (its ``updated_at``, the HSDS ``last_modified``), and the row is loaded only where
+    it is shown. The flag and the date are for coordinators and the organization's own admins
+    (Permission.VIEW_PARTNERSHIP_AGREEMENT); the note is for coordinators alone.
+    """
+
+    __tablename__ = "partnership_agreements"
+
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    on_file: Mapped[bool] = mapped_column(Boolean, default=False)
+    signed_on: Mapped[dt.date | None] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(String(500), default="")
+    updated_at: Mapped[updated_at]
+    updated_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
 
 
 class ListingReview(Base):

@@ -31,6 +31,7 @@ from directory.orgs.models import (
     OrganizationKind,
     OrganizationLanguage,
     OrganizationPopulation,
+    PartnershipAgreement,
     Service,
     ServiceCategory,
 )
@@ -343,6 +344,28 @@ def upsert_service_category(code: str, name: str, description: str,
     category.name, category.description, category.parent = name, description, parent
     db_session.flush()
     return "updated"
+
+
+def partnership_agreement(organization: Organization) -> PartnershipAgreement | None:
+    """The coordinators' record of the organization's agreement, note included."""
+    return db_session.get(PartnershipAgreement, organization.id)
+
+
+@dataclass(frozen=True)
+class AgreementStatus:
+    """What the organization's own admins see of its partnership agreement: never the note."""
+
+    recorded: bool
+    on_file: bool
+    signed_on: dt.date | None
+
+
+def agreement_status(organization: Organization) -> AgreementStatus:
+    agreement = partnership_agreement(organization)
+    if agreement is None:
+        return AgreementStatus(recorded=False, on_file=False, signed_on=None)
+    return AgreementStatus(recorded=True, on_file=agreement.on_file,
+                           signed_on=agreement.signed_on)
 
 
 def days_since(moment: dt.datetime | None) -> int | None:

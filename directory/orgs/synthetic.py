@@ -178,7 +178,7 @@ def _one_organization(rng: random.Random, number: int, prefix: str, categories: 
         "website": None, "email": None, "phone": None,
         "accepting_referrals": rng.random() < 0.85, "status": MembershipStatus.ACTIVE,
         "verified_at": None if verified_days is None else now - dt.timedelta(days=verified_days),
-        "verified_by_id": None, "created_at": now, "updated_at": now,
+        "verified_by_id": None, "joined_at": now, "created_at": now, "updated_at": now,
     })
     placed: list[dict[str, Any]] = []
     for index in range(1 if rng.random() < 0.8 else 2):

@@ -35,6 +35,7 @@ from directory.orgs.models import (
 from directory.orgs.operations import (
     ListingError,
     OrganizationFilters,
+    agreement_status,
     get_organization,
     list_organizations,
     location_view,
@@ -83,6 +84,8 @@ def profile(slug: str) -> str:
         locations=[location_view(location, reveal) for location in organization.locations],
         languages=LANGUAGES,
         can_edit=can(current_user, Permission.EDIT_LISTING, organization),
+        agreement=agreement_status(organization)
+        if can(current_user, Permission.VIEW_PARTNERSHIP_AGREEMENT, organization) else None,
     )
 
 

@@ -220,3 +220,7 @@ def public_download(name: str) -> Response:
         abort(404)
     response = _csv(table_csv(table, _min_count()), f"public-{name}")
     return _cacheable(response)
+
+
+# The partner and listing-freshness pages live on this blueprint too.
+from directory.reports import partner_views as _partner_views  # noqa: E402, F401

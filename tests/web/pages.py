@@ -129,6 +129,10 @@ PAGES: list[Visit] = [
     Visit("coordinator", "/reports/gaps", "form"),
     Visit("coordinator", "/reports/gaps?service=shelter", "filled"),
     Visit("coordinator", "/reports/gaps?service=shelter.youth&population=adolescents", "filled"),
+    Visit("coordinator", "/reports/partners", "filled"),
+    Visit("coordinator", "/reports/freshness", "filled"),
+    Visit("coordinator", f"/admin/organizations/{SAFE_HOME}", "errors",
+          submit="Record the agreement", fill={"#signed_on": "2099-01-01"}),
     Visit("coordinator", "/listings/stale", "filled"),
     Visit("coordinator", "/admin/import-csv", "form"),
     Visit("coordinator", "/admin/import-csv", "filled", submit="Preview the import", upload={
