@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError, validate_csrf
 from werkzeug.wrappers import Response
+from wtforms import ValidationError
 
 from directory.accounts.permissions import Permission, can
 from directory.accounts.views import safe_next_url
 from directory.admin.operations import network_overview
+from directory.extensions import csrf
 from directory.i18n import LANGUAGE_COOKIE, known_language
 from directory.orgs.freshness import count_stale_listings
 from directory.orgs.operations import network_summary
@@ -37,9 +40,17 @@ def home() -> str:
 
 
 @bp.route("/language", methods=["POST"])
+@csrf.exempt
 def choose_language() -> Response:
     """The switcher on every page: a cookie for the browser, and the setting of a signed-in
     user, so that their mail follows too."""
+    if current_user.is_authenticated:
+        # Visitors post without a token (their pages set no session cookie, so caches may keep
+        # them) and change only a cookie of theirs; a member's setting takes the usual check.
+        try:
+            validate_csrf(request.form.get("csrf_token"))
+        except ValidationError as exc:
+            raise CSRFError(str(exc)) from exc
     language = known_language(request.form.get("language"))
     if language is None:
         abort(400, description="Choose English or Spanish.")
