@@ -17,16 +17,26 @@ class hours_between(FunctionElement[float]):  # noqa: N801 (an SQL function's na
     name = "hours_between"
 
 
+# SQLite's date functions round to milliseconds (a second up, at .9995), and julianday() is a
+# double of about 2.5 million days (steps of some 40 microseconds). The whole seconds of the
+# stored ISO text's first 19 characters and its microseconds (characters 21 to 26) give the
+# exact difference, divided the way Python's ``timedelta.total_seconds() / 3600`` does.
 @compiles(hours_between)
 def _hours_sqlite(element: hours_between, compiler: Any, **kw: Any) -> str:
     later, earlier = (compiler.process(arg, **kw) for arg in element.clauses)
-    return f"((julianday({later}) - julianday({earlier})) * 24.0)"
+    micros = (f"((strftime('%s', substr({later}, 1, 19))"
+              f" - strftime('%s', substr({earlier}, 1, 19))) * 1000000"
+              f" + (CAST(substr({later}, 21, 6) AS INTEGER)"
+              f" - CAST(substr({earlier}, 21, 6) AS INTEGER)))")
+    return f"({micros} / 1000000.0 / 3600.0)"
 
 
+# EXTRACT gives an exact numeric number of seconds: as a double, the same as Python's.
 @compiles(hours_between, "postgresql")
 def _hours_postgresql(element: hours_between, compiler: Any, **kw: Any) -> str:
     later, earlier = (compiler.process(arg, **kw) for arg in element.clauses)
-    return f"(EXTRACT(EPOCH FROM ({later} - {earlier})) / 3600.0)"
+    return (f"(CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) AS DOUBLE PRECISION)"
+            f" / 3600.0)")
 
 
 class utc_day(FunctionElement[str]):  # noqa: N801
