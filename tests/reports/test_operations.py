@@ -7,10 +7,10 @@ import datetime as dt
 import pytest
 from sqlalchemy.orm import Session
 
+from directory.referrals.models import ReferralStatus
 from directory.reports import operations as ops
 from directory.reports.operations import DateRange, Dimension, Scope, Side, Timing
 from tests.factories import Factory
-from directory.referrals.models import ReferralStatus
 from tests.reports.fixture import JANUARY, NOW, Network, add_referral, build
 
 
