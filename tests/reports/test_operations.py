@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy.orm import Session
 
+from directory.orgs.models import OrganizationKind
 from directory.referrals.models import ReferralStatus
 from directory.reports import operations as ops
 from directory.reports.operations import DateRange, Dimension, Scope, Side, Timing
@@ -74,6 +75,22 @@ def test_timings_are_exact_to_the_microsecond(factory: Factory, db: Session) -> 
     assert answer.count == 3
     assert answer.median == pytest.approx(exact[1], rel=0, abs=1e-12)
     assert answer.p90 == pytest.approx(exact[2], rel=0, abs=1e-12)
+
+
+def test_figures_by_kind_follow_a_change_of_an_organizations_kind(network: Network,
+                                                                  db: Session) -> None:
+    """The kinds are copied onto each referral for speed: a change of kind reaches them."""
+    network.b.kind = OrganizationKind.HEALTHCARE
+    network.c.kind = OrganizationKind.LEGAL
+    db.flush()
+    by_kind = ops.counts(Scope(JANUARY), Dimension.KIND, now=NOW)
+    assert {key: c.sent for key, c in by_kind.items()} == {"healthcare": 4, "nonprofit": 1,
+                                                           "legal": 1}
+    assert ops.timings(Scope(JANUARY), Dimension.KIND, Timing.ANSWER)["healthcare"].count == 4
+    assert ops.kind_flows(Scope(JANUARY)) == {("nonprofit", "healthcare"): 3,
+                                              ("legal", "healthcare"): 1,
+                                              ("healthcare", "nonprofit"): 1,
+                                              ("healthcare", "legal"): 1}
 
 
 def test_previous_range_and_one_organization(network: Network) -> None:
