@@ -20,15 +20,16 @@ class hours_between(FunctionElement[float]):  # noqa: N801 (an SQL function's na
 
 
 # SQLite's date functions round to milliseconds (a second up, at .9995), and julianday() is a
-# double of about 2.5 million days (steps of some 40 microseconds). The whole seconds of the
-# stored ISO text's first 19 characters and its microseconds (characters 21 to 26) give the
-# exact difference, divided the way Python's ``timedelta.total_seconds() / 3600`` does.
+# double of about 2.5 million days (steps of some 40 microseconds). The whole seconds between
+# the stored ISO texts' first 19 characters (julianday's error rounded away) and their
+# microseconds (characters 21 to 26) give the exact difference, divided the way Python's
+# ``timedelta.total_seconds() / 3600`` does, so that both give the same double.
 @compiles(hours_between)
 def _hours_sqlite(element: hours_between, compiler: Any, **kw: Any) -> str:
     later, earlier = (compiler.process(arg, **kw) for arg in element.clauses)
-    micros = (f"((strftime('%s', substr({later}, 1, 19))"
-              f" - strftime('%s', substr({earlier}, 1, 19))) * 1000000"
-              f" + (CAST(substr({later}, 21, 6) AS INTEGER)"
+    seconds = (f"round((julianday(substr({later}, 1, 19))"
+               f" - julianday(substr({earlier}, 1, 19))) * 86400)")
+    micros = (f"({seconds} * 1000000 + (CAST(substr({later}, 21, 6) AS INTEGER)"
               f" - CAST(substr({earlier}, 21, 6) AS INTEGER)))")
     return f"({micros} / 1000000.0 / 3600.0)"
 
