@@ -120,6 +120,7 @@ def seed(app: Flask, synthetic: int | None, synthetic_referrals: int | None, ran
     if synthetic_referrals:
         report["synthetic_referrals"] = _seed_synthetic_referrals(synthetic_referrals,
                                                                   random_seed)
+        analyze(get_database(app).engine)
     if as_json:
         emit_json(report)
         return

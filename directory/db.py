@@ -135,6 +135,10 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA mmap_size=1073741824")
         cursor.execute("PRAGMA cache_size=-32768")
         cursor.close()
+        # What PostgreSQL has built in and the reports use (directory.reports.sql).
+        from directory.reports.sql import NearestRanks
+
+        dbapi_connection.create_aggregate("median_and_p90", 1, NearestRanks)
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Connection) -> None:

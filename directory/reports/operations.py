@@ -3,8 +3,10 @@
 Every function takes a ``Scope`` (a date range of sending, and optionally one organization's
 side) and returns plain numbers keyed by a dimension value; nothing here reads a client
 detail, and nothing returns a referral. Suppression is applied afterwards (``tables.py``).
-Percentiles are nearest-rank (the value at rank ceil(p * n)), computed with window functions
-so that SQLite and PostgreSQL give the same answer.
+Percentiles are nearest-rank (the value at rank ceil(p * n)), computed by one aggregate that
+SQLite and PostgreSQL answer alike (``sql.median_and_p90``). Every query reads the range of
+``ix_referrals_report``, which holds all the columns they need, the organizations' kinds
+included (copied onto each referral by triggers), so that no query reads the tables.
 """
 
 from __future__ import annotations
@@ -15,20 +17,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, literal, or_, select
-from sqlalchemy.orm import aliased
 from sqlalchemy.sql.expression import ColumnElement
 
 from directory.db import db_session, utcnow
 from directory.orgs.models import Organization
 from directory.referrals.models import Referral, ReferralStatus
-from directory.reports.sql import hours_between, utc_day, utc_month
+from directory.reports.sql import hours_between, median_and_p90, utc_day, utc_month
 
 MAX_RANGE_DAYS = 3_660
 # Beyond this many days the status chart counts by month instead of by day.
 DAILY_UP_TO_DAYS = 62
 MATCHED_WITHIN_HOURS = 48
-Receiver = aliased(Organization, name="receiver_org")
-Sender = aliased(Organization, name="sender_org")
 ALL = "all"
 
 
@@ -135,7 +134,7 @@ def _key(dimension: Dimension) -> ColumnElement[Any]:
     return {
         Dimension.NETWORK: literal(ALL),
         Dimension.ORGANIZATION: Referral.receiver_org_id,
-        Dimension.KIND: Receiver.kind,
+        Dimension.KIND: Referral.receiver_kind,
         Dimension.SERVICE: Referral.service,
         Dimension.URGENCY: Referral.urgency,
     }[dimension]
@@ -143,8 +142,6 @@ def _key(dimension: Dimension) -> ColumnElement[Any]:
 
 def _grouped(query: Select[Any], dimension: Dimension) -> Select[Any]:
     query = query.select_from(Referral)
-    if dimension == Dimension.KIND:
-        query = query.join(Receiver, Receiver.id == Referral.receiver_org_id)
     if dimension != Dimension.NETWORK:
         query = query.group_by(_key(dimension))
     return query
@@ -231,28 +228,11 @@ def timings(scope: Scope, dimension: Dimension, timing: Timing) -> dict[str, Per
     """Median and 90th percentile of ``timing`` in hours, per dimension value."""
     end, present = _timing_end(timing)
     hours = hours_between(end, Referral.sent_at)
-    key = _key(dimension)
-    partition = None if dimension == Dimension.NETWORK else key
-    ranked = select(
-        key.label("key"), hours.label("hours"),
-        func.row_number().over(partition_by=partition, order_by=hours).label("rank"),
-        func.count().over(partition_by=partition).label("n"),
-    ).select_from(Referral).where(*scope.where(), *present)
-    if dimension == Dimension.KIND:
-        ranked = ranked.join(Receiver, Receiver.id == Referral.receiver_org_id)
-    inner = ranked.subquery()
-    median_rank, p90_rank = (inner.c.n + 1) // 2, (9 * inner.c.n + 9) // 10
-    query = select(inner.c.key, inner.c.n, inner.c.rank, inner.c.hours, median_rank, p90_rank
-                   ).where(or_(inner.c.rank == median_rank, inner.c.rank == p90_rank))
-    found: dict[str, dict[str, Any]] = {}
-    for key_value, n, rank, value, at_median, at_p90 in db_session.execute(query):
-        entry = found.setdefault(_text(key_value), {"n": n})
-        if rank == at_median:
-            entry["median"] = float(value)
-        if rank == at_p90:
-            entry["p90"] = float(value)
-    return {key_value: Percentiles(entry["n"], entry["median"], entry["p90"])
-            for key_value, entry in found.items()}
+    query = _grouped(select(_key(dimension).label("key"), func.count().label("n"),
+                            median_and_p90(hours).label("ranks"))
+                     .where(*scope.where(), *present), dimension)
+    return {_text(key): Percentiles(n, *ranks)
+            for key, n, ranks in db_session.execute(query) if n}
 
 
 def over_time(scope: Scope) -> dict[str, dict[str, int]]:
@@ -267,21 +247,25 @@ def over_time(scope: Scope) -> dict[str, dict[str, int]]:
     return result
 
 
+# The two queries below group every status of the range and keep theirs afterwards: with the
+# status in the WHERE clause a planner may read the status index (most of the table, since most
+# referrals end completed or closed) instead of the range of ``ix_referrals_report``.
+
 def decline_reasons(scope: Scope) -> dict[str, int]:
-    query = (select(Referral.decline_reason, func.count())
-             .where(*scope.where(), Referral.status == ReferralStatus.DECLINED)
-             .group_by(Referral.decline_reason))
-    return {_text(reason): count for reason, count in db_session.execute(query) if reason}
+    query = (select(Referral.status, Referral.decline_reason, func.count())
+             .where(*scope.where()).group_by(Referral.status, Referral.decline_reason))
+    return {_text(reason): count for status, reason, count in db_session.execute(query)
+            if reason and status == ReferralStatus.DECLINED}
 
 
 def outcomes(scope: Scope) -> dict[str, int]:
     """Completed, and closed by each outcome (keys ``completed`` and the outcome codes)."""
     query = (select(Referral.status, Referral.outcome, func.count())
-             .where(*scope.where(), Referral.status.in_((ReferralStatus.COMPLETED,
-                                                         ReferralStatus.CLOSED)))
-             .group_by(Referral.status, Referral.outcome))
+             .where(*scope.where()).group_by(Referral.status, Referral.outcome))
     result: dict[str, int] = {}
     for status, outcome, count in db_session.execute(query):
+        if status not in (ReferralStatus.COMPLETED, ReferralStatus.CLOSED):
+            continue
         key = "completed" if status == ReferralStatus.COMPLETED else _text(outcome or "unknown")
         result[key] = result.get(key, 0) + count
     return result
@@ -289,10 +273,8 @@ def outcomes(scope: Scope) -> dict[str, int]:
 
 def kind_flows(scope: Scope) -> dict[tuple[str, str], int]:
     """Referrals from each kind of organization to each kind."""
-    query = (select(Sender.kind, Receiver.kind, func.count()).select_from(Referral)
-             .join(Sender, Sender.id == Referral.sender_org_id)
-             .join(Receiver, Receiver.id == Referral.receiver_org_id)
-             .where(*scope.where()).group_by(Sender.kind, Receiver.kind))
+    query = (select(Referral.sender_kind, Referral.receiver_kind, func.count())
+             .where(*scope.where()).group_by(Referral.sender_kind, Referral.receiver_kind))
     return {(_text(a), _text(b)): count for a, b, count in db_session.execute(query)}
 
 

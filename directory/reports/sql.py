@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from sqlalchemy import Float, String
+from sqlalchemy import ARRAY, Float, String
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import TypeDecorator
 
 
 class hours_between(FunctionElement[float]):  # noqa: N801 (an SQL function's name)
@@ -17,16 +19,27 @@ class hours_between(FunctionElement[float]):  # noqa: N801 (an SQL function's na
     name = "hours_between"
 
 
+# SQLite's date functions round to milliseconds (a second up, at .9995), and julianday() is a
+# double of about 2.5 million days (steps of some 40 microseconds). The whole seconds between
+# the stored ISO texts' first 19 characters (julianday's error rounded away) and their
+# microseconds (characters 21 to 26) give the exact difference, divided the way Python's
+# ``timedelta.total_seconds() / 3600`` does, so that both give the same double.
 @compiles(hours_between)
 def _hours_sqlite(element: hours_between, compiler: Any, **kw: Any) -> str:
     later, earlier = (compiler.process(arg, **kw) for arg in element.clauses)
-    return f"((julianday({later}) - julianday({earlier})) * 24.0)"
+    seconds = (f"round((julianday(substr({later}, 1, 19))"
+               f" - julianday(substr({earlier}, 1, 19))) * 86400)")
+    micros = (f"({seconds} * 1000000 + (CAST(substr({later}, 21, 6) AS INTEGER)"
+              f" - CAST(substr({earlier}, 21, 6) AS INTEGER)))")
+    return f"({micros} / 1000000.0 / 3600.0)"
 
 
+# EXTRACT gives an exact numeric number of seconds: as a double, the same as Python's.
 @compiles(hours_between, "postgresql")
 def _hours_postgresql(element: hours_between, compiler: Any, **kw: Any) -> str:
     later, earlier = (compiler.process(arg, **kw) for arg in element.clauses)
-    return f"(EXTRACT(EPOCH FROM ({later} - {earlier})) / 3600.0)"
+    return (f"(CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) AS DOUBLE PRECISION)"
+            f" / 3600.0)")
 
 
 class utc_day(FunctionElement[str]):  # noqa: N801
@@ -64,3 +77,63 @@ def _day_postgresql(element: utc_day, compiler: Any, **kw: Any) -> str:
 @compiles(utc_month, "postgresql")
 def _month_postgresql(element: utc_month, compiler: Any, **kw: Any) -> str:
     return f"to_char(timezone('UTC', {compiler.process(element.clauses, **kw)}), 'YYYY-MM')"
+
+
+class MedianAndP90(TypeDecorator[tuple[float, float]]):
+    """The pair ``median_and_p90`` gives: an array on PostgreSQL, JSON text on SQLite."""
+
+    impl = String()
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(ARRAY(Float()))
+        return dialect.type_descriptor(String())
+
+    def process_result_value(self, value: Any, dialect: Any) -> tuple[float, float] | None:
+        if value is None:
+            return None
+        median, p90 = json.loads(value) if isinstance(value, str) else value
+        return float(median), float(p90)
+
+
+class median_and_p90(FunctionElement[tuple[float, float]]):  # noqa: N801
+    """Aggregate: the nearest-rank median and 90th percentile of a group's non-NULL values (the
+    values at ranks ceil(n/2) and ceil(0.9 n)), NULL for a group without one."""
+
+    type = MedianAndP90()
+    inherit_cache = True
+    name = "median_and_p90"
+
+
+# percentile_disc is the nearest rank: the first value whose cumulative share reaches p. Both
+# share one sort of the group.
+@compiles(median_and_p90, "postgresql")
+def _median_and_p90_postgresql(element: median_and_p90, compiler: Any, **kw: Any) -> str:
+    value = compiler.process(element.clauses, **kw)
+    return f"percentile_disc(ARRAY[0.5, 0.9]::float8[]) WITHIN GROUP (ORDER BY {value})"
+
+
+# SQLite has no percentile aggregate before 3.47 (and then only when compiled in):
+# ``directory.db`` registers ``NearestRanks`` below on every connection.
+@compiles(median_and_p90)
+def _median_and_p90_sqlite(element: median_and_p90, compiler: Any, **kw: Any) -> str:
+    return f"median_and_p90({compiler.process(element.clauses, **kw)})"
+
+
+class NearestRanks:
+    """SQLite aggregate ``median_and_p90(value)``: the same nearest ranks, as JSON text."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+
+    def step(self, value: float | None) -> None:
+        if value is not None:
+            self.values.append(value)
+
+    def finalize(self) -> str | None:
+        if not self.values:
+            return None
+        self.values.sort()
+        n = len(self.values)
+        return json.dumps([self.values[(n + 1) // 2 - 1], self.values[(9 * n + 9) // 10 - 1]])

@@ -7,10 +7,12 @@ import datetime as dt
 import pytest
 from sqlalchemy.orm import Session
 
+from directory.orgs.models import OrganizationKind
+from directory.referrals.models import ReferralStatus
 from directory.reports import operations as ops
 from directory.reports.operations import DateRange, Dimension, Scope, Side, Timing
 from tests.factories import Factory
-from tests.reports.fixture import JANUARY, NOW, Network, build
+from tests.reports.fixture import JANUARY, NOW, Network, add_referral, build
 
 
 @pytest.fixture()
@@ -55,6 +57,40 @@ def test_timings_are_nearest_rank_percentiles(network: Network) -> None:
     by_kind = ops.timings(Scope(JANUARY), Dimension.KIND, Timing.ANSWER)
     assert by_kind["law_enforcement"].median == pytest.approx(10)
     assert "nonprofit" not in by_kind  # r5 and r6 were never answered
+
+
+def test_timings_are_exact_to_the_microsecond(factory: Factory, db: Session) -> None:
+    """SQLite's date functions round to milliseconds (00.9996 becomes the next second) and its
+    julianday() is a double in steps of some 40 microseconds: the hours must not come from
+    them, or the percentiles differ from the timestamps' own differences."""
+    a, b = factory.organization(), factory.organization()
+    waits = [dt.timedelta(hours=2, microseconds=400), dt.timedelta(hours=5, microseconds=1),
+             dt.timedelta(hours=7, seconds=59, microseconds=999_999)]
+    for day, wait in enumerate(waits, start=5):
+        sent = dt.datetime(2026, 1, day, 9, 30, 59, 999_600, tzinfo=dt.UTC)
+        add_referral(db, a, b, sent, ReferralStatus.DECLINED).responded_at = sent + wait
+    db.flush()
+    answer = ops.timings(Scope(JANUARY), Dimension.NETWORK, Timing.ANSWER)["all"]
+    exact = [wait.total_seconds() / 3600 for wait in waits]
+    assert answer.count == 3
+    assert answer.median == pytest.approx(exact[1], rel=0, abs=1e-12)
+    assert answer.p90 == pytest.approx(exact[2], rel=0, abs=1e-12)
+
+
+def test_figures_by_kind_follow_a_change_of_an_organizations_kind(network: Network,
+                                                                  db: Session) -> None:
+    """The kinds are copied onto each referral for speed: a change of kind reaches them."""
+    network.b.kind = OrganizationKind.HEALTHCARE
+    network.c.kind = OrganizationKind.LEGAL
+    db.flush()
+    by_kind = ops.counts(Scope(JANUARY), Dimension.KIND, now=NOW)
+    assert {key: c.sent for key, c in by_kind.items()} == {"healthcare": 4, "nonprofit": 1,
+                                                           "legal": 1}
+    assert ops.timings(Scope(JANUARY), Dimension.KIND, Timing.ANSWER)["healthcare"].count == 4
+    assert ops.kind_flows(Scope(JANUARY)) == {("nonprofit", "healthcare"): 3,
+                                              ("legal", "healthcare"): 1,
+                                              ("healthcare", "nonprofit"): 1,
+                                              ("healthcare", "legal"): 1}
 
 
 def test_previous_range_and_one_organization(network: Network) -> None:
