@@ -128,3 +128,17 @@ def coverage_candidates(backend_name: str, kind: str) -> Select[tuple[int]]:
                     "@> box(point(:plon, :plat), point(:plon, :plat))")
     condition = text(f"coverage_areas.kind = '{kind}' AND {contains}")
     return select(column("id")).select_from(table("coverage_areas")).where(condition)
+
+
+def polygons_containing() -> Select[tuple[int]]:
+    """PostGIS only: ids of the polygon coverage areas that contain the point given as
+    parameters (see ``point_params``), by the index of their boxes and then their shapes, in
+    the database (the same planar test as shapely's, both GEOS): no round trip to test them
+    in Python first."""
+    point = "ST_SetSRID(ST_MakePoint(:plon, :plat), 4326)"
+    condition = text(
+        "coverage_areas.kind = 'polygon' AND ST_MakeEnvelope(coverage_areas.min_lon, "
+        "coverage_areas.min_lat, coverage_areas.max_lon, coverage_areas.max_lat, 4326) "
+        f"&& {point} AND ST_Intersects(ST_SetSRID(ST_GeomFromGeoJSON(coverage_areas.geojson), "
+        f"4326), {point})")
+    return select(column("id")).select_from(table("coverage_areas")).where(condition)
