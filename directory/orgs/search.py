@@ -380,8 +380,14 @@ def _ring_statement(backend: str, shape: _Shape, covering: bool, count: bool,
             .where(nearest.c.rank == 1, *conditions)
             .order_by(nearest.c.closeness.desc(), nearest.c.organization_id)
             .limit(bindparam("limit")).offset(bindparam("offset")))
-    if covering:
-        return page
+    return page if covering else _with_badges(page, shape)
+
+
+_cached_ring_statement = functools.lru_cache(maxsize=512)(_ring_statement)
+
+
+def _with_badges(page: Select, shape: _Shape) -> Select:  # type: ignore[type-arg]
+    """The page with whether each organization covers the point, tested on the page only."""
     found = page.subquery("page")
     covers = exists().where(CoverageArea.organization_id == found.c.organization_id,
                             _area_contains(shape))
@@ -389,7 +395,77 @@ def _ring_statement(backend: str, shape: _Shape, covering: bool, count: bool,
             .order_by(found.c.closeness.desc(), found.c.organization_id))
 
 
-_cached_ring_statement = functools.lru_cache(maxsize=512)(_ring_statement)
+def _nearest_statement(shape: _Shape, covering: bool,
+                       open_condition: ColumnElement[bool] | None) -> Select:  # type: ignore[type-arg]
+    """PostGIS: the page from the ``knn_limit`` matching locations nearest the point, as the
+    GiST index walks them outwards (KNN), instead of every location of a ring; then only those
+    within the radius (``cos_radius``). With each row, ``reach``: the closeness of the farthest
+    location walked, and ``seen``: how many were walked (fewer than ``knn_limit``: all)."""
+    closeness = spatial.closeness_sql(Location.unit_x, Location.unit_y,  # type: ignore[arg-type]
+                                      Location.unit_z)
+    conditions = _organization_conditions(shape)
+    if covering:
+        conditions.append(exists().where(CoverageArea.organization_id == Organization.id,
+                                         _area_contains(shape)))
+    if open_condition is not None:
+        conditions.append(open_condition)
+    candidates = (select(Location.organization_id, Location.id.label("location_id"),
+                         closeness.label("closeness"))
+                  .join(Organization, Organization.id == Location.organization_id)
+                  .where(*conditions)
+                  .order_by(spatial.nearest_first())
+                  .limit(bindparam("knn_limit"))
+                  .subquery("candidates"))
+    ranked = select(
+        candidates.c.organization_id, candidates.c.location_id, candidates.c.closeness,
+        func.row_number().over(partition_by=candidates.c.organization_id,
+                               order_by=(candidates.c.closeness.desc(),
+                                         candidates.c.location_id)).label("rank"),
+        func.min(candidates.c.closeness).over().label("reach"),
+        func.count().over().label("seen")).subquery("ranked")
+    # The radius after the walk: with it in the walk, the planner's small estimate of the
+    # rows within it makes sorting every location of the box look cheaper than walking.
+    page = (select(ranked.c.organization_id, ranked.c.location_id, ranked.c.closeness,
+                   ranked.c.reach, ranked.c.seen)
+            .where(ranked.c.rank == 1, ranked.c.closeness >= bindparam("cos_radius"))
+            .order_by(ranked.c.closeness.desc(), ranked.c.organization_id)
+            .limit(bindparam("limit")).offset(bindparam("offset")))
+    return page if covering else _with_badges(page, shape)
+
+
+_cached_nearest_statement = functools.lru_cache(maxsize=512)(_nearest_statement)
+# Closeness is computed from stored unit vectors, the KNN order by PostGIS on the sphere: the
+# same order but for rounding. A page is taken as complete only if its last organization is
+# nearer than the farthest location seen by more than this (a tie at the edge is looked at
+# again with more locations).
+_REACH_MARGIN = 1e-12
+_KNN_TRIES = 4
+
+
+def _search_nearest(shape: _Shape, covering: bool, open_at: dt.datetime | None,
+                    point: PointContext, radius_mi: float, params: dict[str, Any], limit: int,
+                    offset: int) -> tuple[Sequence[Any], bool] | None:
+    """The page from the nearest locations (PostGIS), and whether it was filled; None when a
+    few growing walks could not prove the page complete (the rings answer then)."""
+    statement = (_cached_nearest_statement(shape, covering, None) if open_at is None
+                 else _nearest_statement(shape, covering, _open_now_condition(open_at)))
+    base = {**params, **spatial.point_params(point.lat, point.lon),
+            **spatial.ring_params(radius_mi, circle_bounds(point.lat, point.lon, radius_mi)),
+            "limit": limit, "offset": offset}
+    wanted = 2 * (offset + limit) + 8  # organizations average a little over one location
+    for _ in range(_KNN_TRIES):
+        rows = db_session.connection().execute(statement, {**base, "knn_limit": wanted}).all()
+        if not rows:
+            # The nearest matching locations are all beyond the radius (or there are none).
+            return rows, False
+        reach = rows[0].reach
+        if rows[0].seen < wanted or reach + _REACH_MARGIN < base["cos_radius"]:
+            # Every matching location within the radius was seen.
+            return rows, len(rows) == limit
+        if len(rows) == limit and rows[-1].closeness > reach + _REACH_MARGIN:
+            return rows, True  # whatever was not seen is farther than the whole page
+        wanted *= 4
+    return None
 
 
 def _statement_for(backend: str, shape: _Shape, covering: bool, count: bool,
@@ -444,7 +520,9 @@ def near(point: PointContext, radius_mi: float = DEFAULT_NEAR_RADIUS_MI,
     params = {**_filter_params(filters), **_coverage_params(point, polygon_ids)}
     statement = _statement_for(_backend(), shape, False, with_total, open_at)
     radii = [radius_mi] if with_total else _radii(FIRST_RING_MI / 2, radius_mi)
-    rows, _ = _search_rings(statement, point, radii, params, limit, offset)
+    found = (_search_nearest(shape, False, open_at, point, radius_mi, params, limit, offset)
+             if _backend() == "postgis" and not with_total else None)
+    rows, _ = found or _search_rings(statement, point, radii, params, limit, offset)
     if with_total:
         total = rows[0].total if rows else (
             _count_ring(statement, point, radius_mi, params) if offset else 0)
@@ -474,8 +552,10 @@ def covering(point: PointContext, filters: SearchFilters = SearchFilters(), *,
     shape = _with_coverage(_filter_shape(filters), point, polygon_ids)
     params = {**_filter_params(filters), **_coverage_params(point, polygon_ids)}
     statement = _statement_for(_backend(), shape, True, False, open_at)
-    rows, filled = _search_rings(statement, point, _radii(FIRST_RING_MI, MAX_RADIUS_MI), params,
-                                 limit, offset)
+    found = (_search_nearest(shape, True, open_at, point, MAX_RADIUS_MI, params, limit, offset)
+             if _backend() == "postgis" else None)
+    rows, filled = found or _search_rings(statement, point, _radii(FIRST_RING_MI, MAX_RADIUS_MI),
+                                          params, limit, offset)
     if not filled:
         # Some covering organizations may have no location within reach, or none at all.
         rows = _covering_everywhere(shape, point, params, open_at, limit, offset)
