@@ -32,6 +32,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    true,
     union,
 )
 
@@ -395,42 +396,43 @@ def _with_badges(page: Select, shape: _Shape) -> Select:  # type: ignore[type-ar
             .order_by(found.c.closeness.desc(), found.c.organization_id))
 
 
-def _nearest_statement(shape: _Shape, covering: bool,
-                       open_condition: ColumnElement[bool] | None) -> Select:  # type: ignore[type-arg]
-    """PostGIS: the page from the ``knn_limit`` matching locations nearest the point, as the
-    GiST index walks them outwards (KNN), instead of every location of a ring; then only those
-    within the radius (``cos_radius``). With each row, ``reach``: the closeness of the farthest
-    location walked, and ``seen``: how many were walked (fewer than ``knn_limit``: all)."""
+def _nearest_statement(shape: _Shape, covering: bool) -> Select:  # type: ignore[type-arg]
+    """PostGIS: the page among the ``walk`` locations nearest the point, as the GiST index
+    walks them outwards (KNN, a bounded walk whatever the filters), instead of every location
+    of a ring; only those within the radius (``cos_radius``) count. Every row also has
+    ``reach``: the closeness of the farthest location walked, and ``seen``: how many were
+    walked (fewer than ``walk``: all there are); an empty page is one row of them alone."""
     closeness = spatial.closeness_sql(Location.unit_x, Location.unit_y,  # type: ignore[arg-type]
                                       Location.unit_z)
+    walked = (select(Location.organization_id, Location.id.label("location_id"),
+                     closeness.label("closeness"))
+              .order_by(spatial.nearest_first())
+              .limit(bindparam("walk"))
+              .cte("walked"))
+    stats = select(func.min(walked.c.closeness).label("reach"),
+                   func.count().label("seen")).subquery("stats")
+    ranked = select(
+        walked.c.organization_id, walked.c.location_id, walked.c.closeness,
+        func.row_number().over(partition_by=walked.c.organization_id,
+                               order_by=(walked.c.closeness.desc(),
+                                         walked.c.location_id)).label("rank")
+    ).subquery("ranked")
     conditions = _organization_conditions(shape)
     if covering:
         conditions.append(exists().where(CoverageArea.organization_id == Organization.id,
                                          _area_contains(shape)))
-    if open_condition is not None:
-        conditions.append(open_condition)
-    candidates = (select(Location.organization_id, Location.id.label("location_id"),
-                         closeness.label("closeness"))
-                  .join(Organization, Organization.id == Location.organization_id)
-                  .where(*conditions)
-                  .order_by(spatial.nearest_first())
-                  .limit(bindparam("knn_limit"))
-                  .subquery("candidates"))
-    ranked = select(
-        candidates.c.organization_id, candidates.c.location_id, candidates.c.closeness,
-        func.row_number().over(partition_by=candidates.c.organization_id,
-                               order_by=(candidates.c.closeness.desc(),
-                                         candidates.c.location_id)).label("rank"),
-        func.min(candidates.c.closeness).over().label("reach"),
-        func.count().over().label("seen")).subquery("ranked")
-    # The radius after the walk: with it in the walk, the planner's small estimate of the
-    # rows within it makes sorting every location of the box look cheaper than walking.
-    page = (select(ranked.c.organization_id, ranked.c.location_id, ranked.c.closeness,
-                   ranked.c.reach, ranked.c.seen)
-            .where(ranked.c.rank == 1, ranked.c.closeness >= bindparam("cos_radius"))
+    page = (select(ranked.c.organization_id, ranked.c.location_id, ranked.c.closeness)
+            .join(Organization, Organization.id == ranked.c.organization_id)
+            .where(ranked.c.rank == 1, ranked.c.closeness >= bindparam("cos_radius"),
+                   *conditions)
             .order_by(ranked.c.closeness.desc(), ranked.c.organization_id)
-            .limit(bindparam("limit")).offset(bindparam("offset")))
-    return page if covering else _with_badges(page, shape)
+            .limit(bindparam("limit")).offset(bindparam("offset"))
+            .subquery("found"))
+    statement = (select(page.c.organization_id, page.c.location_id, page.c.closeness,
+                        stats.c.reach, stats.c.seen)
+                 .select_from(stats.outerjoin(page, true()))
+                 .order_by(page.c.closeness.desc(), page.c.organization_id))
+    return statement if covering else _with_badges(statement, shape)
 
 
 _cached_nearest_statement = functools.lru_cache(maxsize=512)(_nearest_statement)
@@ -442,29 +444,25 @@ _REACH_MARGIN = 1e-12
 _KNN_TRIES = 4
 
 
-def _search_nearest(shape: _Shape, covering: bool, open_at: dt.datetime | None,
-                    point: PointContext, radius_mi: float, params: dict[str, Any], limit: int,
+def _search_nearest(shape: _Shape, covering: bool, point: PointContext, radius_mi: float,
+                    params: dict[str, Any], limit: int,
                     offset: int) -> tuple[Sequence[Any], bool] | None:
     """The page from the nearest locations (PostGIS), and whether it was filled; None when a
     few growing walks could not prove the page complete (the rings answer then)."""
-    statement = (_cached_nearest_statement(shape, covering, None) if open_at is None
-                 else _nearest_statement(shape, covering, _open_now_condition(open_at)))
+    statement = _cached_nearest_statement(shape, covering)
     base = {**params, **spatial.point_params(point.lat, point.lon),
-            **spatial.ring_params(radius_mi, circle_bounds(point.lat, point.lon, radius_mi)),
-            "limit": limit, "offset": offset}
-    wanted = 2 * (offset + limit) + 8  # organizations average a little over one location
+            "cos_radius": spatial.cos_of_miles(radius_mi), "limit": limit, "offset": offset}
+    walk = 2 * (offset + limit) + 8  # organizations average a little over one location
     for _ in range(_KNN_TRIES):
-        rows = db_session.connection().execute(statement, {**base, "knn_limit": wanted}).all()
-        if not rows:
-            # The nearest matching locations are all beyond the radius (or there are none).
-            return rows, False
-        reach = rows[0].reach
-        if rows[0].seen < wanted or reach + _REACH_MARGIN < base["cos_radius"]:
-            # Every matching location within the radius was seen.
+        found = db_session.connection().execute(statement, {**base, "walk": walk}).all()
+        rows = [row for row in found if row.organization_id is not None]
+        reach, seen = found[0].reach, found[0].seen
+        if seen < walk or reach + _REACH_MARGIN < base["cos_radius"]:
+            # Every location within the radius was walked.
             return rows, len(rows) == limit
         if len(rows) == limit and rows[-1].closeness > reach + _REACH_MARGIN:
-            return rows, True  # whatever was not seen is farther than the whole page
-        wanted *= 4
+            return rows, True  # whatever was not walked is farther than the whole page
+        walk *= 4
     return None
 
 
@@ -520,8 +518,8 @@ def near(point: PointContext, radius_mi: float = DEFAULT_NEAR_RADIUS_MI,
     params = {**_filter_params(filters), **_coverage_params(point, polygon_ids)}
     statement = _statement_for(_backend(), shape, False, with_total, open_at)
     radii = [radius_mi] if with_total else _radii(FIRST_RING_MI / 2, radius_mi)
-    found = (_search_nearest(shape, False, open_at, point, radius_mi, params, limit, offset)
-             if _backend() == "postgis" and not with_total else None)
+    found = (_search_nearest(shape, False, point, radius_mi, params, limit, offset)
+             if _backend() == "postgis" and not with_total and open_at is None else None)
     rows, _ = found or _search_rings(statement, point, radii, params, limit, offset)
     if with_total:
         total = rows[0].total if rows else (
@@ -552,8 +550,8 @@ def covering(point: PointContext, filters: SearchFilters = SearchFilters(), *,
     shape = _with_coverage(_filter_shape(filters), point, polygon_ids)
     params = {**_filter_params(filters), **_coverage_params(point, polygon_ids)}
     statement = _statement_for(_backend(), shape, True, False, open_at)
-    found = (_search_nearest(shape, True, open_at, point, MAX_RADIUS_MI, params, limit, offset)
-             if _backend() == "postgis" else None)
+    found = (_search_nearest(shape, True, point, MAX_RADIUS_MI, params, limit, offset)
+             if _backend() == "postgis" and open_at is None else None)
     rows, filled = found or _search_rings(statement, point, _radii(FIRST_RING_MI, MAX_RADIUS_MI),
                                           params, limit, offset)
     if not filled:
