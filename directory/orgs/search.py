@@ -441,6 +441,8 @@ _cached_nearest_statement = functools.lru_cache(maxsize=512)(_nearest_statement)
 # nearer than the farthest location seen by more than this (a tie at the edge is looked at
 # again with more locations).
 _REACH_MARGIN = 1e-12
+_NO_FILTERS = {"service": False, "kinds": False, "language": False, "population": False,
+               "accepting": False, "verified": False}
 _KNN_TRIES = 4
 
 
@@ -453,6 +455,8 @@ def _search_nearest(shape: _Shape, covering: bool, point: PointContext, radius_m
     base = {**params, **spatial.point_params(point.lat, point.lon),
             "cos_radius": spatial.cos_of_miles(radius_mi), "limit": limit, "offset": offset}
     walk = 2 * (offset + limit) + 8  # organizations average a little over one location
+    if shape != _Shape(**{**shape.__dict__, **_NO_FILTERS}):
+        walk *= 4  # filters keep a fraction of the nearest: walk further at once
     for _ in range(_KNN_TRIES):
         found = db_session.connection().execute(statement, {**base, "walk": walk}).all()
         rows = [row for row in found if row.organization_id is not None]
