@@ -147,7 +147,7 @@ BARE_SQL = {
           SELECT organization_id FROM coverage_areas
           WHERE (kind = 'state' AND state = :state)
              OR (kind = 'county' AND county_fips = :county)
-             OR (kind = 'zip' AND postal_code = :zip))""",
+             OR (kind = 'zip' AND postal_code = :zip)""",
 }
 
 

@@ -10,7 +10,8 @@ Statements are built once per *shape* (which filters are in use) with every valu
 parameter, and reused: building them is costlier than running them. A question is one
 statement per ring, with what it needs (the service's categories, on PostGIS the polygons
 that contain the point, the *covers* badges of *near*) as subqueries: on a database server
-each extra statement is a round trip that costs more than the index look-up itself.
+each extra statement is a round trip that costs more than the index look-up itself. (In
+process, on SQLite, the badges are a second small statement: cheaper than the subquery.)
 """
 
 from __future__ import annotations
@@ -362,8 +363,8 @@ def _ring_statement(backend: str, shape: _Shape, covering: bool, count: bool,
                     open_condition: ColumnElement[bool] | None) -> Select:  # type: ignore[type-arg]
     """Each matching organization's nearest location within the ring (box and radius given as
     parameters). The window function keeps the inner query whole, so the spatial index drives
-    it. For *near*, each organization of the page also comes with whether it covers the
-    point (``covers``), tested on the page only."""
+    it. For *near* on PostgreSQL, each organization of the page also comes with whether it
+    covers the point (``covers``), tested on the page only."""
     located = (select().select_from(Location)
                .where(Location.id.in_(spatial.location_candidates(backend))))
     if open_condition is not None:
@@ -381,7 +382,8 @@ def _ring_statement(backend: str, shape: _Shape, covering: bool, count: bool,
             .where(nearest.c.rank == 1, *conditions)
             .order_by(nearest.c.closeness.desc(), nearest.c.organization_id)
             .limit(bindparam("limit")).offset(bindparam("offset")))
-    return page if covering else _with_badges(page, shape)
+    # In process (SQLite) a second statement for the badges costs less than the subquery.
+    return page if covering or backend == "sqlite" else _with_badges(page, shape)
 
 
 _cached_ring_statement = functools.lru_cache(maxsize=512)(_ring_statement)
@@ -532,9 +534,12 @@ def near(point: PointContext, radius_mi: float = DEFAULT_NEAR_RADIUS_MI,
         total = offset + len(rows)  # the rings reached the full radius: this is all there is
     else:
         total = None
-    return SearchResults(point=point, mode="near", hits=_hits(rows), total=total,
-                         radius_mi=radius_mi, offset=offset,
-                         covering_ids={row.organization_id for row in rows if row.covers})
+    hits = _hits(rows)
+    covering_ids = (covering_among([hit.organization_id for hit in hits], point, filters)
+                    if _backend() == "sqlite" else
+                    {row.organization_id for row in rows if row.covers})
+    return SearchResults(point=point, mode="near", hits=hits, total=total,
+                         radius_mi=radius_mi, offset=offset, covering_ids=covering_ids)
 
 
 def _count_ring(statement: Select, point: PointContext, radius_mi: float,  # type: ignore[type-arg]
