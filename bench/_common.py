@@ -47,21 +47,41 @@ def remove_database(db: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def make_app(db: Path) -> Any:
-    """The application on ``db`` in testing mode (fixed development keys, nothing else)."""
+def database_url(db: Path | str) -> str:
+    """The URL of an SQLite file given as a path, or a database URL as given."""
+    return f"sqlite:///{db}" if isinstance(db, Path) else db
+
+
+def make_app(db: Path | str) -> Any:
+    """The application on ``db`` (an SQLite file or a database URL) in testing mode (fixed
+    development keys, nothing else)."""
     from directory import create_app
 
-    return create_app({"ENV": "testing", "INSTANCE_PATH": str(db.parent / "instance"),
-                       "DATABASE_URL": f"sqlite:///{db}"})
+    instance = db.parent / "instance" if isinstance(db, Path) else OUT_DIR / "instance"
+    return create_app({"ENV": "testing", "INSTANCE_PATH": str(instance),
+                       "DATABASE_URL": database_url(db)})
+
+
+def shown_url(url: str) -> str:
+    """A database URL for the figures: its backend and database name, no credentials."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    return f"{parsed.get_backend_name()}:{Path(parsed.database or '').name}"
 
 
 # --- building -----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Database:
-    path: Path
+    url: str
+    path: Path | None  # the SQLite file; None for a server's database (PostgreSQL)
     built: bool  # by this run (so it may be removed at the end)
     build_s: float  # this run's build, or the recorded one of the reused database
+
+    def removable(self, kept: bool) -> bool:
+        """Whether this run made the file at the default path and may remove it."""
+        return self.path is not None and self.built and not kept
 
 
 def _progress_printer(total: int, label: str) -> Callable[[int], None]:
@@ -121,11 +141,20 @@ def _build_command(args: argparse.Namespace) -> None:
     print(f"Built {db} in {build_s:.1f}s", file=sys.stderr)
 
 
-def ensure_database(db: Path | None, orgs: int, seed: int) -> Database:
+def ensure_database(db: Path | None, orgs: int, seed: int,
+                    url: str | None = None) -> Database:
     """Reuse ``db`` if it was generated with the same size and seed, else build it.
 
     A file that exists but was not built with these settings is an error, never overwritten:
-    it may be someone's real database."""
+    it may be someone's real database. With ``url`` (a PostgreSQL database), the network is
+    loaded there by ``directory seed --synthetic`` instead (idempotent: a network with the
+    same seed already there is kept as it is)."""
+    if url is not None and not url.startswith("sqlite"):
+        return _ensure_server_database(url, orgs, seed)
+    if url is not None:
+        from sqlalchemy.engine import make_url
+
+        db = Path(make_url(url).database or "")
     path = (db or default_db_path(orgs, seed)).resolve()
     if path.exists():
         meta = _read_meta(path)
@@ -133,17 +162,35 @@ def ensure_database(db: Path | None, orgs: int, seed: int) -> Database:
             print(f"Reusing {path} ({orgs:,} organizations, seed {seed}, built in "
                   f"{meta.get('build_s')}s)", file=sys.stderr)
             upgrade_schema(path)
-            return Database(path, built=False, build_s=float(meta.get("build_s") or 0.0))
+            return Database(database_url(path), path, built=False,
+                            build_s=float(meta.get("build_s") or 0.0))
         raise SystemExit(f"{path} exists but was not generated with --orgs {orgs} --seed {seed} "
                          f"(meta: {meta or 'none'}): remove it or choose another --db.")
     path.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     subprocess.run([sys.executable, str(Path(__file__).resolve()), "build", "--db", str(path),
                     "--orgs", str(orgs), "--seed", str(seed)], check=True)
-    return Database(path, built=True, build_s=time.perf_counter() - started)
+    return Database(database_url(path), path, built=True, build_s=time.perf_counter() - started)
 
 
-def upgrade_schema(db: Path) -> None:
+def _ensure_server_database(url: str, orgs: int, seed: int) -> Database:
+    """The demo network and ``orgs`` synthetic organizations in the database at ``url``,
+    through the CLI a deployment uses (migrations, bulk load, ANALYZE), in a child process."""
+    env = {**os.environ, "DIRECTORY_DATABASE_URL": url, "DIRECTORY_ENV": "testing",
+           "DIRECTORY_INSTANCE_PATH": str(OUT_DIR / "instance")}
+    command = str(Path(sys.executable).with_name("directory"))  # the venv's console script
+    started = time.perf_counter()
+    done = subprocess.run([command, "seed", "--synthetic", str(orgs), "--random-seed",
+                           str(seed), "--json"], env=env, check=True, stdout=subprocess.PIPE)
+    build_s = time.perf_counter() - started
+    report = json.loads(done.stdout)
+    present = bool(report["synthetic"]["already_present"])
+    print(f"{shown_url(url)}: synthetic network with seed {seed} "
+          f"{'already present' if present else 'loaded'} ({build_s:.1f}s)", file=sys.stderr)
+    return Database(url, None, built=not present, build_s=build_s)
+
+
+def upgrade_schema(db: Path | str) -> None:
     """Bring a reused database to the code's newest migration: the application moves on
     between runs, and its pages fail on a schema it no longer expects."""
     from directory.db import get_database, upgrade

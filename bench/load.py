@@ -68,8 +68,9 @@ def prepare(url: str, orgs: int) -> Setup:
     from sqlalchemy import select
 
     from directory import create_app
+    from directory.accounts.membership import add_membership
     from directory.accounts.models import MemberRole
-    from directory.accounts.operations import add_membership, create_user
+    from directory.accounts.operations import create_user
     from directory.api.operations import create_token
     from directory.db import analyze, get_database, get_session, upgrade
     from directory.orgs.models import MembershipStatus, Organization, Service, ServiceCategory

@@ -1,13 +1,15 @@
 """HTTP load test of the search page, on loopback, against a synthetic network.
 
-    python bench/load_search.py --orgs 100000 --clients 8 --seconds 30 [--db PATH] [--workers W]
+    python bench/load_search.py --orgs 100000 --clients 8 --seconds 30 [--workers W]
+                                [--db PATH | --database-url URL]
 
 Serves the app with its production WSGI server (``directory serve``: gunicorn, ``--workers``
 processes of ``--threads`` threads) in a child process on 127.0.0.1, signs a coordinator in
 through the real login form (CSRF token and all), then runs ``--clients`` threads that each
 keep one connection alive and request random ZIP searches for ``--seconds`` (or ``--requests``
 each). The load generator runs on the same machine and takes CPU from the server; the figures
-include that.
+include that. After the load, the bare indexed queries of bench/search.py (nearest locations,
+covering areas) are timed in this process on the same ZIP points, for scale.
 The last line of stdout is one JSON object with the figures. Standard library only.
 """
 
@@ -44,6 +46,7 @@ from _common import (  # noqa: E402
     percentile,
     query_zips,
     remove_database,
+    shown_url,
 )
 
 HOST = "127.0.0.1"
@@ -57,7 +60,7 @@ VALUE_ATTRIBUTE = re.compile(r'value="([^"]*)"')
 
 # --- set-up --------------------------------------------------------------------------------------
 
-def ensure_user(db: Path) -> None:
+def ensure_user(db: str) -> None:
     """A coordinator to sign in as: the search page is for signed-in members only."""
     from directory.accounts.operations import create_user, find_user_by_email, set_password
     from directory.db import get_database, get_session
@@ -97,15 +100,15 @@ class Server:
     log: Path
 
 
-def start_server(db: Path, workers: int, threads: int, log_dir: Path) -> Server:
+def start_server(db: str, workers: int, threads: int, log_dir: Path) -> Server:
     """`directory serve` (its master and workers) in testing mode on a free loopback port.
 
     Two-factor sign-in is switched off (the deployment setting DIRECTORY_REQUIRE_2FA): a
     coordinator without it is sent to enrol instead of to the search page."""
     port = free_port()
     env = {**os.environ, "DIRECTORY_ENV": "testing", "DIRECTORY_REQUIRE_2FA": "false",
-           "DIRECTORY_INSTANCE_PATH": str(db.parent / "instance"),
-           "DIRECTORY_DATABASE_URL": f"sqlite:///{db}"}
+           "DIRECTORY_INSTANCE_PATH": str(OUT_DIR / "instance"),
+           "DIRECTORY_DATABASE_URL": db}
     log = log_dir / f"serve-{port}.log"
     with log.open("wb") as handle:
         process = subprocess.Popen(
@@ -151,7 +154,7 @@ def tail(path: Path, lines: int = 20) -> str:
 
 
 @contextmanager
-def running_server(db: Path, workers: int, threads: int, keep_logs: bool) -> Iterator[Server]:
+def running_server(db: str, workers: int, threads: int, keep_logs: bool) -> Iterator[Server]:
     """The server, stopped at the end whatever happens. Its log (bench/out/serve-PORT.log) is
     kept when something failed, or when asked."""
     OUT_DIR.mkdir(parents=True, exist_ok=True)
@@ -338,8 +341,38 @@ def summarize(results: Sequence[ClientResult], elapsed: float) -> dict[str, Any]
             "first_error": next((r.first_error for r in results if r.first_error), "")}
 
 
+def bare_figures(url: str, zips: Sequence[Any]) -> dict[str, dict[str, float]]:
+    """p50 and p95 of bench/search.py's bare indexed queries from the same ZIP points."""
+    from search import bare_queries
+
+    from directory.db import get_database
+    from directory.orgs.coverage import locate
+
+    app = make_app(url)
+    found: dict[str, dict[str, float]] = {}
+    with app.app_context():
+        points = [locate(z.lat, z.lon, z.code) for z in zips]
+        queries, close = bare_queries(get_database(app).engine)
+        try:
+            for name, query in queries.items():
+                for point in points:  # warm-up
+                    query(point)
+                timings = []
+                for point in points:
+                    started = time.perf_counter()
+                    query(point)
+                    timings.append((time.perf_counter() - started) * 1000)
+                found[name] = {"p50_ms": round(percentile(timings, 50), 3),
+                               "p95_ms": round(percentile(timings, 95), 3)}
+        finally:
+            close()
+    get_database(app).engine.dispose()
+    return found
+
+
 def print_figures(figures: dict[str, Any]) -> None:
-    print(f"server: {figures['server']} on {HOST}, {figures['orgs']:,} organizations, "
+    print(f"server: {figures['server']} on {HOST}, {figures['orgs']:,} organizations in "
+          f"{figures['database']}, "
           f"GET {figures['path_template']}, code {figures['code']}")
     print(f"clients: {figures['clients']} for {figures['seconds']} s -> {figures['requests']:,} "
           f"requests in {figures['elapsed_s']} s = {figures['rps']} req/s")
@@ -349,6 +382,10 @@ def print_figures(figures: dict[str, Any]) -> None:
           + (f", first: {figures['first_error']}" if figures["first_error"] else ""))
     print(f"CPU (% of one core): server {figures['server_cpu_pct']}, load generator "
           f"{figures['client_cpu_pct']}, on {os.cpu_count()} cores")
+    for name, bare in figures["bare"].items():
+        print(f"bare {name} query (in process, no HTTP): p50 {bare['p50_ms']} ms, "
+              f"p95 {bare['p95_ms']} ms; request p50 / bare p50 "
+              f"{figures['p50_ms'] / max(bare['p50_ms'], 1e-6):.1f}x")
     print(f"load average (1, 5, 15 min): {figures['loadavg']}")
     print(json.dumps(figures))
 
@@ -375,11 +412,13 @@ def run(args: argparse.Namespace) -> int:
                                "clients": args.clients,
                                "seconds": args.seconds, "path_template": args.path_template,
                                "loadavg": {"start": loadavg()}}
-    database = ensure_database(Path(args.db) if args.db else None, args.orgs, args.seed)
+    database = ensure_database(Path(args.db) if args.db else None, args.orgs, args.seed,
+                               args.database_url)
+    figures["database"] = shown_url(database.url)
     try:
-        ensure_user(database.path)
+        ensure_user(database.url)
         paths = target_paths(args.path_template, query_zips(args.queries, args.seed))
-        with running_server(database.path, args.workers, args.threads,
+        with running_server(database.url, args.workers, args.threads,
                             args.keep_logs) as server:
             cookie = sign_in(server.port)
             for path in paths[:3]:
@@ -400,8 +439,9 @@ def run(args: argparse.Namespace) -> int:
                 cpu_before, [cpu_seconds(server.process.pid)], elapsed)
             figures["client_cpu_pct"] = cpu_percent([own_before], [own_cpu_seconds()], elapsed)
             figures["loadavg"]["after"] = loadavg()
+        figures["bare"] = bare_figures(database.url, query_zips(args.queries, args.seed))
     finally:
-        if database.built and not args.keep and not args.db:
+        if database.path and database.removable(args.keep or bool(args.db)):
             remove_database(database.path)
     figures.update(summarize(results, elapsed))
     print_figures(figures)
@@ -427,6 +467,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1, help="generator and query seed")
     parser.add_argument("--db", help="database file (reused if built with the same --orgs and "
                                      "--seed; default bench/out/search-N-sS.db)")
+    parser.add_argument("--database-url", default=None,
+                        help="a PostgreSQL database instead (postgresql+psycopg://...): the "
+                             "network is loaded there with `directory seed --synthetic N`")
     parser.add_argument("--keep", action="store_true",
                         help="keep the database this run builds at the default path")
     parser.add_argument("--keep-logs", action="store_true",

@@ -1,11 +1,17 @@
 """Benchmark of the two search questions, *near* and *covering*, on a synthetic network.
 
-    python bench/search.py --orgs 100000 [--queries 1000] [--seed 1] [--db PATH] [--keep]
+    python bench/search.py --orgs 100000 [--queries 1000] [--seed 1] [--keep]
+                           [--db PATH | --database-url URL]
 
 Times ``directory.orgs.search.near`` / ``covering`` (with and without a service filter) from
 random ZIP centroids, and the same questions answered by a brute-force scan of every location
 and coverage area in plain Python, in the same run: the scan is both the baseline of the
 speed-up and the reference the indexed answers are checked against (ids in order, distances).
+Also in the same run, the *bare* indexed queries on the same tables and points, through the
+database driver with no application code: a page of the nearest locations (PostGIS: KNN
+``<->`` with ``ST_DWithin`` on the GiST index; SQLite: the R*Tree ring by ring) and a page of
+the coverage areas that contain the point (GiST ``&&`` / R*Tree, and the named kinds by their
+indexes); ``vs_bare`` = our p50 / the bare query's p50.
 The last line of stdout is one JSON object with the figures; the exit status is 1 when any
 indexed answer differs from the scan's.
 """
@@ -29,6 +35,7 @@ from shapely.geometry import Point, shape
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (  # noqa: E402
+    Database,
     code_version,
     ensure_database,
     loadavg,
@@ -37,6 +44,7 @@ from _common import (  # noqa: E402
     percentile,
     query_zips,
     remove_database,
+    shown_url,
     stage,
 )
 
@@ -91,6 +99,98 @@ def time_calls(run: Callable[[Any], Answer], points: Sequence[Any],
             shown = finished
     print(f"  {label}: {len(points)} in {sum(timings) / 1000:.1f}s", file=sys.stderr, flush=True)
     return timings, answers
+
+
+# --- the bare indexed queries ----------------------------------------------------------------
+
+_POSTGIS_POINT = "geography(ST_SetSRID(ST_MakePoint(%(plon)s, %(plat)s), 4326))"
+_POSTGIS_LOCATION = "geography(ST_SetSRID(ST_MakePoint(longitude, latitude), 4326))"
+BARE_SQL = {
+    ("postgresql", "near"): f"""
+        SELECT id FROM locations
+        WHERE ST_DWithin({_POSTGIS_LOCATION}, {_POSTGIS_POINT}, %(meters)s)
+        ORDER BY {_POSTGIS_LOCATION} <-> {_POSTGIS_POINT} LIMIT %(limit)s""",
+    ("postgresql", "covering"): """
+        SELECT organization_id FROM coverage_areas
+        WHERE kind = 'radius'
+          AND ST_MakeEnvelope(min_lon, min_lat, max_lon, max_lat, 4326)
+              && ST_SetSRID(ST_MakePoint(%(plon)s, %(plat)s), 4326)
+          AND unit_x * %(px)s + unit_y * %(py)s + unit_z * %(pz)s >= cos_radius
+        UNION ALL
+        SELECT organization_id FROM coverage_areas
+        WHERE kind = 'polygon'
+          AND ST_MakeEnvelope(min_lon, min_lat, max_lon, max_lat, 4326)
+              && ST_SetSRID(ST_MakePoint(%(plon)s, %(plat)s), 4326)
+        UNION ALL
+        SELECT organization_id FROM coverage_areas
+        WHERE (kind = 'state' AND state = %(state)s)
+           OR (kind = 'county' AND county_fips = %(county)s)
+           OR (kind = 'zip' AND postal_code = %(zip)s)""",
+    ("sqlite", "near"): """
+        SELECT l.id FROM location_index AS r JOIN locations AS l ON l.id = r.id
+        WHERE r.min_lat >= :min_lat AND r.max_lat <= :max_lat
+          AND r.min_lon >= :min_lon AND r.max_lon <= :max_lon
+          AND l.unit_x * :px + l.unit_y * :py + l.unit_z * :pz >= :cos_radius
+        ORDER BY l.unit_x * :px + l.unit_y * :py + l.unit_z * :pz DESC LIMIT :limit""",
+    ("sqlite", "covering"): """
+          SELECT a.organization_id FROM coverage_index AS r JOIN coverage_areas AS a
+            ON a.id = r.id
+          WHERE r.min_lat <= :plat AND r.max_lat >= :plat AND r.min_lon <= :plon
+            AND r.max_lon >= :plon
+            AND a.unit_x * :px + a.unit_y * :py + a.unit_z * :pz >= a.cos_radius
+          UNION ALL
+          SELECT a.organization_id FROM polygon_index AS r JOIN coverage_areas AS a
+            ON a.id = r.id
+          WHERE r.min_lat <= :plat AND r.max_lat >= :plat AND r.min_lon <= :plon
+            AND r.max_lon >= :plon
+          UNION ALL
+          SELECT organization_id FROM coverage_areas
+          WHERE (kind = 'state' AND state = :state)
+             OR (kind = 'county' AND county_fips = :county)
+             OR (kind = 'zip' AND postal_code = :zip)""",
+}
+
+
+def bare_queries(engine: Any) -> tuple[dict[str, Callable[[Any], int]], Callable[[], None]]:
+    """The bare indexed queries, on one connection of the driver (no SQLAlchemy, no ORM):
+    each returns how many rows it fetched. The second value closes the connection."""
+    from directory.geo import spatial
+    from directory.orgs.coverage import circle_bounds
+    from directory.orgs.search import FIRST_RING_MI, _radii
+
+    dialect = "sqlite" if engine.dialect.name == "sqlite" else "postgresql"
+    raw = engine.raw_connection()
+    cursor = raw.cursor()
+    near_sql, covering_sql = BARE_SQL[(dialect, "near")], BARE_SQL[(dialect, "covering")]
+    rings = _radii(FIRST_RING_MI / 2, NEAR_RADIUS_MI)
+
+    def params(point: Any) -> dict[str, Any]:
+        return {**spatial.point_params(point.lat, point.lon), "limit": LIMIT,
+                "state": point.state, "county": point.county_fips, "zip": point.postal_code}
+
+    def near(point: Any) -> int:
+        base = params(point)
+        if dialect == "postgresql":  # KNN needs no rings: the index walks outwards
+            cursor.execute(near_sql, {**base, "meters": NEAR_RADIUS_MI * 1609.344})
+            return len(cursor.fetchall())
+        rows: list[Any] = []
+        for radius in rings:
+            ring = spatial.ring_params(radius, circle_bounds(point.lat, point.lon, radius))
+            cursor.execute(near_sql, {**base, **ring})
+            rows = cursor.fetchall()
+            if len(rows) == LIMIT:
+                break
+        return len(rows)
+
+    def covering(point: Any) -> int:
+        cursor.execute(covering_sql, params(point))
+        return len(cursor.fetchall())
+
+    def close() -> None:
+        raw.rollback()
+        raw.close()
+
+    return {"near": near, "covering": covering}, close
 
 
 # --- the brute-force reference -------------------------------------------------------------------
@@ -280,22 +380,31 @@ def brute_point_count(orgs: int, queries: int, requested: int | None) -> int:
 def run(args: argparse.Namespace) -> int:
     figures: dict[str, Any] = {"orgs": args.orgs, "code": code_version(),
                                "loadavg": {"start": loadavg()}}
-    database = ensure_database(Path(args.db) if args.db else None, args.orgs, args.seed)
+    database = ensure_database(Path(args.db) if args.db else None, args.orgs, args.seed,
+                               args.database_url)
+    figures["database"] = shown_url(database.url)
     figures["build_s"] = round(database.build_s, 1)
     figures["reused_db"] = not database.built
     figures["build_peak_rss_mb"] = peak_rss_mb(children=True) if database.built else None
     try:
-        return measure(args, database.path, figures)
+        return measure(args, database, figures)
     finally:
-        if database.built and not args.keep and not args.db:
+        if database.path and database.removable(args.keep or bool(args.db)):
             remove_database(database.path)
 
 
-def measure(args: argparse.Namespace, db: Path, figures: dict[str, Any]) -> int:
-    from directory.orgs.coverage import locate
+def measure(args: argparse.Namespace, database: Database, figures: dict[str, Any]) -> int:
+    from sqlalchemy import func, select
 
-    app = make_app(db)
+    from directory.db import get_database, get_session
+    from directory.orgs.coverage import locate
+    from directory.orgs.models import Organization
+
+    app = make_app(database.url)
     with app.app_context():
+        figures["organizations_in_db"] = get_session().scalar(
+            select(func.count()).select_from(Organization))
+        get_session().rollback()
         zips = query_zips(args.queries, args.seed)
         points = [locate(z.lat, z.lon, z.code) for z in zips]
         figures["queries"] = len(points)
@@ -311,6 +420,18 @@ def measure(args: argparse.Namespace, db: Path, figures: dict[str, Any]) -> int:
                 timings[name], answers[name] = time_calls(indexed[name], points, name)
         figures["loadavg"]["indexed"] = loadavg()
         figures["peak_rss_mb"] = peak_rss_mb()
+        bare, close = bare_queries(get_database(app).engine)
+        bare_timings: dict[str, list[float]] = {}
+        with stage("Bare indexed queries"):
+            try:
+                for name, query in bare.items():
+                    time_calls(lambda point, query=query: [(query(point), 0.0)], points,
+                               f"warm-up bare {name}")
+                    bare_timings[name], _ = time_calls(
+                        lambda point, query=query: [(query(point), 0.0)], points, f"bare {name}")
+            finally:
+                close()
+        figures["loadavg"]["bare"] = loadavg()
         with stage("Loading the whole network for the brute-force scan"):
             network = load_network()
         count = brute_point_count(args.orgs, len(points), args.brute_points)
@@ -328,6 +449,12 @@ def measure(args: argparse.Namespace, db: Path, figures: dict[str, Any]) -> int:
     figures["mismatches"] = mismatches
     for name in QUERY_TYPES:
         figures[name] = summarize(timings[name], brute_timings[name])
+    for name, values in bare_timings.items():
+        p50 = percentile(values, 50)
+        figures[f"bare_{name}"] = {"p50_ms": round(p50, 3),
+                                   "p95_ms": round(percentile(values, 95), 3),
+                                   "p99_ms": round(percentile(values, 99), 3)}
+        figures[name]["vs_bare"] = round(figures[name]["p50_ms"] / p50, 2)
     print_figures(figures)
     return 1 if mismatches else 0
 
@@ -358,8 +485,9 @@ def report_mismatches(answers: dict[str, list[Answer]], reference: dict[str, lis
 
 def print_figures(figures: dict[str, Any]) -> None:
     print(f"code: {figures['code']}")
-    print(f"organizations: {figures['orgs']:,}  (database "
-          f"{'reused' if figures['reused_db'] else 'built'}: build {figures['build_s']} s)")
+    print(f"organizations: {figures['orgs']:,} asked, {figures['organizations_in_db']:,} in "
+          f"{figures['database']}  (database {'reused' if figures['reused_db'] else 'built'}: "
+          f"build {figures['build_s']} s)")
     print(f"query points: {figures['queries']} (brute force on the first "
           f"{figures['brute_points']}, which are also the correctness sample)")
     for name in QUERY_TYPES:
@@ -367,6 +495,10 @@ def print_figures(figures: dict[str, Any]) -> None:
         print(f"{name:<18} p50 {row['p50_ms']:8.2f} ms  p95 {row['p95_ms']:8.2f} ms  "
               f"p99 {row['p99_ms']:8.2f} ms  max {row['max_ms']:8.2f} ms  | brute p50 "
               f"{row['brute_p50_ms']:9.1f} ms  speed-up {row['speedup']:8.1f}x")
+    for name in ("near", "covering"):
+        bare = figures[f"bare_{name}"]
+        print(f"bare {name:<13} p50 {bare['p50_ms']:8.2f} ms  p95 {bare['p95_ms']:8.2f} ms  "
+              f"p99 {bare['p99_ms']:8.2f} ms  | ours/bare (p50) {figures[name]['vs_bare']:.2f}x")
     print(f"mismatches: {figures['mismatches']}")
     print(f"peak RSS: {figures['peak_rss_mb']} MB after the indexed searches, "
           f"{figures['peak_rss_total_mb']} MB with the brute-force copy "
@@ -383,6 +515,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1, help="generator and query-point seed")
     parser.add_argument("--db", help="database file (reused if built with the same --orgs and "
                                      "--seed; default bench/out/search-N-sS.db)")
+    parser.add_argument("--database-url", default=None,
+                        help="a PostgreSQL database instead (postgresql+psycopg://...): the "
+                             "network is loaded there with `directory seed --synthetic N`")
     parser.add_argument("--keep", action="store_true",
                         help="keep the database this run builds at the default path")
     parser.add_argument("--brute-points", type=int, default=None,

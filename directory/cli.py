@@ -31,6 +31,7 @@ from directory.server import (
     DEFAULT_THREADS,
     default_workers,
     prepare_metrics_directory,
+    release_metrics_directory,
     shared_limits_warning,
 )
 from directory.server import serve as serve_with_gunicorn
@@ -198,7 +199,10 @@ threads_option = click.option(
 def serve(host: str, port: int, workers: int | None, threads: int) -> None:
     """Serve the application with the production WSGI server (gunicorn)."""
     prepare_metrics_directory()  # before the app loads prometheus_client
-    _serve(build_app(), host, port, workers or default_workers(), threads)
+    try:
+        _serve(build_app(), host, port, workers or default_workers(), threads)
+    finally:
+        release_metrics_directory()
 
 
 @main.command()

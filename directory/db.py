@@ -396,6 +396,8 @@ SPATIAL_INDEX_NAMES = (
     "ix_coverage_areas_box",
     "ix_locations_geography",
     "ix_coverage_areas_envelope",
+    *(f"ix_coverage_areas_{kind}_{index}" for kind in ("radius", "polygon")
+      for index in ("box", "envelope")),
 )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,9 @@ from directory.geo.gazetteer import gazetteer
 
 DEFAULT_THREADS = 1
 METRICS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+METRICS_DIRECTORY_PREFIX = "directory-metrics-"
+# (process id, directory, whether it was made here) of the last prepare_metrics_directory
+_prepared: tuple[int, Path, bool] | None = None
 
 
 def default_workers() -> int:
@@ -63,22 +67,43 @@ class DirectoryServer(BaseApplication):  # type: ignore[misc]
         return self.application
 
 
+def _clear_metrics_files(directory: Path) -> None:
+    for stale in directory.glob("*.db"):
+        stale.unlink(missing_ok=True)
+
+
 def prepare_metrics_directory() -> Path:
     """Where the workers write their metrics for any one of them to add up at a scrape.
 
     Called before the application (and so prometheus_client) is loaded: the library picks its
     multi-process mode when it is imported. ``PROMETHEUS_MULTIPROC_DIR`` when given (its old
-    files are cleared: they belong to workers of a previous run), else a new private one."""
+    files are cleared: they belong to workers of a previous run), else a new private one.
+    ``release_metrics_directory`` undoes this when the server stops."""
+    global _prepared
     given = os.environ.get(METRICS_DIRECTORY_VARIABLE)
     if given:
         directory = Path(given)
         directory.mkdir(parents=True, exist_ok=True)
-        for stale in directory.glob("*.db"):
-            stale.unlink()
+        _clear_metrics_files(directory)
     else:
-        directory = Path(tempfile.mkdtemp(prefix="directory-metrics-"))
+        directory = Path(tempfile.mkdtemp(prefix=METRICS_DIRECTORY_PREFIX))
         os.environ[METRICS_DIRECTORY_VARIABLE] = str(directory)
+    _prepared = (os.getpid(), directory, not given)
     return directory
+
+
+def release_metrics_directory() -> None:
+    """When the server stops: remove the directory ``prepare_metrics_directory`` made, or
+    empty the one it was given of the metrics files (counts of a run that is over). Only in
+    the process that prepared it: a worker leaving (its exit unwinds through the same code
+    after the fork) must not take the others' files."""
+    if _prepared is None or _prepared[0] != os.getpid():
+        return
+    _, directory, made_here = _prepared
+    if made_here:
+        shutil.rmtree(directory, ignore_errors=True)
+    else:
+        _clear_metrics_files(directory)
 
 
 def server_options(app: Flask, host: str, port: int, workers: int,

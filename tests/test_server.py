@@ -143,3 +143,63 @@ def test_server_options_bind_ipv6_hosts_in_brackets(tmp_path: Path) -> None:
     options = server_options(app, "0.0.0.0", 8080, 2, 4)
     assert options["bind"] == "0.0.0.0:8080"
     assert options["accesslog"] is None  # request lines carry places searched
+
+
+def _metrics_directories(temporary: Path) -> list[Path]:
+    return sorted(temporary.glob("directory-metrics-*"))
+
+
+def _stop(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    return output
+
+
+def _started(env: dict[str, str]) -> subprocess.Popen[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [directory_command(), "serve", "--port", str(port), "--workers", "2"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + STARTUP_S
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()[0]
+        try:
+            if get(f"http://127.0.0.1:{port}/healthz") == 200:
+                return process
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    pytest.fail(f"the server did not answer on port {port} in {STARTUP_S:.0f}s")
+
+
+def test_the_metrics_directory_it_makes_is_removed_when_it_stops(
+        serve_env: dict[str, str], tmp_path: Path) -> None:
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = {**serve_env, "TMPDIR": str(temporary)}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    process = _started(env)
+    try:
+        made = _metrics_directories(temporary)
+        assert len(made) == 1 and list(made[0].glob("*.db"))  # the workers' files
+    finally:
+        output = _stop(process)
+    assert _metrics_directories(temporary) == [], output
+
+
+def test_a_given_metrics_directory_is_cleared_at_start_and_at_stop(
+        serve_env: dict[str, str], tmp_path: Path) -> None:
+    given = tmp_path / "metrics"
+    given.mkdir()
+    stale = given / "counter_12345.db"
+    stale.write_bytes(b"from a previous run")
+    kept = given / "README"
+    kept.write_text("not ours")
+    process = _started({**serve_env, "PROMETHEUS_MULTIPROC_DIR": str(given)})
+    try:
+        assert not stale.exists()
+        assert list(given.glob("*.db"))  # this run's workers' files
+    finally:
+        _stop(process)
+    assert list(given.glob("*.db")) == [] and kept.read_text() == "not ours"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, column, select, table, text
+from sqlalchemy import ColumnElement, Select, TextClause, bindparam, column, select, table, text
 from sqlalchemy.orm import Session
 
 from directory.geo.distance import EARTH_RADIUS_MI
@@ -89,6 +89,22 @@ def ring_params(miles: float, box: Box) -> dict[str, float]:
             "ring_meters": miles * 1609.344 * 1.01}
 
 
+_LOCATION_GEOGRAPHY = ("geography(ST_SetSRID(ST_MakePoint(locations.longitude, "
+                       "locations.latitude), 4326))")  # as the GiST index ix_locations_geography
+_POINT_GEOGRAPHY = "geography(ST_SetSRID(ST_MakePoint(:plon, :plat), 4326))"
+
+
+def within_ring() -> TextClause:
+    """PostGIS: the location is within ``ring_meters`` of the point (the GiST index)."""
+    return text(f"ST_DWithin({_LOCATION_GEOGRAPHY}, {_POINT_GEOGRAPHY}, :ring_meters)")
+
+
+def nearest_first() -> TextClause:
+    """PostGIS: locations in order of their distance on the sphere from the point, as the GiST
+    index walks them outwards (KNN): the same order as closeness, descending."""
+    return text(f"{_LOCATION_GEOGRAPHY} <-> {_POINT_GEOGRAPHY}")
+
+
 def location_candidates(backend_name: str) -> Select[tuple[int]]:
     """Ids of the locations in the ring given as parameters (see ``ring_params``)."""
     if backend_name == "sqlite":
@@ -97,11 +113,7 @@ def location_candidates(backend_name: str) -> Select[tuple[int]]:
             index.c.min_lat >= bindparam("min_lat"), index.c.max_lat <= bindparam("max_lat"),
             index.c.min_lon >= bindparam("min_lon"), index.c.max_lon <= bindparam("max_lon"))
     if backend_name == "postgis":
-        condition = text(
-            "ST_DWithin(geography(ST_SetSRID(ST_MakePoint(locations.longitude, "
-            "locations.latitude), 4326)), geography(ST_SetSRID(ST_MakePoint(:plon, :plat), "
-            "4326)), :ring_meters)")
-        return select(column("id")).select_from(table("locations")).where(condition)
+        return select(column("id")).select_from(table("locations")).where(within_ring())
     condition = text("point(locations.longitude, locations.latitude) <@ "
                      "box(point(:min_lon, :min_lat), point(:max_lon, :max_lat))")
     return select(column("id")).select_from(table("locations")).where(condition)
@@ -127,4 +139,18 @@ def coverage_candidates(backend_name: str, kind: str) -> Select[tuple[int]]:
                     "point(coverage_areas.max_lon, coverage_areas.max_lat)) "
                     "@> box(point(:plon, :plat), point(:plon, :plat))")
     condition = text(f"coverage_areas.kind = '{kind}' AND {contains}")
+    return select(column("id")).select_from(table("coverage_areas")).where(condition)
+
+
+def polygons_containing() -> Select[tuple[int]]:
+    """PostGIS only: ids of the polygon coverage areas that contain the point given as
+    parameters (see ``point_params``), by the index of their boxes and then their shapes, in
+    the database (the same planar test as shapely's, both GEOS): no round trip to test them
+    in Python first."""
+    point = "ST_SetSRID(ST_MakePoint(:plon, :plat), 4326)"
+    condition = text(
+        "coverage_areas.kind = 'polygon' AND ST_MakeEnvelope(coverage_areas.min_lon, "
+        "coverage_areas.min_lat, coverage_areas.max_lon, coverage_areas.max_lat, 4326) "
+        f"&& {point} AND ST_Intersects(ST_SetSRID(ST_GeomFromGeoJSON(coverage_areas.geojson), "
+        f"4326), {point})")
     return select(column("id")).select_from(table("coverage_areas")).where(condition)

@@ -7,7 +7,11 @@ on how many partners are near, not on the size of the network. Only active membe
 organizations are found.
 
 Statements are built once per *shape* (which filters are in use) with every value a bound
-parameter, and reused: building them is costlier than running them.
+parameter, and reused: building them is costlier than running them. A question is one
+statement per ring, with what it needs (the service's categories, on PostGIS the polygons
+that contain the point, the *covers* badges of *near*) as subqueries: on a database server
+each extra statement is a round trip that costs more than the index look-up itself. (In
+process, on SQLite, the badges are a second small statement: cheaper than the subquery.)
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    true,
     union,
 )
 
@@ -109,39 +114,45 @@ class _Shape:
     county: bool = False
     postal_code: bool = False
     polygons: bool = False
+    polygons_in_sql: bool = False  # PostGIS tests the polygons itself
 
 
-def _category_ids(code: str | None) -> list[int] | None:
+def _service_categories() -> Select[tuple[int]]:
+    """The searched service's category and every one below it (``service_code``,
+    ``service_prefix``: see ``_service_params``)."""
+    return select(ServiceCategory.id).where(or_(
+        ServiceCategory.code == bindparam("service_code"),
+        ServiceCategory.code.like(bindparam("service_prefix"), escape="/")))
+
+
+def _area_service_categories() -> Select[tuple[int]]:
+    """The categories a service-limited coverage area may name to count for a search of the
+    service: it, its sub-services and its parents ("shelter" covers "shelter.youth")."""
+    return select(ServiceCategory.id).where(or_(
+        ServiceCategory.code == bindparam("service_code"),
+        ServiceCategory.code.like(bindparam("service_prefix"), escape="/"),
+        ServiceCategory.code.in_(bindparam("service_parents", expanding=True))))
+
+
+def _service_params(code: str | None) -> dict[str, Any]:
     if not code:
-        return None
-    codes = service_codes_under(code)
-    return list(db_session.scalars(
-        select(ServiceCategory.id).where(ServiceCategory.code.in_(codes))))
-
-
-def _area_category_ids(code: str | None, category_ids: list[int] | None) -> list[int] | None:
-    """The categories a service-limited coverage area may name to count for a search of
-    ``code``: the code, its sub-services and its parents ("shelter" covers "shelter.youth")."""
-    if not code or category_ids is None:
-        return None
+        return {}
+    escaped = code.replace("/", "//").replace("%", "/%").replace("_", "/_")
     parts = code.split(".")
-    parents = [".".join(parts[:end]) for end in range(1, len(parts))]
-    return category_ids + list(db_session.scalars(
-        select(ServiceCategory.id).where(ServiceCategory.code.in_(parents))))
+    return {"service_code": code, "service_prefix": f"{escaped}.%",
+            "service_parents": [".".join(parts[:end]) for end in range(1, len(parts))]}
 
 
-def _filter_shape(filters: SearchFilters, category_ids: list[int] | None) -> _Shape:
-    return _Shape(service=category_ids is not None, kinds=bool(filters.kinds),
+def _filter_shape(filters: SearchFilters) -> _Shape:
+    return _Shape(service=bool(filters.service), kinds=bool(filters.kinds),
                   language=bool(filters.language), population=filters.population is not None,
                   accepting=filters.accepting_referrals,
                   verified=filters.verified_within_days is not None)
 
 
-def _filter_params(filters: SearchFilters, category_ids: list[int] | None) -> dict[str, Any]:
-    params: dict[str, Any] = {"active": MembershipStatus.ACTIVE.value}
-    if category_ids is not None:
-        params["category_ids"] = category_ids
-        params["area_category_ids"] = _area_category_ids(filters.service, category_ids)
+def _filter_params(filters: SearchFilters) -> dict[str, Any]:
+    params: dict[str, Any] = {"active": MembershipStatus.ACTIVE.value,
+                              **_service_params(filters.service)}
     if filters.kinds:
         params["kinds"] = [kind.value for kind in filters.kinds]
     if filters.language:
@@ -159,7 +170,7 @@ def _organization_conditions(shape: _Shape) -> list[ColumnElement[bool]]:
     if shape.service:
         conditions.append(exists().where(
             Service.organization_id == Organization.id,
-            Service.category_id.in_(bindparam("category_ids", expanding=True))))
+            Service.category_id.in_(_service_categories())))
     if shape.kinds:
         conditions.append(Organization.kind.in_(bindparam("kinds", expanding=True)))
     if shape.language:
@@ -207,7 +218,11 @@ def _polygon_candidates_statement(backend: str) -> Select[tuple[int, str | None]
         CoverageArea.id.in_(spatial.coverage_candidates(backend, "polygon")))
 
 
-def _polygons_containing(point: PointContext) -> list[int]:
+def _polygons_containing(point: PointContext) -> list[int] | None:
+    """The polygons that contain the point, by their shapes; None on PostGIS, which tests
+    them in the search's own statement (``spatial.polygons_containing``)."""
+    if _backend() == "postgis":
+        return None
     rows = db_session.connection().execute(
         _polygon_candidates_statement(_backend()),
         spatial.point_params(point.lat, point.lon)).all()
@@ -215,7 +230,7 @@ def _polygons_containing(point: PointContext) -> list[int]:
             if polygon_contains(area_id, geojson or "", point.lat, point.lon)]
 
 
-def _coverage_params(point: PointContext, polygon_ids: list[int]) -> dict[str, Any]:
+def _coverage_params(point: PointContext, polygon_ids: list[int] | None) -> dict[str, Any]:
     params: dict[str, Any] = {}
     if point.state:
         params["state"] = point.state
@@ -228,10 +243,20 @@ def _coverage_params(point: PointContext, polygon_ids: list[int]) -> dict[str, A
     return params
 
 
-def _with_coverage(shape: _Shape, point: PointContext, polygon_ids: list[int]) -> _Shape:
+def _with_coverage(shape: _Shape, point: PointContext,
+                   polygon_ids: list[int] | None) -> _Shape:
     return _Shape(**{**shape.__dict__, "state": bool(point.state),
                      "county": bool(point.county_fips), "postal_code": bool(point.postal_code),
-                     "polygons": bool(polygon_ids)})
+                     "polygons": bool(polygon_ids), "polygons_in_sql": polygon_ids is None})
+
+
+def _polygon_match(shape: _Shape) -> ColumnElement[bool] | None:
+    """The coverage area is a polygon that contains the point (None: no such polygon)."""
+    if shape.polygons_in_sql:
+        return CoverageArea.id.in_(spatial.polygons_containing())
+    if shape.polygons:
+        return CoverageArea.id.in_(bindparam("polygon_ids", expanding=True))
+    return None
 
 
 def _area_serves(shape: _Shape) -> ColumnElement[bool] | None:
@@ -241,8 +266,7 @@ def _area_serves(shape: _Shape) -> ColumnElement[bool] | None:
     limited = exists().where(coverage_area_services.c.coverage_area_id == CoverageArea.id)
     matching = exists().where(
         coverage_area_services.c.coverage_area_id == CoverageArea.id,
-        coverage_area_services.c.category_id.in_(
-            bindparam("area_category_ids", expanding=True)))
+        coverage_area_services.c.category_id.in_(_area_service_categories()))
     return or_(~limited, matching)
 
 
@@ -262,8 +286,9 @@ def _area_contains(shape: _Shape) -> ColumnElement[bool]:
                                       CoverageArea.unit_z)
     options = [and_(CoverageArea.kind == CoverageKind.RADIUS, closeness >= CoverageArea.cos_radius)]
     options.extend(_named_area_matches(shape))
-    if shape.polygons:
-        options.append(CoverageArea.id.in_(bindparam("polygon_ids", expanding=True)))
+    polygons = _polygon_match(shape)
+    if polygons is not None:
+        options.append(polygons)
     conditions = [or_(*options)]
     serves = _area_serves(shape)
     if serves is not None:
@@ -278,9 +303,9 @@ def _covering_organization_ids(backend: str, shape: _Shape) -> Select[tuple[int]
     branches = [select(CoverageArea.organization_id).where(
         CoverageArea.id.in_(spatial.coverage_candidates(backend, "radius")),
         CoverageArea.kind == CoverageKind.RADIUS, closeness >= CoverageArea.cos_radius)]
-    if shape.polygons:
-        branches.append(select(CoverageArea.organization_id).where(
-            CoverageArea.id.in_(bindparam("polygon_ids", expanding=True))))
+    polygons = _polygon_match(shape)
+    if polygons is not None:
+        branches.append(select(CoverageArea.organization_id).where(polygons))
     branches.extend(select(CoverageArea.organization_id).where(match)
                     for match in _named_area_matches(shape))
     serves = _area_serves(shape)
@@ -305,6 +330,7 @@ def coverage_of(point: PointContext) -> Coverage:
     polygon_ids = _polygons_containing(point)
     shape = _with_coverage(_Shape(service=False, kinds=False, language=False, population=False,
                                   accepting=False, verified=False), point, polygon_ids)
+    # (No service: ``_area_serves`` adds nothing, so no service parameters are needed.)
     return Coverage(_covering_organization_ids(_backend(), shape), _area_contains(shape),
                     {**_coverage_params(point, polygon_ids),
                      **spatial.point_params(point.lat, point.lon)})
@@ -323,10 +349,9 @@ class CoveringRule:
 
 
 def covering_rule(filters: SearchFilters) -> CoveringRule:
-    category_ids = _category_ids(filters.service)
-    shape = _filter_shape(filters, category_ids)
+    shape = _filter_shape(filters)
     return CoveringRule(_organization_conditions(shape), _area_serves(shape),
-                        _filter_params(filters, category_ids))
+                        _filter_params(filters))
 
 
 # --- statements ---------------------------------------------------------------------------------
@@ -356,7 +381,8 @@ def _ring_statement(backend: str, shape: _Shape, covering: bool, count: bool,
                     open_condition: ColumnElement[bool] | None) -> Select:  # type: ignore[type-arg]
     """Each matching organization's nearest location within the ring (box and radius given as
     parameters). The window function keeps the inner query whole, so the spatial index drives
-    it."""
+    it. For *near* on PostgreSQL, each organization of the page also comes with whether it
+    covers the point (``covers``), tested on the page only."""
     located = (select().select_from(Location)
                .where(Location.id.in_(spatial.location_candidates(backend))))
     if open_condition is not None:
@@ -369,14 +395,99 @@ def _ring_statement(backend: str, shape: _Shape, covering: bool, count: bool,
     if covering:
         conditions.append(exists().where(CoverageArea.organization_id == Organization.id,
                                          _area_contains(shape)))
-    return (select(*columns)
+    page = (select(*columns)
             .join(Organization, Organization.id == nearest.c.organization_id)
             .where(nearest.c.rank == 1, *conditions)
             .order_by(nearest.c.closeness.desc(), nearest.c.organization_id)
             .limit(bindparam("limit")).offset(bindparam("offset")))
+    # In process (SQLite) a second statement for the badges costs less than the subquery.
+    return page if covering or backend == "sqlite" else _with_badges(page, shape)
 
 
 _cached_ring_statement = functools.lru_cache(maxsize=512)(_ring_statement)
+
+
+def _with_badges(page: Select, shape: _Shape) -> Select:  # type: ignore[type-arg]
+    """The page with whether each organization covers the point, tested on the page only."""
+    found = page.subquery("page")
+    covers = exists().where(CoverageArea.organization_id == found.c.organization_id,
+                            _area_contains(shape))
+    return (select(*found.c, covers.label("covers"))
+            .order_by(found.c.closeness.desc(), found.c.organization_id))
+
+
+def _nearest_statement(shape: _Shape, covering: bool) -> Select:  # type: ignore[type-arg]
+    """PostGIS: the page among the ``walk`` locations nearest the point, as the GiST index
+    walks them outwards (KNN, a bounded walk whatever the filters), instead of every location
+    of a ring; only those within the radius (``cos_radius``) count. Every row also has
+    ``reach``: the closeness of the farthest location walked, and ``seen``: how many were
+    walked (fewer than ``walk``: all there are); an empty page is one row of them alone."""
+    closeness = spatial.closeness_sql(Location.unit_x, Location.unit_y,  # type: ignore[arg-type]
+                                      Location.unit_z)
+    walked = (select(Location.organization_id, Location.id.label("location_id"),
+                     closeness.label("closeness"))
+              .order_by(spatial.nearest_first())
+              .limit(bindparam("walk"))
+              .cte("walked"))
+    stats = select(func.min(walked.c.closeness).label("reach"),
+                   func.count().label("seen")).subquery("stats")
+    ranked = select(
+        walked.c.organization_id, walked.c.location_id, walked.c.closeness,
+        func.row_number().over(partition_by=walked.c.organization_id,
+                               order_by=(walked.c.closeness.desc(),
+                                         walked.c.location_id)).label("rank")
+    ).subquery("ranked")
+    conditions = _organization_conditions(shape)
+    if covering:
+        conditions.append(exists().where(CoverageArea.organization_id == Organization.id,
+                                         _area_contains(shape)))
+    page = (select(ranked.c.organization_id, ranked.c.location_id, ranked.c.closeness)
+            .join(Organization, Organization.id == ranked.c.organization_id)
+            .where(ranked.c.rank == 1, ranked.c.closeness >= bindparam("cos_radius"),
+                   *conditions)
+            .order_by(ranked.c.closeness.desc(), ranked.c.organization_id)
+            .limit(bindparam("limit")).offset(bindparam("offset"))
+            .subquery("found"))
+    statement = (select(page.c.organization_id, page.c.location_id, page.c.closeness,
+                        stats.c.reach, stats.c.seen)
+                 .select_from(stats.outerjoin(page, true()))
+                 .order_by(page.c.closeness.desc(), page.c.organization_id))
+    return statement if covering else _with_badges(statement, shape)
+
+
+_cached_nearest_statement = functools.lru_cache(maxsize=512)(_nearest_statement)
+# Closeness is computed from stored unit vectors, the KNN order by PostGIS on the sphere: the
+# same order but for rounding. A page is taken as complete only if its last organization is
+# nearer than the farthest location seen by more than this (a tie at the edge is looked at
+# again with more locations).
+_REACH_MARGIN = 1e-12
+_NO_FILTERS = {"service": False, "kinds": False, "language": False, "population": False,
+               "accepting": False, "verified": False}
+_KNN_TRIES = 4
+
+
+def _search_nearest(shape: _Shape, covering: bool, point: PointContext, radius_mi: float,
+                    params: dict[str, Any], limit: int,
+                    offset: int) -> tuple[Sequence[Any], bool] | None:
+    """The page from the nearest locations (PostGIS), and whether it was filled; None when a
+    few growing walks could not prove the page complete (the rings answer then)."""
+    statement = _cached_nearest_statement(shape, covering)
+    base = {**params, **spatial.point_params(point.lat, point.lon),
+            "cos_radius": spatial.cos_of_miles(radius_mi), "limit": limit, "offset": offset}
+    walk = 2 * (offset + limit) + 8  # organizations average a little over one location
+    if shape != _Shape(**{**shape.__dict__, **_NO_FILTERS}):
+        walk *= 4  # filters keep a fraction of the nearest: walk further at once
+    for _ in range(_KNN_TRIES):
+        found = db_session.connection().execute(statement, {**base, "walk": walk}).all()
+        rows = [row for row in found if row.organization_id is not None]
+        reach, seen = found[0].reach, found[0].seen
+        if seen < walk or reach + _REACH_MARGIN < base["cos_radius"]:
+            # Every location within the radius was walked.
+            return rows, len(rows) == limit
+        if len(rows) == limit and rows[-1].closeness > reach + _REACH_MARGIN:
+            return rows, True  # whatever was not walked is farther than the whole page
+        walk *= 4
+    return None
 
 
 def _statement_for(backend: str, shape: _Shape, covering: bool, count: bool,
@@ -425,13 +536,15 @@ def near(point: PointContext, radius_mi: float = DEFAULT_NEAR_RADIUS_MI,
 
     ``with_total`` also counts every match within the radius (costlier in dense areas)."""
     radius_mi = min(max(radius_mi, 0.1), MAX_RADIUS_MI)
-    category_ids = _category_ids(filters.service)
     open_at = (now or utcnow()) if filters.open_now else None
-    shape = _filter_shape(filters, category_ids)
-    params = _filter_params(filters, category_ids)
+    polygon_ids = _polygons_containing(point)  # for the badges
+    shape = _with_coverage(_filter_shape(filters), point, polygon_ids)
+    params = {**_filter_params(filters), **_coverage_params(point, polygon_ids)}
     statement = _statement_for(_backend(), shape, False, with_total, open_at)
     radii = [radius_mi] if with_total else _radii(FIRST_RING_MI / 2, radius_mi)
-    rows, _ = _search_rings(statement, point, radii, params, limit, offset)
+    found = (_search_nearest(shape, False, point, radius_mi, params, limit, offset)
+             if _backend() == "postgis" and not with_total and open_at is None else None)
+    rows, _ = found or _search_rings(statement, point, radii, params, limit, offset)
     if with_total:
         total = rows[0].total if rows else (
             _count_ring(statement, point, radius_mi, params) if offset else 0)
@@ -440,10 +553,11 @@ def near(point: PointContext, radius_mi: float = DEFAULT_NEAR_RADIUS_MI,
     else:
         total = None
     hits = _hits(rows)
-    return SearchResults(point=point, mode="near", hits=hits, total=total, radius_mi=radius_mi,
-                         offset=offset,
-                         covering_ids=covering_among([h.organization_id for h in hits], point,
-                                                     filters))
+    covering_ids = (covering_among([hit.organization_id for hit in hits], point, filters)
+                    if _backend() == "sqlite" else
+                    {row.organization_id for row in rows if row.covers})
+    return SearchResults(point=point, mode="near", hits=hits, total=total,
+                         radius_mi=radius_mi, offset=offset, covering_ids=covering_ids)
 
 
 def _count_ring(statement: Select, point: PointContext, radius_mi: float,  # type: ignore[type-arg]
@@ -458,14 +572,15 @@ def covering(point: PointContext, filters: SearchFilters = SearchFilters(), *,
     """Organizations whose coverage contains the point, nearest location first.
 
     ``with_total`` also counts every organization that covers the point."""
-    category_ids = _category_ids(filters.service)
     open_at = (now or utcnow()) if filters.open_now else None
     polygon_ids = _polygons_containing(point)
-    shape = _with_coverage(_filter_shape(filters, category_ids), point, polygon_ids)
-    params = {**_filter_params(filters, category_ids), **_coverage_params(point, polygon_ids)}
+    shape = _with_coverage(_filter_shape(filters), point, polygon_ids)
+    params = {**_filter_params(filters), **_coverage_params(point, polygon_ids)}
     statement = _statement_for(_backend(), shape, True, False, open_at)
-    rows, filled = _search_rings(statement, point, _radii(FIRST_RING_MI, MAX_RADIUS_MI), params,
-                                 limit, offset)
+    found = (_search_nearest(shape, True, point, MAX_RADIUS_MI, params, limit, offset)
+             if _backend() == "postgis" and open_at is None else None)
+    rows, filled = found or _search_rings(statement, point, _radii(FIRST_RING_MI, MAX_RADIUS_MI),
+                                          params, limit, offset)
     if not filled:
         # Some covering organizations may have no location within reach, or none at all.
         rows = _covering_everywhere(shape, point, params, open_at, limit, offset)
@@ -522,13 +637,10 @@ def covering_among(organization_ids: Sequence[int], point: PointContext,
     """Which of a few organizations cover the point (for the badges on *near* results)."""
     if not organization_ids:
         return set()
-    category_ids = _category_ids(filters.service)
     polygon_ids = _polygons_containing(point)
-    shape = _with_coverage(_filter_shape(filters, category_ids), point, polygon_ids)
+    shape = _with_coverage(_filter_shape(filters), point, polygon_ids)
     params = {**_coverage_params(point, polygon_ids), **spatial.point_params(point.lat, point.lon),
-              "organization_ids": list(organization_ids)}
-    if category_ids is not None:
-        params["area_category_ids"] = _area_category_ids(filters.service, category_ids)
+              **_service_params(filters.service), "organization_ids": list(organization_ids)}
     return set(db_session.connection().scalars(_covering_among_statement(shape), params).all())
 
 

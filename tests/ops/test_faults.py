@@ -1,9 +1,22 @@
 """Faults the directory recovers from without a restart. (A database refusing writes and a
-mail server that is down are in tests/security/test_concurrency.py and tests/mail.)"""
+mail server that is down are in tests/security/test_concurrency.py and tests/mail.)
+
+- A PostgreSQL connection killed by the server: the next requests succeed.
+- A full disk under the embedded database: the SQLite file on a tiny tmpfs filesystem that is
+  then filled to the last byte (a real ENOSPC, so SQLITE_FULL from SQLite itself). Writes
+  answer 503 with Retry-After and keep nothing, reads keep working (but client details, which
+  are shown only with the audit record of their viewing), and once space is freed writes
+  succeed again, without a restart. Needs root to mount the filesystem (Linux).
+"""
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import subprocess
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +24,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from directory import create_app
-from directory.db import get_database
+from directory.api import operations as token_ops
+from directory.db import get_database, get_session, upgrade
+from directory.seeding import SeedReport, load_taxonomy
+from tests.factories import Factory
+
+FILESYSTEM_MB = 8
 
 
 def test_connections_killed_by_the_server_are_replaced_on_the_next_request(
@@ -44,3 +62,93 @@ def test_connections_killed_by_the_server_are_replaced_on_the_next_request(
         assert client.get("/readyz").status_code == 200
         assert client.get("/api/v1/services").status_code in {200, 401}
     get_database(app).engine.dispose()
+
+
+@pytest.fixture()
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A tmpfs of FILESYSTEM_MB mounted for the test, unmounted after."""
+    if os.geteuid() != 0 or not Path("/proc/mounts").exists():
+        pytest.skip("mounting a small filesystem needs root on Linux")
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={FILESYSTEM_MB}m", "tmpfs",
+                              str(mount_point)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def _fill(folder: Path) -> Path:
+    """Write a file until the filesystem has not a byte left."""
+    filler = folder / "filler"
+    chunk = b"\0" * 65536
+    with filler.open("wb", buffering=0) as handle:
+        try:
+            while True:
+                handle.write(chunk)
+        except OSError:
+            pass
+        try:
+            while True:
+                handle.write(b"\0")
+        except OSError:
+            pass
+    return filler
+
+
+def _notes(database: Path) -> int:
+    with sqlite3.connect(database) as connection:
+        return int(connection.execute("SELECT count(*) FROM referral_notes").fetchone()[0])
+
+
+def test_a_full_disk_under_sqlite_answers_503_keeps_nothing_and_reads_go_on(
+        settings: dict[str, Any], small_disk: Path) -> None:
+    if not settings["DATABASE_URL"].startswith("sqlite"):
+        pytest.skip("the embedded database (SQLite)")
+    database = small_disk / "directory.db"
+    app = create_app({**settings, "DATABASE_URL": f"sqlite:///{database}",
+                      "INSTANCE_PATH": str(small_disk / "instance"),
+                      "API_RATE_LIMIT": "1000 per minute"})
+    with app.app_context():
+        upgrade(get_database(app))
+        load_taxonomy(SeedReport())
+        session = get_session()
+        factory = Factory(session)
+        sender, receiver = factory.organization(), factory.organization()
+        receiver_user = factory.user(organization=receiver)
+        referral = factory.referral(factory.user(organization=sender), receiver)
+        _, secret = token_ops.create_token(receiver_user, "disk", None)
+        session.commit()
+        public_id = referral.public_id
+    get_database(app).engine.dispose()
+    with sqlite3.connect(database) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {secret}"}
+    note = {"body": "Intake booked for tomorrow morning. " * 100}
+    api = f"/api/v1/referrals/{public_id}"
+    assert client.get(api, headers=headers).status_code == 200  # connections open, warm
+
+    filler = _fill(small_disk)
+    refused = [client.post(f"{api}/notes", headers=headers, json=note) for _ in range(3)]
+    for response in refused:
+        assert response.status_code == 503, response.get_data(as_text=True)
+        assert int(response.headers["Retry-After"]) > 0
+        assert response.get_json()["error"]["code"] == "unavailable"
+    for path in ("/api/v1/me", "/api/v1/services", "/api/v1/referrals?box=inbox",
+                 "/api/v1/search?near=77002&radius=50"):
+        assert client.get(path, headers=headers).status_code == 200, path
+    # Client details are shown only with their audit record: no record, no details.
+    assert client.get(api, headers=headers).status_code == 503
+
+    filler.unlink()  # space again: the same application writes, no restart
+    written = client.post(f"{api}/notes", headers=headers, json=note)
+    assert written.status_code == 201, written.get_data(as_text=True)
+    assert len(client.get(api, headers=headers).get_json()["notes"]) == 1
+    get_database(app).engine.dispose()
+    assert _notes(database) == 1
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
