@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from directory.audit.models import AuditAction, AuditEvent
 from directory.hsds.assemble import build_listing
 from directory.hsds.operations import (
     _create_organization,
@@ -21,7 +22,6 @@ from directory.hsds.operations import (
     export_zip,
     prepare_import,
 )
-from directory.audit.models import AuditAction, AuditEvent
 from directory.hsds.reader import HsdsReadError, open_source
 from directory.hsds.report import ImportReport
 from directory.models import Location, Organization, Service, ServiceCategory
