@@ -68,7 +68,7 @@ def record_many(action: AuditAction | str, *, actor: User | None,
          "actor_email": actor.email if actor else None, "ip_address": ip_address,
          "organization_id": organization.id, "subject_user_id": None, "details": details}
         for organization, details in events])
-    log.info("audit: %d × %s by %s", len(events), action, actor.email if actor else "-")
+    log.debug("audit: %d × %s by %s", len(events), action, actor.email if actor else "-")
 
 
 def record_refusal(action: AuditAction | str, *, actor: User | None = None,

@@ -31,7 +31,7 @@ from directory.audit.models import AuditAction
 from directory.audit.operations import record_many
 from directory.db import db_session
 from directory.hsds.areas import area_codes, covers
-from directory.hsds.assemble import Listing, OrgDraft, build_listing
+from directory.hsds.assemble import Assembler, Listing, OrgDraft, build_listing
 from directory.hsds.export import (
     CsvPackageWriter,
     JsonWriter,
@@ -41,7 +41,6 @@ from directory.hsds.export import (
     organization_rows,
     taxonomy_rows,
 )
-from directory.hsds.intake import Intake
 from directory.hsds.reader import Source
 from directory.hsds.report import ImportReport, Problem
 from directory.hsds.taxonomy import TermResolver
@@ -184,7 +183,7 @@ def prepare_import(source: Source, *, strict: bool = False,
                           format_evidence=source.format_evidence, strict=strict,
                           dry_run=dry_run)
     categories = {category.code: category.name for category in _categories()}
-    assembler = Intake(source, categories, report)
+    assembler = Assembler(source, categories, report)
     drafts = assembler.run()
     assert assembler.resolver is not None
     report.organizations += len(drafts)
