@@ -70,6 +70,7 @@ class AuditAction(enum.StrEnum):
     ORGANIZATION_SUSPENDED = "organization_suspended"
     ORGANIZATION_REINSTATED = "organization_reinstated"
     LISTING_VERIFIED = "listing_verified"
+    LISTING_CREATED = "listing_created"
     LISTING_UPDATED = "listing_updated"
     LISTING_CONFIRMED = "listing_confirmed"
     LISTING_REMINDER_SENT = "listing_reminder_sent"

@@ -39,6 +39,9 @@ class Place:
     zip_codes: tuple[str, ...]
 
 
+_NEAREST_KEPT = 100_000
+
+
 def _normalize_city(name: str) -> str:
     cleaned = name.lower().replace(".", " ").replace("-", " ").replace("'", "")
     words = cleaned.split()
@@ -72,6 +75,8 @@ class Gazetteer:
             for alias in record.get("acceptable_cities") or []:  # type: ignore[attr-defined]
                 aliases[(_normalize_city(str(alias)), area.state)].append(area)
             self._grid[(math.floor(area.lat), math.floor(area.lon))].append(area)
+        # nearest_zip's answers: an import places thousands of locations at a few city centres.
+        self._nearest: dict[tuple[float, float, float], ZipArea | None] = {}
         self.places = {key: self._place(areas) for key, areas in grouped.items()}
         self._aliases = {
             key: self._place(areas) for key, areas in aliases.items() if key not in self.places
@@ -102,6 +107,15 @@ class Gazetteer:
 
     def nearest_zip(self, lat: float, lon: float, max_miles: float = 60.0) -> ZipArea | None:
         """The ZIP whose centroid is nearest to the point, within ``max_miles``."""
+        key = (lat, lon, max_miles)
+        if key in self._nearest:
+            return self._nearest[key]
+        if len(self._nearest) >= _NEAREST_KEPT:
+            self._nearest.clear()
+        found = self._nearest[key] = self._nearest_zip(lat, lon, max_miles)
+        return found
+
+    def _nearest_zip(self, lat: float, lon: float, max_miles: float) -> ZipArea | None:
         best: tuple[float, ZipArea] | None = None
         cell_lat, cell_lon = math.floor(lat), math.floor(lon)
         for dlat in (-1, 0, 1):

@@ -22,6 +22,7 @@ from typing import Any
 
 from marshmallow import ValidationError
 
+from directory.fastload import FastLoader
 from directory.geo.boundaries import boundaries
 from directory.geo.geocoder import GeocodeResult
 from directory.geo.states import STATES, state_code
@@ -201,9 +202,10 @@ def _messages(error: ValidationError) -> str:
 
 
 @functools.cache
-def _schema() -> CoverageAreaSchema:
-    """One schema for every row: a package may hold 250,000 service areas."""
-    return CoverageAreaSchema()
+def _schema() -> FastLoader:
+    """One schema for every row (a package may hold 250,000 service areas), loaded through
+    FastLoader: the same rules, faster."""
+    return FastLoader(CoverageAreaSchema())
 
 
 def read_area(values: dict[str, Any]) -> AreaShape | None:

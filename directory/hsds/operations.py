@@ -26,9 +26,12 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import selectinload
 
+from directory.accounts.models import User
+from directory.audit.models import AuditAction
+from directory.audit.operations import record_many
 from directory.db import db_session
 from directory.hsds.areas import area_codes, covers
-from directory.hsds.assemble import Listing, OrgDraft, build_listing
+from directory.hsds.assemble import Assembler, Listing, OrgDraft, build_listing
 from directory.hsds.export import (
     CsvPackageWriter,
     JsonWriter,
@@ -38,11 +41,11 @@ from directory.hsds.export import (
     organization_rows,
     taxonomy_rows,
 )
-from directory.hsds.intake import Intake
 from directory.hsds.reader import Source
 from directory.hsds.report import ImportReport, Problem
 from directory.hsds.taxonomy import TermResolver
 from directory.orgs.coverage import build_coverage_area
+from directory.orgs.listing import created_fields, record_created, update_listing
 from directory.orgs.models import (
     Contact,
     CoverageArea,
@@ -180,7 +183,7 @@ def prepare_import(source: Source, *, strict: bool = False,
                           format_evidence=source.format_evidence, strict=strict,
                           dry_run=dry_run)
     categories = {category.code: category.name for category in _categories()}
-    assembler = Intake(source, categories, report)
+    assembler = Assembler(source, categories, report)
     drafts = assembler.run()
     assert assembler.resolver is not None
     report.organizations += len(drafts)
@@ -246,29 +249,25 @@ _ORGANIZATION_FIELDS = ("kind", "description", "website", "email", "phone",
                         "accepting_referrals")
 
 
-def _set(target: Any, attribute: str, value: Any) -> bool:
-    if getattr(target, attribute) == value:
-        return False
-    setattr(target, attribute, value)
-    return True
+def _set(target: Any, attribute: str, value: Any) -> None:
+    """Set only what differs: an attribute set to its own value still marks the row dirty."""
+    if getattr(target, attribute) != value:
+        setattr(target, attribute, value)
 
 
-def _update_location(location: Location, payload: dict[str, Any], withheld: bool) -> bool:
+def _update_location(location: Location, payload: dict[str, Any], withheld: bool) -> None:
     """Bring a location up to date. A confidential location whose export withheld its place
     (no address, a city-centre point) keeps the name, address and point the directory has."""
-    changed = False
     if not (withheld and location.confidential):
         fresh = build_location(payload)
         for attribute in _LOCATION_FIELDS:
-            changed |= _set(location, attribute, getattr(fresh, attribute))
+            _set(location, attribute, getattr(fresh, attribute))
     else:
-        changed |= _set(location, "open_24_7", payload["open_24_7"])
+        _set(location, "open_24_7", payload["open_24_7"])
     hours = _hours(payload)
     if sorted((item.weekday, item.opens, item.closes) for item in location.hours) != hours:
         location.hours = [OpeningHours(weekday=day, opens=opens, closes=closes)
                           for day, opens, closes in hours]
-        changed = True
-    return changed
 
 
 def _coverage_areas(organization: Organization, listing: Listing,
@@ -330,9 +329,9 @@ def _same_coverage(organization: Organization, listing: Listing) -> bool:
 
 def _check_services_in_use(organization: Organization, listing: Listing) -> None:
     """Refuse an update that would drop a service referrals in progress are for."""
-    dropped = ({service.category.code for service in organization.services}
-               - set(listing.data["services"]))
-    in_use = services_in_use(organization, dropped)
+    kept = set(listing.data["services"])
+    dropped = {service.category.code for service in organization.services} - kept
+    in_use = services_in_use(organization, dropped, kept)
     if in_use:
         named = ", ".join(f"{code!r} ({count} referral{'s' if count > 1 else ''})"
                           for code, count in sorted(in_use.items()))
@@ -342,7 +341,7 @@ def _check_services_in_use(organization: Organization, listing: Listing) -> None
 
 
 def _update_services(organization: Organization, listing: Listing,
-                     categories: dict[str, ServiceCategory]) -> bool:
+                     categories: dict[str, ServiceCategory]) -> None:
     _check_services_in_use(organization, listing)
     by_id = {service.hsds_id: service for service in organization.services}
     by_code = {service.category.code: service for service in organization.services}
@@ -351,81 +350,60 @@ def _update_services(organization: Organization, listing: Listing,
         service = by_id.get(listing.service_ids[code]) or by_code.get(code)
         matched[code] = service if service not in matched.values() else None
     kept = [service for service in matched.values() if service is not None]
-    changed = len(kept) != len(organization.services)
-    if changed:
+    if len(kept) != len(organization.services):
         organization.services = kept
-        db_session.flush()
+        db_session.flush()  # the dropped rows go before a new one may take their HSDS id
     for code, service in matched.items():
         if service is None:
             organization.services.append(Service(
                 category=categories[code], hsds_id=listing.service_ids[code],
                 description=listing.service_descriptions[code]))
-            changed = True
             continue
-        changed |= _set(service, "category", categories[code])
-        changed |= _set(service, "hsds_id", listing.service_ids[code])
-        changed |= _set(service, "description", listing.service_descriptions[code])
-    return changed
+        _set(service, "category", categories[code])
+        _set(service, "hsds_id", listing.service_ids[code])
+        _set(service, "description", listing.service_descriptions[code])
 
 
-def _update_organization(organization: Organization, listing: Listing,
+def _update_organization(actor: User | None, organization: Organization, listing: Listing,
                          categories: dict[str, ServiceCategory]) -> bool:
-    """Apply a validated listing to an existing organization under the same rules as
-    create_organization; True when anything changed. Its status and slug stay as they are."""
+    """Apply a validated listing to an existing organization through update_listing (its
+    rules, its diff and its audit entry naming the changed fields); True when anything
+    changed. The rows the source names by HSDS id (services, locations, coverage areas) are
+    placed by the import's own rules inside that operation. Its status, slug, age range and
+    notes stay as they are: HSDS does not carry them."""
     data = listing.data
-    name = data["name"].strip()
-    if name.lower() != organization.name.lower() and db_session.scalar(
-            select(Organization.id).where(func.lower(Organization.name) == name.lower(),
-                                          Organization.id != organization.id)) is not None:
-        raise ListingError("An organization with this name is already listed.",
-                           {"name": ["Already listed."]})
-    changed = _set(organization, "name", name)
-    for attribute in _ORGANIZATION_FIELDS:
-        changed |= _set(organization, attribute, data[attribute])
-    languages = set(data["languages"])
-    if set(organization.language_codes) != languages:
-        organization.languages = [item for item in organization.languages
-                                  if item.code in languages]
-        organization.languages += [OrganizationLanguage(code=code) for code in sorted(
-            languages - set(organization.language_codes))]
-        changed = True
-    populations = set(data["populations"])
-    if set(organization.population_codes) != populations:
-        organization.populations = [item for item in organization.populations
-                                    if item.population in populations]
-        organization.populations += [OrganizationPopulation(population=population)
-                                     for population in sorted(
-                                         populations - set(organization.population_codes))]
-        changed = True
-    contacts = [(item["name"], item["title"], item["email"], item["phone"])
-                for item in data["contacts"]]
-    if [(c.name, c.title, c.email, c.phone) for c in organization.contacts] != contacts:
-        organization.contacts = [Contact(**item) for item in data["contacts"]]
-        changed = True
-    changed |= _update_services(organization, listing, categories)
+    changes = {name: data[name] for name in _ORGANIZATION_FIELDS} | {
+        "name": data["name"].strip(), "languages": sorted(data["languages"]),
+        "populations": sorted(data["populations"]), "contacts": data["contacts"]}
+
+    def place_rows(held: Organization) -> None:
+        _place_rows(held, listing, categories)
+
+    return bool(update_listing(actor, organization, changes, place_rows=place_rows))
+
+
+def _place_rows(organization: Organization, listing: Listing,
+                categories: dict[str, ServiceCategory]) -> None:
+    """Services, locations and coverage areas as the listing gives them, matched by HSDS id."""
+    _update_services(organization, listing, categories)
     by_id = {location.hsds_id: location for location in organization.locations}
     locations = []
-    for payload, location_id, withheld in zip(data["locations"], listing.location_ids,
+    for payload, location_id, withheld in zip(listing.data["locations"], listing.location_ids,
                                               listing.withheld, strict=True):
         location = by_id.get(location_id)
         if location is None:
             location = build_location(payload)
             location.hsds_id = location_id
-            changed = True
         else:
-            changed |= _update_location(location, payload, withheld)
+            _update_location(location, payload, withheld)
         locations.append(location)
     if locations != list(organization.locations):
         organization.locations = locations
-        changed = True
     if not _same_coverage(organization, listing):
         organization.coverage_areas = _coverage_areas(organization, listing, categories)
-        changed = True
-    db_session.flush()
-    return changed
 
 
-def _create_organization(listing: Listing) -> Organization:
+def _create_organization(actor: User | None, listing: Listing) -> Organization:
     """A new listing through create_organization itself, keeping the HSDS ids it came with
     (the one-at-a-time path, used when a batch must be redone)."""
     organization = create_organization(listing.data, status=MembershipStatus.ACTIVE)
@@ -438,7 +416,12 @@ def _create_organization(listing: Listing) -> Organization:
     categories = {category.code: category for category in _categories()}
     organization.coverage_areas = _coverage_areas(organization, listing, categories)
     db_session.flush()
+    record_created(actor, organization, _created_values(listing))
     return organization
+
+
+def _created_values(listing: Listing) -> dict[str, Any]:
+    return listing.data | {"coverage_areas": listing.areas}
 
 
 def build_organization(listing: Listing, slug: str,
@@ -481,9 +464,11 @@ class _Creator:
     one organization per savepoint through create_organization, which isolates the culprit.
     """
 
-    def __init__(self, categories: dict[str, ServiceCategory], report: ImportReport) -> None:
+    def __init__(self, categories: dict[str, ServiceCategory], report: ImportReport,
+                 actor: User | None) -> None:
         self.categories = categories
         self.report = report
+        self.actor = actor
         self.names = set(db_session.scalars(select(func.lower(Organization.name))))
         self.slugs = set(db_session.scalars(select(Organization.slug)))
         self.pending: list[tuple[Listing, Organization]] = []
@@ -524,12 +509,15 @@ class _Creator:
         try:
             with db_session.begin_nested():
                 write_new_organizations([organization for _, organization in self.pending])
+                record_many(AuditAction.LISTING_CREATED, actor=self.actor, events=[
+                    (organization, {"fields": created_fields(_created_values(listing))})
+                    for listing, organization in self.pending])
             self.report.created += len(self.pending)
         except (IntegrityError, DataError):
             log.info("a batch of %d new organizations was refused; redoing it one by one",
                      len(self.pending))
             for listing, _ in self.pending:
-                _apply(listing, None, self.categories, self.report)
+                _apply(listing, None, self.categories, self.report, self.actor)
         self.pending.clear()
 
 
@@ -717,8 +705,11 @@ def _long_lived_objects() -> Iterator[None]:
         gc.unfreeze()
 
 
-def apply_import(prepared: PreparedImport, progress: Progress | None = None) -> ImportReport:
-    """Create or update each organization of a prepared import in its own savepoint.
+def apply_import(prepared: PreparedImport, progress: Progress | None = None, *,
+                 actor: User | None = None) -> ImportReport:
+    """Create or update each organization of a prepared import in its own savepoint, as
+    ``actor`` (the coordinator who uploaded it; None for the command line), who is named in
+    each listing's audit entry.
 
     Idempotent by HSDS id: an organization, service or location the directory already has
     under that id is updated, never duplicated. In a dry run everything is rolled back at the
@@ -726,17 +717,18 @@ def apply_import(prepared: PreparedImport, progress: Progress | None = None) -> 
     the rest is only checked, not written).
     """
     with _long_lived_objects():
-        return _apply_import(prepared, progress)
+        return _apply_import(prepared, progress, actor)
 
 
-def _apply_import(prepared: PreparedImport, progress: Progress | None) -> ImportReport:
+def _apply_import(prepared: PreparedImport, progress: Progress | None,
+                  actor: User | None) -> ImportReport:
     report = prepared.report
     categories = {category.code: category for category in _categories()}
     existing = _existing_organizations(prepared.drafts)
     owners = _existing_owners(prepared.drafts)
     outer = db_session.begin_nested()
     try:
-        creator = _Creator(categories, report)
+        creator = _Creator(categories, report, actor)
         loader = _Loader([existing[draft.hsds_id] for draft in prepared.drafts
                           if draft.hsds_id in existing])
         for draft in prepared.drafts:
@@ -754,7 +746,7 @@ def _apply_import(prepared: PreparedImport, progress: Progress | None) -> Import
                 if _unchanged(organization, listing):
                     report.unchanged += 1
                 else:
-                    _apply(listing, organization, categories, report)
+                    _apply(listing, organization, categories, report, actor)
                     creator.names.add(listing.data["name"].strip().lower())
             if progress:
                 progress(1)
@@ -777,15 +769,16 @@ def _apply_import(prepared: PreparedImport, progress: Progress | None) -> Import
 
 
 def _apply(listing: Listing, organization: Organization | None,
-           categories: dict[str, ServiceCategory], report: ImportReport) -> None:
+           categories: dict[str, ServiceCategory], report: ImportReport,
+           actor: User | None) -> None:
     """Create (``organization`` None) or update one organization in its own savepoint."""
     draft = listing.draft
     try:
         with db_session.begin_nested():
             if organization is None:
-                _create_organization(listing)
+                _create_organization(actor, listing)
                 report.created += 1
-            elif _update_organization(organization, listing, categories):
+            elif _update_organization(actor, organization, listing, categories):
                 report.updated += 1
             else:
                 report.unchanged += 1
@@ -798,6 +791,7 @@ def _apply(listing: Listing, organization: Organization | None,
 
 
 def import_hsds(source: Source, *, strict: bool = False, dry_run: bool = False,
-                progress: Progress | None = None) -> ImportReport:
+                progress: Progress | None = None, actor: User | None = None) -> ImportReport:
     """Read, check and apply an HSDS source in one call."""
-    return apply_import(prepare_import(source, strict=strict, dry_run=dry_run), progress)
+    return apply_import(prepare_import(source, strict=strict, dry_run=dry_run), progress,
+                        actor=actor)

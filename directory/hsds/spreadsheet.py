@@ -359,7 +359,7 @@ def import_spreadsheet(data: bytes, name: str, mapping: Mapping, actor: User) ->
     check_upload(data, name)
     source = SpreadsheetSource(name, data, mapping, Path(name).stem)
     load_taxonomy(SeedReport())
-    report = import_hsds(source)
+    report = import_hsds(source, actor=actor)
     record("listings_imported", actor=actor, details={
         "file": name, "format": report.format, "created": report.created,
         "updated": report.updated, "unchanged": report.unchanged,

@@ -47,7 +47,8 @@ from directory.orgs.views import load_organization
 
 bp = Blueprint("listing", __name__)
 CHANGES = ListingChangesSchema()
-HISTORY_ACTIONS = (AuditAction.LISTING_UPDATED, AuditAction.LISTING_CONFIRMED,
+HISTORY_ACTIONS = (AuditAction.LISTING_CREATED, AuditAction.LISTING_UPDATED,
+                   AuditAction.LISTING_CONFIRMED,
                    AuditAction.LISTING_VERIFIED, AuditAction.LISTING_REMINDER_SENT)
 HISTORY_LENGTH = 200
 Page = str | tuple[str, int] | Response

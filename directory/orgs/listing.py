@@ -1,13 +1,17 @@
 """Changing a listing: one operation for the edit pages, the API and imports alike.
 
-``update_listing`` takes changes validated by ``ListingChangesSchema`` (or the seed/import
-schemas), applies only the fields given, and records one audit entry naming the fields that
-changed, never their values.
+``update_listing`` takes changes validated by ``ListingChangesSchema`` (or, for an import,
+``ListingSchema``: the same fields and rules, the whole listing), applies only the fields given,
+and records one audit entry naming the fields that changed, never their values. An import
+places the rows it knows by their HSDS ids (services, locations, coverage areas) itself, inside
+the same operation (``place_rows``), so that its changes are diffed and audited the same way.
+A listing an import creates is audited too (``listing_created``, naming the fields it fills).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,28 +107,37 @@ def _snapshot(organization: Organization) -> dict[str, Any]:
     values: dict[str, Any] = {name: getattr(organization, name) for name in SCALAR_FIELDS}
     values["languages"] = sorted(organization.language_codes)
     values["populations"] = sorted(organization.population_codes)
-    values["services"] = sorted(service.category.code for service in organization.services)
-    values["contacts"] = [(c.name, c.title, c.email, c.phone) for c in organization.contacts]
+    values["services"] = sorted((service.category.code, service.hsds_id, service.description)
+                                for service in organization.services)
+    values["contacts"] = _contact_rows(organization.contacts)
     values["locations"] = [_location_snapshot(location) for location in organization.locations]
     values["coverage_areas"] = sorted(area.id for area in organization.coverage_areas)
     return values
 
 
 def _location_snapshot(location: Location) -> tuple[Any, ...]:
-    return (location.id, location.name, location.address, location.city, location.state,
-            location.postal_code, location.true_point, location.confidential,
+    return (location.id, location.hsds_id, location.name, location.address, location.city,
+            location.state, location.postal_code, location.county, location.true_point,
+            location.confidential,
             location.open_24_7, location.timezone,
             sorted((h.weekday, h.opens, h.closes) for h in location.hours),
             sorted((c.starts_on, c.ends_on, c.note) for c in location.closures))
 
 
+def _contact_rows(contacts: Any) -> list[tuple[Any, ...]]:
+    return [(c.name, c.title, c.email, c.phone) for c in contacts]
+
+
 def update_listing(actor: User | None, organization: Organization, changes: dict[str, Any],
-                   *, now: dt.datetime | None = None) -> list[str]:
+                   *, now: dt.datetime | None = None,
+                   place_rows: Callable[[Organization], None] | None = None) -> list[str]:
     """Apply a validated partial listing and return the names of the fields that changed.
 
     ``actor`` is None for a change made from the command line (an import). Rows kept in a
     list (a language, a service, a location) are kept as they are, so that their ids, HSDS
-    ids and coverage areas survive."""
+    ids and coverage areas survive. ``place_rows`` is an import's placement of the rows it
+    identifies by HSDS id, made after the other changes and before the diff; it raises
+    ListingError to refuse the change."""
     now = now or utcnow()
     _check_rules(actor, organization, changes)
     before = _snapshot(organization)
@@ -145,13 +158,16 @@ def update_listing(actor: User | None, organization: Organization, changes: dict
     if "services" in changes:
         _apply_services(organization, changes["services"])
     if "contacts" in changes:
-        organization.contacts = [Contact(**({"title": ""} | dict(contact)))
-                                 for contact in changes["contacts"]]
+        contacts = [Contact(**({"title": ""} | dict(contact))) for contact in changes["contacts"]]
+        if _contact_rows(contacts) != before["contacts"]:
+            organization.contacts = contacts
     if "locations" in changes:
         hidden = set() if actor is None or can(
             actor, Permission.VIEW_CONFIDENTIAL_LOCATIONS, organization) else {
             location.id for location in organization.locations if location.confidential}
         _apply_locations(organization, changes["locations"], hidden)
+    if place_rows is not None:
+        place_rows(organization)
     db_session.flush()
     after = _snapshot(organization)
     changed = sorted(name for name in before if before[name] != after[name])
@@ -268,3 +284,15 @@ def location_data(location: Location) -> dict[str, Any]:
         "closures": [{"starts_on": c.starts_on.isoformat(), "ends_on": c.ends_on.isoformat(),
                       "note": c.note} for c in location.closures],
     }
+
+
+def created_fields(values: dict[str, Any]) -> list[str]:
+    """The fields a new listing fills (its validated values, keyed as the change history
+    names fields), for its ``listing_created`` audit entry."""
+    return sorted(name for name in FIELD_LABELS if values.get(name) not in (None, "", []))
+
+
+def record_created(actor: User | None, organization: Organization,
+                   values: dict[str, Any]) -> None:
+    record(AuditAction.LISTING_CREATED, actor=actor, organization=organization,
+           details={"fields": created_fields(values)})

@@ -26,7 +26,7 @@ from directory.audit.models import AuditAction
 from directory.audit.operations import record
 from directory.db import db_session, lost_race, utcnow
 from directory.orgs.models import MembershipStatus, Organization, ServiceCategory
-from directory.orgs.operations import offers_service, referable_services
+from directory.orgs.operations import offers_service, referable_services, within_service
 from directory.referrals import crypto, eligibility, states
 from directory.referrals.disclosure import end_consents, user_side_organization
 from directory.referrals.errors import (
@@ -142,16 +142,23 @@ def mismatches(receivers: Collection[Organization], age_range: str) -> dict[str,
     return {slug: message for slug, message in found.items() if message}
 
 
-def services_in_use(organization: Organization, codes: Collection[str]) -> dict[str, int]:
-    """How many referrals in progress (not yet final) to ``organization`` are for each of
-    ``codes``: a service they name must not disappear from under them."""
-    if not codes:
+def services_in_use(organization: Organization, dropped: Collection[str],
+                    kept: Collection[str] = ()) -> dict[str, int]:
+    """How many referrals in progress (not yet final) to ``organization`` lose their service
+    if it stops offering the categories ``dropped`` and keeps ``kept``, by the referral's
+    service. A referral for a service is held by every category within it (``within_service``:
+    a referral for "shelter" by "shelter.youth"), so it loses its service when a dropped
+    category was within it and no kept one is."""
+    if not dropped:
         return {}
-    return dict(db_session.execute(
+    in_progress = db_session.execute(
         select(Referral.service, func.count())
         .where(Referral.receiver_org_id == organization.id,
-               Referral.service.in_(sorted(codes)), Referral.status.not_in(FINAL_STATUSES))
-        .group_by(Referral.service)).tuples().all())
+               Referral.status.not_in(FINAL_STATUSES))
+        .group_by(Referral.service)).tuples().all()
+    return {service: count for service, count in in_progress
+            if any(within_service(code, service) for code in dropped)
+            and not any(within_service(code, service) for code in kept)}
 
 
 # --- creating and sending -------------------------------------------------------------------

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from directory.audit.models import AuditAction, AuditEvent
 from directory.hsds.assemble import build_listing
 from directory.hsds.operations import (
     _create_organization,
@@ -453,6 +454,76 @@ def test_a_changed_row_updates_its_organization(factory: Factory, db: Session, t
     assert held(changed) == expected
 
 
+def listing_events(db: Session, organization: Organization,
+                   action: AuditAction) -> list[AuditEvent]:
+    return list(db.scalars(select(AuditEvent).where(
+        AuditEvent.action == action.value, AuditEvent.organization_id == organization.id)
+        .order_by(AuditEvent.id)))
+
+
+AUDITED = [
+    # (file, column, new value, the fields the audit entry names)
+    ("organizations.csv", "email", "new@harbor.example", ["email"]),
+    ("services.csv", "description", "Walk-in clinic.", ["services"]),
+    ("schedules.csv", "closes_at", "18:30:00", ["locations"]),
+    ("languages.csv", "code", "vi", ["languages"]),
+]
+
+
+@pytest.mark.parametrize(("file", "column", "value", "fields"), AUDITED,
+                         ids=[f"{item[0]}-{item[1]}" for item in AUDITED])
+def test_an_update_goes_through_update_listing_and_is_audited_with_its_changed_fields(
+        factory: Factory, db: Session, tmp_path: Path, file: str, column: str, value: str,
+        fields: list[str]) -> None:
+    """The import changes an existing listing with the web's and the API's operation: one
+    listing_updated entry naming the changed fields (no actor: the command line), and the
+    listing's change time moves; a re-import that changes nothing records nothing."""
+    organization = factory.organization(name="Audited Partner", locations=[OFFICE],
+                                        services=["legal"], languages=["en"])
+    package = export_to(tmp_path / "package")
+    before = organization.updated_at
+    target = read_csv(package / file)[0]
+    edit_csv(package / file, {"id": target["id"]}, {column: value})
+    assert import_path(package).updated == 1
+    held = find(db, organization.hsds_id)
+    assert held is not None and held.updated_at > before
+    [event] = listing_events(db, held, AuditAction.LISTING_UPDATED)
+    assert event.details == {"fields": fields} and event.actor_id is None
+    assert import_path(package).unchanged == 1
+    assert len(listing_events(db, held, AuditAction.LISTING_UPDATED)) == 1
+
+
+def test_an_update_takes_the_listing_rules_of_update_listing(factory: Factory, db: Session,
+                                                             tmp_path: Path) -> None:
+    """A rename onto a name already listed is refused by update_listing's own check."""
+    organization = factory.organization(name="Renamed Partner", locations=[OFFICE])
+    factory.organization(name="Taken Name")
+    package = export_to(tmp_path / "package")
+    edit_csv(package / "organizations.csv", {"id": organization.hsds_id}, {"name": "taken name"})
+    report = import_path(package)
+    assert report.organizations_rejected == 1
+    assert any("An organization with this name is already listed." in problem.message
+               for problem in report.rejected)
+    held = find(db, organization.hsds_id)
+    assert held is not None and held.name == "Renamed Partner"
+    assert listing_events(db, held, AuditAction.LISTING_UPDATED) == []
+
+
+def test_new_organizations_are_audited_as_created_with_the_fields_they_fill(
+        factory: Factory, db: Session, tmp_path: Path) -> None:
+    organization = factory.organization(name="Created Partner", locations=[OFFICE],
+                                        services=["legal"], languages=["es"])
+    package = export_to(tmp_path / "package")
+    remove_all_organizations(db)
+    assert import_path(package).created == 1
+    created = find(db, organization.hsds_id)
+    assert created is not None
+    [event] = listing_events(db, created, AuditAction.LISTING_CREATED)
+    assert event.actor_id is None
+    assert {"name", "kind", "services", "locations", "languages"} <= set(event.details["fields"])
+    assert "contacts" not in event.details["fields"]
+
+
 def test_the_bulk_path_builds_what_create_organization_builds(
         factory: Factory, db: Session, tmp_path: Path) -> None:
     """New organizations are written in batches by build_organization; it must build the same
@@ -496,7 +567,7 @@ def test_the_bulk_path_builds_what_create_organization_builds(
     db.flush()
     bulk = snapshot(built)
     remove_all_organizations(db)
-    assert snapshot(_create_organization(listing)) == bulk
+    assert snapshot(_create_organization(None, listing)) == bulk
 
 
 def test_a_json_object_repeated_with_other_values_is_taken_once_with_a_warning(
@@ -540,3 +611,33 @@ def test_a_reimport_does_not_drop_a_service_referrals_in_progress_are_for(
     assert (finished.updated, finished.rejected) == (1, [])
     held = find(db, receiver.hsds_id)
     assert held is not None and [service.category.code for service in held.services] == ["legal"]
+
+
+def test_a_referral_for_a_broader_service_holds_the_sub_services_that_make_it(
+        factory: Factory, db: Session, tmp_path: Path) -> None:
+    """A referral for "shelter" reached a partner through its youth shelter (sub-services
+    count, as in search): dropping the youth shelter drops the service the referral is for,
+    unless another shelter service stays."""
+    receiver = factory.organization(name="Youth Shelter", locations=[OFFICE],
+                                    services=["shelter.youth", "shelter.emergency", "legal"])
+    sender = factory.organization(name="Sending Outreach")
+    factory.referral(factory.user(organization=sender), receiver, service="shelter")
+    package = export_to(tmp_path / "package")
+    ids = {service.category.code: service.hsds_id for service in receiver.services}
+
+    edit_csv(package / "services.csv", {"id": ids["shelter.youth"]}, {"status": "inactive"})
+    report = import_path(package)
+    assert (report.updated, report.rejected) == (1, [])
+    held = find(db, receiver.hsds_id)
+    assert held is not None
+    assert sorted(service.category.code for service in held.services) == [
+        "legal", "shelter.emergency"]
+
+    edit_csv(package / "services.csv", {"id": ids["shelter.emergency"]}, {"status": "inactive"})
+    report = import_path(package)
+    assert (report.updated, report.organizations_rejected) == (0, 1)
+    assert "'shelter' (1 referral)" in report.rejected[0].message
+    held = find(db, receiver.hsds_id)
+    assert held is not None
+    assert sorted(service.category.code for service in held.services) == [
+        "legal", "shelter.emergency"]

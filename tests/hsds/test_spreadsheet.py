@@ -149,6 +149,9 @@ def test_a_coordinator_previews_then_imports(client: FlaskClient, coordinator: N
     assert db.scalar(select(Organization).where(Organization.name == "Capitol Mentors"))
     event = db.scalar(select(AuditEvent).where(AuditEvent.action == "listings_imported"))
     assert event is not None and event.details["created"] == 3
+    created = list(db.scalars(select(AuditEvent).where(AuditEvent.action == "listing_created")))
+    assert len(created) == 3 and {item.actor_id for item in created} == {event.actor_id}
+    assert event.actor_id is not None
 
 
 def test_the_preview_shows_each_row_s_problems(client: FlaskClient, coordinator: None) -> None:
