@@ -252,6 +252,10 @@ class ClientDetailsSchema(Schema):
 
     details = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
     identifying = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    reporting = fields.Dict(keys=fields.String(), values=fields.String(), required=True,
+                            metadata={"description": "The coded grant-reporting fields the "
+                                      "caller may read: all for the sender; for the receiver, "
+                                      "those the consent in force names."})
 
 
 class ReferralDetailSchema(ReferralItemSchema):

@@ -332,7 +332,8 @@ def _referral_detail(user: User, referral: Referral) -> Response:
         "decline_reason": referral.decline_reason.value if referral.decline_reason else None,
         "outcome": referral.outcome.value if referral.outcome else None,
         "consent_in_force": consent is not None and consent.in_force(),
-        "client": {"details": view.details, "identifying": view.identifying}
+        "client": {"details": view.details, "identifying": view.identifying,
+                   "reporting": view.reporting}
         if view.shown else None,
         "timeline": [{"kind": event.kind, "occurred_at": event.occurred_at,
                       "actor": event.actor_name, "from_status": event.from_status,
@@ -403,8 +404,8 @@ def create_referral() -> Response | tuple[Response, int]:
               schema: ReferralDetailSchema
         409:
           description: >-
-            Error code `mismatch`: the client's age range is outside what the partner lists
-            (the message says how). Nothing was sent; send again with
+            Error code `mismatch`: the client's age range or population is outside what the
+            partner lists (the message says how). Nothing was sent; send again with
             `"acknowledge_mismatch": true` to go ahead, which the referral's timeline and the
             audit log record.
           content:

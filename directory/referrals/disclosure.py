@@ -2,6 +2,11 @@
 
 Client details and notes are decrypted only here, for a viewer the permission module allows,
 and every view is audited; a revoked or lapsed consent cuts the receiver off at once.
+
+The coded grant-reporting fields (``REPORTING_ITEMS``: type of trafficking, gender,
+nationality, population) follow the minimum-necessary rule of identifying details: the sender
+recorded them and sees them; the receiver sees each one only while the consent in force names
+it in its items; coordinators never see them per referral, only counted in the period reports.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from directory.referrals import crypto
 from directory.referrals.errors import ReferralForbidden
 from directory.referrals.models import (
     CONSENT_TEXTS,
+    REPORTING_ITEMS,
     Consent,
     Referral,
     ReferralEvent,
@@ -43,6 +49,21 @@ class ClientView:
     shown: bool = False
     notes_hidden: bool = False  # there are notes, but not for this viewer now
     consents: dict[int, dict[str, str]] = field(default_factory=dict)  # id -> free text
+    reporting: dict[str, str] = field(default_factory=dict)  # reporting item -> code
+
+
+def reporting_view(user: User, referral: Referral) -> dict[str, str]:
+    """The reporting fields ``user`` may read on ``referral``, by item: all of those recorded
+    for the sender; for the receiver, those the consent in force names."""
+    if not can(user, Permission.VIEW_CLIENT_DETAILS, referral):
+        return {}
+    recorded = {item: str(value) for item in REPORTING_ITEMS
+                if (value := getattr(referral, item)) is not None}
+    if referral_side(user, referral) == Side.SENDER:
+        return recorded
+    consent = referral.consent
+    allowed = set(consent.items) if consent is not None and consent.in_force() else set()
+    return {item: code for item, code in recorded.items() if item in allowed}
 
 
 def client_view(user: User, referral: Referral) -> ClientView:
@@ -55,6 +76,7 @@ def client_view(user: User, referral: Referral) -> ClientView:
         allowed = set(consent.items) if consent is not None and consent.in_force() else set()
         view.identifying = {k: v for k, v in identifying.items()
                             if referral_side(user, referral) == Side.SENDER or k in allowed}
+        view.reporting = reporting_view(user, referral)
         view.shown = True
     # Notes are where the most sensitive things get written: they go dark with the details.
     view.notes_hidden = not view.shown and bool(referral.notes)
@@ -71,7 +93,8 @@ def client_view(user: User, referral: Referral) -> ClientView:
         record(AuditAction.REFERRAL_CLIENT_DETAILS_VIEWED, actor=user,
                organization=user_side_organization(user, referral),
                details={"referral": referral.public_id,
-                        "items": sorted([*view.details, *view.identifying]),
+                        "items": sorted([*view.details, *view.identifying,
+                                         *view.reporting]),
                         "notes": len(view.notes)})
     return view
 

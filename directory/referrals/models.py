@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from directory.accounts.models import User
 from directory.db import Base, UTCDateTime, created_at, int_pk, utcnow
-from directory.orgs.models import Organization, ServiceCategory
+from directory.orgs.models import Organization, Population, ServiceCategory
 from directory.types import str_enum
 
 
@@ -93,10 +93,98 @@ class MinorBasis(enum.StrEnum):
     MINOR_ALONE = "minor_alone"  # the law lets the minor consent alone; the basis is named
 
 
+# --- grant reporting: coded, non-identifying, optional; never free text ------------------------
+# "Not asked" and "declined" are answers every coded field accepts. The sender records them;
+# the reports count them (directory/reports/grants.py); the receiver reads one only while the
+# consent in force names it (REPORTING_ITEMS, disclosure.py). They are plain columns, kept
+# when the client details are purged, since period reports count them afterwards.
+NOT_ASKED = "not_asked"
+DECLINED_TO_ANSWER = "declined"
+UNANSWERED_LABELS = {NOT_ASKED: "Not asked", DECLINED_TO_ANSWER: "Declined to answer"}
+
+
+class TraffickingType(enum.StrEnum):
+    SEX = "sex"
+    LABOR = "labor"
+    BOTH = "both"
+    UNKNOWN = "unknown"
+    NOT_ASKED = NOT_ASKED
+    DECLINED = DECLINED_TO_ANSWER
+
+    @property
+    def label(self) -> str:
+        return {"sex": "Sex trafficking", "labor": "Labor trafficking",
+                "both": "Sex and labor trafficking", "unknown": "Unknown",
+                **UNANSWERED_LABELS}[self.value]
+
+
+class Gender(enum.StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+    TRANSGENDER = "transgender"
+    NONBINARY = "nonbinary"
+    OTHER = "other"
+    NOT_ASKED = NOT_ASKED
+    DECLINED = DECLINED_TO_ANSWER
+
+    @property
+    def label(self) -> str:
+        return {"female": "Female", "male": "Male", "transgender": "Transgender",
+                "nonbinary": "Non-binary", "other": "Another gender",
+                **UNANSWERED_LABELS}[self.value]
+
+
+class Nationality(enum.StrEnum):
+    US = "us"
+    FOREIGN = "foreign"
+    NOT_ASKED = NOT_ASKED
+    DECLINED = DECLINED_TO_ANSWER
+
+    @property
+    def label(self) -> str:
+        return {"us": "US citizen or lawful permanent resident",
+                "foreign": "Foreign national", **UNANSWERED_LABELS}[self.value]
+
+
+# The populations of a listing that are age groups (the referral's age range speaks to them).
+AGE_GROUPS = frozenset({Population.CHILDREN, Population.ADOLESCENTS, Population.YOUNG_ADULTS,
+                        Population.ADULTS})
+# The client's population, from the list organizations use in their listing; the age groups
+# are left out, as the referral's age range says the client's age.
+CLIENT_POPULATIONS: tuple[str, ...] = (
+    *(population.value for population in Population if population not in AGE_GROUPS),
+    NOT_ASKED, DECLINED_TO_ANSWER)
+
+
+def client_population_label(code: str) -> str:
+    return UNANSWERED_LABELS.get(code) or Population(code).label
+
+
+# The reporting fields, by the name a consent record's items use for them.
+REPORTING_ITEMS = ("trafficking_type", "gender", "nationality", "population")
+REPORTING_ITEM_LABELS = {"trafficking_type": "Type of trafficking", "gender": "Gender",
+                         "nationality": "Nationality", "population": "Population"}
+
+
+def reporting_choices() -> dict[str, list[tuple[str, str]]]:
+    """Each reporting field's codes and their labels, in the order forms and reports list
+    them."""
+    return {"trafficking_type": [(v.value, v.label) for v in TraffickingType],
+            "gender": [(v.value, v.label) for v in Gender],
+            "nationality": [(v.value, v.label) for v in Nationality],
+            "population": [(code, client_population_label(code))
+                           for code in CLIENT_POPULATIONS]}
+
+
+def reporting_label(item: str, code: str) -> str:
+    return dict(reporting_choices()[item]).get(code, code)
+
 AGE_RANGES = ("0-11", "12-17", "18-24", "25-39", "40-59", "60+")
 MINOR_AGE_RANGES = frozenset({"0-11", "12-17"})
 # Identifying details: optional, and shared only when the consent record names them.
 IDENTIFYING_ITEMS = ("name", "phone", "address")
+# What a consent record's items may name: identifying details and reporting fields.
+CONSENT_ITEMS = (*IDENTIFYING_ITEMS, *REPORTING_ITEMS)
 # De-identified client details, encrypted too: shown to the receiver while consent is in force.
 CLIENT_ITEMS = ("alias", "language", "needs", "safety_concerns", "contact_instructions")
 # The hand-off plan, kept, shown and purged with the client details.
@@ -152,6 +240,12 @@ class Referral(Base):
     client_data: Mapped[str | None] = mapped_column(Text)
     # Encrypted JSON: name, phone, address, as far as the consent names them.
     identifying_data: Mapped[str | None] = mapped_column(Text)
+    # Grant reporting (coded, optional; None: not recorded). See REPORTING_ITEMS.
+    trafficking_type: Mapped[TraffickingType | None] = mapped_column(str_enum(TraffickingType))
+    gender: Mapped[Gender | None] = mapped_column(str_enum(Gender))
+    nationality: Mapped[Nationality | None] = mapped_column(str_enum(Nationality))
+    # One of CLIENT_POPULATIONS: a plain string, as the organizations' list may grow.
+    population: Mapped[str | None] = mapped_column(String(32))
     decline_reason: Mapped[DeclineReason | None] = mapped_column(str_enum(DeclineReason))
     outcome: Mapped[CloseOutcome | None] = mapped_column(str_enum(CloseOutcome))
     created_at: Mapped[created_at]

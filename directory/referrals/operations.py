@@ -28,7 +28,7 @@ from directory.db import db_session, lost_race, utcnow
 from directory.orgs.models import MembershipStatus, Organization, ServiceCategory
 from directory.orgs.operations import offers_service, referable_services, within_service
 from directory.referrals import crypto, eligibility, states
-from directory.referrals.disclosure import end_consents, user_side_organization
+from directory.referrals.disclosure import end_consents, reporting_view, user_side_organization
 from directory.referrals.errors import (
     InvalidReferral,
     MismatchWarning,
@@ -43,14 +43,18 @@ from directory.referrals.models import (
     HANDOFF_ITEMS,
     IDENTIFYING_ITEMS,
     MINOR_AGE_RANGES,
+    REPORTING_ITEMS,
     CloseOutcome,
     Consent,
     DeclineReason,
+    Gender,
     MinorBasis,
+    Nationality,
     PlacementRequest,
     Referral,
     ReferralEvent,
     ReferralStatus,
+    TraffickingType,
     Urgency,
 )
 from directory.referrals.notifications import notify
@@ -136,10 +140,23 @@ def service_mismatch(receiver: Organization, code: str) -> str | None:
     return f"{receiver.name} does not offer {category.name}."
 
 
-def mismatches(receivers: Collection[Organization], age_range: str) -> dict[str, str]:
-    """By slug, the partners whose listing the client's age range is outside (a warning)."""
-    found = {receiver.slug: eligibility.mismatch(receiver, age_range) for receiver in receivers}
+def mismatches(receivers: Collection[Organization], age_range: str,
+               population: str | None = None) -> dict[str, str]:
+    """By slug, the partners whose listing the client's age range or population is outside
+    (a warning)."""
+    found = {receiver.slug: eligibility.warnings(receiver, age_range, population)
+             for receiver in receivers}
     return {slug: message for slug, message in found.items() if message}
+
+
+def reporting_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """The coded grant-reporting fields of ``ReferralSchema`` data, as the columns take them
+    (None: not recorded)."""
+    return {"trafficking_type": TraffickingType(data["trafficking_type"])
+            if data.get("trafficking_type") else None,
+            "gender": Gender(data["gender"]) if data.get("gender") else None,
+            "nationality": Nationality(data["nationality"]) if data.get("nationality") else None,
+            "population": data.get("population") or None}
 
 
 def services_in_use(organization: Organization, dropped: Collection[str],
@@ -240,10 +257,10 @@ def _send_new(user: User, sender: Organization, slug: str, data: dict[str, Any],
                             {item: data.get(item, "") for item in (*CLIENT_ITEMS,
                                                                    *HANDOFF_ITEMS)}),
                         identifying_data=crypto.encrypt_json(identifying) if identifying
-                        else None, placement=placement)
+                        else None, placement=placement, **reporting_fields(data))
     _check_consent(referral, data["consent"], identifying, sender)
     # Last, so the warning comes once everything else is right.
-    warning = eligibility.mismatch(receiver, data["age_range"])
+    warning = eligibility.warnings(receiver, data["age_range"], data.get("population"))
     if warning is not None and not data.get("acknowledge_mismatch"):
         raise MismatchWarning(warning, {"acknowledge_mismatch": warning})
     referral.sender, referral.receiver = sender, receiver
@@ -257,7 +274,9 @@ def _send_new(user: User, sender: Organization, slug: str, data: dict[str, Any],
     if warning is not None:
         record(AuditAction.REFERRAL_MISMATCH_ACKNOWLEDGED, actor=user, organization=sender,
                details={"referral": referral.public_id, "receiver": receiver.slug,
-                        "age_range": referral.age_range})
+                        "age_range": referral.age_range,
+                        **({"population": referral.population} if referral.population
+                           else {})})
     _send(user, referral)
     return referral
 
@@ -442,6 +461,7 @@ def transition(user: User | None, referral: Referral, data: dict[str, Any]) -> R
     # A redirect carries the client's details only while the closing side may see them.
     carried = (can(user, Permission.VIEW_CLIENT_DETAILS, referral)
                if redirect_to is not None else False)
+    reporting = reporting_view(user, referral) if redirect_to is not None and user else {}
     if target == ReferralStatus.ACCEPTED and referral.placement_id is not None:
         _fill_placement(referral)  # first: concurrent accepts of a placement queue up here
     source = referral.status
@@ -467,7 +487,7 @@ def transition(user: User | None, referral: Referral, data: dict[str, Any]) -> R
         _withdraw_siblings(referral)
     _notify_transition(user, referral, target)
     if redirect_to is not None and user is not None:
-        return _redirected_draft(user, referral, redirect_to, carried)
+        return _redirected_draft(user, referral, redirect_to, carried, reporting)
     return None
 
 
@@ -483,15 +503,18 @@ def _notify_transition(user: User | None, referral: Referral, target: ReferralSt
 
 
 def _redirected_draft(user: User, referral: Referral, organization: Organization,
-                      carried: bool) -> Referral:
-    """A linked draft to a third organization: no consent, no identifying details, and the
-    de-identified details only when ``carried`` (the closing side could see them)."""
+                      carried: bool, reporting: dict[str, str]) -> Referral:
+    """A linked draft to a third organization: no consent, no identifying details, the
+    de-identified details only when ``carried`` (the closing side could see them), and the
+    reporting fields the closing side could read (``reporting``)."""
     sender = referral.sender if referral_side(user, referral) == Side.SENDER \
         else referral.receiver
     draft = Referral(sender_org_id=sender.id, receiver_org_id=organization.id,
                      created_by_id=user.id, redirected_from_id=referral.id,
                      service=referral.service, urgency=referral.urgency,
                      age_range=referral.age_range,
+                     **{item: getattr(referral, item) for item in REPORTING_ITEMS
+                        if item in reporting},
                      client_data=crypto.encrypt_json(
                          {**crypto.decrypt_json(referral.client_data), "contact_person": user.name})
                      if carried and referral.client_data else None)

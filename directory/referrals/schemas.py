@@ -11,12 +11,17 @@ from directory.inputs import MAX_INT
 from directory.orgs.models import LANGUAGES
 from directory.referrals.models import (
     AGE_RANGES,
+    CLIENT_POPULATIONS,
+    CONSENT_ITEMS,
     IDENTIFYING_ITEMS,
     CloseOutcome,
     ConsentMethod,
     DeclineReason,
+    Gender,
     MinorBasis,
+    Nationality,
     ReferralStatus,
+    TraffickingType,
     Urgency,
 )
 from directory.text import Prose, TextSchema
@@ -39,6 +44,15 @@ def _choice(values: Any, *, required: bool = True) -> fields.String:
         return fields.String(required=True, validate=one_of,
                              error_messages={"required": "Choose one of the options."})
     return fields.String(load_default=None, validate=one_of)
+
+
+def _reporting(values: Any, what: str) -> fields.String:
+    """An optional coded grant-reporting field: "not_asked" and "declined" always allowed."""
+    codes = [str(v) for v in values]
+    return fields.String(load_default=None, validate=validate.OneOf(
+        codes, error=f"Unknown code for {what}: use one of {', '.join(codes)}."), metadata={
+        "description": f"Optional, for grant reports: {what}. Counted in aggregate reports "
+                       "only; the receiver sees it while the consent's items name it."})
 
 
 # A language code or name, in any case, to the name: "es", "spanish" -> "Spanish".
@@ -78,7 +92,10 @@ class ConsentSchema(_Stripped):
     """A consent record: what is shared with whom, why, how it was given, until when."""
 
     items = fields.List(fields.String(validate=validate.OneOf(
-        IDENTIFYING_ITEMS, error="Unknown data item.")), load_default=list)
+        CONSENT_ITEMS, error="Unknown data item.")), load_default=list, metadata={
+        "description": "What the receiver may see beyond the de-identified details: "
+                       f"identifying details ({', '.join(IDENTIFYING_ITEMS)}) and reporting "
+                       "fields (trafficking_type, gender, nationality, population)."})
     purpose = _text(1000, required=True, prose=True)
     method = _choice(ConsentMethod)
     verbal_reason = _text(1000, prose=True)
@@ -117,11 +134,19 @@ class ReferralSchema(_Stripped):
     name = _text(200)
     phone = _text(40)
     address = _text(300)
+    trafficking_type = _reporting(TraffickingType, "the type of trafficking")
+    gender = _reporting(Gender, "the client's gender")
+    nationality = _reporting(Nationality, "US citizen or lawful permanent resident, or "
+                                          "foreign national")
+    population = _reporting(CLIENT_POPULATIONS, "the client's population (the list "
+                                                "organizations use in their listing, less "
+                                                "the age groups)")
     consent = fields.Nested(ConsentSchema, required=True,
                             error_messages={"required": "A referral needs a consent record."})
     acknowledge_mismatch = fields.Boolean(load_default=False, metadata={
-        "description": "Send even though the client's age range is outside what the partner "
-                       "lists (otherwise a 409 with the error code `mismatch`)."})
+        "description": "Send even though the client's age range or population is outside "
+                       "what the partner lists (otherwise a 409 with the error code "
+                       "`mismatch`)."})
 
 
 class TransitionSchema(_Stripped):
@@ -153,7 +178,8 @@ class PlacementSchema(ReferralSchema):
     @validates_schema
     def de_identified(self, data: dict[str, Any], **_kwargs: Any) -> None:
         shared = [item for item in IDENTIFYING_ITEMS if data.get(item)]
-        if shared or (data.get("consent") or {}).get("items"):
+        named = set((data.get("consent") or {}).get("items") or ()) & set(IDENTIFYING_ITEMS)
+        if shared or named:
             raise ValidationError("A placement request is de-identified: share identifying "
                                   "details with the partner that accepts.", "name")
 

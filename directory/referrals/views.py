@@ -37,8 +37,10 @@ from directory.referrals.errors import (
 )
 from directory.referrals.models import (
     AGE_RANGES,
+    CLIENT_POPULATIONS,
     DEFAULT_URGENCY,
     IDENTIFYING_ITEMS,
+    REPORTING_ITEM_LABELS,
     CloseOutcome,
     ConsentMethod,
     DeclineReason,
@@ -46,6 +48,7 @@ from directory.referrals.models import (
     Referral,
     ReferralStatus,
     Urgency,
+    reporting_choices,
 )
 from directory.referrals.schemas import (
     ConsentSchema,
@@ -65,7 +68,8 @@ CHOICES = {"languages": [(name, name) for name in LANGUAGES.values()],
            "minor_bases": list(MinorBasis), "identifying_items": IDENTIFYING_ITEMS,
            "decline_choices": [(reason.value, reason.label) for reason in DeclineReason],
            "outcome_choices": [(outcome.value, outcome.label) for outcome in CloseOutcome],
-           "statuses": list(ReferralStatus), "default_urgency": DEFAULT_URGENCY.value}
+           "statuses": list(ReferralStatus), "default_urgency": DEFAULT_URGENCY.value,
+           "reporting_choices": reporting_choices(), "reporting_item_labels": REPORTING_ITEM_LABELS}
 
 
 @bp.app_context_processor
@@ -180,13 +184,19 @@ def new() -> Page:
         db_session.rollback()
     elif not can(current_user, Permission.RECEIVE_REFERRALS, receiver):
         errors = {"form": f"{receiver.name} does not take referrals now."}
-    elif request.args.get("service"):
-        # Said before the form is filled: the service the search was for, if it is one.
-        values["service"] = request.args["service"][:100]
-        unfit = ops.service_mismatch(receiver, values["service"])
-        if unfit is not None:
-            errors = {"service": unfit,
-                      "form": f"{unfit} Choose a service it offers, or find another partner."}
+    else:
+        if request.args.get("service"):
+            # Said before the form is filled: the service the search was for, if it is one.
+            values["service"] = request.args["service"][:100]
+            unfit = ops.service_mismatch(receiver, values["service"])
+            if unfit is not None:
+                errors = {"service": unfit,
+                          "form": f"{unfit} Choose a service it offers, or find another "
+                                  "partner."}
+        if request.args.get("population") in CLIENT_POPULATIONS:
+            # The population the search was for: a mismatch is said before the form is filled.
+            values["population"] = request.args["population"]
+            warning = ops.mismatches([receiver], "", values["population"]).get(receiver.slug)
     return render_template("referrals/new.html", receiver=receiver, senders=senders,
                            services=ops.services_of(receiver), values=values,
                            consent_items=request.form.getlist("consent_items"),
