@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -42,7 +43,7 @@ def choose_language() -> Response:
     user, so that their mail follows too."""
     language = known_language(request.form.get("language"))
     if language is None:
-        abort(400, description="Choose English or Spanish.")
+        abort(400, description=_("Choose English or Spanish."))
     if current_user.is_authenticated:
         current_user.language = language
     response = redirect(safe_next_url(request.form.get("next")) or url_for("web.home"))
