@@ -293,7 +293,8 @@ def change_password() -> Page:
         except ops.AccountError as exc:
             _refuse(form, exc)
             return _account_page(400, password_form=form)
-        auth.renew_session(current_user)
+        # The user itself, not the proxy: flask-login keeps what it is given as current_user.
+        auth.renew_session(current_user._get_current_object())  # type: ignore[attr-defined]
         flash(_("Your password is changed. Every other session has ended."), "success")
         return redirect(url_for("accounts.account"))
     return _account_page(400, password_form=form)
