@@ -1,5 +1,6 @@
 """Flask extensions, created unbound and bound to each app by create_app()."""
 
+from flask_babel import lazy_gettext as _l
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -7,7 +8,9 @@ from flask_wtf.csrf import CSRFProtect
 
 login_manager = LoginManager()
 login_manager.login_view = "accounts.login"
-login_manager.login_message = "Please sign in to see the directory."
+login_manager.login_message = _l("Please sign in to see the directory.")
+# flask-login flashes the message through this; the session stores the translated text.
+login_manager.localize_callback = str
 login_manager.login_message_category = "info"
 login_manager.session_protection = "strong"
 

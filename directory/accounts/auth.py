@@ -16,6 +16,8 @@ import time
 from typing import Any
 
 from flask import Flask, flash, g, redirect, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 from werkzeug.exceptions import Forbidden
 
@@ -39,11 +41,11 @@ class TwoFactorEnrolmentRequired(Forbidden):
     set-up, the API answers 403 with this code (web/errors.py)."""
 
     error_code = "two_factor_required"
-    description = "Set up two-factor sign-in first, at /account/two-factor."
+    description = _l("Set up two-factor sign-in first, at /account/two-factor.")
 
 
 def load_user(session_id: str) -> User | None:
-    user_id, _, version = session_id.partition(":")
+    user_id, _sep, version = session_id.partition(":")
     token = session.get(SESSION_TOKEN_KEY)
     if not user_id.isdigit() or not version.isdigit() or not isinstance(token, str):
         return None
@@ -51,7 +53,7 @@ def load_user(session_id: str) -> User | None:
     if (found is None or found[0].session_version != int(version) or not found[0].is_active
             or not sessions.resume_session(found[1])):
         session.clear()
-        flash("Your session has ended. Please sign in again.", "info")
+        flash(_("Your session has ended. Please sign in again."), "info")
         return None
     g.browser_session = found[1]
     return found[0]

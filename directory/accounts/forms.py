@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
     EmailField,
@@ -29,7 +30,7 @@ from directory.i18n import INTERFACE_LANGUAGES, time_zone_names
 from directory.orgs.models import KIND_LABELS, LANGUAGES, Population
 from directory.text import TextForm
 
-EMAIL = [DataRequired(), Email(message="Enter a valid email address."), Length(max=254)]
+EMAIL = [DataRequired(), Email(message=_l("Enter a valid email address.")), Length(max=254)]
 ROLE_CHOICES = [SelectChoice(role.value, role.label) for role in MemberRole]
 
 
@@ -41,17 +42,17 @@ def new_password(_form: Form, field: Field) -> None:
 
 def new_password_fields() -> tuple[PasswordField, PasswordField]:
     return (
-        PasswordField("New password", validators=[DataRequired(), new_password]),
-        PasswordField("Repeat the new password", validators=[
+        PasswordField(_l("New password"), validators=[DataRequired(), new_password]),
+        PasswordField(_l("Repeat the new password"), validators=[
             DataRequired(), Length(max=MAX_LENGTH),
-            EqualTo("password", message="The two passwords differ.")]),
+            EqualTo("password", message=_l("The two passwords differ."))]),
     )
 
 
 class LoginForm(TextForm):
-    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
-    remember = BooleanField("Keep me signed in on this device")
+    email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
+    remember = BooleanField(_l("Keep me signed in on this device"))
 
 
 class ButtonForm(TextForm):
@@ -59,11 +60,11 @@ class ButtonForm(TextForm):
 
 
 class CodeForm(TextForm):
-    code = StringField("Code", validators=[DataRequired(), Length(max=32)])
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=32)])
 
 
 class ForgotPasswordForm(TextForm):
-    email = EmailField("Email", validators=EMAIL)
+    email = EmailField(_l("Email"), validators=EMAIL)
 
 
 class ResetPasswordForm(TextForm):
@@ -71,70 +72,71 @@ class ResetPasswordForm(TextForm):
 
 
 class ChangePasswordForm(TextForm):
-    current_password = PasswordField("Current password",
+    current_password = PasswordField(_l("Current password"),
                                      validators=[DataRequired(), Length(max=256)])
     password, confirm = new_password_fields()
 
 
 class ChangeNameForm(TextForm):
-    name = StringField("Your name", validators=[DataRequired(), Length(max=200)])
+    name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=200)])
 
 
 class PreferencesForm(TextForm):
-    language = SelectField("Language", choices=[
-        SelectChoice("", "As my browser asks"),
+    language = SelectField(_l("Language"), choices=[
+        SelectChoice("", _l("As my browser asks")),
         *(SelectChoice(code, name) for code, (name, _locale) in INTERFACE_LANGUAGES.items())])
-    time_zone = SelectField("Time zone", choices=[
-        SelectChoice("", "My organization's time zone"),
+    time_zone = SelectField(_l("Time zone"), choices=[
+        SelectChoice("", _l("My organization's time zone")),
         *(SelectChoice(name, name.replace("_", " ")) for name in sorted(time_zone_names()))],
         validate_choice=False)  # the operation refuses an unknown zone with a clear message
 
 
 class ChangeEmailForm(TextForm):
-    new_email = EmailField("New email address", validators=EMAIL)
-    current_password = PasswordField("Current password",
+    new_email = EmailField(_l("New email address"), validators=EMAIL)
+    current_password = PasswordField(_l("Current password"),
                                      validators=[DataRequired(), Length(max=256)])
 
 
 class PasswordConfirmForm(TextForm):
-    password = PasswordField("Your password", validators=[DataRequired(), Length(max=256)])
+    password = PasswordField(_l("Your password"), validators=[DataRequired(), Length(max=256)])
 
 
 class AcceptInvitationForm(TextForm):
-    name = StringField("Your name", validators=[DataRequired(), Length(max=200)])
+    name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=200)])
     password, confirm = new_password_fields()
 
 
 class ApplicationForm(TextForm):
-    name = StringField("Organization name", validators=[DataRequired(), Length(min=2, max=200)])
-    kind = SelectField("Kind", choices=[SelectChoice("", "Choose…"),
+    name = StringField(_l("Organization name"), validators=[DataRequired(), Length(min=2, max=200)])
+    kind = SelectField(_l("Kind"), choices=[SelectChoice("", _l("Choose…")),
                                         *(SelectChoice(kind.value, label)
                                           for kind, label in KIND_LABELS.items())],
-                       validators=[DataRequired(message="Choose a kind.")])
-    description = TextAreaField("What your organization does",
+                       validators=[DataRequired(message=_l("Choose a kind."))])
+    description = TextAreaField(_l("What your organization does"),
                                 validators=[DataRequired(), Length(max=5000)])
-    website = StringField("Website", validators=[Optional(), Length(max=300)])
-    email = EmailField("Organization email",
-                       validators=[Optional(), Email(message="Enter a valid email address."),
+    website = StringField(_l("Website"), validators=[Optional(), Length(max=300)])
+    email = EmailField(_l("Organization email"),
+                       validators=[Optional(), Email(message=_l("Enter a valid email address.")),
                                    Length(max=254)])
-    phone = StringField("Organization phone", validators=[Optional(), Length(max=40)])
-    city = StringField("City", validators=[DataRequired(), Length(max=120)])
-    state = SelectField("State", choices=[SelectChoice("", "Choose…"),
+    phone = StringField(_l("Organization phone"), validators=[Optional(), Length(max=40)])
+    city = StringField(_l("City"), validators=[DataRequired(), Length(max=120)])
+    state = SelectField(_l("State"), choices=[SelectChoice("", _l("Choose…")),
                                           *(SelectChoice(*item) for item in STATES.items())],
-                        validators=[DataRequired(message="Choose a state.")])
-    postal_code = StringField("ZIP code", validators=[Optional(), Length(max=10)])
-    services = SelectMultipleField("Services", validate_choice=True)
+                        validators=[DataRequired(message=_l("Choose a state."))])
+    postal_code = StringField(_l("ZIP code"), validators=[Optional(), Length(max=10)])
+    services = SelectMultipleField(_l("Services"), validate_choice=True)
     languages = SelectMultipleField(
-        "Languages", choices=[SelectChoice(*item) for item in LANGUAGES.items()], default=["en"])
+        _l("Languages"), choices=[SelectChoice(*item) for item in LANGUAGES.items()],
+        default=["en"])
     populations = SelectMultipleField(
-        "Populations served", choices=[SelectChoice(p.value, p.label) for p in Population])
-    statement = TextAreaField("Why your organization wants to join",
+        _l("Populations served"), choices=[SelectChoice(p.value, p.label) for p in Population])
+    statement = TextAreaField(_l("Why your organization wants to join"),
                               validators=[Optional(), Length(max=2000)])
-    admin_name = StringField("Your name", validators=[DataRequired(), Length(max=200)])
-    admin_email = EmailField("Your work email", validators=EMAIL)
+    admin_name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=200)])
+    admin_email = EmailField(_l("Your work email"), validators=EMAIL)
     password, confirm = new_password_fields()
-    authorized = BooleanField("I may apply on behalf of this organization",
-                              validators=[DataRequired(message="Please confirm this.")])
+    authorized = BooleanField(_l("I may apply on behalf of this organization"),
+                              validators=[DataRequired(message=_l("Please confirm this."))])
 
     def listing(self) -> dict[str, Any]:
         """The listing part, in the shape ListingSchema validates."""
@@ -151,13 +153,13 @@ class ApplicationForm(TextForm):
 
 
 class ReplyForm(TextForm):
-    reply = TextAreaField("Your answer", validators=[DataRequired(), Length(max=2000)])
+    reply = TextAreaField(_l("Your answer"), validators=[DataRequired(), Length(max=2000)])
 
 
 class InviteForm(TextForm):
-    email = EmailField("Email", validators=EMAIL)
-    role = SelectField("Role", choices=ROLE_CHOICES, default=MemberRole.REFERRER.value)
+    email = EmailField(_l("Email"), validators=EMAIL)
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES, default=MemberRole.REFERRER.value)
 
 
 class RoleForm(TextForm):
-    role = SelectField("Role", choices=ROLE_CHOICES)
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES)

@@ -7,6 +7,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import selectinload
@@ -34,6 +36,7 @@ from directory.accounts.sessions import end_all_sessions, hash_token, new_token
 from directory.audit.models import AuditAction
 from directory.audit.operations import record
 from directory.db import db_session, delete_where, utcnow
+from directory.i18n import DEFAULT_LANGUAGE, current_language
 from directory.mail.operations import external_url
 from directory.orgs.models import MembershipStatus, Organization
 from directory.orgs.operations import ListingError, create_organization
@@ -74,19 +77,20 @@ def apply_for_membership(request_data: ApplicationRequest) -> MembershipApplicat
     """A pending organization, its first admin (unconfirmed email) and the application."""
     email = valid_email(request_data.admin_email, "admin_email")
     if find_user_by_email(email) is not None:
-        raise AccountError("An account with this email address already exists. Sign in, or "
-                           "ask a coordinator to add your organization.", "admin_email")
-    admin_name = clean_name(request_data.admin_name, label="Your name", field="admin_name")
+        raise AccountError(_("An account with this email address already exists. Sign in, or "
+                             "ask a coordinator to add your organization."), "admin_email")
+    admin_name = clean_name(request_data.admin_name, label=_("Your name"), field="admin_name")
     check_password(request_data.password, email=email, name=admin_name)
-    statement = clean_text(request_data.statement, label="About your work", field="statement",
-                           max_length=MESSAGE_MAX, required=False, multiline=True)
+    statement = clean_text(request_data.statement, label=_("About your work"),
+                           field="statement", max_length=MESSAGE_MAX, required=False,
+                           multiline=True)
     listing = dict(request_data.listing)
-    listing["name"] = clean_name(listing.get("name", ""), label="Organization name")
-    listing["description"] = clean_text(listing.get("description", ""), label="Description",
+    listing["name"] = clean_name(listing.get("name", ""), label=_("Organization name"))
+    listing["description"] = clean_text(listing.get("description", ""), label=_("Description"),
                                         field="description", max_length=5000, multiline=True)
     listing["locations"] = [
-        {**location, "city": clean_text(location.get("city", ""), label="City", field="city",
-                                        max_length=120)}
+        {**location, "city": clean_text(location.get("city", ""), label=_("City"),
+                                        field="city", max_length=120)}
         for location in listing.get("locations", [])]
     try:
         organization = create_organization(ListingSchema().load(listing),
@@ -97,6 +101,7 @@ def apply_for_membership(request_data: ApplicationRequest) -> MembershipApplicat
     except ListingError as exc:
         raise AccountError(str(exc), next(iter(exc.fields), None)) from exc
     user = create_user(email, admin_name, request_data.password)
+    user.language = _language_of_the_request()
     add_membership(user, organization, MemberRole.ADMIN)
     application = MembershipApplication(organization=organization, applicant=user,
                                         statement=statement)
@@ -105,10 +110,19 @@ def apply_for_membership(request_data: ApplicationRequest) -> MembershipApplicat
     record(AuditAction.APPLICATION_SUBMITTED, actor=user, organization=organization)
     send_email_verification(user)
     for coordinator in active_coordinators():
-        send_account_mail(coordinator.email, f"New application: {organization.name}",
-                          "new_application", organization=organization, applicant=user,
+        send_account_mail(coordinator.email,
+                          _l("New application: %(organization)s", organization=organization.name),
+                          "new_application", recipient=coordinator, organization=organization,
+                          applicant=user,
                           link=external_url("admin.application", application_id=application.id))
     return application
+
+
+def _language_of_the_request() -> str | None:
+    """A new account made from a page read in Spanish reads its mail in Spanish too (English,
+    the default, needs no setting)."""
+    language = current_language()
+    return None if language == DEFAULT_LANGUAGE else language
 
 
 def _first_message(messages: Any) -> str:
@@ -132,16 +146,19 @@ def applications_of(user: User) -> list[MembershipApplication]:
 
 def answer_application(user: User, application: MembershipApplication, reply: str) -> None:
     if application.status != ApplicationStatus.INFO_REQUESTED:
-        raise AccountError("The coordinators have not asked a question about this application.")
-    application.applicant_reply = clean_text(reply, label="Your answer", field="reply",
+        raise AccountError(_("The coordinators have not asked a question about this "
+                             "application."))
+    application.applicant_reply = clean_text(reply, label=_("Your answer"), field="reply",
                                              max_length=MESSAGE_MAX, multiline=True)
     application.status = ApplicationStatus.SUBMITTED
     db_session.flush()
     record(AuditAction.APPLICATION_ANSWERED, actor=user, organization=application.organization)
     if application.decided_by is not None and application.decided_by.active:
         send_account_mail(application.decided_by.email,
-                          f"{application.organization.name} answered your question",
-                          "application_answered", application=application,
+                          _l("%(organization)s answered your question",
+                             organization=application.organization.name),
+                          "application_answered", recipient=application.decided_by,
+                          application=application,
                           link=external_url("admin.application", application_id=application.id))
 
 
@@ -166,11 +183,12 @@ def invite_member(actor: User, organization: Organization, email: str,
                   role: MemberRole) -> Invitation:
     """Mail a single-use invitation; an earlier open one to the same address stops working."""
     if not organization.is_active:
-        raise AccountError("Only active member organizations can invite people.")
+        raise AccountError(_("Only active member organizations can invite people."))
     email = valid_email(email)
     existing = find_user_by_email(email)
     if existing is not None and existing.membership_in(organization.id) is not None:
-        raise AccountError(f"{email} is already a member of {organization.name}.", "email")
+        raise AccountError(_("%(email)s is already a member of %(organization)s.", email=email,
+                             organization=organization.name), "email")
     now = utcnow()
     db_session.execute(
         update(Invitation)
@@ -186,7 +204,10 @@ def invite_member(actor: User, organization: Organization, email: str,
     db_session.flush()
     record(AuditAction.INVITATION_SENT, actor=actor, organization=organization,
            subject=existing, details={"email": email, "role": role.value})
-    send_account_mail(email, f"{actor.name} invites you to the Partner Directory", "invitation",
+    # An address with an account is written to in its user's language; a new one in the
+    # language of the page the invitation was sent from.
+    send_account_mail(email, _l("%(inviter)s invites you to the Partner Directory",
+                                inviter=actor.name), "invitation", recipient=existing,
                       invitation=invitation, inviter=actor, days=INVITATION_LIFETIME.days,
                       link=external_url("accounts.invitation", token=token))
     return invitation
@@ -194,7 +215,7 @@ def invite_member(actor: User, organization: Organization, email: str,
 
 def revoke_invitation(actor: User, invitation: Invitation) -> None:
     if not invitation.is_open(utcnow()):
-        raise AccountError("This invitation is no longer open.")
+        raise AccountError(_("This invitation is no longer open."))
     invitation.revoked_at = utcnow()
     db_session.flush()
     record(AuditAction.INVITATION_REVOKED, actor=actor, organization=invitation.organization,
@@ -228,24 +249,26 @@ def accept_invitation(token: str, *, user: User | None = None, name: str = "",
     """Join the inviting organization: as ``user`` (signed in), or as a new account."""
     invitation = find_invitation(token)
     if invitation is None:
-        raise AccountError("This invitation has expired, was withdrawn or was already used. "
-                           "Ask your organization's admin for a new one.")
+        raise AccountError(_("This invitation has expired, was withdrawn or was already "
+                             "used. Ask your organization's admin for a new one."))
     if not invitation.organization.is_active:
-        raise AccountError(f"{invitation.organization.name} cannot take in new members now.")
+        raise AccountError(_("%(organization)s cannot take in new members now.",
+                             organization=invitation.organization.name))
     if user is not None:
         if not addressed_to(invitation, user):
-            raise AccountError(f"This invitation was sent to {invitation.email}: sign out and "
-                               "open the link again.")
+            raise AccountError(_("This invitation was sent to %(email)s: sign out and open "
+                                 "the link again.", email=invitation.email))
         if user.is_coordinator and not _invited_by_an_admin(invitation):
             # Coordinators see no client details: one who could invite themselves (or a
             # fellow coordinator) into any organization would read its referrals.
-            raise AccountError("A coordinator joins an organization only when one of its own "
-                               "admins invites them.")
+            raise AccountError(_("A coordinator joins an organization only when one of its "
+                                 "own admins invites them."))
     else:
         if find_user_by_email(invitation.email) is not None:
-            raise AccountError(f"An account for {invitation.email} already exists: sign in, "
-                               "then open the link again.")
+            raise AccountError(_("An account for %(email)s already exists: sign in, then open "
+                                 "the link again.", email=invitation.email))
         user = create_user(invitation.email, name, password, email_verified=True)
+        user.language = _language_of_the_request()
     result = db_session.execute(
         update(Invitation)
         .where(Invitation.id == invitation.id, Invitation.accepted_at.is_(None),
@@ -254,7 +277,7 @@ def accept_invitation(token: str, *, user: User | None = None, name: str = "",
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise AccountError("This invitation was already used.")
+        raise AccountError(_("This invitation was already used."))
     user.email_verified_at = user.email_verified_at or utcnow()  # the link proved the address
     if user.membership_in(invitation.organization_id) is None:  # a member keeps their role
         add_membership(user, invitation.organization, invitation.role)
@@ -270,8 +293,9 @@ def _admin_count(organization: Organization) -> int:
 
 def _keep_an_admin(membership: Membership) -> None:
     if membership.role == MemberRole.ADMIN and _admin_count(membership.organization) <= 1:
-        raise AccountError(f"{membership.user.name} is the only admin of "
-                           f"{membership.organization.name}: make someone else admin first.")
+        raise AccountError(_("%(name)s is the only admin of %(organization)s: make someone "
+                             "else admin first.", name=membership.user.name,
+                             organization=membership.organization.name))
 
 
 def change_member_role(actor: User, membership: Membership, role: MemberRole) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -22,7 +23,8 @@ class MemberRole(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {MemberRole.ADMIN: "Organization admin", MemberRole.REFERRER: "Referrer"}[self]
+        return {MemberRole.ADMIN: _l("Organization admin"),
+                MemberRole.REFERRER: _l("Referrer")}[self]
 
 
 class User(Base):
@@ -190,10 +192,10 @@ class ApplicationStatus(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {ApplicationStatus.SUBMITTED: "Waiting for review",
-                ApplicationStatus.INFO_REQUESTED: "More information requested",
-                ApplicationStatus.APPROVED: "Approved",
-                ApplicationStatus.DECLINED: "Declined"}[self]
+        return {ApplicationStatus.SUBMITTED: _l("Waiting for review"),
+                ApplicationStatus.INFO_REQUESTED: _l("More information requested"),
+                ApplicationStatus.APPROVED: _l("Approved"),
+                ApplicationStatus.DECLINED: _l("Declined")}[self]
 
 
 class MembershipApplication(Base):

@@ -12,10 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import unicodedata
+from contextlib import nullcontext
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask import render_template
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select, update
 
 from directory.accounts.errors import AccountError
@@ -34,7 +37,7 @@ from directory.accounts.sessions import end_all_sessions, hash_token, new_token
 from directory.audit.models import AuditAction
 from directory.audit.operations import record, record_refusal
 from directory.db import db_session, delete_where, utcnow
-from directory.i18n import known_language, valid_time_zone
+from directory.i18n import known_language, recipient_language, valid_time_zone
 from directory.mail.operations import external_url, queue_mail
 from directory.text import MARKS
 
@@ -44,7 +47,7 @@ RESET_LINK_LIFETIME = dt.timedelta(hours=1)
 VERIFY_LINK_LIFETIME = dt.timedelta(days=2)
 EMAIL_CHANGE_LINK_LIFETIME = dt.timedelta(hours=24)
 NAME_MAX = 200
-EXPIRED_LINK = "This link has expired or was already used. Ask for a new one."
+EXPIRED_LINK = _l("This link has expired or was already used. Ask for a new one.")
 # Zero-width (non-)joiners are part of how some scripts write names; other format characters
 # (bidirectional overrides, invisible separators) only disguise text.
 _ALLOWED_FORMAT_CHARACTERS = {"\u200c", "\u200d"}
@@ -60,11 +63,11 @@ def valid_email(email: str, field: str = "email") -> str:
     """The address in its canonical form (ASCII, lower case), or AccountError."""
     candidate = email.strip()
     if len(candidate) > 254:
-        raise AccountError("An email address has at most 254 characters.", field)
+        raise AccountError(_("An email address has at most 254 characters."), field)
     try:
         result = validate_email(candidate, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
-        raise AccountError(f"Enter a valid email address. {exc}", field) from exc
+        raise AccountError(_("Enter a valid email address. %(reason)s", reason=exc), field) from exc
     return result.ascii_email.lower()
 
 
@@ -73,23 +76,26 @@ def clean_text(value: str, *, label: str, max_length: int, field: str | None = N
     """Text as people typed it, trimmed, refused if too long or hiding control characters."""
     text = unicodedata.normalize("NFC", value).strip()
     if required and not text:
-        raise AccountError(f"{label} is required.", field)
+        raise AccountError(_("%(label)s is required.", label=label), field)
     if len(text) > max_length:
-        raise AccountError(f"{label} has at most {max_length} characters.", field)
+        raise AccountError(_("%(label)s has at most %(count)s characters.", label=label,
+                             count=max_length), field)
     # Free text keeps the bidirectional marks right-to-left writing uses (directory/text.py).
     allowed = {"\n", "\r", "\t", *MARKS} if multiline else set()
     for char in text:
         category = unicodedata.category(char)
         if category[0] == "C" and char not in allowed and char not in _ALLOWED_FORMAT_CHARACTERS:
-            raise AccountError(f"{label} contains invisible or control characters.", field)
+            raise AccountError(_("%(label)s contains invisible or control characters.",
+                             label=label), field)
     return text
 
 
-def clean_name(value: str, *, label: str = "Name", field: str | None = "name") -> str:
+def clean_name(value: str, *, label: str | None = None, field: str | None = "name") -> str:
     """A person's or organization's name: any script, but no markup."""
+    label = label or _("Name")
     text = clean_text(value, label=label, max_length=NAME_MAX, field=field)
     if "<" in text or ">" in text:
-        raise AccountError(f"{label} cannot contain < or >.", field)
+        raise AccountError(_("%(label)s cannot contain < or >.", label=label), field)
     return text
 
 
@@ -110,7 +116,8 @@ def create_user(email: str, name: str, password: str | None = None, *,
                 is_coordinator: bool = False, email_verified: bool = False) -> User:
     email = valid_email(email)
     if find_user_by_email(email) is not None:
-        raise AccountError(f"A user with the email {email} already exists.", "email")
+        raise AccountError(_("A user with the email %(email)s already exists.", email=email),
+                           "email")
     name = clean_name(name) if name.strip() else email
     if password is not None:
         check_password(password, email=email, name=name)
@@ -153,11 +160,11 @@ def refuse_sign_in(email: str) -> None:
 
 def change_password(user: User, current_password: str, new_password: str) -> None:
     if not verify_password(user.password_hash, current_password):
-        raise AccountError("Your current password is not right.", "current_password")
+        raise AccountError(_("Your current password is not right."), "current_password")
     set_password(user, new_password)
     record(AuditAction.PASSWORD_CHANGED, actor=user, subject=user)
-    send_account_mail(user.email, "Your Partner Directory password was changed",
-                      "password_changed", user=user)
+    send_account_mail(user.email, _l("Your Partner Directory password was changed"),
+                      "password_changed", recipient=user, user=user)
 
 
 # --- name and address ----------------------------------------------------------------------
@@ -180,9 +187,9 @@ def change_preferences(user: User, language: str | None, time_zone: str | None) 
     language = language or None
     time_zone = time_zone or None
     if language is not None and known_language(language) is None:
-        raise AccountError("Choose English or Spanish.", "language")
+        raise AccountError(_("Choose English or Spanish."), "language")
     if time_zone is not None and valid_time_zone(time_zone) is None:
-        raise AccountError("Choose a time zone from the list.", "time_zone")
+        raise AccountError(_("Choose a time zone from the list."), "time_zone")
     if (user.language, user.time_zone) == (language, time_zone):
         return False
     user.language, user.time_zone = language, time_zone
@@ -195,20 +202,23 @@ def request_email_change(user: User, new_email: str, current_password: str) -> s
     address changes only when the link is followed (``confirm_email_change``). Returns the
     new address in its canonical form."""
     if not verify_password(user.password_hash, current_password):
-        raise AccountError("Your current password is not right.", "current_password")
+        raise AccountError(_("Your current password is not right."), "current_password")
     address = valid_email(new_email, "new_email")
     if address == user.email:
-        raise AccountError("That is your address already.", "new_email")
+        raise AccountError(_("That is your address already."), "new_email")
     if find_user_by_email(address) is not None:
-        raise AccountError("Another account uses that address.", "new_email")
+        raise AccountError(_("Another account uses that address."), "new_email")
     token = _issue_token(user, TokenPurpose.CHANGE_EMAIL, EMAIL_CHANGE_LINK_LIFETIME,
                          new_email=address)
     hours = int(EMAIL_CHANGE_LINK_LIFETIME.total_seconds() // 3600)
-    send_account_mail(address, "Confirm your new email address for the Partner Directory",
-                      "confirm_email_change", user=user, new_email=address, hours=hours,
+    send_account_mail(address, _l("Confirm your new email address for the Partner Directory"),
+                      "confirm_email_change", recipient=user, user=user, new_email=address,
+                      hours=hours,
                       link=external_url("accounts.confirm_email_change", token=token))
-    send_account_mail(user.email, "A change of your Partner Directory email address was asked",
-                      "email_change_requested", user=user, new_email=address, hours=hours)
+    send_account_mail(user.email,
+                      _l("A change of your Partner Directory email address was asked"),
+                      "email_change_requested", recipient=user, user=user, new_email=address,
+                      hours=hours)
     record(AuditAction.EMAIL_CHANGE_REQUESTED, actor=user, subject=user,
            details={"old_email": user.email, "new_email": address})
     return address
@@ -218,10 +228,10 @@ def confirm_email_change(token: str) -> User:
     """Follow a change link: the account moves to the address the link was mailed to."""
     found = find_token(token, TokenPurpose.CHANGE_EMAIL)
     if found is None:
-        raise AccountError(EXPIRED_LINK)
+        raise AccountError(str(EXPIRED_LINK))
     user, address = found.user, found.new_email or ""
     if find_user_by_email(address) is not None:  # taken since the link was mailed
-        raise AccountError("Another account uses that address now: nothing was changed.",
+        raise AccountError(_("Another account uses that address now: nothing was changed."),
                            "new_email")
     _consume(token, TokenPurpose.CHANGE_EMAIL)
     old_email = user.email
@@ -229,15 +239,21 @@ def confirm_email_change(token: str) -> User:
     db_session.flush()
     record(AuditAction.EMAIL_CHANGED, actor=user, subject=user,
            details={"old_email": old_email, "new_email": address})
-    send_account_mail(old_email, "Your Partner Directory email address was changed",
-                      "email_changed", user=user, old_email=old_email)
+    send_account_mail(old_email, _l("Your Partner Directory email address was changed"),
+                      "email_changed", recipient=user, user=user, old_email=old_email)
     return user
 
 
 # --- mailed links --------------------------------------------------------------------------
 
-def send_account_mail(to: str, subject: str, template: str, **context: Any) -> None:
-    queue_mail(to, subject, render_template(f"accounts/mail/{template}.txt", **context))
+def send_account_mail(to: str, subject: str, template: str, *, recipient: User | None,
+                      **context: Any) -> None:
+    """Queue an account mail in its recipient's language: ``recipient``'s setting (English
+    when they have none). ``recipient`` None: an address with no account yet (an invitation),
+    written in the language of the request that sends it. ``subject`` is a lazy message,
+    translated here."""
+    with recipient_language(recipient) if recipient is not None else nullcontext():
+        queue_mail(to, str(subject), render_template(f"accounts/mail/{template}.txt", **context))
 
 
 def _issue_token(user: User, purpose: TokenPurpose, lifetime: dt.timedelta, *,
@@ -271,7 +287,7 @@ def find_token(token: str, purpose: TokenPurpose) -> AccountToken | None:
 def _consume(token: str, purpose: TokenPurpose) -> AccountToken:
     found = find_token(token, purpose)
     if found is None:
-        raise AccountError(EXPIRED_LINK)
+        raise AccountError(str(EXPIRED_LINK))
     # Conditional, so that of two simultaneous uses of one link exactly one succeeds.
     result = db_session.execute(
         update(AccountToken)
@@ -280,7 +296,7 @@ def _consume(token: str, purpose: TokenPurpose) -> AccountToken:
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise AccountError(EXPIRED_LINK)
+        raise AccountError(str(EXPIRED_LINK))
     return found
 
 
@@ -291,8 +307,9 @@ def request_password_reset(email: str) -> None:
         log.info("password reset asked for an address without an active account")
         return
     token = _issue_token(user, TokenPurpose.RESET_PASSWORD, RESET_LINK_LIFETIME)
-    send_account_mail(user.email, "Reset your Partner Directory password", "reset_password",
-                      user=user, link=external_url("accounts.reset_password", token=token),
+    send_account_mail(user.email, _l("Reset your Partner Directory password"), "reset_password",
+                      recipient=user, user=user,
+                      link=external_url("accounts.reset_password", token=token),
                       minutes=int(RESET_LINK_LIFETIME.total_seconds() // 60))
     record(AuditAction.PASSWORD_RESET_REQUESTED, subject=user)
 
@@ -300,24 +317,24 @@ def request_password_reset(email: str) -> None:
 def reset_password(token: str, password: str) -> User:
     found = find_token(token, TokenPurpose.RESET_PASSWORD)
     if found is None:
-        raise AccountError(EXPIRED_LINK)
+        raise AccountError(str(EXPIRED_LINK))
     user = found.user
     check_password(password, email=user.email, name=user.name)
     _consume(token, TokenPurpose.RESET_PASSWORD)
     set_password(user, password)
     user.email_verified_at = user.email_verified_at or utcnow()  # the link proved the address
     record(AuditAction.PASSWORD_RESET, actor=user, subject=user)
-    send_account_mail(user.email, "Your Partner Directory password was changed",
-                      "password_changed", user=user)
+    send_account_mail(user.email, _l("Your Partner Directory password was changed"),
+                      "password_changed", recipient=user, user=user)
     return user
 
 
 def send_email_verification(user: User) -> None:
     if user.email_verified:
-        raise AccountError("Your email address is already confirmed.")
+        raise AccountError(_("Your email address is already confirmed."))
     token = _issue_token(user, TokenPurpose.VERIFY_EMAIL, VERIFY_LINK_LIFETIME)
-    send_account_mail(user.email, "Confirm your email address for the Partner Directory",
-                      "verify_email", user=user,
+    send_account_mail(user.email, _l("Confirm your email address for the Partner Directory"),
+                      "verify_email", recipient=user, user=user,
                       link=external_url("accounts.verify_email", token=token))
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask_babel import gettext as _
 
 MIN_LENGTH = 12
 MAX_LENGTH = 128
@@ -52,18 +53,20 @@ def common_passwords() -> frozenset[str]:
 def password_problem(password: str, *, email: str = "", name: str = "") -> str | None:
     """Why ``password`` may not be chosen, in words for the user; None when it may."""
     if len(password) < MIN_LENGTH:
-        return f"Use at least {MIN_LENGTH} characters (a few words make a good password)."
+        return _("Use at least %(count)s characters (a few words make a good password).",
+                 count=MIN_LENGTH)
     if len(password) > MAX_LENGTH:
-        return f"Use at most {MAX_LENGTH} characters."
+        return _("Use at most %(count)s characters.", count=MAX_LENGTH)
     lowered = password.lower()
     core = re.sub(r"\s+", "", lowered.strip(_PADDING))
     common = common_passwords()
     if lowered in common or core in common:
-        return "This password is on a list of common or breached passwords: choose another."
+        return _("This password is on a list of common or breached passwords: choose another.")
     if len(set(lowered)) < 4 or any(lowered in sequence for sequence in _SEQUENCES):
-        return "Avoid repeated or sequential characters: choose another password."
+        return _("Avoid repeated or sequential characters: choose another password.")
     local_part = email.lower().partition("@")[0]
     context = {re.sub(r"\s+", "", name.lower()), local_part, "partnerdirectory", "directory"}
     if core in context - {""} or (email and email.lower() in lowered):
-        return "Choose a password that is not based on your name, email address or this site."
+        return _("Choose a password that is not based on your name, email address or this "
+                 "site.")
     return None

@@ -8,6 +8,7 @@ import secrets
 from typing import Any
 
 from flask import current_app, has_request_context, request
+from flask_babel import gettext as _
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import joinedload
 
@@ -159,7 +160,7 @@ def reauthenticate(user: User, password: str) -> None:
     """Changes to how a user signs in, or to their sessions, take the password again: a
     session left open on a shared computer is not enough."""
     if not verify_password(user.password_hash, password):
-        raise AccountError("Your password is not right.", "password")
+        raise AccountError(_("Your password is not right."), "password")
 
 
 # Rows past their use say who signed in from where, and to whom links were mailed: kept a

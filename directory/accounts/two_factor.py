@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
 from directory.accounts import totp
@@ -24,7 +26,7 @@ from directory.db import db_session, utcnow
 def begin_two_factor_setup(user: User, password: str) -> None:
     """Give ``user`` a new, not yet confirmed TOTP secret to scan."""
     if user.two_factor_enabled:
-        raise AccountError("Two-factor sign-in is already on.")
+        raise AccountError(_("Two-factor sign-in is already on."))
     reauthenticate(user, password)
     user.totp_secret = totp.encrypt_secret(totp.new_secret())
     db_session.flush()
@@ -41,15 +43,16 @@ def confirm_two_factor(user: User, code: str) -> list[str]:
     recovery codes, shown to the user this once."""
     secret = pending_two_factor_secret(user)
     if secret is None:
-        raise AccountError("Start the set-up again: there is no code to confirm.")
+        raise AccountError(_("Start the set-up again: there is no code to confirm."))
     step = totp.matching_step(secret, code, utcnow(), None)
     if step is None:
-        raise AccountError("That code is not right. Check the time on your phone and try the "
-                           "newest code.", "code")
+        raise AccountError(_("That code is not right. Check the time on your phone and try "
+                             "the newest code."), "code")
     user.totp_enabled_at, user.totp_last_step = utcnow(), step
     codes = _replace_recovery_codes(user)
     record(AuditAction.TWO_FACTOR_ENABLED, actor=user, subject=user)
-    send_account_mail(user.email, "Two-factor sign-in is on", "two_factor_enabled", user=user)
+    send_account_mail(user.email, _l("Two-factor sign-in is on"), "two_factor_enabled",
+                      recipient=user, user=user)
     return codes
 
 
@@ -106,12 +109,12 @@ def verify_second_factor(user: User, code: str) -> str:
                details={"remaining": remaining_recovery_codes(user)})
         return "recovery_code"
     record_refusal(AuditAction.TWO_FACTOR_FAILED, subject=user)
-    raise AccountError("That code is not right.", "code")
+    raise AccountError(_("That code is not right."), "code")
 
 
 def renew_recovery_codes(user: User, code: str) -> list[str]:
     if not user.two_factor_enabled or not _check_totp(user, code):
-        raise AccountError("Enter a current code from your authenticator app.", "code")
+        raise AccountError(_("Enter a current code from your authenticator app."), "code")
     codes = _replace_recovery_codes(user)
     record(AuditAction.RECOVERY_CODES_RENEWED, actor=user, subject=user)
     return codes
@@ -119,11 +122,12 @@ def renew_recovery_codes(user: User, code: str) -> list[str]:
 
 def disable_two_factor(user: User, password: str, *, required: bool) -> None:
     if required:
-        raise AccountError("Your role requires two-factor sign-in: it cannot be switched off.")
+        raise AccountError(_("Your role requires two-factor sign-in: it cannot be switched off."))
     reauthenticate(user, password)
     _clear_two_factor(user)
     record(AuditAction.TWO_FACTOR_DISABLED, actor=user, subject=user)
-    send_account_mail(user.email, "Two-factor sign-in is off", "two_factor_disabled", user=user)
+    send_account_mail(user.email, _l("Two-factor sign-in is off"), "two_factor_disabled",
+                      recipient=user, user=user)
 
 
 def _clear_two_factor(user: User) -> None:
@@ -136,9 +140,9 @@ def _clear_two_factor(user: User) -> None:
 def reset_two_factor(coordinator: User, user: User) -> None:
     """A coordinator's help for a user who lost both authenticator and recovery codes."""
     if not user.two_factor_enabled:
-        raise AccountError(f"{user.email} has no two-factor sign-in to reset.")
+        raise AccountError(_("%(email)s has no two-factor sign-in to reset.", email=user.email))
     _clear_two_factor(user)
     end_all_sessions(user)
     record(AuditAction.TWO_FACTOR_RESET, actor=coordinator, subject=user)
-    send_account_mail(user.email, "Your two-factor sign-in was reset", "two_factor_reset",
-                      user=user)
+    send_account_mail(user.email, _l("Your two-factor sign-in was reset"), "two_factor_reset",
+                      recipient=user, user=user)

@@ -17,6 +17,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_limiter import RequestLimit
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -63,12 +64,15 @@ from directory.orgs.models import Organization
 from directory.orgs.operations import service_categories
 
 bp = Blueprint("accounts", __name__)
-
-TOO_MANY_ATTEMPTS = "Too many attempts. Wait a few minutes, then try again."
 FORGOT_LIMIT = "5 per minute; 30 per hour"
 APPLY_LIMIT = "10 per hour"  # applications sent
 APPLY_ATTEMPT_LIMIT = "60 per hour"  # forms posted, refused ones too (they tell taken emails)
 Page = str | tuple[str, int] | Response
+
+
+def too_many_attempts() -> str:
+    """The 429's message (flask-limiter asks for it per request, in the reader's language)."""
+    return _("Too many attempts. Wait a few minutes, then try again.")
 
 
 def safe_next_url(target: str | None) -> str | None:
@@ -133,9 +137,9 @@ def _status() -> int:
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_address_limit, methods=["POST"], deduct_when=_failed,
-               error_message=TOO_MANY_ATTEMPTS, on_breach=_throttled)
+               error_message=too_many_attempts, on_breach=_throttled)
 @limiter.limit(_account_limit, key_func=_account_key, methods=["POST"], deduct_when=_failed,
-               error_message=TOO_MANY_ATTEMPTS, on_breach=_throttled)
+               error_message=too_many_attempts, on_breach=_throttled)
 def login() -> Page:
     if current_user.is_authenticated:
         return redirect(url_for("web.home"))
@@ -145,7 +149,7 @@ def login() -> Page:
         user = ops.authenticate(email, form.password.data or "")
         if user is None:
             ops.refuse_sign_in(email)
-            flash("That email and password do not match an account.", "error")
+            flash(_("That email and password do not match an account."), "error")
             return render_template("accounts/login.html", form=form), 401
         next_url = safe_next_url(request.args.get("next"))
         remember = bool(form.remember.data)
@@ -159,13 +163,13 @@ def login() -> Page:
 
 @bp.route("/login/two-factor", methods=["GET", "POST"])
 @limiter.limit(_address_limit, methods=["POST"], deduct_when=_failed,
-               error_message=TOO_MANY_ATTEMPTS, on_breach=_throttled)
+               error_message=too_many_attempts, on_breach=_throttled)
 @limiter.limit(_account_limit, key_func=_pending_key, methods=["POST"], deduct_when=_failed,
-               error_message=TOO_MANY_ATTEMPTS, on_breach=_throttled)
+               error_message=too_many_attempts, on_breach=_throttled)
 def login_two_factor() -> Page:
     pending = auth.pending_sign_in()
     if pending is None:
-        flash("Please sign in again.", "info")
+        flash(_("Please sign in again."), "info")
         return redirect(url_for("accounts.login"))
     user, state = pending
     form = CodeForm()
@@ -178,8 +182,10 @@ def login_two_factor() -> Page:
         auth.begin_session(user, remember=bool(state.get("remember")), second_factor=method)
         if method == "recovery_code":
             left = two_factor_ops.remaining_recovery_codes(user)
-            flash(f"You signed in with a recovery code; {left} "
-                  "are left. Renew them on your account page.", "info")
+            flash(ngettext("You signed in with a recovery code; %(num)d is left. Renew your "
+                           "codes on your account page.",
+                           "You signed in with a recovery code; %(num)d are left. Renew them "
+                           "on your account page.", left), "info")
         return redirect(safe_next_url(state.get("next")) or url_for("web.home"))
     return render_template("accounts/login_two_factor.html", form=form), _status()
 
@@ -187,21 +193,21 @@ def login_two_factor() -> Page:
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
     auth.end_session()
-    flash("You are signed out.", "info")
+    flash(_("You are signed out."), "info")
     return redirect(url_for("accounts.login"))
 
 
 # --- passwords and mailed links ------------------------------------------------------------
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
-@limiter.limit(FORGOT_LIMIT, methods=["POST"], error_message=TOO_MANY_ATTEMPTS,
+@limiter.limit(FORGOT_LIMIT, methods=["POST"], error_message=too_many_attempts,
                on_breach=_throttled)
 def forgot_password() -> Page:
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         ops.request_password_reset(form.email.data or "")
-        flash("If an account uses that address, a link to choose a new password is on its way. "
-              "It works once, for one hour.", "info")
+        flash(_("If an account uses that address, a link to choose a new password is on its "
+                "way. It works once, for one hour."), "info")
         return redirect(url_for("accounts.login"))
     return render_template("accounts/forgot_password.html", form=form), _status()
 
@@ -222,8 +228,8 @@ def reset_password(token: str) -> Page:
             _refuse(form, exc)
             return render_template("accounts/reset_password.html", form=form), 400
         auth.end_session()
-        flash("Your password is changed and every session has ended. Sign in with the new "
-              "password.", "success")
+        flash(_("Your password is changed and every session has ended. Sign in with the new "
+                "password."), "success")
         return redirect(url_for("accounts.login"))
     return render_template("accounts/reset_password.html", form=form), _status()
 
@@ -238,7 +244,7 @@ def verify_email(token: str) -> Page:
             user = ops.verify_email(token)
         except ops.AccountError:  # used up by a simultaneous request
             return _expired_link()
-        flash(f"Thank you: {user.email} is confirmed.", "success")
+        flash(_("Thank you: %(email)s is confirmed.", email=user.email), "success")
         return redirect(url_for("web.home"))
     return render_template("accounts/verify_email.html", form=form), _status()
 
@@ -287,8 +293,9 @@ def change_password() -> Page:
         except ops.AccountError as exc:
             _refuse(form, exc)
             return _account_page(400, password_form=form)
-        auth.renew_session(current_user)
-        flash("Your password is changed. Every other session has ended.", "success")
+        # The user itself, not the proxy: flask-login keeps what it is given as current_user.
+        auth.renew_session(current_user._get_current_object())  # type: ignore[attr-defined]
+        flash(_("Your password is changed. Every other session has ended."), "success")
         return redirect(url_for("accounts.account"))
     return _account_page(400, password_form=form)
 
@@ -305,7 +312,8 @@ def end_other_sessions() -> Page:
     except ops.AccountError as exc:
         _refuse(form, exc)
         return _account_page(400, sessions_form=form)
-    flash(f"{ended} other session{'' if ended == 1 else 's'} ended.", "success")
+    flash(ngettext("%(num)d other session ended.", "%(num)d other sessions ended.", ended),
+          "success")
     return redirect(url_for("accounts.account"))
 
 
@@ -333,7 +341,8 @@ def resend_verification() -> Page:
     except ops.AccountError as exc:
         flash(str(exc), "error")
         return _account_page(400)
-    flash(f"A confirmation link is on its way to {current_user.email}.", "success")
+    flash(_("A confirmation link is on its way to %(email)s.", email=current_user.email),
+          "success")
     return redirect(url_for("accounts.account"))
 
 
@@ -348,7 +357,7 @@ def change_name() -> Page:
     except ops.AccountError as exc:
         _refuse(form, exc)
         return _account_page(400, name_form=form)
-    flash("Your name is changed." if changed else "Your name stays as it was.", "success")
+    flash(_("Your name is changed.") if changed else _("Your name stays as it was."), "success")
     return redirect(url_for("accounts.account"))
 
 
@@ -364,8 +373,9 @@ def change_email() -> Page:
     except ops.AccountError as exc:
         _refuse(form, exc)
         return _account_page(400, email_form=form)
-    flash(f"A confirmation link is on its way to {address}. Your address changes when you "
-          f"follow it; until then mail still goes to {current_user.email}.", "success")
+    flash(_("A confirmation link is on its way to %(address)s. Your address changes when you "
+            "follow it; until then mail still goes to %(email)s.", address=address,
+            email=current_user.email), "success")
     return redirect(url_for("accounts.account"))
 
 
@@ -385,7 +395,7 @@ def confirm_email_change(token: str) -> Page:
             flash(str(exc), "error")
             return render_template("accounts/confirm_email_change.html", form=form,
                                    new_email=found.new_email), 409
-        flash(f"Your email address is now {user.email}.", "success")
+        flash(_("Your email address is now %(email)s.", email=user.email), "success")
         return redirect(url_for("web.home"))
     return render_template("accounts/confirm_email_change.html", form=form,
                            new_email=found.new_email), _status()
@@ -442,7 +452,7 @@ def two_factor_confirm() -> Page:
     except ops.AccountError as exc:
         _refuse(form, exc)
         return _two_factor_page(400, form)
-    flash("Two-factor sign-in is on.", "success")
+    flash(_("Two-factor sign-in is on."), "success")
     return render_template("accounts/recovery_codes.html", codes=codes)
 
 
@@ -457,7 +467,7 @@ def renew_recovery_codes() -> Page:
     except ops.AccountError as exc:
         _refuse(form, exc)
         return _two_factor_page(400, form)
-    flash("New recovery codes: the old ones no longer work.", "success")
+    flash(_("New recovery codes: the old ones no longer work."), "success")
     return render_template("accounts/recovery_codes.html", codes=codes)
 
 
@@ -473,7 +483,7 @@ def two_factor_disable() -> Page:
     except ops.AccountError as exc:
         _refuse(form, exc)
         return _two_factor_page(400, form)
-    flash("Two-factor sign-in is off.", "success")
+    flash(_("Two-factor sign-in is off."), "success")
     return redirect(url_for("accounts.account"))
 
 
@@ -481,15 +491,16 @@ def two_factor_disable() -> Page:
 
 @bp.route("/apply", methods=["GET", "POST"])
 @limiter.limit(APPLY_LIMIT, methods=["POST"], deduct_when=_succeeded,
-               error_message="Too many applications from this address. Try again later.",
+               error_message=lambda: _("Too many applications from this address. Try again "
+                                       "later."),
                on_breach=_throttled)
 @limiter.limit(APPLY_ATTEMPT_LIMIT, methods=["POST"],
-               error_message="Too many attempts from this address. Try again later.",
+               error_message=lambda: _("Too many attempts from this address. Try again later."),
                on_breach=_throttled)
 def apply() -> Page:
     if current_user.is_authenticated:
-        flash("You are signed in already: to add another organization, write to the "
-              "network's coordinators.", "info")
+        flash(_("You are signed in already: to add another organization, write to the "
+                "network's coordinators."), "info")
         return redirect(url_for("web.home"))
     form = ApplicationForm()
     form.services.choices = [SelectChoice(c.code, c.name) for c in service_categories()]
@@ -502,8 +513,8 @@ def apply() -> Page:
         except ops.AccountError as exc:
             _refuse(form, exc)
             return render_template("accounts/apply.html", form=form), 400
-        flash("Thank you: your application is with the coordinators. We sent you a link to "
-              "confirm your email address; sign in any time to follow your application.",
+        flash(_("Thank you: your application is with the coordinators. We sent you a link to "
+                "confirm your email address; sign in any time to follow your application."),
               "success")
         return redirect(url_for("accounts.login"))
     return render_template("accounts/apply.html", form=form), _status()
@@ -533,7 +544,7 @@ def reply_to_application(application_id: int) -> Page:
         except ops.AccountError as exc:
             _refuse(form, exc)
         else:
-            flash("Your answer is with the coordinators.", "success")
+            flash(_("Your answer is with the coordinators."), "success")
             return redirect(url_for("accounts.applications"))
     return render_template("accounts/applications.html",
                            applications=membership_ops.applications_of(current_user),
@@ -583,7 +594,7 @@ def invite(slug: str) -> Page:
     except ops.AccountError as exc:
         _refuse(form, exc)
         return _members_page(organization, 400, form)
-    flash(f"Invitation sent to {form.email.data}.", "success")
+    flash(_("Invitation sent to %(email)s.", email=form.email.data), "success")
     return redirect(url_for("accounts.members", slug=slug))
 
 
@@ -598,7 +609,7 @@ def revoke_invitation(slug: str, invitation_id: int) -> Page:
     except ops.AccountError as exc:
         flash(str(exc), "error")
         return _members_page(organization, 400)
-    flash(f"The invitation to {invitation.email} no longer works.", "success")
+    flash(_("The invitation to %(email)s no longer works.", email=invitation.email), "success")
     return redirect(url_for("accounts.members", slug=slug))
 
 
@@ -615,14 +626,15 @@ def change_role(slug: str, membership_id: int) -> Page:
     membership = _load_membership(organization, membership_id)
     form = RoleForm()
     if not form.validate_on_submit():
-        flash("Choose a role.", "error")
+        flash(_("Choose a role."), "error")
         return _members_page(organization, 400)
     try:
         membership_ops.change_member_role(current_user, membership, MemberRole(form.role.data))
     except ops.AccountError as exc:
         flash(str(exc), "error")
         return _members_page(organization, 400)
-    flash(f"{membership.user.name} is now {membership.role.label.lower()}.", "success")
+    flash(_("%(name)s is now %(role)s.", name=membership.user.name,
+            role=membership.role.label.lower()), "success")
     return redirect(url_for("accounts.members", slug=slug))
 
 
@@ -636,7 +648,8 @@ def remove_member(slug: str, membership_id: int) -> Page:
     except ops.AccountError as exc:
         flash(str(exc), "error")
         return _members_page(organization, 400)
-    flash(f"{name} is no longer a member of {organization.name}.", "success")
+    flash(_("%(name)s is no longer a member of %(organization)s.", name=name,
+            organization=organization.name), "success")
     return redirect(url_for("accounts.members", slug=slug))
 
 
@@ -660,10 +673,10 @@ def invitation(token: str) -> Page:
             addressed = membership_ops.addressed_to(found, current_user)
             return render_template("accounts/invitation.html", invitation=found, form=form,
                                    has_account=has_account, addressed_to_you=addressed), 400
-        flash(f"Welcome to {found.organization.name}.", "success")
+        flash(_("Welcome to %(organization)s.", organization=found.organization.name), "success")
         if signed_in:
             return redirect(url_for("web.home"))
-        flash("Sign in with your email address and new password.", "info")
+        flash(_("Sign in with your email address and new password."), "info")
         return redirect(url_for("accounts.login"))
     addressed = membership_ops.addressed_to(found, current_user)
     return render_template("accounts/invitation.html", invitation=found, form=form,

@@ -52,7 +52,7 @@ def http_error_response(error: HTTPException) -> Response:
                                   fields=error.fields)
     else:
         # Any HTTPException may name its own code (accounts.auth.TwoFactorEnrolmentRequired).
-        response = error_response(status, error.description or error.name,
+        response = error_response(status, str(error.description or error.name),
                                   code=getattr(error, "error_code", None))
     allowed = getattr(error, "valid_methods", None)
     if allowed:

@@ -11,6 +11,7 @@ import datetime as dt
 import secrets
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import or_, select, update
 
 from directory.accounts.models import User
@@ -38,7 +39,8 @@ def list_tokens(user: User) -> list[ApiToken]:
 def create_token(user: User, name: str, expires_in_days: int | None) -> tuple[ApiToken, str]:
     """A new token for ``user``; the secret is returned once and never kept."""
     if len(list_tokens(user)) >= MAX_TOKENS_PER_USER:
-        raise TokenError(f"You have {MAX_TOKENS_PER_USER} tokens: revoke one first.")
+        raise TokenError(_("You have %(count)s tokens: revoke one first.",
+                           count=MAX_TOKENS_PER_USER))
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     expires_at = utcnow() + dt.timedelta(days=expires_in_days) if expires_in_days else None
     token = ApiToken(user=user, name=name, token_hash=hash_token(secret), expires_at=expires_at)
@@ -51,7 +53,7 @@ def create_token(user: User, name: str, expires_in_days: int | None) -> tuple[Ap
 def revoke_token(user: User, token_id: int) -> ApiToken:
     token = db_session.get(ApiToken, token_id)
     if token is None or token.user_id != user.id or token.revoked_at is not None:
-        raise TokenError("No such token.")
+        raise TokenError(_("No such token."))
     token.revoked_at = utcnow()
     db_session.flush()
     record(AuditAction.API_TOKEN_REVOKED, actor=user, subject=user, details=_described(token))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
@@ -33,7 +34,7 @@ def create() -> tuple[str, int]:
     if not form.validate_on_submit():
         return _page(form, status=400)
     try:
-        _, secret = create_token(current_user, (form.name.data or "").strip(),
+        _token, secret = create_token(current_user, (form.name.data or "").strip(),
                                  int(form.expires_in_days.data or 0))
     except TokenError as exc:
         form.name.errors = [str(exc)]
@@ -48,5 +49,5 @@ def revoke(token_id: int) -> Response:
         token = revoke_token(current_user, token_id)
     except TokenError as exc:
         raise NotFound() from exc
-    flash(f"Token “{token.name}” revoked: it no longer works.", "success")
+    flash(_("Token “%(name)s” revoked: it no longer works.", name=token.name), "success")
     return redirect(url_for("tokens.index"))

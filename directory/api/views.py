@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from marshmallow import ValidationError
@@ -105,8 +106,9 @@ def signed_in() -> User:
     """The caller, or 401: the API never redirects to the sign-in page."""
     if not current_user.is_authenticated:
         if bearer_secret() is not None:
-            raise ApiError(401, "This API token is unknown, expired or revoked.")
-        raise ApiError(401, "Sign in, or send an API token as 'Authorization: Bearer <token>'.")
+            raise ApiError(401, _("This API token is unknown, expired or revoked."))
+        raise ApiError(401, _("Sign in, or send an API token as "
+                             "'Authorization: Bearer <token>'."))
     return current_user  # type: ignore[return-value]
 
 

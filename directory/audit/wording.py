@@ -83,7 +83,7 @@ def _words(value: str) -> str:
 
 def _role(value: str) -> str:
     try:
-        return MemberRole(value).label
+        return str(MemberRole(value).label)
     except ValueError:
         return _words(value)
 

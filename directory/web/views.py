@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, validate_csrf
 from werkzeug.wrappers import Response
@@ -53,7 +54,7 @@ def choose_language() -> Response:
             raise CSRFError(str(exc)) from exc
     language = known_language(request.form.get("language"))
     if language is None:
-        abort(400, description="Choose English or Spanish.")
+        abort(400, description=_("Choose English or Spanish."))
     if current_user.is_authenticated:
         current_user.language = language
     response = redirect(safe_next_url(request.form.get("next")) or url_for("web.home"))

@@ -82,12 +82,17 @@ def test_the_catalogue_holds_no_message_the_code_no_longer_uses() -> None:
     assert not stale, f"obsolete entries: {stale[:20]}"
 
 
+def _plain(text: str | list[str] | tuple[str, ...]) -> str | tuple[str, ...]:
+    """A message id or string as comparable text (read_mo gives plurals as lists)."""
+    return tuple(text) if isinstance(text, list | tuple) else text
+
+
 def test_the_compiled_catalogue_is_current() -> None:
     with open(TRANSLATIONS / "es/LC_MESSAGES/messages.mo", "rb") as compiled_file:
         compiled = read_mo(compiled_file)
-    source = {(message.context, message.id): message.string
+    source = {(message.context, _plain(message.id)): _plain(message.string)
               for message in spanish() if message.id}
-    built = {(message.context, message.id): message.string
+    built = {(message.context, _plain(message.id)): _plain(message.string)
              for message in compiled if message.id}
     assert built == source, "run: pybabel compile -d directory/translations"
 
