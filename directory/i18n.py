@@ -15,12 +15,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from babel.dates import format_datetime, format_skeleton, format_time
-from flask import Flask, has_request_context, request
+from flask import Flask, g, has_request_context, request
 from flask_babel import Babel, force_locale, get_locale, get_timezone
 from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 
 if TYPE_CHECKING:
     from directory.accounts.models import User
@@ -44,11 +45,37 @@ def locale_of(language: str | None) -> str:
     return INTERFACE_LANGUAGES[known_language(language) or DEFAULT_LANGUAGE][1]
 
 
+def _setting(user: object, name: str) -> Any:
+    """A user's attribute, or None where reading it would need the database and the database
+    just failed (an error page is being drawn after a rolled-back flush)."""
+    try:
+        return getattr(user, name)
+    except SQLAlchemyError:
+        return None
+
+
+DATABASE_FAILED = "database_failed"  # a flag on ``g``: the error page must not query again
+
+
+def _loaded_user() -> Any:
+    """The request's user, loaded if need be; only an already loaded one while an error page
+    is drawn because the database failed (loading it again would fail again, or wait)."""
+    if g.get(DATABASE_FAILED):
+        return g.get("_login_user")
+    try:
+        return current_user._get_current_object()
+    except SQLAlchemyError:
+        return None
+
+
 def select_locale() -> str:
     if not has_request_context():
         return locale_of(DEFAULT_LANGUAGE)
-    if current_user and current_user.is_authenticated and known_language(current_user.language):
-        return locale_of(current_user.language)
+    user = _loaded_user()
+    if user is not None and user.is_authenticated:
+        language = known_language(_setting(user, "language"))
+        if language:
+            return locale_of(language)
     chosen = known_language(request.cookies.get(LANGUAGE_COOKIE))
     if chosen:
         return locale_of(chosen)
@@ -77,16 +104,17 @@ def time_zone_of(user: User | None) -> str:
     """The zone a user reads times in: theirs, else their first organization's, else UTC."""
     if user is None or not getattr(user, "is_authenticated", False):
         return DEFAULT_TIME_ZONE
-    chosen = valid_time_zone(user.time_zone)
+    chosen = valid_time_zone(_setting(user, "time_zone"))
     if chosen:
         return chosen
-    if user.memberships:
-        return user.memberships[0].organization.time_zone.key
+    memberships = _setting(user, "memberships")
+    if memberships:
+        return memberships[0].organization.time_zone.key
     return DEFAULT_TIME_ZONE
 
 
 def select_time_zone() -> str:
-    return time_zone_of(current_user) if has_request_context() else DEFAULT_TIME_ZONE
+    return time_zone_of(_loaded_user()) if has_request_context() else DEFAULT_TIME_ZONE
 
 
 def moment_text(moment: dt.datetime | None, zone: dt.tzinfo | None = None) -> str:

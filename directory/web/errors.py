@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from cryptography.fernet import InvalidToken
-from flask import Flask, current_app, make_response, render_template
+from flask import Flask, current_app, g, make_response, render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response
 from directory.api.errors import error_response, http_error_response, is_api_request
 from directory.datakey import DataKeyError
 from directory.db import unavailability
+from directory.i18n import DATABASE_FAILED
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ def _csrf_error(error: CSRFError) -> tuple[str, int] | Response:
 
 
 def _database_error(error: DBAPIError) -> tuple[str, int] | Response:
+    g.setdefault(DATABASE_FAILED, True)
     unavailable = unavailability(error)
     if unavailable is None:
         return _unexpected_error(error)

@@ -45,7 +45,7 @@ def home() -> str:
 def choose_language() -> Response:
     """The switcher on every page: a cookie for the browser, and the setting of a signed-in
     user, so that their mail follows too."""
-    if current_user.is_authenticated:
+    if current_user.is_authenticated and current_app.config.get("WTF_CSRF_ENABLED", True):
         # Visitors post without a token (their pages set no session cookie, so caches may keep
         # them) and change only a cookie of theirs; a member's setting takes the usual check.
         try:

@@ -549,7 +549,7 @@ def test_the_bulk_path_builds_what_create_organization_builds(
         def columns(item: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
             return {column.key: getattr(item, column.key) for column in item.__table__.columns
                     if column.key not in ("id", "organization_id", "location_id", "created_at",
-                                          "updated_at", *skip)}
+                                          "updated_at", "joined_at", *skip)}
         return {"organization": columns(organization, ("slug",)),
                 "languages": organization.language_codes,
                 "populations": organization.population_codes,

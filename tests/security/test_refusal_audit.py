@@ -27,6 +27,7 @@ API_ACTIONS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/notes", {"body": "Probing."}),
     ("POST", "/consent/revoke", None),
 ]
+NEXT_VALUE = re.compile(rb'name="next" value="[^"]*"')
 CSRF_VALUE = re.compile(rb'name="csrf_token" value="[^"]*"')
 WEB_ACTIONS: list[tuple[str, str]] = [("GET", ""), ("POST", "/notes"),
                                       ("POST", "/consent/revoke")]
@@ -38,8 +39,10 @@ def _unknown_id(referral: Referral) -> str:
 
 
 def _page(body: bytes) -> bytes:
-    """The page less its sign-out form's CSRF token, which is signed with the second."""
-    return CSRF_VALUE.sub(b'name="csrf_token" value=""', body)
+    """The page less its forms' CSRF tokens, which are signed with the second, and less the
+    address the language switch returns to (the one asked for, in either case)."""
+    return NEXT_VALUE.sub(b'name="next" value=""',
+                          CSRF_VALUE.sub(b'name="csrf_token" value=""', body))
 
 
 def _denials(db: Session, actor_id: int, action: str = "access_denied") -> list[AuditEvent]:
