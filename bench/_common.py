@@ -221,6 +221,20 @@ def query_zips(count: int, seed: int) -> list[Any]:
 
 # --- figures -------------------------------------------------------------------------------------
 
+def timed_calls(function: Callable[[], Any], repeat: int) -> tuple[float, list[float], Any]:
+    """A first call (the warm-up: caches, compiled statements), then ``repeat`` timed calls:
+    the first call's ms, the others' ms, and the last answer."""
+    started = time.perf_counter()
+    answer = function()
+    first = (time.perf_counter() - started) * 1000
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        answer = function()
+        times.append((time.perf_counter() - started) * 1000)
+    return first, times, answer
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """The q-th percentile (0-100), interpolated between the nearest ranks."""
     if not values:

@@ -27,7 +27,6 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,7 @@ from bench._common import (  # noqa: E402
     ensure_database,
     loadavg,
     percentile,
+    timed_calls,
 )
 from directory import create_app  # noqa: E402
 from directory.db import db_session  # noqa: E402
@@ -62,18 +62,6 @@ from directory.reports import gaps  # noqa: E402
 QUESTIONS = [("shelter", None), ("shelter.youth", "adolescents"),
              ("legal.immigration", "foreign_nationals"), ("forensic_interview", "children"),
              ("transportation", "native_american")]
-
-
-def _time(function: Callable[[], Any], repeat: int) -> tuple[float, list[float], Any]:
-    started = time.perf_counter()
-    answer = function()
-    first = (time.perf_counter() - started) * 1000
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        answer = function()
-        times.append((time.perf_counter() - started) * 1000)
-    return first, times, answer
 
 
 def _brute(code: str, population: str | None,
@@ -187,7 +175,7 @@ def main() -> int:
             select(func.count()).select_from(Organization))
         figures["coverage_areas"] = db_session.scalar(
             select(func.count()).select_from(CoverageArea))
-        states_first, states_times, states = _time(gaps.network_states, args.repeat)
+        states_first, states_times, states = timed_calls(gaps.network_states, args.repeat)
         figures["network_states"] = {"count": len(states), "first_ms": round(states_first, 1),
                                      "p50_ms": round(statistics.median(states_times), 2),
                                      "p95_ms": round(percentile(states_times, 95), 2)}
@@ -195,8 +183,8 @@ def main() -> int:
               f"{figures['network_states']['p50_ms']:8.1f} ms")
         for code, population in QUESTIONS:
             category, chosen = gaps.parse_question(code, population)
-            first, times, report = _time(lambda c=category, p=chosen: gaps.coverage_gaps(c, p),
-                                         args.repeat)
+            first, times, report = timed_calls(
+                lambda c=category, p=chosen: gaps.coverage_gaps(c, p), args.repeat)
             counties = [row.county.fips for row in report.counties]
             sample = rng.sample(counties, min(args.brute_counties, len(counties)))
             load_ms, per_county_ms, brute_covered = _brute(code, population, sample)

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import create_engine, func, select  # noqa: E402
 
-from bench._common import OUT_DIR, code_version, loadavg, percentile  # noqa: E402
+from bench._common import OUT_DIR, code_version, loadavg, percentile, timed_calls  # noqa: E402
 from directory import create_app  # noqa: E402
 from directory.db import db_session  # noqa: E402
 from directory.orgs.models import Organization  # noqa: E402
@@ -65,12 +65,7 @@ def _vacuum(url: str) -> None:
 
 
 def _time(function: Callable[[], Any], repeat: int) -> tuple[list[float], Any]:
-    function()  # warm-up: caches, compiled statements
-    times, answer = [], None
-    for _ in range(repeat):
-        started = time.perf_counter()
-        answer = function()
-        times.append((time.perf_counter() - started) * 1000)
+    _first, times, answer = timed_calls(function, repeat)
     return times, answer
 
 

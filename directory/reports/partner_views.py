@@ -6,13 +6,12 @@ and are for coordinators alone, like the network dashboard.
 
 from __future__ import annotations
 
-from flask import Response, abort, current_app, render_template
+from flask import Response, current_app, render_template
 from flask_login import current_user
 
 from directory.accounts.permissions import Permission, require
 from directory.reports import freshness, partners
-from directory.reports.csvfile import table_csv
-from directory.reports.views import _csv, _min_count, bp, date_range
+from directory.reports.views import _min_count, _table_download, bp, date_range
 
 
 @bp.route("/partners")
@@ -26,10 +25,7 @@ def partners_page() -> str:
 @bp.route("/partners/tables/<name>.csv")
 def partners_table_download(name: str) -> Response:
     require(current_user, Permission.VIEW_REFERRAL_REPORT)
-    table = partners.report(date_range()).table(name)
-    if table is None:
-        abort(404)
-    return _csv(table_csv(table, _min_count()), f"network-{name}")
+    return _table_download(partners.report(date_range()).table(name), f"network-{name}")
 
 
 @bp.route("/freshness")
@@ -43,7 +39,4 @@ def freshness_page() -> str:
 @bp.route("/freshness/tables/<name>.csv")
 def freshness_table_download(name: str) -> Response:
     require(current_user, Permission.VIEW_REFERRAL_REPORT)
-    table = freshness.report().table(name)
-    if table is None:
-        abort(404)
-    return _csv(table_csv(table, _min_count()), f"listings-{name}")
+    return _table_download(freshness.report().table(name), f"listings-{name}")

@@ -32,7 +32,7 @@ from directory.reports import charts, dashboard, gaps, maps
 from directory.reports.csvfile import table_csv
 from directory.reports.operations import DateRange, Dimension
 from directory.reports.public import public_report
-from directory.reports.tables import HIDDEN, Viewer
+from directory.reports.tables import HIDDEN, Table, Viewer
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 DEFAULT_DAYS = 90
@@ -91,6 +91,13 @@ def _csv(body: str, name: str) -> Response:
         "Cache-Control": "no-store"})
 
 
+def _table_download(table: Table | None, filename: str) -> Response:
+    """A report's table as its suppressed CSV file; 404 for a table the report does not have."""
+    if table is None:
+        abort(404)
+    return _csv(table_csv(table, _min_count()), filename)
+
+
 @bp.route("/")
 def index() -> Any:
     """The network dashboard for coordinators; an organization's admin is sent to its page."""
@@ -109,10 +116,7 @@ def index() -> Any:
 def table_download(name: str) -> Response:
     require(current_user, Permission.VIEW_REFERRAL_REPORT)
     report = dashboard.network(date_range(), dimension(), Viewer(_min_count()))
-    table = report.table(name)
-    if table is None:
-        abort(404)
-    return _csv(table_csv(table, _min_count()), f"network-{name}")
+    return _table_download(report.table(name), f"network-{name}")
 
 
 def _own_report(slug: str) -> tuple[Organization, dashboard.OrganizationReport, DateRange]:
@@ -133,10 +137,7 @@ def organization(slug: str) -> str:
 @bp.route("/organizations/<slug>/tables/<name>.csv")
 def organization_table_download(slug: str, name: str) -> Response:
     organization, report, _ = _own_report(slug)
-    table = report.table(name)
-    if table is None:
-        abort(404)
-    return _csv(table_csv(table, _min_count()), f"{organization.slug}-{name}")
+    return _table_download(report.table(name), f"{organization.slug}-{name}")
 
 
 # --- coverage gaps and the public transparency page ----------------------------------------------
@@ -163,10 +164,7 @@ def _gap_choices() -> dict[str, Any]:
 
 
 def _gap_download(report: gaps.GapReport, name: str, prefix: str) -> Response:
-    table = report.table(name)
-    if table is None:
-        abort(404)
-    return _csv(table_csv(table, _min_count()), f"{prefix}-{report.service.code}-{name}")
+    return _table_download(report.table(name), f"{prefix}-{report.service.code}-{name}")
 
 
 @bp.route("/gaps")
@@ -215,11 +213,7 @@ def public_download(name: str) -> Response:
     if name in GAP_TABLES:
         return _cacheable(_gap_download(_gap_report(required=True), name,  # type: ignore[arg-type]
                                         "public-coverage"))
-    table = public_report(_min_count()).table(name)
-    if table is None:
-        abort(404)
-    response = _csv(table_csv(table, _min_count()), f"public-{name}")
-    return _cacheable(response)
+    return _cacheable(_table_download(public_report(_min_count()).table(name), f"public-{name}"))
 
 
 # The partner and listing-freshness pages live on this blueprint too.
