@@ -24,10 +24,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from directory import create_app
-from directory.api import operations as token_ops
-from directory.db import get_database, get_session, upgrade
-from directory.seeding import SeedReport, load_taxonomy
-from tests.factories import Factory
+from directory.db import get_database
+from tests.own_database import sent_referral_in_own_file
 
 FILESYSTEM_MB = 8
 
@@ -109,21 +107,9 @@ def test_a_full_disk_under_sqlite_answers_503_keeps_nothing_and_reads_go_on(
     if not settings["DATABASE_URL"].startswith("sqlite"):
         pytest.skip("the embedded database (SQLite)")
     database = small_disk / "directory.db"
-    app = create_app({**settings, "DATABASE_URL": f"sqlite:///{database}",
-                      "INSTANCE_PATH": str(small_disk / "instance"),
-                      "API_RATE_LIMIT": "1000 per minute"})
-    with app.app_context():
-        upgrade(get_database(app))
-        load_taxonomy(SeedReport())
-        session = get_session()
-        factory = Factory(session)
-        sender, receiver = factory.organization(), factory.organization()
-        receiver_user = factory.user(organization=receiver)
-        referral = factory.referral(factory.user(organization=sender), receiver)
-        _, secret = token_ops.create_token(receiver_user, "disk", None)
-        session.commit()
-        public_id = referral.public_id
-    get_database(app).engine.dispose()
+    own = sent_referral_in_own_file(settings, database, small_disk / "instance",
+                                    API_RATE_LIMIT="1000 per minute")
+    app, secret, public_id = own.app, own.secret, own.public_id
     with sqlite3.connect(database) as connection:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     client = app.test_client()

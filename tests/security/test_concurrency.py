@@ -30,17 +30,15 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from directory import create_app
 from directory import db as database_module
 from directory.accounts import sessions as account_sessions
 from directory.accounts.models import User, UserSession
 from directory.api import operations as token_ops
 from directory.api.models import ApiToken
-from directory.db import get_database, get_session, upgrade, utcnow
+from directory.db import get_database, utcnow
 from directory.referrals.models import Referral, ReferralStatus
-from directory.seeding import SeedReport, load_taxonomy
 from tests.conftest import PASSWORD
-from tests.factories import Factory
+from tests.own_database import OwnDatabase, sent_referral_in_own_file
 from tests.security.conftest import CSRF_INPUT, Network, StoredData, bearer, sign_in
 from tests.security.live import (
     REQUESTS,
@@ -266,42 +264,18 @@ def _sign_in_for_real(port: int, email: str) -> Answer:
 # --- a lock held too long -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Locked:
-    app: Flask
-    path: Path
-    public_id: str
-    version: int
-    receiver_email: str
-    secret: str
-
-
 @pytest.fixture()
 def own_database(settings: dict[str, Any], tmp_path: Path,
-                 monkeypatch: pytest.MonkeyPatch) -> Iterator[Locked]:
+                 monkeypatch: pytest.MonkeyPatch) -> Iterator[OwnDatabase]:
     """A sent referral committed to an SQLite file of its own, served by an application that
     waits only a moment for a lock."""
     if not settings["DATABASE_URL"].startswith("sqlite"):
         pytest.skip("SQLite's write lock")
     monkeypatch.setattr(database_module, "SQLITE_BUSY_TIMEOUT_S", 0.2)
     monkeypatch.setattr(database_module, "WRITE_APART_TIMEOUT_S", 0.1)
-    path = tmp_path / "locked.db"
-    app = create_app({**settings, "DATABASE_URL": f"sqlite:///{path}",
-                      "INSTANCE_PATH": str(tmp_path / "instance")})
-    with app.app_context():
-        upgrade(get_database(app))
-        load_taxonomy(SeedReport())
-        session = get_session()
-        factory = Factory(session)
-        sender, receiver = factory.organization(), factory.organization()
-        receiver_user = factory.user(organization=receiver)
-        referral = factory.referral(factory.user(organization=sender), receiver)
-        _, secret = token_ops.create_token(receiver_user, "lock", None)
-        session.commit()
-        locked = Locked(app, path, referral.public_id, referral.version, receiver_user.email,
-                        secret)
-    yield locked
-    get_database(app).engine.dispose()
+    own = sent_referral_in_own_file(settings, tmp_path / "locked.db", tmp_path / "instance")
+    yield own
+    get_database(own.app).engine.dispose()
 
 
 @contextmanager
@@ -316,7 +290,7 @@ def write_lock(path: Path) -> Iterator[None]:
         holder.close()
 
 
-def test_a_write_that_cannot_get_the_lock_answers_503(own_database: Locked) -> None:
+def test_a_write_that_cannot_get_the_lock_answers_503(own_database: OwnDatabase) -> None:
     client = own_database.app.test_client()
     assert client.post("/login", data={"email": own_database.receiver_email,
                                        "password": PASSWORD}).status_code == 302
