@@ -216,5 +216,6 @@ def public_download(name: str) -> Response:
     return _cacheable(_table_download(public_report(_min_count()).table(name), f"public-{name}"))
 
 
-# The partner and listing-freshness pages live on this blueprint too.
+# The partner, listing-freshness and grant pages live on this blueprint too.
+from directory.reports import grant_views as _grant_views  # noqa: E402, F401
 from directory.reports import partner_views as _partner_views  # noqa: E402, F401
