@@ -22,10 +22,14 @@ from directory.db import db_session, utcnow
 from directory.orgs.models import MembershipStatus, Organization, ServiceCategory
 from directory.referrals.models import (
     AGE_RANGES,
+    CLIENT_POPULATIONS,
     CloseOutcome,
     DeclineReason,
+    Gender,
+    Nationality,
     Referral,
     ReferralStatus,
+    TraffickingType,
     Urgency,
 )
 
@@ -34,6 +38,19 @@ DEFAULT_DAYS = 3 * 365
 URGENCY_WEIGHTS = {Urgency.ROUTINE: 60, Urgency.URGENT: 30, Urgency.EMERGENCY: 10}
 RESPONSE_HOURS = {Urgency.ROUTINE: 72, Urgency.URGENT: 24, Urgency.EMERGENCY: 4}
 Progress = Callable[[int], None]
+# The coded grant-reporting fields (None: not recorded). Drawn from a generator of their own, so
+# that the rest of a seed's referrals stay what they were before these fields existed.
+REPORTING_WEIGHTS: dict[str, dict[object, int]] = {
+    "trafficking_type": {None: 20, TraffickingType.SEX: 40, TraffickingType.LABOR: 20,
+                         TraffickingType.BOTH: 8, TraffickingType.UNKNOWN: 6,
+                         TraffickingType.NOT_ASKED: 4, TraffickingType.DECLINED: 2},
+    "gender": {None: 15, Gender.FEMALE: 55, Gender.MALE: 22, Gender.TRANSGENDER: 3,
+               Gender.NONBINARY: 2, Gender.OTHER: 1, Gender.NOT_ASKED: 1, Gender.DECLINED: 1},
+    "nationality": {None: 20, Nationality.US: 55, Nationality.FOREIGN: 20,
+                    Nationality.NOT_ASKED: 3, Nationality.DECLINED: 2},
+    "population": {None: 60, **{code: 40 // len(CLIENT_POPULATIONS)
+                                for code in CLIENT_POPULATIONS}},
+}
 
 
 @dataclass
@@ -64,6 +81,7 @@ def generate_synthetic_referrals(count: int, random_seed: int, *, days: int = DE
     if not services:
         raise ValueError("Load the services taxonomy first (`directory seed`).")
     rng = random.Random(random_seed)
+    reporting_rng = random.Random(f"{random_seed}-reporting")
     # A few busy hubs and a long tail, as in a real network: Zipf-like weights on a shuffle.
     shuffled = organizations[:]
     rng.shuffle(shuffled)
@@ -75,6 +93,7 @@ def generate_synthetic_referrals(count: int, random_seed: int, *, days: int = DE
         size = min(BATCH_SIZE, count - batch_start)
         rows = [_one_referral(rng, next_id + batch_start + n, prefix, shuffled, weights,
                               services, start, days, end)
+                | _reporting_fields(reporting_rng)
                 for n in range(size)]
         db_session.execute(insert(Referral), rows)
         if progress:
@@ -83,6 +102,11 @@ def generate_synthetic_referrals(count: int, random_seed: int, *, days: int = DE
         db_session.execute(text("SELECT setval(pg_get_serial_sequence('referrals', 'id'), "
                                 "(SELECT COALESCE(MAX(id), 1) FROM referrals))"))
     return SyntheticReferrals(count, skipped=False)
+
+
+def _reporting_fields(rng: random.Random) -> dict[str, Any]:
+    return {name: rng.choices(list(weights), weights=list(weights.values()))[0]
+            for name, weights in REPORTING_WEIGHTS.items()}
 
 
 def _one_referral(rng: random.Random, referral_id: int, prefix: str, organizations: list[int],

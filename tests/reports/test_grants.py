@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from directory.accounts.models import MemberRole
@@ -25,7 +26,9 @@ from directory.referrals.models import (
     TraffickingType,
 )
 from directory.reports import grants
+from directory.reports.synthetic import generate_synthetic_referrals
 from directory.reports.tables import HIDDEN, Table, Viewer
+from directory.seeding import SeedReport, load_taxonomy
 from tests.conftest import AuthActions
 from tests.factories import Factory
 from tests.reports.fixture import JANUARY, add_referral
@@ -246,3 +249,25 @@ def test_bad_dates_and_unknown_tables_get_clear_answers(
     assert reversed_range.status_code == 400 and "before its start" in reversed_range.text
     assert client.get(f"/reports/grants/nothing.csv?{RANGE}").status_code == 404
     assert client.get("/reports/organizations/no-such-org/grants").status_code == 404
+
+
+def test_synthetic_referrals_carry_grant_fields_the_same_for_the_same_seed(
+        factory: Factory, db: Session) -> None:
+    load_taxonomy(SeedReport())
+    factory.organization(), factory.organization(), factory.organization()
+
+    def generated() -> list[tuple[object, ...]]:
+        assert generate_synthetic_referrals(300, 11).referrals == 300
+        rows = db.execute(select(Referral.public_id, Referral.sender_org_id, Referral.sent_at,
+                                 Referral.trafficking_type, Referral.gender,
+                                 Referral.nationality, Referral.population)
+                          .order_by(Referral.public_id)).all()
+        db.execute(delete(Referral))
+        return [tuple(row) for row in rows]
+
+    first, second = generated(), generated()
+    assert first == second
+    genders = {row[4] for row in first}
+    assert {G.FEMALE, G.MALE, None} <= genders
+    assert {row[3] for row in first} >= {T.SEX, T.LABOR, None}
+    assert {row[6] for row in first} - {None}  # some populations recorded
