@@ -7,8 +7,13 @@ organization unchanged), and, unless --no-round-trip, exports the target again a
 the two packages file by file. Each command runs in its own process, whose wall time and peak
 memory are measured. Prints the figures, then one JSON line with all of them.
 
-    python bench/hsds_import.py [--organizations N] [--workdir DIR]
+    python bench/hsds_import.py [--organizations N] [--workdir DIR] [--repeats R]
                                 [--source-url URL] [--target-url URL] [--no-round-trip]
+
+The first import is repeated R times (default 3) into fresh SQLite targets and its rate is the
+median. A brute-force floor is measured in the same run: the package's CSV rows inserted by a
+plain executemany into a scratch SQLite table per file, no validation; the import's ratio to it
+and the load average are printed with the figures.
 
 The databases default to SQLite files in the work folder; PostgreSQL URLs must name empty
 databases (the script migrates them and refuses a target that already holds organizations).
@@ -17,9 +22,12 @@ databases (the script migrates them and refuses a target that already holds orga
 from __future__ import annotations
 
 import argparse
+import csv
 import filecmp
 import json
 import os
+import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -87,6 +95,31 @@ def same_packages(first: Path, second: Path) -> bool:
     return not mismatches and not errors
 
 
+def brute_force(package: Path, database: Path) -> tuple[int, float]:
+    """Rows and seconds to read every CSV of ``package`` and insert it as it is (one executemany
+    per file into a table of text columns, one transaction): the floor an import can approach."""
+    database.unlink(missing_ok=True)
+    started = time.perf_counter()
+    connection = sqlite3.connect(database)
+    rows = 0
+    with connection:
+        for path in sorted(package.glob("*.csv")):
+            with path.open(newline="", encoding="utf-8") as handle:
+                reader = csv.reader(handle)
+                header = next(reader, None)
+                if not header:
+                    continue
+                table = f'"{path.stem}"'
+                columns = ", ".join(f'"c{index}" TEXT' for index in range(len(header)))
+                connection.execute(f"CREATE TABLE {table} ({columns})")
+                marks = ", ".join("?" * len(header))
+                batch = list(reader)
+                connection.executemany(f"INSERT INTO {table} VALUES ({marks})", batch)
+                rows += len(batch)
+    connection.close()
+    return rows, time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--organizations", type=int, default=100_000)
@@ -94,6 +127,8 @@ def main() -> None:
     parser.add_argument("--source-url", default=None)
     parser.add_argument("--target-url", default=None)
     parser.add_argument("--no-round-trip", action="store_true")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="imports into fresh SQLite targets (the rate is their median)")
     options = parser.parse_args()
     workdir = options.workdir or Path(tempfile.mkdtemp(prefix="hsds-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -115,6 +150,16 @@ def main() -> None:
     imported, import_seconds, import_mb = run_directory(
         target, instance, "import-hsds", str(package), "--json")
     report = json.loads(imported)
+    import_runs = [import_seconds]
+    repeats = options.repeats if options.target_url is None else 1
+    for repeat in range(1, repeats):
+        scratch = f"sqlite:///{workdir / f'target-{repeat}.db'}"
+        (workdir / f"target-{repeat}.db").unlink(missing_ok=True)
+        _organizations(scratch, instance)  # migrated, empty
+        _, seconds, _ = run_directory(scratch, instance, "import-hsds", str(package), "--json")
+        import_runs.append(seconds)
+    median_seconds = statistics.median(import_runs)
+    floor_rows, floor_seconds = brute_force(package, workdir / "brute-force.db")
     again, again_seconds, again_mb = run_directory(
         target, instance, "import-hsds", str(package), "--json")
     second = json.loads(again)
@@ -124,6 +169,7 @@ def main() -> None:
         round_trip = same_packages(package, workdir / "package-again")
 
     rows = report["rows_read"]
+    load = os.getloadavg()
     figures = {
         "organizations": options.organizations,
         "generate_seconds": round(generated, 1),
@@ -137,6 +183,15 @@ def main() -> None:
         "import_organizations_per_second": round(options.organizations / import_seconds),
         "import_reported_rows_per_second": report["rows_per_second"],
         "import_peak_mb": round(import_mb),
+        "import_runs_seconds": [round(seconds, 1) for seconds in import_runs],
+        "import_median_seconds": round(median_seconds, 1),
+        "import_median_organizations_per_second": round(options.organizations / median_seconds),
+        "import_median_rows_per_second": round(rows / median_seconds),
+        "brute_force_rows": floor_rows,
+        "brute_force_seconds": round(floor_seconds, 2),
+        "brute_force_rows_per_second": round(floor_rows / floor_seconds),
+        "import_to_brute_force_ratio": round(median_seconds / floor_seconds, 1),
+        "load_average": [round(value, 2) for value in load],
         "created": report["organizations"]["created"],
         "rejected": report["organizations"]["rejected"],
         "reimport_seconds": round(again_seconds, 1),
@@ -153,6 +208,13 @@ def main() -> None:
           f"({figures['import_rows_per_second']} rows/s, "
           f"{figures['import_organizations_per_second']} organizations/s), "
           f"peak {import_mb:.0f} MB")
+    print(f"Import median of {len(import_runs)}: {median_seconds:.1f} s "
+          f"({figures['import_median_organizations_per_second']} organizations/s, "
+          f"{figures['import_median_rows_per_second']} rows/s); brute-force executemany of the "
+          f"same {floor_rows} rows: {floor_seconds:.2f} s "
+          f"({figures['brute_force_rows_per_second']} rows/s); import takes "
+          f"{figures['import_to_brute_force_ratio']}x the floor; load average "
+          f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print(f"Re-import: {figures['reimport_unchanged']} unchanged in {again_seconds:.1f} s "
           f"({figures['reimport_rows_per_second']} rows/s), peak {again_mb:.0f} MB")
     if round_trip is not None:

@@ -19,6 +19,7 @@ so a new string field is held to the one-line rule unless it is declared as free
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -40,12 +41,19 @@ MARKS = {"\u200e": "left-to-right mark", "\u200f": "right-to-left mark",
 BIDI_CONTROLS = {**REORDERING, **MARKS}
 
 
+# One character class each: a search in C, where a scan character by character in Python was
+# a tenth of a large import's time.
+_REFUSED_IN_PROSE = re.compile(f"[{''.join(REORDERING)}]")
+_REFUSED = re.compile(f"[{''.join(BIDI_CONTROLS)}]")
+
+
 def bidi_problem(value: str, *, prose: bool = False) -> str | None:
     """What is wrong with ``value`` under the rule above (``prose``: free text), or None."""
     refused = REORDERING if prose else BIDI_CONTROLS
-    char = next((char for char in value if char in refused), None)
-    if char is None:
+    found = (_REFUSED_IN_PROSE if prose else _REFUSED).search(value)
+    if found is None:
         return None
+    char = found.group()
     return (f"Remove the invisible {refused[char]} (U+{ord(char):04X}): it changes how the "
             "text around it is displayed.")
 

@@ -39,6 +39,15 @@ class ImportReport:
     ignored: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
 
+    def reject(self, row: Any, problems: list[Problem]) -> None:
+        """One organization rejected (``row``: the SourceRow of its organization) for
+        ``problems``, which may be in other rows of it."""
+        self.organizations_rejected += 1
+        self.rejected.extend(problems)
+        if any((problem.file, problem.row) != (row.file, row.row) for problem in problems):
+            self.rejected.append(row.problem(
+                f"organization not imported: {len(problems)} problem(s) in its rows"))
+
     @property
     def imported(self) -> int:
         return self.created + self.updated + self.unchanged

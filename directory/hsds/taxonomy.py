@@ -16,8 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from directory.config import PROJECT_ROOT
-from directory.orgs.models import KIND_LABELS, POPULATION_LABELS, OrganizationKind, Population
+from directory.db import db_session
+from directory.orgs.models import (
+    KIND_LABELS,
+    POPULATION_LABELS,
+    OrganizationKind,
+    Population,
+    ServiceCategory,
+)
 
 MAPPING_PATH = PROJECT_ROOT / "seed" / "hsds_taxonomy.csv"
 NAMESPACE = uuid.UUID("8f4b2c1e-5a7d-4e36-9b0c-3d2e1f6a7b58")
@@ -204,3 +213,8 @@ class TermResolver:
 
     def category_by_name(self, name: str) -> str | None:
         return self._category_names.get(name.casefold())
+
+
+def service_categories() -> list[ServiceCategory]:
+    """The directory's service categories, by code."""
+    return list(db_session.scalars(select(ServiceCategory).order_by(ServiceCategory.code)))
