@@ -199,5 +199,6 @@ def test_the_public_page_reads_in_spanish(client: FlaskClient, network: GapNetwo
     assert page.status_code == 200
     assert "Cómo le va a la red" in page.text and "Mostrar cobertura" in page.text
     assert "How the network is doing" not in page.text
+    assert "Accept-Language" in page.headers["Vary"]
     english = client.get("/reports/public?service=shelter", headers={"Accept-Language": "en"})
     assert "How the network is doing" in english.text
