@@ -26,6 +26,7 @@ from sqlalchemy import (
     false,
     text,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from directory.db import Base, UTCDateTime, created_at, int_pk, updated_at, utcnow
@@ -217,8 +218,9 @@ class Organization(Base):
     def confirmed_at(self) -> dt.datetime | None:
         return self.review.confirmed_at if self.review else None
 
-    @property
+    @hybrid_property
     def is_active(self) -> bool:
+        """An active member: the one definition every report and listing counts by."""
         return self.status == MembershipStatus.ACTIVE
 
     def local_date(self, now: dt.datetime | None = None) -> dt.date:
@@ -350,6 +352,8 @@ class Location(Base):
     __table_args__ = (
         CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude_range"),
         CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude_range"),
+        # Partners by state: count distinct organizations per state from the index alone.
+        Index("ix_locations_confidential_state_org", "confidential", "state", "organization_id"),
     )
 
     id: Mapped[int_pk]

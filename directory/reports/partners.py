@@ -28,7 +28,6 @@ from directory.geo.states import STATES
 from directory.hsds.places import place_at
 from directory.orgs.models import (
     Location,
-    MembershipStatus,
     Organization,
     OrganizationKind,
     PartnershipAgreement,
@@ -40,7 +39,7 @@ NO_LOCATION = "none"  # a partner with no location on file
 NOT_PLACED = "unknown"  # a confidential location whose public point is in no known state
 ALL_KINDS = "total"
 
-_active = Organization.status == MembershipStatus.ACTIVE
+_active = Organization.is_active  # the one definition, shared with public.network_size
 
 
 @dataclass

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from directory.db import db_session, utcnow
 from directory.geo.states import STATES
-from directory.orgs.models import Location, MembershipStatus, Organization, OrganizationKind
+from directory.orgs.models import Location, Organization, OrganizationKind
 from directory.reports import operations as ops
 from directory.reports.operations import Counts, DateRange, Dimension, Scope, Timing
 from directory.reports.suppression import rate, shown, suppress
@@ -37,7 +37,7 @@ def network_size(min_count: int) -> Table:
              .select_from(Organization)
              .outerjoin(first, first.c.organization_id == Organization.id)
              .outerjoin(Location, Location.id == first.c.location_id)
-             .where(Organization.status == MembershipStatus.ACTIVE)
+             .where(Organization.is_active)
              .group_by(Organization.kind, Location.state))
     found: dict[tuple[str, str], int] = {}
     for kind, state, count in db_session.execute(query):

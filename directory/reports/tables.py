@@ -162,7 +162,10 @@ def breakdown(scope: Scope, dimension: Dimension, viewer: Viewer) -> Breakdown:
              own=n in own_rows) for n, (key, label, _) in enumerate(rows)],
         Row("total", "Total", [*map(_cell, grid.column_totals), _cell(grid.total)])
         if len(rows) > 1 else None)
-    timings = {timing: ops.timings(scope, dimension, timing) for timing in Timing}
+    shown_organizations = ([int(key) for key, _, _ in rows if key != OTHER_KEY]
+                           if dimension == Dimension.ORGANIZATION else None)
+    timings = {timing: ops.timings(scope, dimension, timing, shown_organizations)
+               for timing in Timing}
     performance = Table(
         "performance", "Answers, outcomes and waiting times", dimension.label,
         PERFORMANCE_COLUMNS,

@@ -195,6 +195,7 @@ def _cacheable(response: Response) -> Response:
     if g.get("publicly_cacheable"):
         response.headers["Cache-Control"] = "public, max-age=900"
     response.vary.add("Cookie")
+    response.vary.add("Accept-Language")  # the page is translated: a shared cache must tell
     return response
 
 

@@ -191,3 +191,14 @@ def test_public_referral_figures_are_suppressed_and_name_no_organization(
     finally:
         app.config["REPORT_MIN_COUNT"] = 5
     assert rows[-1][1:] == ["fewer than 10", "", ""]
+
+
+def test_the_public_page_reads_in_spanish(client: FlaskClient, network: GapNetwork,
+                                          public_on: None) -> None:
+    page = client.get("/reports/public?service=shelter", headers={"Accept-Language": "es"})
+    assert page.status_code == 200
+    assert "Cómo le va a la red" in page.text and "Mostrar cobertura" in page.text
+    assert "How the network is doing" not in page.text
+    assert "Accept-Language" in page.headers["Vary"]
+    english = client.get("/reports/public?service=shelter", headers={"Accept-Language": "en"})
+    assert "How the network is doing" in english.text

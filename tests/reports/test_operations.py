@@ -129,3 +129,13 @@ def test_month_periods_for_a_long_range(network: Network) -> None:
     assert year.periods()[:2] == ["2025-01", "2025-02"] and len(year.periods()) == 12
     with pytest.raises(ValueError):
         DateRange(dt.date(2025, 2, 1), dt.date(2025, 1, 1))
+
+
+def test_timings_by_organization_only_for_the_organizations_asked(network: Network) -> None:
+    everyone = ops.timings(Scope(JANUARY), Dimension.ORGANIZATION, Timing.ANSWER)
+    assert str(network.b.id) in everyone
+    only_a = ops.timings(Scope(JANUARY), Dimension.ORGANIZATION, Timing.ANSWER,
+                         [network.a.id])
+    assert set(only_a) <= {str(network.a.id)}
+    assert ops.timings(Scope(JANUARY), Dimension.ORGANIZATION, Timing.ANSWER,
+                       [network.b.id])[str(network.b.id)] == everyone[str(network.b.id)]
