@@ -83,7 +83,7 @@ class DeclineReason(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
+        return str(_REASON_LABELS[self])
 
 
 class CloseOutcome(enum.StrEnum):
@@ -95,7 +95,22 @@ class CloseOutcome(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
+        return str(_OUTCOME_LABELS[self])
+
+
+_REASON_LABELS = {
+    DeclineReason.NO_CAPACITY: _l("No capacity"),
+    DeclineReason.NOT_ELIGIBLE: _l("Not eligible"),
+    DeclineReason.OUTSIDE_SERVICE_AREA: _l("Outside service area"),
+    DeclineReason.OTHER: _l("Another reason"),
+}
+_OUTCOME_LABELS = {
+    CloseOutcome.COULD_NOT_CONTACT: _l("Could not contact"),
+    CloseOutcome.CLIENT_DECLINED: _l("Client declined"),
+    CloseOutcome.NOT_ELIGIBLE: _l("Not eligible"),
+    CloseOutcome.NO_CAPACITY: _l("No capacity"),
+    CloseOutcome.REDIRECTED: _l("Redirected"),
+}
 
 
 class ConsentMethod(enum.StrEnum):
