@@ -10,6 +10,7 @@ import datetime as dt
 import enum
 import secrets
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, Date, FetchedValue, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -31,7 +32,7 @@ class ReferralStatus(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return self.value.capitalize()
+        return str(_STATUS_LABELS[self])
 
     @property
     def is_final(self) -> bool:
@@ -50,8 +51,25 @@ class Urgency(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return self.value.capitalize()
+        return str(_URGENCY_LABELS[self])
 
+
+# Labels are translated when read; the stored values stay the codes.
+_STATUS_LABELS = {
+    ReferralStatus.DRAFT: _l("Draft"),
+    ReferralStatus.SENT: _l("Sent"),
+    ReferralStatus.ACCEPTED: _l("Accepted"),
+    ReferralStatus.COMPLETED: _l("Completed"),
+    ReferralStatus.CLOSED: _l("Closed"),
+    ReferralStatus.DECLINED: _l("Declined"),
+    ReferralStatus.WITHDRAWN: _l("Withdrawn"),
+    ReferralStatus.EXPIRED: _l("Expired"),
+}
+_URGENCY_LABELS = {
+    Urgency.ROUTINE: _l("Routine"),
+    Urgency.URGENT: _l("Urgent"),
+    Urgency.EMERGENCY: _l("Emergency"),
+}
 
 # What the single-referral and the placement forms propose until the sender chooses.
 DEFAULT_URGENCY = Urgency.ROUTINE
@@ -65,7 +83,7 @@ class DeclineReason(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
+        return str(_REASON_LABELS[self])
 
 
 class CloseOutcome(enum.StrEnum):
@@ -77,7 +95,22 @@ class CloseOutcome(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
+        return str(_OUTCOME_LABELS[self])
+
+
+_REASON_LABELS = {
+    DeclineReason.NO_CAPACITY: _l("No capacity"),
+    DeclineReason.NOT_ELIGIBLE: _l("Not eligible"),
+    DeclineReason.OUTSIDE_SERVICE_AREA: _l("Outside service area"),
+    DeclineReason.OTHER: _l("Another reason"),
+}
+_OUTCOME_LABELS = {
+    CloseOutcome.COULD_NOT_CONTACT: _l("Could not contact"),
+    CloseOutcome.CLIENT_DECLINED: _l("Client declined"),
+    CloseOutcome.NOT_ELIGIBLE: _l("Not eligible"),
+    CloseOutcome.NO_CAPACITY: _l("No capacity"),
+    CloseOutcome.REDIRECTED: _l("Redirected"),
+}
 
 
 class ConsentMethod(enum.StrEnum):

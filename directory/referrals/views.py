@@ -18,6 +18,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy import select
@@ -149,7 +150,7 @@ def new() -> Page:
     require(current_user, Permission.USE_REFERRALS)
     slug = request.values.get("to", "")
     if not slug:
-        flash("Find the partner to refer to, then choose “Refer a client”.", "info")
+        flash(_("Find the partner to refer to, then choose “Refer a client”."), "info")
         return redirect(url_for("orgs.search_page"))
     receiver = db_session.scalar(select(Organization).where(Organization.slug == slug[:80]))
     if receiver is None or not can(current_user, Permission.VIEW_ORGANIZATION, receiver):
@@ -178,7 +179,7 @@ def new() -> Page:
             errors = _field_errors(exc) or {"form": exc.message}
             status = exc.status
         else:
-            flash(f"Referral sent to {receiver.name}.", "success")
+            flash(_("Referral sent to %(name)s.", name=receiver.name), "success")
             return redirect(url_for("referrals.detail", public_id=referral.public_id))
         status = max(status, 400)
         db_session.rollback()
@@ -238,8 +239,8 @@ def new_placement() -> Page:
             errors = _field_errors(exc) or {"form": exc.message}
             status = exc.status
         else:
-            flash(f"Placement request sent to {len(placement.referrals)} partners: the first "
-                  "to accept gets the referral.", "success")
+            flash(_("Placement request sent to %(count)s partners: the first to accept gets "
+                    "the referral.", count=len(placement.referrals)), "success")
             return redirect(url_for("referrals.outbox"))
         if "to" in errors:
             errors["partners"] = errors.pop("to")
@@ -330,9 +331,9 @@ def transition(public_id: str) -> Page:
                                TransitionSchema().load(_form()))
     except (ValidationError, ReferralError) as exc:
         return _refused(public_id, exc)
-    flash(f"The referral is now {referral.status.label.lower()}.", "success")
+    flash(_("The referral is now: %(status)s.", status=referral.status.label), "success")
     if draft is not None:
-        flash("A linked draft to the new partner is ready: it needs its own consent.", "info")
+        flash(_("A linked draft to the new partner is ready: it needs its own consent."), "info")
         return redirect(url_for("referrals.detail", public_id=draft.public_id))
     return redirect(url_for("referrals.detail", public_id=referral.public_id))
 
@@ -350,7 +351,7 @@ def send(public_id: str) -> Page:
         return _refused(public_id, ValidationError({"consent": exc.messages}))
     except ReferralError as exc:
         return _refused(public_id, exc)
-    flash(f"Referral sent to {referral.receiver.name}.", "success")
+    flash(_("Referral sent to %(name)s.", name=referral.receiver.name), "success")
     return redirect(url_for("referrals.detail", public_id=referral.public_id))
 
 
@@ -365,7 +366,7 @@ def share_identifying(public_id: str) -> Page:
         ops.share_identifying(current_user, referral, IdentifyingSchema().load(data))
     except (ValidationError, ReferralError) as exc:
         return _refused(public_id, exc)
-    flash(f"Identifying details shared with {referral.receiver.name}.", "success")
+    flash(_("Identifying details shared with %(name)s.", name=referral.receiver.name), "success")
     return redirect(url_for("referrals.detail", public_id=referral.public_id))
 
 
@@ -376,7 +377,7 @@ def add_note(public_id: str) -> Page:
         disclosure.add_note(current_user, referral, NoteSchema().load(_form()))
     except (ValidationError, ReferralError) as exc:
         return _refused(public_id, exc)
-    flash("Note added.", "success")
+    flash(_("Note added."), "success")
     return redirect(url_for("referrals.detail", public_id=referral.public_id) + "#notes")
 
 
@@ -387,7 +388,7 @@ def revoke_consent(public_id: str) -> Page:
         disclosure.revoke_consent(current_user, referral)
     except ReferralError as exc:
         return _refused(public_id, exc)
-    flash("Consent revoked: the partner no longer sees the client's details.", "success")
+    flash(_("Consent revoked: the partner no longer sees the client's details."), "success")
     return redirect(url_for("referrals.detail", public_id=referral.public_id))
 
 
