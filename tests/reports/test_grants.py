@@ -322,3 +322,16 @@ def test_a_breakdown_of_a_known_total_never_leaves_one_hidden_cell(
     assert {n for n, cell in enumerate(cells) if cell is None} == hidden
     assert all(cell == value for cell, value in zip(cells, values, strict=True)
                if cell is not None)
+
+
+def test_the_grant_page_and_its_file_speak_spanish(
+        client: FlaskClient, auth: AuthActions, factory: Factory, grantees: Grantees) -> None:
+    auth.login(factory.user(coordinator=True).email)
+    spanish = {"Accept-Language": "es"}
+    page = client.get(f"/reports/grants?{RANGE}", headers=spanish)
+    assert page.status_code == 200 and "Informes para subvenciones" in page.text
+    header, _, row = _rows(client.get(f"/reports/grants/period.csv?{RANGE}",
+                                      headers=spanish).text)
+    figures = dict(zip(header, row, strict=True))
+    assert figures["TIMS: derivaciones hechas y recibidas, por género: Total"] == "8"
+    assert figures["línea directa: total de organizaciones aliadas"] == "3"
