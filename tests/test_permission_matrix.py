@@ -214,6 +214,11 @@ EXPECTED: dict[str, dict[str, Row]] = {
     "reports.partners_table_download": {"GET": coordinators(200)},
     "reports.freshness_page": {"GET": coordinators(200)},
     "reports.freshness_table_download": {"GET": coordinators(200)},
+    "reports.grants_page": {"GET": coordinators(200)},
+    "reports.grants_download": {"GET": coordinators(200)},
+    "reports.organization_grants_page": {"GET": Row(LOGIN, 403, 403, 200, 200, LOGIN, 403)},
+    "reports.organization_grants_download": {"GET": Row(LOGIN, 403, 403, 200, 200, LOGIN,
+                                                        403)},
     "api.search_directory": {"GET": Row(401, 400, 400, 400, 400, 401, 403)},  # no ?near=
     "api.services": {"GET": Row(401, 200, 200, 200, 200, 401, 403)},
     "api.organization": {"GET": Row(401, 200, 200, 200, 200, 401, 403)},
@@ -271,6 +276,8 @@ ENDPOINT_ARGUMENTS: dict[str, dict[str, Callable[[World], Any]]] = {
     "reports.public_download": {"name": lambda w: "quarters"},
     "reports.partners_table_download": {"name": lambda w: "partners_by_kind"},
     "reports.freshness_table_download": {"name": lambda w: "confirmed"},
+    "reports.grants_download": {"name": lambda w: "period"},
+    "reports.organization_grants_download": {"name": lambda w: "period"},
 }
 
 

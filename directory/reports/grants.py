@@ -7,33 +7,43 @@ age range).
 - HHS: referrals matched to a provider within 48 hours (accepted within 48 hours of sending).
 - The hotline: new referral partners added in the period, and partners in all.
 
-Only counts leave this module, never a referral. Who sees what:
+Only counts leave this module, never a referral; every count is one SQL aggregate. Who sees
+what:
 
 - The network (coordinators): every count suppressed below ``DIRECTORY_REPORT_MIN_COUNT``,
   with complementary suppression inside each breakdown. Every breakdown of one side sums to the
   same total, the number of referrals; a total is hidden exactly when it is itself small, so it
   is hidden in all of them alike and none gives another's hidden cell back.
-- An organization's admins: what it sent, counted in full (its own staff recorded it); what it
-  received, counted only as far as it may read each referral's field: a field the consent in
-  force does not name is counted as "not shared with this organization". A count of
-  received clients by gender would otherwise tell a receiver the gender of a client whose
-  consent withheld it (five received, "female: 5").
+- An organization's admins: what it sent, counted in full (its own staff recorded it), and
+  its received referrals by adult or minor (the age range every referral shows the receiver).
+  What it received by type of trafficking, gender and nationality stays suppressed even for
+  them: three received, "male: fewer than 5" tells a receiver nothing a sender's consent did
+  not tell it, "male: 1" may name the one survivor. As the admins know how many they received
+  (their inbox), a lone hidden cell is never left for the total to give back
+  (``suppress_with_known_total``). Those received counts also read a field only where the
+  consent in force names it, the rest counted as "not shared with this organization": five
+  received, "female: 5" would otherwise tell the receiver the gender of a client whose consent
+  withheld it.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import datetime as dt
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import case, func, select
-from sqlalchemy.orm import selectinload
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import String, and_, case, cast, func, literal, select
+from sqlalchemy.orm import aliased, selectinload
 from sqlalchemy.sql.expression import ColumnElement
 
 from directory.db import db_session
 from directory.orgs.models import Organization
 from directory.referrals.models import (
     MINOR_AGE_RANGES,
+    Consent,
     Gender,
     Nationality,
     Referral,
@@ -42,7 +52,7 @@ from directory.referrals.models import (
 from directory.reports import operations as ops
 from directory.reports import partners
 from directory.reports.operations import DateRange, Dimension, Scope, Side
-from directory.reports.suppression import rate, suppress
+from directory.reports.suppression import rate, shown, suppress, suppress_with_known_total
 from directory.reports.tables import HIDDEN, Cell, Column, ColumnKind, Row, Table, Viewer
 
 NOT_RECORDED = "not_recorded"
@@ -52,20 +62,16 @@ MINOR, ADULT = "minor", "adult"
 
 @dataclass(frozen=True)
 class Item:
-    """One breakdown: what it is called, its categories (code, label) in order, and the column
-    of the referrals table that holds its code."""
+    """One breakdown: its names, its categories (code, label) in order, and the column of the
+    referrals table that holds its code."""
 
     key: str
-    label: str
-    categories: list[tuple[str, str]]
+    label: str  # the row header
+    title: str  # the table's title
+    by: str  # how a measure's name ends: "by gender"
+    categories: Callable[[], list[tuple[str, str]]]
     column: Callable[[], ColumnElement[str]]
     consent_item: str | None  # the consent record's name for it; None for the age range
-
-    def code_of(self, referral: Referral) -> str:
-        if self.key == "age":
-            return MINOR if referral.age_range in MINOR_AGE_RANGES else ADULT
-        value = getattr(referral, self.key)
-        return NOT_RECORDED if value is None else str(value)
 
 
 def _age_group() -> ColumnElement[str]:
@@ -73,112 +79,162 @@ def _age_group() -> ColumnElement[str]:
 
 
 ITEMS = [
-    Item("trafficking_type", "Type of trafficking",
-         [(v.value, v.label) for v in TraffickingType],
+    Item("trafficking_type", _l("Type of trafficking"), _l("Referrals by type of trafficking"),
+         _l("by type of trafficking"), lambda: [(v.value, v.label) for v in TraffickingType],
          lambda: Referral.trafficking_type, "trafficking_type"),  # type: ignore[arg-type,return-value]
-    Item("age", "Adult or minor", [(MINOR, "Minor (under 18)"), (ADULT, "Adult (18 or older)")],
+    Item("age", _l("Adult or minor"), _l("Referrals by adult or minor"), _l("by adult or minor"),
+         lambda: [(MINOR, _("Minor (under 18)")), (ADULT, _("Adult (18 or older)"))],
          _age_group, None),
-    Item("gender", "Gender", [(v.value, v.label) for v in Gender],
+    Item("gender", _l("Gender"), _l("Referrals by gender"), _l("by gender"),
+         lambda: [(v.value, v.label) for v in Gender],
          lambda: Referral.gender, "gender"),  # type: ignore[arg-type,return-value]
-    Item("nationality", "Nationality", [(v.value, v.label) for v in Nationality],
+    Item("nationality", _l("Nationality"), _l("Referrals by nationality"), _l("by nationality"),
+         lambda: [(v.value, v.label) for v in Nationality],
          lambda: Referral.nationality, "nationality"),  # type: ignore[arg-type,return-value]
 ]
-EXTRA_CATEGORIES = [(NOT_RECORDED, "Not recorded"),
-                    (NOT_SHARED, "Not shared with this organization by the consent")]
+
+
+def _extra_categories() -> list[tuple[str, str]]:
+    return [(NOT_RECORDED, _("Not recorded")),
+            (NOT_SHARED, _("Not shared with this organization by the consent"))]
+
+
+def _code(value: object) -> str:
+    return NOT_RECORDED if value is None else str(getattr(value, "value", value))
 
 
 def _counted(scope: Scope, item: Item) -> Counter[str]:
-    """Referrals of ``scope`` by the item's code, in SQL."""
+    """Referrals of ``scope`` by the item's code."""
     code = item.column()
     query = select(code, func.count()).where(*scope.where()).group_by(code)
-    return Counter({NOT_RECORDED if value is None else str(getattr(value, "value", value)): n
-                    for value, n in db_session.execute(query)})
+    return Counter({_code(value): n for value, n in db_session.execute(query)})
+
+
+def _senders_today(scope: Scope) -> ColumnElement[dt.date]:
+    """Each referral's sender's local date: a consent lasts to the end of its last day in the
+    zone of the organization that recorded it (``Consent.in_force``)."""
+    ids = db_session.scalars(select(Referral.sender_org_id).where(*scope.where())
+                             .distinct()).all()
+    senders = db_session.scalars(select(Organization).where(Organization.id.in_(ids))
+                                 .options(selectinload(Organization.locations))).all()
+    by_date: dict[dt.date, list[int]] = defaultdict(list)
+    for sender in senders:
+        by_date[sender.local_date()].append(sender.id)
+    if len(by_date) <= 1:
+        return literal(next(iter(by_date), dt.date.min))
+    dates = sorted(by_date)
+    return case(*((Referral.sender_org_id.in_(by_date[day]), day) for day in dates[1:]),
+                else_=dates[0])
 
 
 def _counted_as_received(scope: Scope, item: Item) -> Counter[str]:
-    """What ``scope``'s receiver may count: each field only where the consent in force names
-    it (the rule of disclosure.reporting_view), else "not shared"."""
-    referrals = db_session.scalars(select(Referral).where(*scope.where())
-                                   .options(selectinload(Referral.consents))).all()
-    found: Counter[str] = Counter()
-    for referral in referrals:
-        code = item.code_of(referral)
-        consent = referral.consent
-        named = consent is not None and consent.in_force() and item.consent_item in consent.items
-        found[code if item.consent_item is None or code == NOT_RECORDED or named
-              else NOT_SHARED] += 1
-    return found
+    """What ``scope``'s receiver may count: each field only where the consent in force (the
+    newest record, neither revoked nor lapsed) names it, as disclosure.reporting_view reads
+    it; else "not shared"."""
+    consent = aliased(Consent)
+    newest = (select(func.max(Consent.id)).where(Consent.referral_id == Referral.id)
+              .correlate(Referral).scalar_subquery())
+    value = item.column()
+    # The items are a JSON list of fixed names: '"gender"' is in the text exactly when named.
+    named = and_(consent.id.is_not(None), consent.revoked_at.is_(None),
+                 consent.expires_on >= _senders_today(scope),
+                 cast(consent.items, String).contains(f'"{item.consent_item}"', autoescape=True))
+    code = case((value.is_(None), literal(NOT_RECORDED)), (named, cast(value, String)),
+                else_=literal(NOT_SHARED))
+    query = (select(code, func.count()).select_from(Referral)
+             .outerjoin(consent, and_(consent.referral_id == Referral.id, consent.id == newest))
+             .where(*scope.where()).group_by(code))
+    return Counter({str(found): n for found, n in db_session.execute(query)})
 
 
 @dataclass(frozen=True)
 class Part:
     """One column of the breakdowns: the referrals an organization sent, or received, or all
-    the network's; ``own`` when the viewer may read its counts in full."""
+    the network's. ``own``: the viewer reads its counts in full; ``received_own``: they are the
+    viewer's own received referrals, whose coded fields stay suppressed and consent-limited."""
 
     key: str
     label: str
     measure: str  # TIMS wording, for the CSV header
     scope: Scope
     own: bool = False
-    consent_limited: bool = False
+    received_own: bool = False
 
 
 def _parts(period: DateRange, organization: Organization | None, viewer: Viewer) -> list[Part]:
     if organization is None:
-        return [Part("referrals", "Referrals", "referrals made and received", Scope(period))]
+        return [Part("referrals", _("Referrals"), _("referrals made and received"),
+                     Scope(period))]
     own = viewer.is_own(str(organization.id))
-    return [Part("made", "Made (sent)", "referrals made",
+    return [Part("made", _("Made (sent)"), _("referrals made"),
                  Scope(period, organization.id, Side.SENT), own=own),
-            Part("received", "Received", "referrals received",
-                 Scope(period, organization.id, Side.RECEIVED), own=own, consent_limited=own)]
+            Part("received", _("Received"), _("referrals received"),
+                 Scope(period, organization.id, Side.RECEIVED), own=own, received_own=own)]
+
+
+def _column_cells(values: list[int], part: Part, item: Item,
+                  min_count: int) -> tuple[list[int | None], int | None]:
+    """One part's cells and total, as the viewer may read them."""
+    total = sum(values)
+    if part.received_own and item.consent_item is not None:
+        return suppress_with_known_total(values, min_count), total
+    if part.own:
+        return list(values), total
+    grid = suppress([[value] for value in values], min_count, row_totals=False)
+    return [row[0] for row in grid.cells], grid.column_totals[0] if grid.column_totals else 0
+
+
+def _hidden(value: int | None) -> Cell:
+    return HIDDEN if value is None else value
 
 
 def _breakdown(item: Item, parts: list[Part], viewer: Viewer) -> Table:
-    found = [_counted_as_received(part.scope, item) if part.consent_limited
+    found = [_counted_as_received(part.scope, item)
+             if part.received_own and item.consent_item is not None
              else _counted(part.scope, item) for part in parts]
-    categories = item.categories + [extra for extra in EXTRA_CATEGORIES
-                                    if any(counts[extra[0]] for counts in found)]
-    grid = suppress([[counts[code] for counts in found] for code, _ in categories],
-                    viewer.min_count, own_columns={n for n, part in enumerate(parts) if part.own},
-                    row_totals=False)
+    categories = item.categories() + [extra for extra in _extra_categories()
+                                      if any(counts[extra[0]] for counts in found)]
+    columns = [_column_cells([counts[code] for code, _label in categories], part, item,
+                             viewer.min_count) for counts, part in zip(found, parts, strict=True)]
+    own = [part.own and not (part.received_own and item.consent_item is not None)
+           for part in parts]
     return Table(
-        item.key, f"Referrals by {item.label.lower()}", item.label,
-        [Column(part.key, part.label, measure=f"TIMS: {part.measure}, by {item.label.lower()}")
+        item.key, str(item.title), str(item.label),
+        [Column(part.key, part.label, measure=_("TIMS: %(measure)s, %(breakdown)s",
+                                                measure=part.measure, breakdown=item.by))
          for part in parts],
-        [Row(code, label, [HIDDEN if value is None else value for value in grid.cells[n]],
-             own=all(part.own for part in parts)) for n, (code, label) in enumerate(categories)],
-        Row("total", "Total", [HIDDEN if value is None else value
-                               for value in grid.column_totals]))
+        [Row(code, label, [_hidden(cells[n]) for cells, _total in columns], own=all(own))
+         for n, (code, label) in enumerate(categories)],
+        Row("total", _("Total"), [_hidden(total) for _cells, total in columns]))
 
 
 def _matched(parts: list[Part], viewer: Viewer) -> Table:
     rows = []
     for part in parts:
         counts = ops.counts(part.scope, Dimension.NETWORK).get(ops.ALL, ops.Counts())
-        cells: list[Cell] = []
-        for value in (counts.sent, counts.accepted, counts.matched_48h):
-            cells.append(value if part.own or value == 0 or value >= viewer.min_count
-                         else HIDDEN)
+        cells: list[Cell] = [_hidden(shown(value, viewer.min_count, own=part.own))
+                             for value in (counts.sent, counts.accepted, counts.matched_48h)]
         cells.append(rate(counts.matched_48h, counts.sent, viewer.min_count, own=part.own))
         rows.append(Row(part.key, part.label, cells, own=part.own))
-    return Table("matched", "Matched to a provider within 48 hours", "Referrals", [
-        Column("sent", "Sent", measure="referrals sent in the period"),
-        Column("accepted", "Accepted", measure="referrals accepted"),
-        Column("matched_48h", "Accepted within 48 h",
-               measure="HHS: matched to a provider within 48 hours (count)"),
-        Column("matched_48h_share", "Share within 48 h", ColumnKind.RATE,
-               "HHS: matched to a provider within 48 hours (share of those sent)"),
-    ], rows, note="Accepted within 48 hours of being sent, whatever happened next.")
+    return Table("matched", _("Matched to a provider within 48 hours"), _("Referrals"), [
+        Column("sent", _("Sent"), measure=_("referrals sent in the period")),
+        Column("accepted", _("Accepted"), measure=_("referrals accepted")),
+        Column("matched_48h", _("Accepted within 48 h"),
+               measure=_("HHS: matched to a provider within 48 hours (count)")),
+        Column("matched_48h_share", _("Share within 48 h"), ColumnKind.RATE,
+               _("HHS: matched to a provider within 48 hours (share of those sent)")),
+    ], rows, note=_("Accepted within 48 hours of being sent, whatever happened next. A share "
+                    "over a count that is not shown is not shown either."))
 
 
 def _partners(period: DateRange) -> Table:
     """Organizations, which the directory names anyway: not suppressed (see partners.py)."""
     found = partners.counts_by_kind(period)
-    return Table("partners", "Referral partners", "Network", [
-        Column("new", "New in the period", measure="hotline: new referral partners added"),
-        Column("partners", "Partners today", measure="hotline: total partners"),
-    ], [Row("network", "Whole network", [sum(c.new for c in found.values()),
-                                         sum(c.partners for c in found.values())])])
+    return Table("partners", _("Referral partners"), _("Network"), [
+        Column("new", _("New in the period"), measure=_("hotline: new referral partners added")),
+        Column("partners", _("Partners today"), measure=_("hotline: total partners")),
+    ], [Row("network", _("Whole network"), [sum(c.new for c in found.values()),
+                                            sum(c.partners for c in found.values())])])
 
 
 @dataclass
@@ -202,16 +258,19 @@ class GrantReport:
             breakdown = table.slug in {item.key for item in ITEMS}
             for line in lines:
                 for column, cell in zip(table.columns, line.cells, strict=True):
-                    label = (f"{column.measure}: {line.label}" if breakdown
-                             else f"{column.measure} ({line.label})" if len(lines) > 1
+                    label = (_("%(measure)s: %(category)s", measure=column.measure,
+                               category=line.label) if breakdown
+                             else _("%(measure)s (%(line)s)", measure=column.measure,
+                                    line=line.label) if len(lines) > 1
                              else column.measure)
                     columns.append(Column(f"{table.slug}.{line.key}.{column.key}", label,
                                           column.kind, label))
                     cells.append(cell)
-        name = self.organization.name if self.organization else "Whole network"
-        return Table("period", "The period in one row", "Period", columns, [
-            Row("period", f"{name}, {self.period.start.isoformat()} to "
-                          f"{self.period.end.isoformat()}", cells)])
+        name = self.organization.name if self.organization else _("Whole network")
+        return Table("period", _("The period in one row"), _("Period"), columns, [
+            Row("period", _("%(name)s, %(start)s to %(end)s", name=name,
+                            start=self.period.start.isoformat(),
+                            end=self.period.end.isoformat()), cells)])
 
 
 def report(period: DateRange, viewer: Viewer, organization: Organization | None = None

@@ -100,3 +100,19 @@ def group_rare(totals: dict[str, int], min_count: int, *, own: Collection[str] =
         kept.sort(key=lambda key: (-totals[key], key))
     grouped = set(totals) - set(kept)
     return kept, grouped
+
+
+def suppress_with_known_total(values: Sequence[int], min_count: int) -> list[int | None]:
+    """Suppress a breakdown whose total the viewer knows anyway (an organization's own number
+    of referrals received, in its inbox): the small counts are hidden, and where that leaves a
+    single hidden cell a second one is hidden too, the smallest other positive one, else the
+    first zero, since total minus the cells shown would give a lone hidden cell back."""
+    hidden = {n for n, value in enumerate(values) if shown(value, min_count) is None}
+    if len(hidden) == 1:
+        others = [n for n in range(len(values)) if n not in hidden]
+        positive = [n for n in others if values[n] > 0]
+        if positive:
+            hidden.add(min(positive, key=lambda n: (values[n], n)))
+        elif others:
+            hidden.add(others[0])
+    return [None if n in hidden else value for n, value in enumerate(values)]

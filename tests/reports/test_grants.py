@@ -1,6 +1,7 @@
 """Grant period reports: every figure against a hand-computed fixture, who counts what (the
-network suppressed, an organization's own sent in full, its received only as far as the
-consent lets it read), the period file, the permission matrix and bad input."""
+network suppressed, an organization's own sent in full, its received by coded field
+suppressed and only as far as the consent lets it read), the period file, the permission
+matrix and bad input."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from directory.referrals.models import (
     TraffickingType,
 )
 from directory.reports import grants
+from directory.reports.suppression import suppress_with_known_total
 from directory.reports.synthetic import generate_synthetic_referrals
 from directory.reports.tables import HIDDEN, Table, Viewer
 from directory.seeding import SeedReport, load_taxonomy
@@ -141,10 +143,10 @@ def test_with_a_threshold_of_one_the_network_figures_are_the_fixture_s(
     assert partners is not None and partners.rows[0].cells[1] == 3
 
 
-def test_an_organization_counts_what_it_sent_in_full_and_what_it_received_as_consented(
+def test_an_organization_counts_what_it_received_as_its_consents_let_it_read(
         grantees: Grantees) -> None:
     b = grantees.b
-    report = grants.report(JANUARY, Viewer(5, own=frozenset({str(b.id)})), b)
+    report = grants.report(JANUARY, Viewer(1, own=frozenset({str(b.id)})), b)
     gender = report.table("gender")
     assert gender is not None and [c.key for c in gender.columns] == ["made", "received"]
     assert _nonzero(_column(gender, 0)) == {"female": 1, "total": 1}  # r8, its own
@@ -154,7 +156,40 @@ def test_an_organization_counts_what_it_sent_in_full_and_what_it_received_as_con
                                             "total": 7}
     assert _nonzero(_column(report.table("trafficking_type"), 1)) == {  # type: ignore[arg-type]
         "sex": 1, "not_shared": 6, "total": 7}
-    # The age range is shared with every referral.
+    assert _nonzero(_column(report.table("nationality"), 1)) == {  # type: ignore[arg-type]
+        "us": 1, "not_shared": 5, "not_recorded": 1, "total": 7}
+
+
+def test_a_consent_lapsed_yesterday_in_the_sender_s_zone_shares_nothing(
+        grantees: Grantees, db: Session) -> None:
+    b = grantees.b
+    r6 = db.scalars(select(Referral).where(Referral.nationality == N.US,
+                                           Referral.trafficking_type == T.BOTH)).one()
+    r6.consents[-1].expires_on = grantees.a.local_date() - dt.timedelta(days=1)
+    db.flush()
+    report = grants.report(JANUARY, Viewer(1, own=frozenset({str(b.id)})), b)
+    assert _nonzero(_column(report.table("nationality"), 1)) == {  # type: ignore[arg-type]
+        "not_shared": 6, "not_recorded": 1, "total": 7}
+    r6.consents[-1].expires_on = grantees.a.local_date()  # its last day: still in force
+    db.flush()
+    report = grants.report(JANUARY, Viewer(1, own=frozenset({str(b.id)})), b)
+    assert _column(report.table("nationality"), 1)["us"] == 1  # type: ignore[arg-type]
+
+
+def test_an_admin_s_own_received_breakdowns_stay_suppressed(grantees: Grantees) -> None:
+    """What it sent and the adult/minor split it sees on every referral show in full; what it
+    received by type, gender and nationality does not, and no lone hidden cell is left for
+    the total (which the admin knows from the inbox) to give back."""
+    b = grantees.b
+    report = grants.report(JANUARY, Viewer(5, own=frozenset({str(b.id)})), b)
+    gender = report.table("gender")
+    assert gender is not None
+    assert _nonzero(_column(gender, 0)) == {"female": 1, "total": 1}  # made: its own, in full
+    assert _nonzero(_column(gender, 1)) == {"female": HIDDEN, "not_shared": HIDDEN,
+                                            "not_recorded": HIDDEN, "total": 7}
+    # One small cell (sex: 1) beside not shared (6): the 6 is hidden too, or 7 - 6 = 1.
+    assert _nonzero(_column(report.table("trafficking_type"), 1)) == {  # type: ignore[arg-type]
+        "sex": HIDDEN, "not_shared": HIDDEN, "total": 7}
     assert _column(report.table("age"), 1) == {"minor": 2, "adult": 5,  # type: ignore[arg-type]
                                                "total": 7}
     matched = report.table("matched")
@@ -206,13 +241,15 @@ def test_an_admin_s_period_file_holds_its_own_counts(
     b = grantees.b
     auth.login(factory.user(organization=b, role=MemberRole.ADMIN).email)
     page = client.get(f"/reports/organizations/{b.slug}/grants?{RANGE}")
-    assert page.status_code == 200 and "not shared" in page.text
+    assert page.status_code == 200 and "Not shared" in page.text
     header, _, row = _rows(client.get(
         f"/reports/organizations/{b.slug}/grants/period.csv?{RANGE}").text)
     figures = dict(zip(header, row, strict=True))
-    assert figures["TIMS: referrals received, by gender: Female"] == "3"
+    assert figures["TIMS: referrals received, by gender: Female"] == "fewer than 5"
     assert figures["TIMS: referrals received, by gender: Not shared with this organization "
-                   "by the consent"] == "3"
+                   "by the consent"] == "fewer than 5"
+    assert figures["TIMS: referrals received, by gender: Total"] == "7"
+    assert figures["TIMS: referrals received, by adult or minor: Minor (under 18)"] == "2"
     assert figures["TIMS: referrals made, by gender: Female"] == "1"
     assert figures["HHS: matched to a provider within 48 hours (count) (Received)"] == "1"
 
@@ -271,3 +308,30 @@ def test_synthetic_referrals_carry_grant_fields_the_same_for_the_same_seed(
     assert {G.FEMALE, G.MALE, None} <= genders
     assert {row[3] for row in first} >= {T.SEX, T.LABOR, None}
     assert {row[6] for row in first} - {None}  # some populations recorded
+
+
+@pytest.mark.parametrize(("values", "hidden"), [
+    ([3, 0, 0], {0, 1}),  # alone beside zeros: the first zero is hidden with it
+    ([1, 6, 0], {0, 1}),  # beside a large count: the smallest other positive one
+    ([2, 1, 9], {0, 1}),  # two small: nothing more to hide
+    ([7, 0, 5], set()),
+])
+def test_a_breakdown_of_a_known_total_never_leaves_one_hidden_cell(
+        values: list[int], hidden: set[int]) -> None:
+    cells = suppress_with_known_total(values, 5)
+    assert {n for n, cell in enumerate(cells) if cell is None} == hidden
+    assert all(cell == value for cell, value in zip(cells, values, strict=True)
+               if cell is not None)
+
+
+def test_the_grant_page_and_its_file_speak_spanish(
+        client: FlaskClient, auth: AuthActions, factory: Factory, grantees: Grantees) -> None:
+    auth.login(factory.user(coordinator=True).email)
+    spanish = {"Accept-Language": "es"}
+    page = client.get(f"/reports/grants?{RANGE}", headers=spanish)
+    assert page.status_code == 200 and "Informes para subvenciones" in page.text
+    header, _, row = _rows(client.get(f"/reports/grants/period.csv?{RANGE}",
+                                      headers=spanish).text)
+    figures = dict(zip(header, row, strict=True))
+    assert figures["TIMS: derivaciones hechas y recibidas, por género: Total"] == "8"
+    assert figures["línea directa: total de organizaciones aliadas"] == "3"
