@@ -49,6 +49,17 @@ class ExportReport:
                 "rows": dict(sorted(self.rows.items()))}
 
 
+def _write_organizations(writer: CsvPackageWriter | JsonWriter, report: ExportReport,
+                         progress: Progress | None) -> None:
+    for organization in exported_organizations():
+        rows = organization_rows(organization)
+        writer.write(rows)
+        report.count(rows)
+        report.organizations += 1
+        if progress:
+            progress(1)
+
+
 def export_csv(directory: Path, progress: Progress | None = None) -> ExportReport:
     """Write the tabular package (a CSV per HSDS table and datapackage.json) into ``directory``."""
     report = ExportReport("csv", str(directory))
@@ -57,13 +68,7 @@ def export_csv(directory: Path, progress: Progress | None = None) -> ExportRepor
         taxonomy = taxonomy_rows(service_categories())
         writer.write(taxonomy)
         report.count(taxonomy)
-        for organization in exported_organizations():
-            rows = organization_rows(organization)
-            writer.write(rows)
-            report.count(rows)
-            report.organizations += 1
-            if progress:
-                progress(1)
+        _write_organizations(writer, report, progress)
     finally:
         writer.close()
     log.info("HSDS package of %d organizations written to %s", report.organizations, directory)
@@ -85,13 +90,7 @@ def export_json(stream: IO[str], progress: Progress | None = None) -> ExportRepo
     """Write the JSON form: one page of full HSDS organizations."""
     report = ExportReport("json", getattr(stream, "name", "stream"))
     writer = JsonWriter(stream, count_exported(), taxonomy_rows(service_categories()))
-    for organization in exported_organizations():
-        rows = organization_rows(organization)
-        writer.write(rows)
-        report.count(rows)
-        report.organizations += 1
-        if progress:
-            progress(1)
+    _write_organizations(writer, report, progress)
     writer.close()
     return report
 
