@@ -133,7 +133,7 @@ class MinorBasis(enum.StrEnum):
 # when the client details are purged, since period reports count them afterwards.
 NOT_ASKED = "not_asked"
 DECLINED_TO_ANSWER = "declined"
-UNANSWERED_LABELS = {NOT_ASKED: "Not asked", DECLINED_TO_ANSWER: "Declined to answer"}
+UNANSWERED_LABELS = {NOT_ASKED: _l("Not asked"), DECLINED_TO_ANSWER: _l("Declined to answer")}
 
 
 class TraffickingType(enum.StrEnum):
@@ -146,9 +146,9 @@ class TraffickingType(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"sex": "Sex trafficking", "labor": "Labor trafficking",
-                "both": "Sex and labor trafficking", "unknown": "Unknown",
-                **UNANSWERED_LABELS}[self.value]
+        return str({"sex": _l("Sex trafficking"), "labor": _l("Labor trafficking"),
+                    "both": _l("Sex and labor trafficking"), "unknown": _l("Unknown"),
+                    **UNANSWERED_LABELS}[self.value])
 
 
 class Gender(enum.StrEnum):
@@ -162,9 +162,9 @@ class Gender(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"female": "Female", "male": "Male", "transgender": "Transgender",
-                "nonbinary": "Non-binary", "other": "Another gender",
-                **UNANSWERED_LABELS}[self.value]
+        return str({"female": _l("Female"), "male": _l("Male"),
+                    "transgender": _l("Transgender"), "nonbinary": _l("Non-binary"),
+                    "other": _l("Another gender"), **UNANSWERED_LABELS}[self.value])
 
 
 class Nationality(enum.StrEnum):
@@ -175,8 +175,8 @@ class Nationality(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"us": "US citizen or lawful permanent resident",
-                "foreign": "Foreign national", **UNANSWERED_LABELS}[self.value]
+        return str({"us": _l("US citizen or lawful permanent resident"),
+                    "foreign": _l("Foreign national"), **UNANSWERED_LABELS}[self.value])
 
 
 # The populations of a listing that are age groups (the referral's age range speaks to them).
@@ -190,13 +190,14 @@ CLIENT_POPULATIONS: tuple[str, ...] = (
 
 
 def client_population_label(code: str) -> str:
-    return UNANSWERED_LABELS.get(code) or Population(code).label
+    unanswered = UNANSWERED_LABELS.get(code)
+    return str(unanswered) if unanswered is not None else Population(code).label
 
 
 # The reporting fields, by the name a consent record's items use for them.
 REPORTING_ITEMS = ("trafficking_type", "gender", "nationality", "population")
-REPORTING_ITEM_LABELS = {"trafficking_type": "Type of trafficking", "gender": "Gender",
-                         "nationality": "Nationality", "population": "Population"}
+REPORTING_ITEM_LABELS = {"trafficking_type": _l("Type of trafficking"), "gender": _l("Gender"),
+                         "nationality": _l("Nationality"), "population": _l("Population")}
 
 
 def reporting_choices() -> dict[str, list[tuple[str, str]]]:

@@ -335,3 +335,6 @@ def test_the_grant_page_and_its_file_speak_spanish(
     figures = dict(zip(header, row, strict=True))
     assert figures["TIMS: derivaciones hechas y recibidas, por género: Total"] == "8"
     assert figures["línea directa: total de organizaciones aliadas"] == "3"
+    # The coded fields' own labels too: rows and measures name them in Spanish.
+    assert figures["TIMS: derivaciones hechas y recibidas, por género: Femenino"] == "5"
+    assert "Trata sexual" in page.text and "Sex trafficking" not in page.text
