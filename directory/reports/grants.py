@@ -229,12 +229,11 @@ def _matched(parts: list[Part], viewer: Viewer) -> Table:
 
 def _partners(period: DateRange) -> Table:
     """Organizations, which the directory names anyway: not suppressed (see partners.py)."""
-    found = partners.counts_by_kind(period)
+    total = partners.network_total(partners.counts_by_kind(period))
     return Table("partners", _("Referral partners"), _("Network"), [
         Column("new", _("New in the period"), measure=_("hotline: new referral partners added")),
         Column("partners", _("Partners today"), measure=_("hotline: total partners")),
-    ], [Row("network", _("Whole network"), [sum(c.new for c in found.values()),
-                                            sum(c.partners for c in found.values())])])
+    ], [Row("network", _("Whole network"), [total.new, total.partners])])
 
 
 @dataclass

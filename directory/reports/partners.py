@@ -194,8 +194,13 @@ class PartnersReport:
         return next((table for table in self.tables if table.slug == slug), None)
 
 
+def network_total(found: dict[str, KindCounts]) -> KindCounts:
+    """The whole network's counts from ``counts_by_kind``'s."""
+    return KindCounts(sum(c.partners for c in found.values()),
+                      sum(c.new for c in found.values()), sum(c.mou for c in found.values()))
+
+
 def report(period: DateRange) -> PartnersReport:
     found = counts_by_kind(period)
-    total = KindCounts(sum(c.partners for c in found.values()),
-                       sum(c.new for c in found.values()), sum(c.mou for c in found.values()))
+    total = network_total(found)
     return PartnersReport(total, by_kind_table(found, total), by_state_table())
