@@ -127,7 +127,8 @@ def _senders_today(scope: Scope) -> ColumnElement[dt.date]:
                 else_=dates[0])
 
 
-def _counted_as_received(scope: Scope, item: Item) -> Counter[str]:
+def _counted_as_received(scope: Scope, item: Item,
+                         senders_today: ColumnElement[dt.date]) -> Counter[str]:
     """What ``scope``'s receiver may count: each field only where the consent in force (the
     newest record, neither revoked nor lapsed) names it, as disclosure.reporting_view reads
     it; else "not shared"."""
@@ -137,7 +138,7 @@ def _counted_as_received(scope: Scope, item: Item) -> Counter[str]:
     value = item.column()
     # The items are a JSON list of fixed names: '"gender"' is in the text exactly when named.
     named = and_(consent.id.is_not(None), consent.revoked_at.is_(None),
-                 consent.expires_on >= _senders_today(scope),
+                 consent.expires_on >= senders_today,
                  cast(consent.items, String).contains(f'"{item.consent_item}"', autoescape=True))
     code = case((value.is_(None), literal(NOT_RECORDED)), (named, cast(value, String)),
                 else_=literal(NOT_SHARED))
@@ -160,6 +161,10 @@ class Part:
     own: bool = False
     received_own: bool = False
 
+    def consent_limited(self, item: Item) -> bool:
+        """Whether the viewer's counts of ``item`` here read only what consents named."""
+        return self.received_own and item.consent_item is not None
+
 
 def _parts(period: DateRange, organization: Organization | None, viewer: Viewer) -> list[Part]:
     if organization is None:
@@ -176,7 +181,7 @@ def _column_cells(values: list[int], part: Part, item: Item,
                   min_count: int) -> tuple[list[int | None], int | None]:
     """One part's cells and total, as the viewer may read them."""
     total = sum(values)
-    if part.received_own and item.consent_item is not None:
+    if part.consent_limited(item):
         return suppress_with_known_total(values, min_count), total
     if part.own:
         return list(values), total
@@ -188,16 +193,15 @@ def _hidden(value: int | None) -> Cell:
     return HIDDEN if value is None else value
 
 
-def _breakdown(item: Item, parts: list[Part], viewer: Viewer) -> Table:
-    found = [_counted_as_received(part.scope, item)
-             if part.received_own and item.consent_item is not None
-             else _counted(part.scope, item) for part in parts]
+def _breakdown(item: Item, parts: list[Part], viewer: Viewer,
+               senders_today: dict[str, ColumnElement[dt.date]]) -> Table:
+    found = [_counted_as_received(part.scope, item, senders_today[part.key])
+             if part.consent_limited(item) else _counted(part.scope, item) for part in parts]
     categories = item.categories() + [extra for extra in _extra_categories()
                                       if any(counts[extra[0]] for counts in found)]
     columns = [_column_cells([counts[code] for code, _label in categories], part, item,
                              viewer.min_count) for counts, part in zip(found, parts, strict=True)]
-    own = [part.own and not (part.received_own and item.consent_item is not None)
-           for part in parts]
+    own = [part.own and not part.consent_limited(item) for part in parts]
     return Table(
         item.key, str(item.title), str(item.label),
         [Column(part.key, part.label, measure=_("TIMS: %(measure)s, %(breakdown)s",
@@ -275,7 +279,10 @@ class GrantReport:
 def report(period: DateRange, viewer: Viewer, organization: Organization | None = None
            ) -> GrantReport:
     parts = _parts(period, organization, viewer)
-    tables = [_matched(parts, viewer), *(_breakdown(item, parts, viewer) for item in ITEMS)]
+    # Each received part's senders' dates, looked up once for all its breakdowns.
+    senders_today = {part.key: _senders_today(part.scope) for part in parts if part.received_own}
+    tables = [_matched(parts, viewer),
+              *(_breakdown(item, parts, viewer, senders_today) for item in ITEMS)]
     if organization is None:
         tables.append(_partners(period))
     return GrantReport(period, organization, tables)
