@@ -103,6 +103,21 @@ def test_the_apis_own_input_messages_in_spanish(client: FlaskClient, token: str)
     assert not_object["fields"] == {"_schema": ["Se esperaba un objeto JSON."]}
 
 
+def test_json_the_api_cannot_take_is_refused_in_spanish(client: FlaskClient,
+                                                        token: str) -> None:
+    def post(body: str) -> dict[str, Any]:
+        return _error(client.post("/api/v1/referrals", data=body, headers=_bearer(
+            token, **ES, **{"Content-Type": "application/json"})), 400, "es")
+
+    nul = post('{"service": "a\\u0000b"}')
+    assert nul["code"] == "validation_error"
+    assert nul["message"] == "La solicitud tiene campos no válidos."
+    assert nul["fields"] == {"service": ["Contiene un carácter NUL, que ningún campo acepta."]}
+    assert post("[" * 40 + "]" * 40)["message"] == ("El JSON tiene más de 32 niveles de "
+                                                     "anidamiento.")
+    assert post("{").get("message", "").startswith("El cuerpo no es JSON válido: ")
+
+
 def test_401_in_spanish(client: FlaskClient) -> None:
     visitor = _error(client.get("/api/v1/me", headers=ES), 401, "es")
     assert visitor["code"] == "unauthorized"
