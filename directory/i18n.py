@@ -38,7 +38,8 @@ DEFAULT_TIME_ZONE = "UTC"
 TRANSLATIONS = Path(__file__).parent / "translations"
 
 babel = Babel()
-# Before any schema is declared: the package imports this module first (see schema_messages).
+# Before any schema is declared: directory/__init__.py imports this module before any module
+# that declares one (see schema_messages).
 schema_messages.install()
 
 

@@ -115,7 +115,7 @@ def test_json_the_api_cannot_take_is_refused_in_spanish(client: FlaskClient,
     assert nul["fields"] == {"service": ["Contiene un carácter NUL, que ningún campo acepta."]}
     assert post("[" * 40 + "]" * 40)["message"] == ("El JSON tiene más de 32 niveles de "
                                                      "anidamiento.")
-    assert post("{").get("message", "").startswith("El cuerpo no es JSON válido: ")
+    assert post("{")["message"].startswith("El cuerpo no es JSON válido: ")
 
 
 def test_401_in_spanish(client: FlaskClient) -> None:
