@@ -18,6 +18,7 @@ from directory.db import db_session, utcnow
 from directory.geo.states import STATES
 from directory.orgs.models import Location, Organization, OrganizationKind
 from directory.referrals.models import Referral, ReferralStatus
+from directory.reports import partners
 from directory.reports.operations import DateRange, Scope
 from directory.reports.sql import hours_between, median_and_p90, quarter_key, utc_quarter
 from directory.reports.suppression import rate, shown, suppress
@@ -31,34 +32,52 @@ def _cell(value: int | None) -> Cell:
     return HIDDEN if value is None else value
 
 
+def _state_label(state: str) -> str:
+    if state == NO_STATE:
+        return "No location listed"
+    if state == partners.NOT_PLACED:
+        return "Confidential location, state not shown"
+    return STATES.get(state, state)
+
+
 def network_size(min_count: int) -> Table:
-    """Active members by kind and by the state of their first listed location."""
+    """Active members by kind and by the state of their first listed location; a
+    confidential one counts in the state of its public point (its city's centre), as in
+    partners by state, never in the state recorded with it."""
     first = (select(Location.organization_id, func.min(Location.id).label("location_id"))
              .group_by(Location.organization_id).subquery())
-    query = (select(Organization.kind, Location.state, func.count())
+    hidden = Location.confidential.is_(True)
+    # A confidential location's recorded state stays out of the query: its public point is
+    # grouped instead (one city centre for many locations) and placed below.
+    state = case((hidden, None), else_=Location.state)
+    latitude, longitude = (case((hidden, Location.latitude), else_=None),
+                           case((hidden, Location.longitude), else_=None))
+    query = (select(Organization.kind, state, latitude, longitude, func.count())
              .select_from(Organization)
              .outerjoin(first, first.c.organization_id == Organization.id)
              .outerjoin(Location, Location.id == first.c.location_id)
              .where(Organization.is_active)
-             .group_by(Organization.kind, Location.state))
+             .group_by(Organization.kind, state, latitude, longitude))
     found: dict[tuple[str, str], int] = {}
-    for kind, state, count in db_session.execute(query):
-        key = (OrganizationKind(kind).value, state or NO_STATE)
+    for kind, recorded, lat, lon, count in db_session.execute(query):
+        placed = partners.public_state(lat, lon) if lat is not None else recorded or NO_STATE
+        key = (OrganizationKind(kind).value, placed)
         found[key] = found.get(key, 0) + count
     kinds = [kind for kind in OrganizationKind if any(k == kind.value for k, _ in found)]
-    states = sorted({state for _, state in found}, key=lambda s: (s == NO_STATE, s))
+    states = sorted({state for _, state in found},
+                    key=lambda s: (s not in STATES, s == NO_STATE, s))
     grid = suppress([[found.get((kind.value, state), 0) for kind in kinds] for state in states],
                     min_count)
     return Table(
         "network_size", "Member organizations by kind and state", "State",
         [*(Column(kind.value, kind.label, measure=f"active members: {kind.label}")
            for kind in kinds), Column("total", "Total", measure="active members")],
-        [Row(state, STATES.get(state, state) if state != NO_STATE else "No location listed",
-             [*map(_cell, grid.cells[n]), _cell(grid.row_totals[n])])
+        [Row(state, _state_label(state), [*map(_cell, grid.cells[n]), _cell(grid.row_totals[n])])
          for n, state in enumerate(states)],
         Row("total", "All states", [*map(_cell, grid.column_totals), _cell(grid.total)])
         if states else None,
-        note="Each member is counted once, in the state of its first listed location.")
+        note="Each member is counted once, in the state of its first listed location; a "
+             "confidential location in the state of its public point (its city's centre).")
 
 
 def quarters(today: dt.date, count: int = QUARTERS) -> list[tuple[str, DateRange]]:

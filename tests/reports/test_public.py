@@ -1,5 +1,6 @@
 """The public transparency page's figures: the quarterly table against the dashboard's own
-per-range queries, at the quarters' edges (UTC) and whatever the session's time zone."""
+per-range queries, at the quarters' edges (UTC) and whatever the session's time zone; the
+network's size with confidential locations placed as partners by state places them."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from sqlalchemy.orm import Session
 from directory.orgs.models import Organization
 from directory.referrals.models import ReferralStatus
 from directory.reports import operations as ops
+from directory.reports import partners
 from directory.reports.operations import Counts, Dimension, Scope, Timing
-from directory.reports.public import quarterly, quarters
+from directory.reports.partners import public_state
+from directory.reports.public import network_size, quarterly, quarters
 from directory.reports.suppression import rate
 from directory.reports.tables import HIDDEN
 from tests.factories import Factory
@@ -94,3 +97,36 @@ def test_quarterly_figures_are_suppressed_as_before(
     # Three sent, two answered: the time and the rate are not shown.
     assert by_quarter["2026 Q1"] == [3, None, None]
     assert by_quarter["2024 Q3"] == [HIDDEN, None, None]
+
+
+# Columbus, Ohio: the true point of a safe house recorded in a city the gazetteer does not know,
+# in Indiana. Its public point is the centre of the city of the nearest ZIP code, in Ohio.
+COLUMBUS_OH = (39.9612, -82.9988)
+
+
+def test_a_confidential_location_counts_in_its_public_points_state(factory: Factory) -> None:
+    safe_house = factory.organization(kind="legal", locations=[
+        {"name": "Safe house", "city": "Nowhere Springs", "state": "IN",
+         "latitude": COLUMBUS_OH[0], "longitude": COLUMBUS_OH[1], "confidential": True}])
+    location = safe_house.locations[0]
+    assert location.state == "IN" and public_state(location.latitude, location.longitude) == "OH"
+    factory.organization(kind="legal", locations=[
+        {"name": "Office", "address": "1 Main St", "city": "Indianapolis", "state": "IN",
+         "postal_code": "46204"}])
+    table = network_size(1)
+    by_state = {row.key: row.cells for row in table.rows}
+    assert by_state["OH"] == [1, 1]  # the safe house, at its public point
+    assert by_state["IN"] == [1, 1]  # the office only: never the safe house's recorded state
+    assert table.totals is not None and table.totals.cells == [2, 2]
+    # The same state as partners by state gives it.
+    assert partners.counts_by_state() == {("OH", "legal"): 1, ("IN", "legal"): 1}
+
+
+def test_a_confidential_first_location_outside_the_gazetteer_is_not_placed(
+        factory: Factory) -> None:
+    factory.organization(locations=[
+        {"name": "Safe house", "city": "Nowhere", "state": "TX", "latitude": 10.0,
+         "longitude": -150.0, "confidential": True}])
+    by_state = {row.key: row for row in network_size(1).rows}
+    assert set(by_state) == {partners.NOT_PLACED}
+    assert by_state[partners.NOT_PLACED].label == "Confidential location, state not shown"
