@@ -12,6 +12,8 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from directory.accounts.models import MemberRole, MembershipApplication, User
+from directory.admin import operations as admin_operations
+from directory.datakey import DataKeyError
 from directory.orgs.models import MembershipStatus, Organization
 from tests.admin.test_views import APPLICANT, submit
 from tests.conftest import AuthActions
@@ -284,3 +286,18 @@ def test_an_english_reader_keeps_english(client: FlaskClient, coordinator: User,
     assert organization is not None
     assert "Standing in the network" in client.get(
         f"/admin/organizations/{organization.slug}").text
+
+
+def test_the_unavailable_page_in_spanish(client: FlaskClient, coordinator: User,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    def unreadable() -> None:
+        raise DataKeyError("the data key cannot open stored data")
+
+    monkeypatch.setattr(admin_operations, "network_overview", unreadable)
+    response = client.get("/admin/", headers=ES)
+    assert response.status_code == 503
+    page = response.get_data(as_text=True)
+    assert '<html lang="es"' in page and "503 · No disponible por un momento" in page
+    assert "Volver a la página de inicio" in page
+    assert "Unavailable for a moment" not in page and "Back to the start page" not in page
+    assert "Cerrar sesión" not in page  # no navigation: it would ask the database again
