@@ -18,12 +18,12 @@ from directory.orgs.models import Organization
 # Each known action in words; an action another domain records without a member here reads
 # as its code in words (it has no translation to offer).
 _LABELS = {
-    "sign_in": _l("Sign in"),
+    "sign_in": _l("Signed in"),
     "sign_in_failed": _l("Sign in failed"),
     "rate_limited": _l("Rate limited"),
     "access_denied": _l("Access denied"),
     "access_denied_repeated": _l("Access denied (further refusals, counted)"),
-    "sign_out": _l("Sign out"),
+    "sign_out": _l("Signed out"),
     "two_factor_failed": _l("Two factor failed"),
     "two_factor_enabled": _l("Two factor enabled"),
     "two_factor_disabled": _l("Two factor disabled"),
