@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass
 
 from flask import render_template
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import selectinload
 
@@ -27,6 +29,7 @@ from directory.api.operations import revoke_all_tokens
 from directory.audit.models import AuditAction
 from directory.audit.operations import record
 from directory.db import db_session, utcnow
+from directory.i18n import recipient_language
 from directory.mail.operations import external_url, queue_mail
 from directory.orgs.models import MembershipStatus, Organization, PartnershipAgreement
 from directory.orgs.operations import partnership_agreement
@@ -38,9 +41,26 @@ STALE_AFTER = dt.timedelta(days=180)
 AGREEMENT_NOTE_MAX = 500
 EARLIEST_AGREEMENT = dt.date(1990, 1, 1)
 
+# An organization's standing in words; the stored values stay the codes.
+MEMBERSHIP_STATUS_LABELS = {
+    MembershipStatus.PENDING: _l("Pending"),
+    MembershipStatus.ACTIVE: _l("Active"),
+    MembershipStatus.SUSPENDED: _l("Suspended"),
+    MembershipStatus.DECLINED: _l("Declined"),
+}
 
-def _mail(to: str, subject: str, template: str, **context: object) -> None:
-    queue_mail(to, subject, render_template(f"admin/mail/{template}.txt", **context))
+
+def membership_status_label(status: MembershipStatus) -> str:
+    return str(MEMBERSHIP_STATUS_LABELS[status])
+
+
+def _mail(recipient: User, subject: str, template: str, **context: object) -> None:
+    """Queue a membership mail in its recipient's language (English when they have none),
+    whatever the language of the coordinator's request. ``subject`` is a lazy message,
+    translated here."""
+    with recipient_language(recipient):
+        queue_mail(recipient.email, str(subject),
+                   render_template(f"admin/mail/{template}.txt", **context))
 
 
 def _message(text: str, label: str) -> str:
@@ -75,12 +95,14 @@ def recent_decisions(limit: int = 20) -> list[MembershipApplication]:
 
 def _open(application: MembershipApplication) -> None:
     if not application.is_open:
-        raise AccountError(f"This application was already {application.status.value}.")
+        raise AccountError(_("This application was already approved.")
+                           if application.status == ApplicationStatus.APPROVED
+                           else _("This application was already declined."))
 
 
-def _applicant_address(application: MembershipApplication) -> str | None:
+def _reachable_applicant(application: MembershipApplication) -> User | None:
     applicant = application.applicant
-    return applicant.email if applicant is not None and applicant.active else None
+    return applicant if applicant is not None and applicant.active else None
 
 
 def approve_application(coordinator: User, application: MembershipApplication) -> None:
@@ -88,8 +110,9 @@ def approve_application(coordinator: User, application: MembershipApplication) -
     _open(application)
     applicant = application.applicant
     if applicant is not None and not applicant.email_verified:
-        raise AccountError(f"{applicant.email} has not confirmed their email address yet: "
-                           "approve once they have (they can ask for a new link).")
+        raise AccountError(_("%(email)s has not confirmed their email address yet: approve "
+                             "once they have (they can ask for a new link).",
+                             email=applicant.email))
     organization = application.organization
     organization.status = MembershipStatus.ACTIVE
     application.status, application.decided_at = ApplicationStatus.APPROVED, utcnow()
@@ -97,15 +120,16 @@ def approve_application(coordinator: User, application: MembershipApplication) -
     db_session.flush()
     record(AuditAction.ORGANIZATION_APPROVED, actor=coordinator, organization=organization,
            subject=applicant)
-    if address := _applicant_address(application):
-        _mail(address, f"{organization.name} is a member of the Partner Directory", "approved",
-              organization=organization, link=external_url("accounts.login"))
+    if recipient := _reachable_applicant(application):
+        _mail(recipient, _l("%(organization)s is a member of the Partner Directory",
+                            organization=organization.name),
+              "approved", organization=organization, link=external_url("accounts.login"))
 
 
 def decline_application(coordinator: User, application: MembershipApplication,
                         reason: str) -> None:
     _open(application)
-    reason = _message(reason, "The reason")
+    reason = _message(reason, _("The reason"))
     organization = application.organization
     organization.status = MembershipStatus.DECLINED
     application.status, application.decided_at = ApplicationStatus.DECLINED, utcnow()
@@ -113,23 +137,25 @@ def decline_application(coordinator: User, application: MembershipApplication,
     db_session.flush()
     record(AuditAction.ORGANIZATION_DECLINED, actor=coordinator, organization=organization,
            subject=application.applicant, details={"reason": reason})
-    if address := _applicant_address(application):
-        _mail(address, f"Your application for {organization.name}", "declined",
-              organization=organization, reason=reason)
+    if recipient := _reachable_applicant(application):
+        _mail(recipient, _l("Your application for %(organization)s",
+                            organization=organization.name),
+              "declined", organization=organization, reason=reason)
 
 
 def request_information(coordinator: User, application: MembershipApplication,
                         question: str) -> None:
     _open(application)
-    question = _message(question, "The question")
+    question = _message(question, _("The question"))
     application.status = ApplicationStatus.INFO_REQUESTED
     application.coordinator_message, application.applicant_reply = question, ""
     application.decided_by_id = coordinator.id
     db_session.flush()
     record(AuditAction.APPLICATION_INFO_REQUESTED, actor=coordinator,
            organization=application.organization, details={"question": question})
-    if address := _applicant_address(application):
-        _mail(address, f"A question about your application for {application.organization.name}",
+    if recipient := _reachable_applicant(application):
+        _mail(recipient, _l("A question about your application for %(organization)s",
+                            organization=application.organization.name),
               "info_requested", organization=application.organization, question=question,
               link=external_url("accounts.applications"))
 
@@ -169,9 +195,10 @@ def suspend_organization(coordinator: User, organization: Organization, reason: 
     """Take an organization out of the directory and the referral network, keeping its data;
     its members' sessions end."""
     if organization.status != MembershipStatus.ACTIVE:
-        raise AccountError(f"Only an active organization can be suspended; {organization.name} "
-                           f"is {organization.status.value}.")
-    reason = _message(reason, "The reason")
+        raise AccountError(_("Only an active organization can be suspended; the standing of "
+                             "%(organization)s is: %(status)s.", organization=organization.name,
+                             status=membership_status_label(organization.status)))
+    reason = _message(reason, _("The reason"))
     organization.status = MembershipStatus.SUSPENDED
     for member in _members(organization):
         end_all_sessions(member)
@@ -179,25 +206,28 @@ def suspend_organization(coordinator: User, organization: Organization, reason: 
     record(AuditAction.ORGANIZATION_SUSPENDED, actor=coordinator, organization=organization,
            details={"reason": reason})
     for admin in _admins(organization):
-        _mail(admin.email, f"{organization.name} is suspended from the Partner Directory",
+        _mail(admin, _l("%(organization)s is suspended from the Partner Directory",
+                        organization=organization.name),
               "suspended", organization=organization, reason=reason)
 
 
 def reinstate_organization(coordinator: User, organization: Organization) -> None:
     if organization.status != MembershipStatus.SUSPENDED:
-        raise AccountError(f"{organization.name} is not suspended.")
+        raise AccountError(_("%(organization)s is not suspended.",
+                             organization=organization.name))
     organization.status = MembershipStatus.ACTIVE
     db_session.flush()
     record(AuditAction.ORGANIZATION_REINSTATED, actor=coordinator, organization=organization)
     for admin in _admins(organization):
-        _mail(admin.email, f"{organization.name} is back in the Partner Directory", "reinstated",
-              organization=organization, link=external_url("accounts.login"))
+        _mail(admin, _l("%(organization)s is back in the Partner Directory",
+                        organization=organization.name),
+              "reinstated", organization=organization, link=external_url("accounts.login"))
 
 
 def verify_listing(coordinator: User, organization: Organization) -> None:
     """Record that a coordinator checked the listing today, and who."""
     if organization.status == MembershipStatus.DECLINED:
-        raise AccountError("A declined organization's listing cannot be verified.")
+        raise AccountError(_("A declined organization's listing cannot be verified."))
     organization.verified_at, organization.verified_by_id = utcnow(), coordinator.id
     db_session.flush()
     record(AuditAction.LISTING_VERIFIED, actor=coordinator, organization=organization)
@@ -209,18 +239,18 @@ def record_partnership_agreement(coordinator: User, organization: Organization, 
     """Record whether a partnership agreement (MOU) with ``organization`` is on file, the date
     it was signed and a note for coordinators. The audit event names the flag and the date,
     and only whether the note changed: the note stays on the record."""
-    note = clean_text(note, label="The note", field="note", max_length=AGREEMENT_NOTE_MAX,
+    note = clean_text(note, label=_("The note"), field="note", max_length=AGREEMENT_NOTE_MAX,
                       required=False, multiline=True)
     if on_file and signed_on is None:
-        raise AccountError("Give the date the agreement was signed.", "signed_on")
+        raise AccountError(_("Give the date the agreement was signed."), "signed_on")
     if not on_file and signed_on is not None:
-        raise AccountError("No agreement on file has no date: leave the date empty.",
+        raise AccountError(_("No agreement on file has no date: leave the date empty."),
                            "signed_on")
     if signed_on is not None and signed_on > (today or organization.local_date()):
-        raise AccountError("The agreement's date is in the future.", "signed_on")
+        raise AccountError(_("The agreement's date is in the future."), "signed_on")
     if signed_on is not None and signed_on < EARLIEST_AGREEMENT:
-        raise AccountError(f"The agreement's date is before {EARLIEST_AGREEMENT.year}: "
-                           "check the year.", "signed_on")
+        raise AccountError(_("The agreement's date is before %(year)s: check the year.",
+                             year=EARLIEST_AGREEMENT.year), "signed_on")
     agreement = partnership_agreement(organization)
     if agreement is None:
         agreement = PartnershipAgreement(organization_id=organization.id, note="")
@@ -285,10 +315,10 @@ def suspend_user(coordinator: User, user: User, reason: str) -> None:
     """Stop an account: it cannot sign in, its sessions end at their next request and its API
     tokens are revoked, so that reinstating it brings none of them back."""
     if user.id == coordinator.id:
-        raise AccountError("You cannot suspend your own account.")
+        raise AccountError(_("You cannot suspend your own account."))
     if not user.active:
-        raise AccountError(f"{user.email} is already suspended.")
-    reason = _message(reason, "The reason")
+        raise AccountError(_("%(email)s is already suspended.", email=user.email))
+    reason = _message(reason, _("The reason"))
     user.active = False
     end_all_sessions(user)
     revoked = revoke_all_tokens(coordinator, user, reason="account suspended")
@@ -298,7 +328,7 @@ def suspend_user(coordinator: User, user: User, reason: str) -> None:
 
 def reinstate_user(coordinator: User, user: User) -> None:
     if user.active:
-        raise AccountError(f"{user.email} is not suspended.")
+        raise AccountError(_("%(email)s is not suspended.", email=user.email))
     user.active = True
     db_session.flush()
     record(AuditAction.USER_REINSTATED, actor=coordinator, subject=user)

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -43,6 +44,11 @@ from directory.orgs.operations import partnership_agreement as agreement_on_reco
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 Page = str | tuple[str, int] | Response
+
+
+@bp.app_template_filter("membership_status")
+def membership_status(status: MembershipStatus) -> str:
+    return ops.membership_status_label(status)
 
 
 @bp.before_request
@@ -98,14 +104,15 @@ def decide(application_id: int) -> Page:
         match form.decision.data:
             case "approve":
                 ops.approve_application(current_user, application)
-                flash(f"{application.organization.name} is now an active member.", "success")
+                flash(_("%(organization)s is now an active member.",
+                        organization=application.organization.name), "success")
             case "decline":
                 ops.decline_application(current_user, application, message)
-                flash(f"The application of {application.organization.name} is declined.",
-                      "success")
+                flash(_("The application of %(organization)s is declined.",
+                        organization=application.organization.name), "success")
             case _:
                 ops.request_information(current_user, application, message)
-                flash("Your question is on its way to the applicant.", "success")
+                flash(_("Your question is on its way to the applicant."), "success")
     except AccountError as exc:
         if exc.field == "message":
             form.message.errors = [str(exc)]
@@ -178,7 +185,9 @@ def organization_status(slug: str) -> Page:
     except AccountError as exc:
         flash(str(exc), "error")
         return _organization_page(organization, form, 400)
-    flash(f"{organization.name} is now {organization.status.value}.", "success")
+    flash(_("%(organization)s is now suspended.", organization=organization.name)
+          if organization.status == MembershipStatus.SUSPENDED
+          else _("%(organization)s is now active.", organization=organization.name), "success")
     return redirect(url_for("admin.organization", slug=slug))
 
 
@@ -190,7 +199,8 @@ def verify(slug: str) -> Page:
     except AccountError as exc:
         flash(str(exc), "error")
         return _organization_page(organization, status=400)
-    flash(f"The listing of {organization.name} is verified as of today.", "success")
+    flash(_("The listing of %(organization)s is verified as of today.",
+            organization=organization.name), "success")
     return redirect(url_for("admin.organization", slug=slug))
 
 
@@ -208,7 +218,8 @@ def partnership_agreement(slug: str) -> Page:
     except AccountError as exc:
         getattr(form, exc.field or "note").errors = [str(exc)]
         return _organization_page(organization, status=400, agreement_form=form)
-    flash(f"The partnership agreement with {organization.name} is recorded.", "success")
+    flash(_("The partnership agreement with %(organization)s is recorded.",
+            organization=organization.name), "success")
     return redirect(url_for("admin.organization", slug=slug))
 
 
@@ -253,7 +264,8 @@ def user_status(user_id: int) -> Page:
     except AccountError as exc:
         flash(str(exc), "error")
         return _user_page(subject, form, 400)
-    flash(f"{subject.email} is {'active' if subject.active else 'suspended'}.", "success")
+    flash(_("%(email)s is active.", email=subject.email) if subject.active
+          else _("%(email)s is suspended.", email=subject.email), "success")
     return redirect(url_for("admin.user", user_id=user_id))
 
 
@@ -265,8 +277,8 @@ def user_reset_two_factor(user_id: int) -> Page:
     except AccountError as exc:
         flash(str(exc), "error")
         return _user_page(subject, status=400)
-    flash(f"Two-factor sign-in of {subject.email} is reset; they set it up again at their next "
-          "sign-in.", "success")
+    flash(_("Two-factor sign-in of %(email)s is reset; they set it up again at their next "
+            "sign-in.", email=subject.email), "success")
     return redirect(url_for("admin.user", user_id=user_id))
 
 
@@ -274,7 +286,7 @@ def user_reset_two_factor(user_id: int) -> Page:
 def user_end_sessions(user_id: int) -> Page:
     subject = _load_user(user_id)
     end_sessions_of(current_user, subject)
-    flash(f"Every session of {subject.email} has ended.", "success")
+    flash(_("Every session of %(email)s has ended.", email=subject.email), "success")
     return redirect(url_for("admin.user", user_id=user_id))
 
 
@@ -338,14 +350,15 @@ def import_csv_confirm() -> Page:
     form = SpreadsheetConfirmForm()
     upload = SpreadsheetUploadForm(formdata=None, mapping=MAPPING_EXAMPLE)
     if not form.validate_on_submit():
-        return _upload_page(upload, "The import form was incomplete; upload the file again.", 400)
+        return _upload_page(upload, _("The import form was incomplete; upload the file again."),
+                            400)
     try:
         data = base64.b64decode(form.content.data, validate=True)
         mapping = Mapping.parse(form.mapping.data.encode(), "mapping.json")
         report = import_spreadsheet(data, form.name.data, mapping, current_user)
     except (binascii.Error, ValueError) as exc:
         message = str(exc) if isinstance(exc, HsdsReadError | MappingError) else \
-            "The import form was altered; upload the file again."
+            _("The import form was altered; upload the file again.")
         return _upload_page(upload, message, 400)
     return render_template("admin/import_csv_report.html", report=report.as_dict(),
                            name=form.name.data), 400 if report.failed else 200

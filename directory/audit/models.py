@@ -7,6 +7,7 @@ import datetime as dt
 import enum
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -14,20 +15,72 @@ from directory.accounts.models import User
 from directory.db import Base, UTCDateTime, int_pk, utcnow
 from directory.orgs.models import Organization
 
-# Labels that the value, capitalized, would spell wrong.
-_LABELS = {"api_token_created": "API token created", "api_token_revoked": "API token revoked",
-           "access_denied_repeated": "Access denied (further refusals, counted)",
-           "partnership_agreement_updated": "Partnership agreement (MOU) updated",
-           "referral_client_details_viewed": "Referral: client details viewed",
-           "referral_identifying_shared": "Referral: identifying details shared",
-           "referral_consent_revoked": "Referral: consent revoked",
-           "referral_mismatch_acknowledged": "Referral: sent despite the age warning"}
+# Each known action in words; an action another domain records without a member here reads
+# as its code in words (it has no translation to offer).
+_LABELS = {
+    "sign_in": _l("Signed in"),
+    "sign_in_failed": _l("Sign in failed"),
+    "rate_limited": _l("Rate limited"),
+    "access_denied": _l("Access denied"),
+    "access_denied_repeated": _l("Access denied (further refusals, counted)"),
+    "sign_out": _l("Signed out"),
+    "two_factor_failed": _l("Two factor failed"),
+    "two_factor_enabled": _l("Two factor enabled"),
+    "two_factor_disabled": _l("Two factor disabled"),
+    "two_factor_reset": _l("Two factor reset"),
+    "recovery_code_used": _l("Recovery code used"),
+    "recovery_codes_renewed": _l("Recovery codes renewed"),
+    "password_changed": _l("Password changed"),
+    "password_reset_requested": _l("Password reset requested"),
+    "password_reset": _l("Password reset"),
+    "email_verified": _l("Email verified"),
+    "email_change_requested": _l("Email change requested"),
+    "email_changed": _l("Email changed"),
+    "name_changed": _l("Name changed"),
+    "sessions_ended": _l("Sessions ended"),
+    "user_created": _l("User created"),
+    "user_suspended": _l("User suspended"),
+    "user_reinstated": _l("User reinstated"),
+    "role_changed": _l("Role changed"),
+    "member_removed": _l("Member removed"),
+    "invitation_sent": _l("Invitation sent"),
+    "invitation_revoked": _l("Invitation revoked"),
+    "invitation_accepted": _l("Invitation accepted"),
+    "application_submitted": _l("Application submitted"),
+    "application_info_requested": _l("Application info requested"),
+    "application_answered": _l("Application answered"),
+    "organization_approved": _l("Organization approved"),
+    "organization_declined": _l("Organization declined"),
+    "organization_suspended": _l("Organization suspended"),
+    "organization_reinstated": _l("Organization reinstated"),
+    "listing_verified": _l("Listing verified"),
+    "listing_created": _l("Listing created"),
+    "listing_updated": _l("Listing updated"),
+    "listing_confirmed": _l("Listing confirmed"),
+    "listing_reminder_sent": _l("Listing reminder sent"),
+    "listings_imported": _l("Listings imported"),
+    "partnership_agreement_updated": _l("Partnership agreement (MOU) updated"),
+    "api_token_created": _l("API token created"),
+    "api_token_revoked": _l("API token revoked"),
+    "referral_sent": _l("Referral sent"),
+    "referral_accepted": _l("Referral accepted"),
+    "referral_declined": _l("Referral declined"),
+    "referral_completed": _l("Referral completed"),
+    "referral_closed": _l("Referral closed"),
+    "referral_withdrawn": _l("Referral withdrawn"),
+    "referral_expired": _l("Referral expired"),
+    "referral_client_details_viewed": _l("Referral: client details viewed"),
+    "referral_identifying_shared": _l("Referral: identifying details shared"),
+    "referral_consent_revoked": _l("Referral: consent revoked"),
+    "referral_mismatch_acknowledged": _l("Referral: sent despite the age warning"),
+}
 
 
 def action_label(action: str) -> str:
-    """An action in words; one recorded by another domain without a member here too."""
+    """An action in the reader's words; one recorded by another domain without a label here
+    reads as its code."""
     if action in _LABELS:
-        return _LABELS[action]
+        return str(_LABELS[action])
     if action.startswith("referral_"):
         return "Referral " + action.removeprefix("referral_").replace("_", " ")
     return action.replace("_", " ").capitalize()

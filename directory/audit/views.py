@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, render_template, request
 from flask_login import current_user
 
 from directory.accounts.permissions import Permission, require
-from directory.audit.forms import AuditFilterForm
+from directory.audit.forms import ANY_ACTION, AuditFilterForm
 from directory.audit.models import AuditEvent
 from directory.audit.operations import AuditFilters, action_choices, search_events
 from directory.audit.wording import details_text
@@ -24,7 +24,7 @@ def audit_details(event: AuditEvent) -> str:
 def index() -> tuple[str, int]:
     require(current_user, Permission.VIEW_AUDIT_LOG)
     form = AuditFilterForm(request.args)
-    form.action.choices = [("", "Any action"), *action_choices()]
+    form.action.choices = [("", str(ANY_ACTION)), *action_choices()]
     if not form.validate():
         return render_template("admin/audit.html", form=form, page=None), 400
     filters = AuditFilters(
