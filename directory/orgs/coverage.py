@@ -228,7 +228,7 @@ def build_coverage_area(organization: Organization, data: dict[str, Any],
             state = (data.get("state") or "").upper()
             county = boundaries().county_named(data.get("county") or "", state)
             if county is None:
-                raise _field_error("county", _("No county named “%(county)s” in %(state)s.",
+                raise _field_error("county", _("No county named '%(county)s' in %(state)s.",
                                                county=data.get("county") or "",
                                                state=STATES.get(state, state)))
             area.county_fips, area.state = county.fips, county.state

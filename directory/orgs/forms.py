@@ -176,7 +176,7 @@ class LocationForm(TextForm):
                 continue
             match = _CLOSURE.match(line)
             if match is None:
-                problems["closures"] = [_("Cannot read “%(line)s”: write 2026-12-25 Christmas, "
+                problems["closures"] = [_("Cannot read '%(line)s': write 2026-12-25 Christmas, "
                                           "or 2026-12-24 to 2026-12-26 Holidays.",
                                           line=line.strip())]
                 continue

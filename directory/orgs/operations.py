@@ -258,7 +258,7 @@ def categories_by_code(codes: Sequence[str]) -> dict[str, ServiceCategory]:
     unknown = sorted(set(codes) - set(found))
     if unknown:
         raise ListingError(_("Unknown service categories: %(codes)s.", codes=", ".join(unknown)),
-                           {"services": [_("Unknown service category “%(code)s”.", code=code)
+                           {"services": [_("Unknown service category '%(code)s'.", code=code)
                                          for code in unknown]})
     return found
 
@@ -301,7 +301,7 @@ def create_organization(listing: dict[str, Any], *, slug: str | None = None,
     """Create an organization from a validated listing (see ListingSchema)."""
     slug = slug or unique_slug(listing["name"])
     if db_session.scalar(select(Organization.id).where(Organization.slug == slug)) is not None:
-        raise ListingError(_("The address name “%(slug)s” is taken.", slug=slug),
+        raise ListingError(_("The address name '%(slug)s' is taken.", slug=slug),
                            {"slug": [_("Already taken.")]})
     if db_session.scalar(select(Organization.id).where(
             func.lower(Organization.name) == listing["name"].strip().lower())) is not None:

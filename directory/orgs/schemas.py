@@ -7,8 +7,7 @@ import re
 from typing import Any
 
 from babel.dates import get_day_names
-from flask_babel import get_locale
-from flask_babel import gettext as _
+from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from marshmallow import (
     EXCLUDE,
@@ -40,7 +39,7 @@ class HoursSchema(TextSchema):
     @validates_schema
     def _opens_before_closes(self, data: dict[str, Any], **_: Any) -> None:
         if data["opens"] >= data["closes"]:
-            raise ValidationError(_("Opening time must be before closing time."), "closes")
+            raise ValidationError(gettext("Opening time must be before closing time."), "closes")
 
     @post_load
     def _to_times(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
@@ -64,10 +63,10 @@ class ClosureSchema(TextSchema):
     def _a_short_forward_span(self, data: dict[str, Any], **_: Any) -> None:
         ends_on = data.get("ends_on") or data["starts_on"]
         if ends_on < data["starts_on"]:
-            raise ValidationError(_("The closure must end on or after its first day."),
+            raise ValidationError(gettext("The closure must end on or after its first day."),
                                   "ends_on")
         if (ends_on - data["starts_on"]).days >= MAX_CLOSURE_DAYS:
-            raise ValidationError(_("A closure lasts at most a year."), "ends_on")
+            raise ValidationError(gettext("A closure lasts at most a year."), "ends_on")
 
     @post_load
     def _one_day_by_default(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
@@ -119,12 +118,13 @@ class LocationSchema(TextSchema):
         clashes = overlapping_days(data.get("hours", []))
         if clashes:
             names = get_day_names("wide", locale=get_locale() or "en_US")
-            raise ValidationError(_("Opening hours overlap on %(days)s.", days=", ".join(
+            raise ValidationError(gettext("Opening hours overlap on %(days)s.", days=", ".join(
                 names[WEEKDAYS.index(day)] for day in clashes)), "hours")
         if data.get("open_24_7") and data.get("hours"):
-            raise ValidationError(_("A location open 24/7 lists no opening hours."), "hours")
+            raise ValidationError(gettext("A location open 24/7 lists no opening hours."), "hours")
         if (data.get("latitude") is None) != (data.get("longitude") is None):
-            raise ValidationError(_("Give both latitude and longitude, or neither."), "longitude")
+            raise ValidationError(gettext("Give both latitude and longitude, or neither."),
+                                  "longitude")
 
 
 class ContactSchema(TextSchema):
@@ -170,7 +170,7 @@ class ListingSchema(TextSchema):
 def check_age_range(data: dict[str, Any]) -> None:
     low, high = data.get("min_age"), data.get("max_age")
     if low is not None and high is not None and low > high:
-        raise ValidationError(_("The youngest age served must not be above the oldest."),
+        raise ValidationError(gettext("The youngest age served must not be above the oldest."),
                               "max_age")
 
 
@@ -250,15 +250,16 @@ class CoverageAreaSchema(TextSchema):
         kind = data["kind"]
         if kind == "radius":
             if data.get("radius_mi") is None:
-                raise ValidationError(_("Give a radius in miles."), "radius_mi")
+                raise ValidationError(gettext("Give a radius in miles."), "radius_mi")
             if data.get("location_id") is None and not data.get("center"):
-                raise ValidationError(_("Choose a location or give a center."), "center")
+                raise ValidationError(gettext("Choose a location or give a center."), "center")
         required = {"state": "state", "county": "county", "zip": "postal_code",
                     "polygon": "geojson"}.get(kind)
         if required and not data.get(required):
-            raise ValidationError(_("This field is required for this kind of area."), required)
+            raise ValidationError(gettext("This field is required for this kind of area."),
+                                  required)
         if kind == "county" and not data.get("state"):
-            raise ValidationError(_("Give the county's state."), "state")
+            raise ValidationError(gettext("Give the county's state."), "state")
 
 
 class SearchQuerySchema(TextSchema):

@@ -33,6 +33,8 @@ from directory.orgs.models import (
     CoverageKind,
     Organization,
     OrganizationKind,
+    category_label,
+    language_label,
 )
 from directory.orgs.operations import (
     ListingError,
@@ -48,6 +50,9 @@ from directory.orgs.schemas import CoverageAreaSchema, SearchQuerySchema
 from directory.orgs.search import SearchError, search
 
 bp = Blueprint("orgs", __name__)
+bp.add_app_template_filter(language_label, "language_label")
+bp.add_app_template_global(coverage_label, "coverage_label")
+bp.add_app_template_global(category_label, "category_label")
 
 
 def load_organization(slug: str) -> Organization:
