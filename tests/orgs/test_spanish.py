@@ -101,6 +101,14 @@ def test_the_apply_form_offers_kinds_languages_and_populations_in_spanish(
         assert english not in page
 
 
+def test_the_home_page_names_the_kinds_in_spanish(client: FlaskClient, auth: AuthActions,
+                                                  admin: User, partner: Organization) -> None:
+    auth.login(admin.email)
+    page = _page(client, "/")
+    assert "Organización religiosa" in page and "Faith-based" not in page
+    assert "Faith-based" in _page(client, "/", headers=None)
+
+
 # --- search ------------------------------------------------------------------------------------
 
 def test_the_search_page_and_its_results_in_spanish(client: FlaskClient, auth: AuthActions,
