@@ -98,9 +98,9 @@ def edit(slug: str) -> Page:
     if not rename:
         del form.name, form.kind
     categories = service_categories()
-    form.services.choices = [SelectChoice(category.code, category_label(category.code,
-                                                                        category.name))
-                             for category in categories]
+    form.services.choices = [
+        SelectChoice(category.code, category_label(category.code, category.name))
+        for category in categories]
     errors: dict[str, Any] = {}
     if form.validate_on_submit():
         changed, errors = _apply(organization, form.changes(with_name_and_kind=rename))
