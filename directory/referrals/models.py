@@ -331,7 +331,7 @@ class Referral(Base):
     @property
     def service_name(self) -> str:
         """What people read: the service's name, never its code."""
-        return self.service_category.name if self.service_category else self.service
+        return self.service_category.label if self.service_category else self.service
 
     @property
     def consent(self) -> Consent | None:

@@ -11,6 +11,7 @@ from flask import render_template
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import selectinload
 
 from directory.accounts.models import Membership, User
 from directory.db import db_session, utcnow
@@ -71,6 +72,14 @@ def _texts(referral: Referral, kind: str) -> tuple[str, str]:
                             service=referral.service_name)
 
 
+def notice_text(notification: Notification) -> str:
+    """A notice in the reader's language, written from its kind and referral when read (the
+    stored text is in the language its recipient had set when it came, English without one)."""
+    if notification.referral is None or notification.kind not in SUBJECTS:
+        return notification.message
+    return _texts(notification.referral, notification.kind)[1]
+
+
 def _link(referral: Referral) -> str:
     """An absolute link where one can be built (a request, or DIRECTORY_BASE_URL for sweep)."""
     try:
@@ -84,8 +93,15 @@ def unread_count(user: User) -> int:
         Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
 
 
+# What a notice's text is written from, loaded with it (see notice_text).
+_WITH_REFERRAL = (selectinload(Notification.referral).options(
+    selectinload(Referral.sender), selectinload(Referral.receiver),
+    selectinload(Referral.service_category)),)
+
+
 def recent(user: User, limit: int = 50) -> list[Notification]:
     return list(db_session.scalars(select(Notification).where(Notification.user_id == user.id)
+                                   .options(*_WITH_REFERRAL)
                                    .order_by(Notification.id.desc()).limit(limit)))
 
 
@@ -93,7 +109,7 @@ def unread(user: User, limit: int = 5) -> list[Notification]:
     """The user's newest unread notifications."""
     return list(db_session.scalars(select(Notification).where(
         Notification.user_id == user.id, Notification.read_at.is_(None))
-        .order_by(Notification.id.desc()).limit(limit)))
+        .options(*_WITH_REFERRAL).order_by(Notification.id.desc()).limit(limit)))
 
 
 def mark_read(user: User, referral: Referral | None = None) -> None:

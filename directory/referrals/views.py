@@ -27,7 +27,7 @@ from werkzeug.wrappers import Response
 from directory.accounts.permissions import Permission, can, referral_side, require
 from directory.db import db_session, writes_when_read
 from directory.inputs import query_int
-from directory.orgs.models import LANGUAGES, Organization, ServiceCategory
+from directory.orgs.models import LANGUAGES, Organization, ServiceCategory, language_label
 from directory.referrals import boxes, disclosure, notifications, states
 from directory.referrals import operations as ops
 from directory.referrals.errors import (
@@ -47,6 +47,7 @@ from directory.referrals.models import (
     ConsentMethod,
     DeclineReason,
     MinorBasis,
+    Notification,
     Referral,
     ReferralStatus,
     Urgency,
@@ -70,7 +71,8 @@ PLACEMENT_PICKS = 10  # partner fields on the placement form (PlacementSchema's 
 
 def _choices() -> dict[str, Any]:
     """The forms' options, their labels in the request's language (so built per request)."""
-    return {"languages": [(name, name) for name in LANGUAGES.values()],
+    return {"languages": [(name, language_label(code)) for code, name in LANGUAGES.items()],
+            "language_labels": {name: language_label(code) for code, name in LANGUAGES.items()},
             "urgencies": list(Urgency), "age_ranges": AGE_RANGES,
             "methods": [(method.value, method.label) for method in ConsentMethod],
             "minor_bases": [(basis.value, basis.label) for basis in MinorBasis],
@@ -84,6 +86,11 @@ def _choices() -> dict[str, Any]:
             "automatic_actor": ops.AUTOMATIC,
             "reporting_choices": reporting_choices(),
             "reporting_item_labels": REPORTING_ITEM_LABELS}
+
+
+@bp.app_template_filter("notice")
+def notice_filter(notification: Notification) -> str:
+    return notifications.notice_text(notification)
 
 
 @bp.app_context_processor

@@ -265,3 +265,18 @@ def test_an_api_refusal_reads_in_the_request_s_language(
     assert error["message"] == "El registro de consentimiento no está completo."
     assert error["fields"]["consent.expires_on"] == [
         "El consentimiento debe terminar después de hoy."]
+
+
+def test_notices_read_in_the_reader_s_language_whatever_the_recipient_s_setting(
+        client: FlaskClient, auth: AuthActions, partners: Partners) -> None:
+    # The receiver has no language setting: its notice was written in English when the
+    # referral came, and reads in the language of whoever reads it later.
+    _send(client, auth, partners)
+    auth.login(partners.receiver_user.email)
+    spanish = client.get("/referrals/notifications", headers=ES).text
+    assert "Nueva derivación para Receiving Shelter (urgente, " in spanish
+    assert "New referral" not in spanish
+    home = client.get("/", headers=ES).text
+    assert "Nueva derivación para Receiving Shelter" in home and "New referral" not in home
+    english = client.get("/referrals/notifications").text
+    assert "New referral for Receiving Shelter (urgent, " in english
