@@ -32,13 +32,15 @@ from sqlalchemy import create_engine, func, select  # noqa: E402
 from bench._common import OUT_DIR, code_version, loadavg, percentile, timed_calls  # noqa: E402
 from directory import create_app  # noqa: E402
 from directory.db import db_session  # noqa: E402
-from directory.orgs.models import Organization  # noqa: E402
-from directory.referrals.models import Referral  # noqa: E402
-from directory.reports import dashboard  # noqa: E402
+from directory.orgs.models import MembershipStatus, Organization  # noqa: E402
+from directory.referrals.models import MINOR_AGE_RANGES, Consent, Referral  # noqa: E402
+from directory.reports import dashboard, grants  # noqa: E402
 from directory.reports import operations as ops  # noqa: E402
 from directory.reports.operations import DateRange, Dimension, Scope, Side, Timing  # noqa: E402
-from directory.reports.tables import Viewer  # noqa: E402
+from directory.reports.suppression import rate, shown  # noqa: E402
+from directory.reports.tables import HIDDEN, ORGANIZATION_ROWS, Viewer  # noqa: E402
 
+MIN_COUNT = 5  # the default threshold, which the dashboard queries are timed with
 Query = tuple[Callable[[], Any], Callable[[], Any] | None, Callable[[Any], Any]]
 
 
@@ -111,7 +113,8 @@ def main() -> int:
             results: dict[str, Any] = {}
             print(f"\nlast {days} days: {in_range} referrals in range", file=sys.stderr)
             for name, (query, brute, normal) in queries.items():
-                repeat = max(3, args.repeat // 3) if name == "whole_dashboard" else args.repeat
+                repeat = (max(3, args.repeat // 3) if name.startswith("whole_dashboard")
+                          else args.repeat)
                 times, answer = _time(query, repeat)
                 entry: dict[str, Any] = {"p50_ms": round(statistics.median(times), 2),
                                          "p95_ms": round(percentile(times, 95), 2)}
@@ -178,6 +181,29 @@ def _queries(scope: Scope, days: int, kinds: dict[int, Any], now: Any) -> dict[s
         return {key: (c.sent, c.by_status, c.accepted, c.matched_48h, c.overdue)
                 for key, c in answer.items()}
 
+    def brute_busiest_receivers() -> dict[str, Any]:
+        """The dashboard's by-organization rows: the busiest receivers reaching the threshold
+        (ties by id as text), and every other receiver summed."""
+        every = brute_counts(Dimension.ORGANIZATION)
+        ranked = sorted(every, key=lambda key: (-every[key][0], key))
+        kept = [key for key in ranked if every[key][0] >= MIN_COUNT][:ORGANIZATION_ROWS]
+        chosen = set(kept)
+        others = [every[key] for key in every if key not in chosen]
+        other = (sum(c[0] for c in others),
+                 {s.value: sum(c[1][s.value] for c in others) for s in ops.REPORTED_STATUSES},
+                 *(sum(c[n] for c in others) for n in (2, 3, 4)))
+        return {"kept": [(key, every[key]) for key in kept], "others": len(others),
+                "other": other}
+
+    def sql_busiest_receivers(answer: ops.Busiest) -> dict[str, Any]:
+        def plain(c: ops.Counts) -> tuple[Any, ...]:
+            return (c.sent, c.by_status, c.accepted, c.matched_48h, c.overdue)
+        other = plain(answer.other)
+        if not answer.others:  # no row summed: every status zero, as the twin counts them
+            other = (0, {s.value: 0 for s in ops.REPORTED_STATUSES}, 0, 0, 0)
+        return {"kept": [(key, plain(c)) for key, c in answer.kept.items()],
+                "others": answer.others, "other": other}
+
     def brute_timing(dimension: Dimension, timing: Timing) -> dict[str, tuple[Any, ...]]:
         groups: dict[str, list[float]] = defaultdict(list)
         for receiver, service, urgency, sent, viewed, answered, reason in rows(
@@ -242,6 +268,9 @@ def _queries(scope: Scope, days: int, kinds: dict[int, Any], now: Any) -> dict[s
         queries[f"counts_by_{dimension}"] = (
             lambda d=dimension: ops.counts(scope, d, now=now),
             lambda d=dimension: brute_counts(d), sql_counts)
+    queries["busiest_receivers_shown"] = (
+        lambda: ops.busiest_receivers(scope, ORGANIZATION_ROWS, MIN_COUNT, now=now),
+        brute_busiest_receivers, sql_busiest_receivers)
     for dimension in (Dimension.NETWORK, Dimension.KIND, Dimension.ORGANIZATION):
         queries[f"answer_times_by_{dimension}"] = (
             lambda d=dimension: ops.timings(scope, d, Timing.ANSWER),
@@ -261,16 +290,140 @@ def _queries(scope: Scope, days: int, kinds: dict[int, Any], now: Any) -> dict[s
     queries["organization_flows"] = (
         lambda: ops.organization_flows(scope, senders, receivers), brute_organization_flows,
         lambda a: a)
+    queries.update(_grant_queries(scope.period, busiest))
     queries["whole_dashboard"] = (
-        lambda: dashboard.network(scope.period, Dimension.KIND, Viewer(5)), None,
+        lambda: dashboard.network(scope.period, Dimension.KIND, Viewer(MIN_COUNT)), None,
         lambda a: a)
+    queries["whole_dashboard_by_organization"] = (
+        lambda: dashboard.network(scope.period, Dimension.ORGANIZATION, Viewer(MIN_COUNT)),
+        None, lambda a: a)
     if busiest is not None:
         organization = db_session.get(Organization, busiest)
         queries["organization_page"] = (
             lambda: dashboard.organization(organization, scope.period,
-                                           Viewer(5, own=frozenset({str(busiest)}))),
+                                           Viewer(MIN_COUNT, own=frozenset({str(busiest)}))),
             None, lambda a: a)
     return queries
+
+
+GrantAnswer = dict[str, list[tuple[str, tuple[Any, ...]]]]
+
+
+def _grant_queries(period: DateRange, busiest: int | None) -> dict[str, Query]:
+    """The grant period reports: the network's (a coordinator's), and the busiest receiver's
+    read by its own admins (its received fields counted only where a consent names them)."""
+    network = Viewer(MIN_COUNT)
+    found: dict[str, Query] = {"grant_report_network": (
+        lambda: grants.report(period, network), lambda: _brute_grants(period, network, None),
+        _grant_answer)}
+    if busiest is not None:
+        organization = db_session.get(Organization, busiest)
+        own = Viewer(MIN_COUNT, own=frozenset({str(busiest)}))
+        found["grant_report_organization"] = (
+            lambda: grants.report(period, own, organization),
+            lambda: _brute_grants(period, own, organization), _grant_answer)
+    return found
+
+
+def _cells(cells: list[Any]) -> tuple[Any, ...]:
+    return tuple("hidden" if cell is HIDDEN else round(cell, 9) if isinstance(cell, float)
+                 else cell for cell in cells)
+
+
+def _grant_answer(report: grants.GrantReport) -> GrantAnswer:
+    return {table.slug: [(row.key, _cells(row.cells))
+                         for row in [*table.rows, *([table.totals] if table.totals else [])]]
+            for table in report.tables}
+
+
+def _brute_grants(period: DateRange, viewer: Viewer,
+                  organization: Organization | None) -> GrantAnswer:
+    """The grant report from the range's plain columns (and the consents' of an organization's
+    received referrals), counted in Python; the suppression rules are the report's own
+    (``grants._column_cells``, ``shown``, ``rate``), applied to the twin's counts."""
+    parts = grants._parts(period, organization, viewer)
+    scope = Scope(period)
+    columns = (Referral.id, Referral.sender_org_id, Referral.receiver_org_id, Referral.sent_at,
+               Referral.responded_at, Referral.decline_reason, Referral.age_range,
+               Referral.trafficking_type, Referral.gender, Referral.nationality)
+    every = db_session.execute(select(*columns).where(*scope.where())).all()
+
+    def in_part(part: grants.Part, row: Any) -> bool:
+        if part.scope.organization_id is None:
+            return True
+        side = row.sender_org_id if part.scope.side == Side.SENT else row.receiver_org_id
+        return side == part.scope.organization_id
+
+    rows_of = {part.key: [row for row in every if in_part(part, row)] for part in parts}
+    answer: GrantAnswer = {"matched": []}
+    for part in parts:
+        sent = len(rows_of[part.key])
+        accepted = [row for row in rows_of[part.key]
+                    if row.responded_at is not None and row.decline_reason is None]
+        matched = sum((row.responded_at - row.sent_at).total_seconds() / 3600
+                      <= ops.MATCHED_WITHIN_HOURS for row in accepted)
+        cells = [HIDDEN if value is None else value for value in (
+            shown(n, viewer.min_count, own=part.own) for n in (sent, len(accepted), matched))]
+        cells.append(rate(matched, sent, viewer.min_count, own=part.own))
+        answer["matched"].append((part.key, _cells(cells)))
+    named = {part.key: _named_by_consent(rows_of[part.key]) for part in parts
+             if part.received_own}
+    for item in grants.ITEMS:
+        counted = [_brute_codes(rows_of[part.key], item, named.get(part.key)
+                                if part.consent_limited(item) else None) for part in parts]
+        categories = item.categories() + [extra for extra in grants._extra_categories()
+                                          if any(c[extra[0]] for c in counted)]
+        cells = [grants._column_cells([c[code] for code, _label in categories], part, item,
+                                      viewer.min_count)
+                 for c, part in zip(counted, parts, strict=True)]
+        answer[item.key] = [
+            *((code, _cells([grants._hidden(column[n]) for column, _total in cells]))
+              for n, (code, _label) in enumerate(categories)),
+            ("total", _cells([grants._hidden(total) for _column, total in cells]))]
+    if organization is None:
+        joined = db_session.execute(select(Organization.status, Organization.joined_at)).all()
+        new = sum(at is not None and scope.period.start_at <= at < scope.period.end_at
+                  for _status, at in joined)
+        partners = sum(status == MembershipStatus.ACTIVE for status, _at in joined)
+        answer["partners"] = [("network", (new, partners))]
+    return answer
+
+
+def _named_by_consent(rows: list[Any]) -> dict[int, set[str]]:
+    """Per referral, the items its consent in force names: the newest record, not revoked,
+    not past its last day in the sender's zone (today); none without one in force."""
+    ids = {row.id for row in rows}
+    newest: dict[int, Any] = {}
+    for consent in db_session.execute(select(
+            Consent.referral_id, Consent.id, Consent.revoked_at, Consent.expires_on,
+            Consent.items)).all():
+        if consent.referral_id in ids and (consent.referral_id not in newest
+                                           or consent.id > newest[consent.referral_id].id):
+            newest[consent.referral_id] = consent
+    senders = {row.sender_org_id for row in rows}
+    today = {sender.id: sender.local_date() for sender in db_session.scalars(
+        select(Organization).where(Organization.id.in_(senders))).all()}
+    sender_of = {row.id: row.sender_org_id for row in rows}
+    return {referral: set(consent.items or []) for referral, consent in newest.items()
+            if consent.revoked_at is None
+            and consent.expires_on >= today[sender_of[referral]]}
+
+
+def _brute_codes(rows: list[Any], item: grants.Item,
+                 named: dict[int, set[str]] | None) -> dict[str, int]:
+    found: dict[str, int] = defaultdict(int)
+    for row in rows:
+        if item.key == "age":
+            found[grants.MINOR if row.age_range in MINOR_AGE_RANGES else grants.ADULT] += 1
+            continue
+        value = getattr(row, item.key)
+        if value is None:
+            found[grants.NOT_RECORDED] += 1
+        elif named is not None and item.consent_item not in named.get(row.id, set()):
+            found[grants.NOT_SHARED] += 1
+        else:
+            found[str(getattr(value, "value", value))] += 1
+    return found
 
 
 def _same(sql_answer: Any, brute_answer: Any) -> bool:

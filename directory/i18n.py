@@ -1,10 +1,11 @@
 """English and Spanish (Flask-Babel): each request's language and time zone, and how moments
 read in them.
 
-The language is the signed-in user's setting, else the visitor's choice from the switcher (a
-cookie), else the browser's Accept-Language, else English. The time zone is the user's setting,
-else the zone of their first organization, else UTC. Mail is rendered in its recipient's
-language (``recipient_language``).
+The language is the signed-in user's setting (for an API request with a token, the token's
+owner's: flask-login loads them from it, directory/api/auth.py), else the visitor's choice
+from the switcher (a cookie), else the browser's Accept-Language, else English. The time zone
+is the user's setting, else the zone of their first organization, else UTC. Mail is rendered
+in its recipient's language (``recipient_language``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from flask_babel import Babel, force_locale, get_locale, get_timezone
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
+from directory import schema_messages
+
 if TYPE_CHECKING:
     from directory.accounts.models import User
 
@@ -35,6 +38,9 @@ DEFAULT_TIME_ZONE = "UTC"
 TRANSLATIONS = Path(__file__).parent / "translations"
 
 babel = Babel()
+# Before any schema is declared: directory/__init__.py imports this module before any module
+# that declares one (see schema_messages).
+schema_messages.install()
 
 
 def known_language(code: str | None) -> str | None:

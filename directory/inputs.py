@@ -17,6 +17,8 @@ from typing import Any
 
 from flask import Request, abort, request
 from flask.json.provider import DefaultJSONProvider
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter, Map
 
@@ -28,6 +30,18 @@ _DIGITS = re.compile(r"[0-9]+")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # A string literal (skipped whole, escapes included) or a bracket.
 _JSON_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
+# What is wrong with a string that holds no storable text, as a value and as a key. Lazy: JSON
+# is also read where no language is chosen yet (a session cookie).
+VALUE_PROBLEMS = {
+    "surrogate": _l("Contains a lone UTF-16 surrogate escape (\\ud800 to \\udfff without its "
+                    "pair), which is not a character."),
+    "nul": _l("Contains a NUL character, which no field accepts."),
+}
+KEY_PROBLEMS = {
+    "surrogate": _l("A key contains a lone UTF-16 surrogate escape (\\ud800 to \\udfff without "
+                    "its pair), which is not a character."),
+    "nul": _l("A key contains a NUL character, which no field accepts."),
+}
 
 
 def bounded_int(digits: str, maximum: int = MAX_INT) -> int | None:
@@ -82,9 +96,10 @@ def page_number() -> int:
 # --- JSON -----------------------------------------------------------------------------------
 
 class JSONInputError(ValueError):
-    """JSON that parses but cannot be accepted; ``path`` leads to the value at fault."""
+    """JSON that parses but cannot be accepted; ``path`` leads to the value at fault; the
+    message is lazy (``str()`` writes it in the request's language)."""
 
-    def __init__(self, message: str, path: tuple[str, ...] = ()) -> None:
+    def __init__(self, message: Any, path: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.message = message
         self.path = path
@@ -106,11 +121,11 @@ def nesting_depth(text: str, limit: int = MAX_JSON_DEPTH) -> int:
 
 
 def _bad_string(value: str) -> str | None:
+    """The problem (a key of ``VALUE_PROBLEMS``) of a string, or None."""
     if _SURROGATE.search(value):
-        return ("Contains a lone UTF-16 surrogate escape (\\ud800 to \\udfff without its "
-                "pair), which is not a character.")
+        return "surrogate"
     if "\x00" in value:
-        return "Contains a NUL character, which no field accepts."
+        return "nul"
     return None
 
 
@@ -119,7 +134,7 @@ def _check_strings(value: Any, path: tuple[str, ...] = ()) -> None:
     if isinstance(value, str):
         problem = _bad_string(value)
         if problem:
-            raise JSONInputError(problem, path)
+            raise JSONInputError(VALUE_PROBLEMS[problem], path)
     elif isinstance(value, list):
         for index, item in enumerate(value):
             _check_strings(item, (*path, str(index)))
@@ -127,7 +142,7 @@ def _check_strings(value: Any, path: tuple[str, ...] = ()) -> None:
         for key, item in value.items():
             problem = _bad_string(key)
             if problem:
-                raise JSONInputError(f"A key {problem[0].lower()}{problem[1:]}", path)
+                raise JSONInputError(KEY_PROBLEMS[problem], path)
             _check_strings(item, (*path, key))
 
 
@@ -136,7 +151,8 @@ def loads(data: str | bytes, **kwargs: Any) -> Any:
     parses but holds what no field can take)."""
     text = data.decode(json.detect_encoding(data)) if isinstance(data, bytes) else data
     if nesting_depth(text) > MAX_JSON_DEPTH:
-        raise JSONInputError(f"The JSON is nested more than {MAX_JSON_DEPTH} levels deep.")
+        raise JSONInputError(_l("The JSON is nested more than %(limit)s levels deep.",
+                                limit=MAX_JSON_DEPTH))
     value = json.loads(text, **kwargs)
     _check_strings(value)  # recursion bounded by the depth checked above
     return value
@@ -165,8 +181,9 @@ class JSONRequest(Request):
 
     def on_json_loading_failed(self, e: ValueError | None) -> Any:
         if e is None:
-            raise ApiError(415, "Send the body as JSON, with Content-Type: application/json.")
+            raise ApiError(415, _("Send the body as JSON, with Content-Type: application/json."))
         if isinstance(e, JSONInputError):
-            raise ApiError(400, "The request has invalid fields." if e.path else e.message,
-                           code="validation_error", fields=_nested(e.path, e.message))
-        raise ApiError(400, f"The body is not valid JSON: {e}")
+            message = str(e.message)
+            raise ApiError(400, _("The request has invalid fields.") if e.path else message,
+                           code="validation_error", fields=_nested(e.path, message))
+        raise ApiError(400, _("The body is not valid JSON: %(error)s", error=str(e)))

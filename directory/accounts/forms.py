@@ -27,7 +27,11 @@ from directory.accounts.models import MemberRole
 from directory.accounts.passwords import MAX_LENGTH, password_problem
 from directory.geo.states import STATES
 from directory.i18n import INTERFACE_LANGUAGES, time_zone_names
-from directory.orgs.models import KIND_LABELS, LANGUAGES, Population
+from directory.orgs.models import (
+    TRANSLATED_KIND_LABELS,
+    TRANSLATED_LANGUAGES,
+    TRANSLATED_POPULATION_LABELS,
+)
 from directory.text import TextForm
 
 EMAIL = [DataRequired(), Email(message=_l("Enter a valid email address.")), Length(max=254)]
@@ -110,7 +114,7 @@ class ApplicationForm(TextForm):
     name = StringField(_l("Organization name"), validators=[DataRequired(), Length(min=2, max=200)])
     kind = SelectField(_l("Kind"), choices=[SelectChoice("", _l("Choose…")),
                                         *(SelectChoice(kind.value, label)
-                                          for kind, label in KIND_LABELS.items())],
+                                          for kind, label in TRANSLATED_KIND_LABELS.items())],
                        validators=[DataRequired(message=_l("Choose a kind."))])
     description = TextAreaField(_l("What your organization does"),
                                 validators=[DataRequired(), Length(max=5000)])
@@ -126,10 +130,12 @@ class ApplicationForm(TextForm):
     postal_code = StringField(_l("ZIP code"), validators=[Optional(), Length(max=10)])
     services = SelectMultipleField(_l("Services"), validate_choice=True)
     languages = SelectMultipleField(
-        _l("Languages"), choices=[SelectChoice(*item) for item in LANGUAGES.items()],
+        _l("Languages"), choices=[SelectChoice(*item) for item in TRANSLATED_LANGUAGES.items()],
         default=["en"])
     populations = SelectMultipleField(
-        _l("Populations served"), choices=[SelectChoice(p.value, p.label) for p in Population])
+        _l("Populations served"),
+        choices=[SelectChoice(population.value, label)
+                 for population, label in TRANSLATED_POPULATION_LABELS.items()])
     statement = TextAreaField(_l("Why your organization wants to join"),
                               validators=[Optional(), Length(max=2000)])
     admin_name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=200)])

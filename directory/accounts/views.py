@@ -60,7 +60,7 @@ from directory.audit.models import AuditAction
 from directory.db import db_session
 from directory.extensions import limiter
 from directory.i18n import time_zone_of
-from directory.orgs.models import Organization
+from directory.orgs.models import Organization, category_label
 from directory.orgs.operations import service_categories
 
 bp = Blueprint("accounts", __name__)
@@ -503,7 +503,8 @@ def apply() -> Page:
                 "network's coordinators."), "info")
         return redirect(url_for("web.home"))
     form = ApplicationForm()
-    form.services.choices = [SelectChoice(c.code, c.name) for c in service_categories()]
+    form.services.choices = [SelectChoice(c.code, category_label(c.code, c.name))
+                             for c in service_categories()]
     if form.validate_on_submit():
         try:
             membership_ops.apply_for_membership(membership_ops.ApplicationRequest(

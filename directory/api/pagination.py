@@ -8,6 +8,8 @@ import hashlib
 import json
 from typing import Any
 
+from flask_babel import gettext as _
+
 from directory.api.errors import ApiError
 
 MAX_OFFSET = 10_000  # deeper pages cost more than they are worth: narrow the search instead
@@ -31,11 +33,11 @@ def decode_cursor(cursor: str | None, query: dict[str, Any]) -> int:
         raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         offset, bound_to = raw["o"], raw["q"]
     except (ValueError, TypeError, KeyError) as exc:
-        raise _bad("This cursor is not one the API gave out.") from exc
+        raise _bad(_("This cursor is not one the API gave out.")) from exc
     if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_OFFSET:
-        raise _bad("This cursor is not one the API gave out.")
+        raise _bad(_("This cursor is not one the API gave out."))
     if bound_to != fingerprint(query):
-        raise _bad("This cursor belongs to another query: repeat the query it came from.")
+        raise _bad(_("This cursor belongs to another query: repeat the query it came from."))
     return offset
 
 

@@ -56,6 +56,7 @@ from directory.referrals.schemas import (
     ReferralSchema,
     TransitionSchema,
 )
+from directory.schema_messages import in_reader_language
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # checked below, for session requests only (see api/auth.py)
@@ -85,8 +86,8 @@ def _protect_sessions_from_csrf() -> None:
 @bp.errorhandler(ValidationError)
 def _invalid(error: ValidationError) -> Response:
     messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
-    return error_response(400, "The request has invalid fields.", code="validation_error",
-                          fields=messages)
+    return error_response(400, _("The request has invalid fields."), code="validation_error",
+                          fields=in_reader_language(messages))
 
 
 @bp.errorhandler(SearchError)
@@ -228,11 +229,11 @@ def _json_object() -> dict[str, Any]:
     """The request body as a JSON object, or a JSON error that says what is wrong with it
     (``directory.inputs.loads`` parses it: bounded depth, no NUL, no lone surrogate)."""
     if request.mimetype != "application/json":
-        raise ApiError(415, "Send the body as JSON, with Content-Type: application/json.")
+        raise ApiError(415, _("Send the body as JSON, with Content-Type: application/json."))
     body = request.get_json(silent=False)
     if not isinstance(body, dict):
-        raise ApiError(400, "The body must be a JSON object.", code="validation_error",
-                       fields={"_schema": ["Expected a JSON object."]})
+        raise ApiError(400, _("The body must be a JSON object."), code="validation_error",
+                       fields={"_schema": [_("Expected a JSON object.")]})
     return body
 
 
@@ -469,7 +470,7 @@ def transition_referral(public_id: str) -> Response:
     data = TransitionSchema().load(body)
     if data["to"] != ReferralStatus.SENT:
         if consent is not None:
-            raise ValidationError({"consent": ["Only sending a draft takes a consent record."]})
+            raise ValidationError({"consent": [_("Only sending a draft takes a consent record.")]})
         ops.transition(user, found, data)
         return _referral_detail(user, found)
     try:

@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from directory.accounts.permissions import Permission, can
@@ -41,6 +43,14 @@ MAX_PAGE = 1_000_000
 MAX_SEARCH = 200
 MAX_PROXIMITY_M = MAX_RADIUS_MI * queries.METERS_PER_MILE
 _TRUE, _FALSE = {"true", "1"}, {"false", "0"}
+# What a 404 says, by the kind of thing asked for (%(id)s: the id asked for).
+NOT_FOUND = {
+    "service": _l("No listed service has the id %(id)s."),
+    "organization": _l("No listed organization has the id %(id)s."),
+    "service at location": _l("No listed service at a location has the id %(id)s."),
+    "taxonomy": _l("No listed taxonomy has the id %(id)s."),
+    "taxonomy term": _l("No listed taxonomy term has the id %(id)s."),
+}
 
 
 def _bad(name: str, message: str) -> ApiError:
@@ -53,9 +63,10 @@ def _authorize() -> None:
         return
     if not current_user.is_authenticated:
         if bearer_secret() is not None:
-            raise ApiError(401, "This API token is unknown, expired or revoked.")
-        raise ApiError(401, "Sign in, or send an API token as 'Authorization: Bearer <token>'.")
-    raise ApiError(403, "Only members of vetted organizations may read the HSDS API.")
+            raise ApiError(401, _("This API token is unknown, expired or revoked."))
+        raise ApiError(401, _("Sign in, or send an API token as "
+                             "'Authorization: Bearer <token>'."))
+    raise ApiError(403, _("Only members of vetted organizations may read the HSDS API."))
 
 
 # --- parameters -----------------------------------------------------------------------------
@@ -63,7 +74,8 @@ def _authorize() -> None:
 def _text(name: str, limit: int = MAX_SEARCH) -> str | None:
     value = request.args.get(name, "").strip()
     if len(value) > limit:
-        raise _bad(name, f"{name} is longer than {limit} characters.")
+        raise _bad(name, _("%(name)s is longer than %(limit)s characters.", name=name,
+                           limit=limit))
     return value or None
 
 
@@ -73,7 +85,7 @@ def _flag(name: str) -> bool:
         return False
     if value in _TRUE:
         return True
-    raise _bad(name, f"{name} must be true or false.")
+    raise _bad(name, _("%(name)s must be true or false.", name=name))
 
 
 def _whole(name: str, default: int, maximum: int) -> int:
@@ -82,7 +94,8 @@ def _whole(name: str, default: int, maximum: int) -> int:
         return default
     value = bounded_int(raw, maximum) if raw.isascii() and raw.isdigit() else None
     if value is None or value < 1:
-        raise _bad(name, f"{name} must be a whole number from 1 to {maximum}.")
+        raise _bad(name, _("%(name)s must be a whole number from 1 to %(maximum)s.", name=name,
+                           maximum=maximum))
     return value
 
 
@@ -93,8 +106,8 @@ def _moment(name: str) -> dt.datetime | None:
     try:
         moment = dt.datetime.fromisoformat(raw)
     except ValueError:
-        raise _bad(name, f"{name} must be an ISO 8601 date and time, such as "
-                         "2024-01-31T12:00:00Z.") from None
+        raise _bad(name, _("%(name)s must be an ISO 8601 date and time, such as "
+                           "%(example)s.", name=name, example="2024-01-31T12:00:00Z")) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
@@ -106,8 +119,8 @@ def _filters(*, places: bool = False) -> queries.Filters:
         point = _postcode_point(postcode) if postcode else None
         if proximity is not None:
             if point is None:
-                raise _bad("proximity", "proximity is measured from a postcode: give postcode "
-                                        "too.")
+                raise _bad("proximity", _("proximity is measured from a postcode: give "
+                                          "postcode too."))
             near = queries.Near(point, _meters(proximity) / queries.METERS_PER_MILE)
         else:
             covering = point
@@ -121,8 +134,8 @@ def _postcode_point(postcode: str) -> Any:
     code = postcode.split("-")[0].strip()
     area = gazetteer().zip_area(code) if len(code) == 5 and code.isdigit() else None
     if area is None:
-        raise _bad("postcode", f"postcode {postcode!r} is not a US ZIP code the directory "
-                               "knows.")
+        raise _bad("postcode", _("postcode %(postcode)s is not a US ZIP code the directory "
+                                 "knows.", postcode=repr(postcode)))
     return locate(area.lat, area.lon, area.code)
 
 
@@ -132,15 +145,15 @@ def _meters(raw: str) -> float:
     except ValueError:
         meters = -1.0
     if not 0 < meters <= MAX_PROXIMITY_M:  # also refuses nan and inf
-        raise _bad("proximity", f"proximity must be a distance in meters, above 0 and at most "
-                                f"{MAX_PROXIMITY_M:.0f}.")
+        raise _bad("proximity", _("proximity must be a distance in meters, above 0 and at "
+                                  "most %(maximum)s.", maximum=f"{MAX_PROXIMITY_M:.0f}"))
     return meters
 
 
 def _format() -> str:
     value = request.args.get("format", "json").strip().lower() or "json"
     if value not in ("json", "ndjson"):
-        raise _bad("format", "format must be json or ndjson.")
+        raise _bad("format", _("format must be json or ndjson."))
     return value
 
 
@@ -170,7 +183,7 @@ def _memory_list(items: list[dict[str, Any]]) -> Response:
 
 def _found(item: dict[str, Any] | None, what: str, item_id: str) -> Response:
     if item is None:
-        raise ApiError(404, f"No listed {what} has the id {item_id!r}.")
+        raise ApiError(404, str(NOT_FOUND[what]) % {"id": repr(item_id)})
     return jsonify(item)
 
 
@@ -195,7 +208,7 @@ def _reference() -> bytes:
 def services() -> Response:
     full, minimal = _flag("full"), _flag("minimal")
     if full and minimal:
-        raise _bad("minimal", "minimal and full cannot both be true.")
+        raise _bad("minimal", _("minimal and full cannot both be true."))
     return _list(queries.services(_filters(), full=full, minimal=minimal))
 
 

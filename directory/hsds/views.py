@@ -11,6 +11,7 @@ import logging
 import tempfile
 
 from flask import Blueprint, Response, request, send_file
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import Forbidden
 
@@ -49,15 +50,15 @@ def export() -> Response:
             application/json: {schema: {type: object}}
     """
     if not current_user.is_authenticated:
-        return _error(401, "unauthorized", "Sign in to download the directory.")
+        return _error(401, "unauthorized", _("Sign in to download the directory."))
     try:
         require(current_user, Permission.VIEW_DIRECTORY)
     except Forbidden:
         return _error(403, "forbidden",
-                      "Only members of vetted organizations may download the directory.")
+                      _("Only members of vetted organizations may download the directory."))
     fmt = request.args.get("format", "csv")
     if fmt not in EXPORT_FORMATS:
-        return _error(400, "validation_error", "format must be csv or json.", "format")
+        return _error(400, "validation_error", _("format must be csv or json."), "format")
     # send_file closes the spool once the response is sent.
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
     if fmt == "json":

@@ -10,11 +10,13 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import shapely
+from flask_babel import gettext as _
 from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
 
@@ -122,59 +124,61 @@ def parse_polygon(text: str) -> tuple[str, tuple[float, float, float, float]]:
     """Validate GeoJSON (Polygon, MultiPolygon, or a Feature of one) and return it normalized,
     with its bounding box. Raises ListingError saying what is wrong."""
     if len(text.encode()) > MAX_POLYGON_BYTES:
-        raise _field_error("geojson", f"The area is too large a document (over "
-                                      f"{MAX_POLYGON_BYTES // 1000} kB).")
+        raise _field_error("geojson", _("The area is too large a document (over %(size)s kB).",
+                                        size=MAX_POLYGON_BYTES // 1000))
     try:
         document = inputs.loads(text)
     except json.JSONDecodeError as exc:
-        raise _field_error("geojson", f"Not valid JSON: {exc.msg} (line {exc.lineno}).") from exc
+        raise _field_error("geojson", _("Not valid JSON: %(problem)s (line %(line)s).",
+                                        problem=exc.msg, line=exc.lineno)) from exc
     except ValueError as exc:  # too deep, or text no column can store
         raise _field_error("geojson", str(exc)) from exc
     if isinstance(document, dict) and document.get("type") == "Feature":
         document = document.get("geometry")
     if not isinstance(document, dict) or document.get("type") not in {"Polygon", "MultiPolygon"}:
-        raise _field_error("geojson", "Give a GeoJSON Polygon or MultiPolygon.")
+        raise _field_error("geojson", _("Give a GeoJSON Polygon or MultiPolygon."))
     polygons = document.get("coordinates")
     if document["type"] == "Polygon":
         polygons = [polygons]
     if not isinstance(polygons, list) or not polygons:
-        raise _field_error("geojson", "The polygon has no coordinates.")
+        raise _field_error("geojson", _("The polygon has no coordinates."))
     vertices = 0
     for rings in polygons:
         if not isinstance(rings, list) or not rings:
-            raise _field_error("geojson", "Each polygon needs at least one ring.")
+            raise _field_error("geojson", _("Each polygon needs at least one ring."))
         for ring in rings:
             if not isinstance(ring, list) or len(ring) < 4:
-                raise _field_error("geojson", "Each ring needs at least 4 positions.")
+                raise _field_error("geojson", _("Each ring needs at least 4 positions."))
             for position in ring:
                 if (not isinstance(position, list) or len(position) < 2
                         or not all(isinstance(v, int | float) and not isinstance(v, bool)
                                    for v in position[:2])):
-                    raise _field_error("geojson", "Positions are [longitude, latitude] numbers.")
+                    raise _field_error("geojson",
+                                       _("Positions are [longitude, latitude] numbers."))
                 lon, lat = position[0], position[1]
                 if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-                    raise _field_error("geojson", "A position is out of range "
-                                                  "(longitude -180..180, latitude -90..90).")
+                    raise _field_error("geojson", _("A position is out of range (longitude "
+                                                    "-180..180, latitude -90..90)."))
             if ring[0][:2] != ring[-1][:2]:
-                raise _field_error("geojson", "A ring is not closed: its last position must "
-                                              "equal its first.")
+                raise _field_error("geojson", _("A ring is not closed: its last position "
+                                                "must equal its first."))
             vertices += len(ring)
     if vertices > MAX_POLYGON_VERTICES:
-        raise _field_error("geojson", f"The area has too many points (over "
-                                      f"{MAX_POLYGON_VERTICES}).")
+        raise _field_error("geojson", _("The area has too many points (over %(count)s).",
+                                        count=MAX_POLYGON_VERTICES))
     # Altitudes, where given, mean nothing here: keep [longitude, latitude] only.
     flat = [[[position[:2] for position in ring] for ring in rings] for rings in polygons]
     coordinates = flat[0] if document["type"] == "Polygon" else flat
     geometry = shape({"type": document["type"], "coordinates": coordinates})
     if not geometry.is_valid:
-        raise _field_error("geojson", f"The area is not a valid shape "
-                                      f"({shapely.is_valid_reason(geometry)}).")
+        raise _field_error("geojson", _("The area is not a valid shape (%(reason)s).",
+                                        reason=shapely.is_valid_reason(geometry)))
     min_lon, min_lat, max_lon, max_lat = geometry.bounds
     if max_lat - min_lat > MAX_POLYGON_SPAN_DEGREES or max_lon - min_lon > MAX_POLYGON_SPAN_DEGREES:
-        raise _field_error("geojson", "The area is implausibly large; use a state coverage "
-                                      "area instead.")
+        raise _field_error("geojson", _("The area is implausibly large; use a state coverage "
+                                        "area instead."))
     if geometry.area == 0:
-        raise _field_error("geojson", "The area has no surface.")
+        raise _field_error("geojson", _("The area has no surface."))
     normalized = json.dumps({"type": document["type"], "coordinates": coordinates},
                             separators=(",", ":"))
     return normalized, (min_lat, max_lat, min_lon, max_lon)
@@ -197,7 +201,7 @@ def build_coverage_area(organization: Organization, data: dict[str, Any],
                                  if loc.id == data["location_id"]), None)
                 if location is None:
                     raise _field_error("location_id",
-                                       "Choose one of this organization's locations.")
+                                       _("Choose one of this organization's locations."))
             if location is None:
                 try:
                     found = centre or geocode(data.get("center") or "")
@@ -217,36 +221,56 @@ def build_coverage_area(organization: Organization, data: dict[str, Any],
         case CoverageKind.STATE:
             state = (data.get("state") or "").upper()
             if state not in boundaries().state_bounds:
-                raise _field_error("state", "Choose a US state.")
+                raise _field_error("state", _("Choose a US state."))
             area.state, area.label = state, STATES[state]
             bounds = boundaries().state_bounds[state]
         case CoverageKind.COUNTY:
             state = (data.get("state") or "").upper()
             county = boundaries().county_named(data.get("county") or "", state)
             if county is None:
-                raise _field_error("county", f"No county named {data.get('county')!r} in "
-                                             f"{STATES.get(state, 'that state')}.")
+                raise _field_error("county", _("No county named '%(county)s' in %(state)s.",
+                                               county=data.get("county") or "",
+                                               state=STATES.get(state, state)))
             area.county_fips, area.state = county.fips, county.state
             area.label = county.label
             bounds = boundaries().county_bounds(county.fips)
         case CoverageKind.ZIP:
             zip_area = gazetteer().zip_area(data.get("postal_code") or "")
             if zip_area is None:
-                raise _field_error("postal_code", "Not a known US ZIP code.")
+                raise _field_error("postal_code", _("Not a known US ZIP code."))
             area.postal_code, area.state = zip_area.code, zip_area.state
             area.label = f"ZIP {zip_area.code} ({zip_area.city}, {zip_area.state})"
             bounds = circle_bounds(zip_area.lat, zip_area.lon, 5)
         case CoverageKind.POLYGON:
             area.geojson, bounds = parse_polygon(data.get("geojson") or "")
-            area.label = (data.get("label") or "").strip()[:200] or "Drawn service area"
+            area.label = (data.get("label") or "").strip()[:200] or DRAWN_AREA
     area.min_lat, area.max_lat, area.min_lon, area.max_lon = bounds
     codes = data.get("services") or []
     area.services = list(categories_by_code(codes).values()) if codes else []
     return area
 
 
+# The labels written into coverage_areas.label are English (the API, the HSDS export and
+# imports read them); pages show them in the reader's language through coverage_label.
+DRAWN_AREA = "Drawn service area"
+_RADIUS_LABEL = re.compile(r"^Within (?P<miles>\d+(?:\.\d+)?) mi of (?P<place>.+)$")
+_ZIP_LABEL = re.compile(r"^ZIP (?P<code>\d{5}) \((?P<place>.+)\)$")
+
+
 def radius_label(miles: float, place: str) -> str:
     return f"Within {miles:g} mi of {place}"
+
+
+def coverage_label(kind: CoverageKind | str, label: str) -> str:
+    """A coverage area's label in the reader's language: the labels this module writes are
+    reworded; a state's or county's name, or a name given to a drawn area, is shown as it is."""
+    if kind == CoverageKind.RADIUS and (match := _RADIUS_LABEL.match(label)):
+        return _("Within %(miles)s mi of %(place)s", miles=match["miles"], place=match["place"])
+    if kind == CoverageKind.ZIP and (match := _ZIP_LABEL.match(label)):
+        return _("ZIP code %(code)s (%(place)s)", code=match["code"], place=match["place"])
+    if kind == CoverageKind.POLYGON and label == DRAWN_AREA:
+        return _("Drawn service area")
+    return label
 
 
 def confidential_location_at(organization: Organization, lat: float,
@@ -280,7 +304,7 @@ def add_coverage_area(organization: Organization, data: dict[str, Any]) -> Cover
 def remove_coverage_area(organization: Organization, area_id: int) -> None:
     area = next((a for a in organization.coverage_areas if a.id == area_id), None)
     if area is None:
-        raise _field_error("coverage_area", "That coverage area is not on this listing.")
+        raise _field_error("coverage_area", _("That coverage area is not on this listing."))
     organization.coverage_areas.remove(area)
     db_session.flush()
 

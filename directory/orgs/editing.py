@@ -21,6 +21,8 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy import select
@@ -40,7 +42,7 @@ from directory.orgs.listing import (
     removal_impact,
     update_listing,
 )
-from directory.orgs.models import Location, Organization
+from directory.orgs.models import Location, Organization, category_label
 from directory.orgs.operations import ListingError, service_categories
 from directory.orgs.schemas import WEEKDAYS, ListingChangesSchema
 from directory.orgs.views import load_organization
@@ -83,8 +85,9 @@ def _apply(organization: Organization, raw: dict[str, Any]) -> tuple[list[str], 
 
 def _changed_message(changed: list[str]) -> str:
     if not changed:
-        return "Nothing changed."
-    return "Saved: " + ", ".join(FIELD_LABELS.get(name, name) for name in changed) + "."
+        return _("Nothing changed.")
+    return _("Saved: %(fields)s.",
+             fields=", ".join(str(FIELD_LABELS.get(name, name)) for name in changed))
 
 
 @bp.route("/organizations/<slug>/edit", methods=["GET", "POST"])
@@ -95,8 +98,9 @@ def edit(slug: str) -> Page:
     if not rename:
         del form.name, form.kind
     categories = service_categories()
-    form.services.choices = [SelectChoice(category.code, category.name)
-                             for category in categories]
+    form.services.choices = [
+        SelectChoice(category.code, category_label(category.code, category.name))
+        for category in categories]
     errors: dict[str, Any] = {}
     if form.validate_on_submit():
         changed, errors = _apply(organization, form.changes(with_name_and_kind=rename))
@@ -141,8 +145,8 @@ def toggle_accepting(slug: str) -> Response:
     if not form.validate_on_submit() or wanted not in ("yes", "no"):
         abort(400)
     update_listing(current_user, organization, {"accepting_referrals": wanted == "yes"})
-    flash("Now accepting referrals." if wanted == "yes" else "No longer accepting referrals.",
-          "success")
+    flash(_("Now accepting referrals.") if wanted == "yes"
+          else _("No longer accepting referrals."), "success")
     return redirect(safe_next_url(request.form.get("next"))
                     or url_for("orgs.profile", slug=slug))
 
@@ -154,7 +158,7 @@ def confirm(slug: str) -> Response:
     if not ButtonForm().validate_on_submit():
         abort(400)
     confirm_listing(current_user, organization)
-    flash("Thank you: the listing is confirmed as current.", "success")
+    flash(_("Thank you: the listing is confirmed as current."), "success")
     return redirect(safe_next_url(request.form.get("next"))
                     or url_for("orgs.profile", slug=slug))
 
@@ -186,8 +190,8 @@ def _locate(form: LocationForm) -> None:
     area = gazetteer().zip_area((form.postal_code.data or "").strip()[:5])
     place = area or gazetteer().place((form.city.data or "").strip(), form.state.data or "")
     if place is None:
-        form.postal_code.errors = ["No such ZIP code or city in the gazetteer: type the "
-                                   "coordinates, or drag the marker."]
+        form.postal_code.errors = [_("No such ZIP code or city in the gazetteer: type the "
+                                     "coordinates, or drag the marker.")]
         return
     form.latitude.data, form.longitude.data = f"{place.lat:.6f}", f"{place.lon:.6f}"
     if area is not None and not (form.city.data or "").strip():
@@ -323,7 +327,9 @@ def remind(slug: str) -> Response:
     mailed = send_reminder(organization, int(current_app.config["LISTING_REVIEW_DAYS"]),
                            actor=current_user)
     if mailed:
-        flash(f"Reminder sent to {mailed} admin(s) of {organization.name}.", "success")
+        flash(ngettext("Reminder sent to %(num)d admin of %(name)s.",
+                       "Reminder sent to %(num)d admins of %(name)s.", mailed,
+                       name=organization.name), "success")
     else:
-        flash(f"{organization.name} has no active admin to remind.", "error")
+        flash(_("%(name)s has no active admin to remind.", name=organization.name), "error")
     return redirect(url_for("listing.stale"))

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -22,23 +24,29 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
 from directory.geo.states import STATES
-from directory.orgs.models import KIND_LABELS, LANGUAGES, POPULATION_LABELS, Location
+from directory.orgs.models import (
+    TRANSLATED_KIND_LABELS,
+    TRANSLATED_LANGUAGES,
+    TRANSLATED_POPULATION_LABELS,
+    Location,
+)
 from directory.orgs.schemas import WEEKDAYS
 from directory.text import TextForm
 
-DAY_NAMES = dict(zip(WEEKDAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
-                                "Saturday", "Sunday"), strict=True))
+DAY_NAMES = dict(zip(WEEKDAYS, (_l("Monday"), _l("Tuesday"), _l("Wednesday"), _l("Thursday"),
+                                _l("Friday"), _l("Saturday"), _l("Sunday")), strict=True))
 EMPTY_CONTACT_ROWS = 2
 _INTERVAL = re.compile(r"^\s*(\d{1,2}:\d{2})\s*[-–]\s*(\d{1,2}:\d{2})\s*$")
+# "to" and "a": the word between two dates in each interface language ("%(first)s to %(last)s").
 _CLOSURE = re.compile(
-    r"^\s*(\d{4}-\d{2}-\d{2})(?:\s*(?:to|–|\.\.)\s*(\d{4}-\d{2}-\d{2}))?\s*(.*?)\s*$")
+    r"^\s*(\d{4}-\d{2}-\d{2})(?:\s*(?:to|a|–|\.\.)\s*(\d{4}-\d{2}-\d{2}))?\s*(.*?)\s*$")
 
 
 class ContactForm(Form):
-    name = StringField("Name")
-    title = StringField("Title")
-    email = StringField("Email")
-    phone = StringField("Phone")
+    name = StringField(_l("Name"))
+    title = StringField(_l("Title"))
+    email = StringField(_l("Email"))
+    phone = StringField(_l("Phone"))
 
 
 def _blank_to_none(value: str | None) -> str | None:
@@ -47,25 +55,25 @@ def _blank_to_none(value: str | None) -> str | None:
 
 
 class ListingForm(TextForm):
-    name = StringField("Name")
-    kind = SelectField("Kind of organization", choices=[
-        SelectChoice(kind.value, label) for kind, label in KIND_LABELS.items()])
-    description = TextAreaField("Description")
-    website = StringField("Website")
-    email = StringField("Email")
-    phone = StringField("Phone")
+    name = StringField(_l("Name"))
+    kind = SelectField(_l("Kind of organization"), choices=[
+        SelectChoice(kind.value, label) for kind, label in TRANSLATED_KIND_LABELS.items()])
+    description = TextAreaField(_l("Description"))
+    website = StringField(_l("Website"))
+    email = StringField(_l("Email"))
+    phone = StringField(_l("Phone"))
     contacts = FieldList(FormField(ContactForm), min_entries=1)
-    languages = SelectMultipleField("Languages", choices=[
-        SelectChoice(code, label) for code, label in LANGUAGES.items()])
-    populations = SelectMultipleField("Populations served", choices=[
+    languages = SelectMultipleField(_l("Languages"), choices=[
+        SelectChoice(code, label) for code, label in TRANSLATED_LANGUAGES.items()])
+    populations = SelectMultipleField(_l("Populations served"), choices=[
         SelectChoice(population.value, label)
-        for population, label in POPULATION_LABELS.items()])
-    min_age = IntegerField("Youngest age served", validators=[Optional()])
-    max_age = IntegerField("Oldest age served", validators=[Optional()])
-    eligibility_note = TextAreaField("Eligibility")
-    services = SelectMultipleField("Services", choices=[])
-    accepting_referrals = BooleanField("Accepting referrals")
-    capacity_note = StringField("Capacity now")
+        for population, label in TRANSLATED_POPULATION_LABELS.items()])
+    min_age = IntegerField(_l("Youngest age served"), validators=[Optional()])
+    max_age = IntegerField(_l("Oldest age served"), validators=[Optional()])
+    eligibility_note = TextAreaField(_l("Eligibility"))
+    services = SelectMultipleField(_l("Services"), choices=[])
+    accepting_referrals = BooleanField(_l("Accepting referrals"))
+    capacity_note = StringField(_l("Capacity now"))
 
     def changes(self, *, with_name_and_kind: bool) -> dict[str, Any]:
         """The form as ListingChangesSchema loads it."""
@@ -111,17 +119,17 @@ class ListingForm(TextForm):
 
 
 class LocationForm(TextForm):
-    name = StringField("Name (shown to partners unless confidential)")
-    address = StringField("Street address")
-    city = StringField("City")
-    state = SelectField("State", choices=[SelectChoice("", "Choose…"), *(
+    name = StringField(_l("Name (shown to partners unless confidential)"))
+    address = StringField(_l("Street address"))
+    city = StringField(_l("City"))
+    state = SelectField(_l("State"), choices=[SelectChoice("", _l("Choose…")), *(
         SelectChoice(code, name) for code, name in sorted(STATES.items()))])
-    postal_code = StringField("ZIP code")
-    latitude = StringField("Latitude")
-    longitude = StringField("Longitude")
-    confidential = BooleanField("Confidential (a shelter or safe house): partners see the city "
-                                "only")
-    open_24_7 = BooleanField("Open 24 hours, 7 days")
+    postal_code = StringField(_l("ZIP code"))
+    latitude = StringField(_l("Latitude"))
+    longitude = StringField(_l("Longitude"))
+    confidential = BooleanField(_l("Confidential (a shelter or safe house): partners see the "
+                                   "city only"))
+    open_24_7 = BooleanField(_l("Open 24 hours, 7 days"))
     mon = StringField(DAY_NAMES["mon"])
     tue = StringField(DAY_NAMES["tue"])
     wed = StringField(DAY_NAMES["wed"])
@@ -129,7 +137,7 @@ class LocationForm(TextForm):
     fri = StringField(DAY_NAMES["fri"])
     sat = StringField(DAY_NAMES["sat"])
     sun = StringField(DAY_NAMES["sun"])
-    closures = TextAreaField("Closed on (one a line)")
+    closures = TextAreaField(_l("Closed on (one a line)"))
 
     def fill_from(self, location: Location) -> None:
         lat, lon = location.true_point
@@ -142,8 +150,8 @@ class LocationForm(TextForm):
             self[day].data = ", ".join(f"{h.opens:%H:%M}-{h.closes:%H:%M}"
                                        for h in location.hours if h.weekday == index)
         self.closures.data = "\n".join(
-            f"{c.starts_on.isoformat()}"
-            + (f" to {c.ends_on.isoformat()}" if c.ends_on != c.starts_on else "")
+            (_("%(first)s to %(last)s", first=c.starts_on.isoformat(), last=c.ends_on.isoformat())
+             if c.ends_on != c.starts_on else c.starts_on.isoformat())
             + (f" {c.note}" if c.note else "") for c in location.closures)
 
     def data_for_schema(self) -> tuple[dict[str, Any], dict[str, list[str]]]:
@@ -152,13 +160,13 @@ class LocationForm(TextForm):
         hours: list[dict[str, Any]] = []
         for day in WEEKDAYS:
             text = (self[day].data or "").strip()
-            if not text or text.lower() == "closed":
+            if not text or text.lower() in {"closed", _("closed").lower()}:
                 continue
             for part in text.split(","):
                 match = _INTERVAL.match(part)
                 if match is None:
-                    problems[day] = ["Write times as 09:00-17:00, several separated by commas, "
-                                     "or leave it empty for closed."]
+                    problems[day] = [_("Write times as 09:00-17:00, several separated by "
+                                       "commas, or leave it empty for closed.")]
                     break
                 hours.append({"days": [day], "opens": match[1].zfill(5),
                               "closes": match[2].zfill(5)})
@@ -168,8 +176,9 @@ class LocationForm(TextForm):
                 continue
             match = _CLOSURE.match(line)
             if match is None:
-                problems["closures"] = [f"Cannot read {line.strip()!r}: write 2026-12-25 "
-                                        "Christmas, or 2026-12-24 to 2026-12-26 Holidays."]
+                problems["closures"] = [_("Cannot read '%(line)s': write 2026-12-25 Christmas, "
+                                          "or 2026-12-24 to 2026-12-26 Holidays.",
+                                          line=line.strip())]
                 continue
             closures.append({"starts_on": match[1], "ends_on": match[2] or match[1],
                              "note": match[3]})

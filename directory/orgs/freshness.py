@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import render_template
+from flask_babel import gettext as _
 from sqlalchemy import Select, func, select
 
 from directory.accounts.models import MemberRole, Membership, User
 from directory.audit.models import AuditAction
 from directory.audit.operations import record
 from directory.db import db_session, utcnow
+from directory.i18n import recipient_language
 from directory.mail.operations import MailError, external_url, queue_mail
 from directory.orgs.models import ListingReview, MembershipStatus, Organization
 
@@ -104,17 +106,20 @@ def admins_of(organization: Organization) -> list[User]:
 def send_reminder(organization: Organization, review_days: int, *,
                   actor: User | None = None, now: dt.datetime | None = None) -> int:
     """Mail the organization's admins that its listing needs a look; returns how many were
-    mailed. ``actor``: the coordinator who asked, or None for the sweep."""
+    mailed, each in their own language. ``actor``: the coordinator who asked, or None for the
+    sweep."""
     now = now or utcnow()
     admins = admins_of(organization)
     try:
         link = external_url("listing.edit", slug=organization.slug)
     except MailError:
         link = None  # the sweep without DIRECTORY_BASE_URL: the message names the page
-    body = render_template("orgs/mail/review_reminder.txt", organization=organization,
-                           link=link, review_days=review_days)
     for admin in admins:
-        queue_mail(admin.email, f"Is the listing of {organization.name} still current?", body)
+        with recipient_language(admin):
+            queue_mail(admin.email,
+                       _("Is the listing of %(name)s still current?", name=organization.name),
+                       render_template("orgs/mail/review_reminder.txt", organization=organization,
+                                       link=link, review_days=review_days))
     review = _review_of(organization)
     review.reminded_at, review.reminders = now, review.reminders + 1
     db_session.flush()

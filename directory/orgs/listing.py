@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from directory.accounts.models import User
@@ -22,7 +24,7 @@ from directory.accounts.permissions import Permission, can
 from directory.audit.models import AuditAction
 from directory.audit.operations import record
 from directory.db import db_session, utcnow
-from directory.orgs.coverage import recentre_tied_areas
+from directory.orgs.coverage import coverage_label, recentre_tied_areas
 from directory.orgs.models import (
     DEFAULT_TIMEZONE,
     Closure,
@@ -49,13 +51,16 @@ SCALAR_FIELDS = ("name", "kind", "description", "website", "email", "phone",
                  "accepting_referrals", "min_age", "max_age", "eligibility_note",
                  "capacity_note")
 COORDINATOR_FIELDS = ("name", "kind")
+# The listing's fields as the change history and the "Saved: ..." message name them.
 FIELD_LABELS = {
-    "name": "name", "kind": "kind", "description": "description", "website": "website",
-    "email": "email", "phone": "phone", "accepting_referrals": "accepting referrals",
-    "min_age": "youngest age served", "max_age": "oldest age served",
-    "eligibility_note": "eligibility", "capacity_note": "capacity", "languages": "languages",
-    "populations": "populations served", "services": "services", "contacts": "contacts",
-    "locations": "locations", "coverage_areas": "coverage areas",
+    "name": _l("name"), "kind": _l("kind"), "description": _l("description"),
+    "website": _l("website"), "email": _l("email"), "phone": _l("phone"),
+    "accepting_referrals": _l("accepting referrals"), "min_age": _l("youngest age served"),
+    "max_age": _l("oldest age served"), "eligibility_note": _l("eligibility"),
+    "capacity_note": _l("capacity"), "languages": _l("languages"),
+    "populations": _l("populations served"), "services": _l("services"),
+    "contacts": _l("contacts"), "locations": _l("locations"),
+    "coverage_areas": _l("coverage areas"),
 }
 OPEN_STATUSES = (ReferralStatus.SENT, ReferralStatus.ACCEPTED)
 
@@ -70,6 +75,7 @@ class RemovalImpact:
 
     open_referrals: list[str]  # public ids of referrals in progress to the organization
     removed_areas: list[str]  # labels of the radius areas drawn around it, removed with it
+    # (in the reader's language)
     last_location: bool
 
     @property
@@ -92,7 +98,8 @@ def removal_impact(organization: Organization, location: Location,
     remaining = len(organization.locations) - 1 if remaining is None else remaining
     return RemovalImpact(
         open_referrals=open_referrals_to(organization),
-        removed_areas=[area.label for area in _tied_radius_areas(organization, location)],
+        removed_areas=[coverage_label(area.kind, area.label)
+                       for area in _tied_radius_areas(organization, location)],
         last_location=remaining == 0,
     )
 
@@ -184,20 +191,20 @@ def _check_rules(actor: User | None, organization: Organization,
     if renamed and actor is not None and not can(actor, Permission.RENAME_ORGANIZATION,
                                                  organization):
         raise ListingPermissionError(
-            "Only a network coordinator changes an organization's name or kind.",
-            {name: ["Only a network coordinator changes this."] for name in renamed})
+            _("Only a network coordinator changes an organization's name or kind."),
+            {name: [_("Only a network coordinator changes this.")] for name in renamed})
     if "name" in renamed:
         taken = db_session.scalar(select(Organization.id).where(
             func.lower(Organization.name) == changes["name"].strip().lower(),
             Organization.id != organization.id))
         if taken is not None:
-            raise ListingError("An organization with this name is already listed.",
-                               {"name": ["Already listed."]})
+            raise ListingError(_("An organization with this name is already listed."),
+                               {"name": [_("Already listed.")]})
     low = changes.get("min_age", organization.min_age)
     high = changes.get("max_age", organization.max_age)
     if low is not None and high is not None and low > high:
-        raise ListingError("The youngest age served must not be above the oldest.",
-                           {"max_age": ["Must not be below the youngest age served."]})
+        raise ListingError(_("The youngest age served must not be above the oldest."),
+                           {"max_age": [_("Must not be below the youngest age served.")]})
 
 
 def _apply_services(organization: Organization, codes: list[str]) -> None:
@@ -217,9 +224,9 @@ def _apply_locations(organization: Organization, wanted: list[dict[str, Any]],
     unknown = [data["id"] for data in wanted
                if data.get("id") is not None and data["id"] not in existing]
     if unknown:
-        raise ListingError("A location given is not on this listing.",
-                           {"locations": [f"No location {number} on this listing."
-                                          for number in unknown]})
+        raise ListingError(_("A location given is not on this listing."),
+                           {"locations": [_("No location %(number)s on this listing.",
+                                            number=number) for number in unknown]})
     kept = {data["id"] for data in wanted if data.get("id") is not None} | hidden
     for location in organization.locations:
         if location.id in kept:
@@ -227,10 +234,10 @@ def _apply_locations(organization: Organization, wanted: list[dict[str, Any]],
         impact = removal_impact(organization, location, remaining=len(wanted) + len(hidden))
         if impact.blocked:
             raise ListingError(
-                "This is the organization's last location and referrals to it are in "
-                f"progress ({', '.join(impact.open_referrals)}): add its new location "
-                "first, or finish those referrals.",
-                {"locations": ["The last location cannot go while referrals are open."]})
+                _("This is the organization's last location and referrals to it are in "
+                  "progress (%(referrals)s): add its new location first, or finish those "
+                  "referrals.", referrals=", ".join(impact.open_referrals)),
+                {"locations": [_("The last location cannot go while referrals are open.")]})
         for area in _tied_radius_areas(organization, location):
             organization.coverage_areas.remove(area)
     organization.locations = [

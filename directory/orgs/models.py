@@ -8,6 +8,7 @@ import uuid
 import zoneinfo
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
@@ -63,9 +64,13 @@ class OrganizationKind(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return KIND_LABELS[self]
+        """The kind's name in the reader's language."""
+        return str(TRANSLATED_KIND_LABELS[self])
 
 
+# English: the names data files, spreadsheets and the HSDS export use (and import by). Pages
+# show the TRANSLATED_ labels below, in the reader's language; a test keeps the two equal in
+# English.
 KIND_LABELS = {
     OrganizationKind.LAW_ENFORCEMENT: "Law enforcement",
     OrganizationKind.NONPROFIT: "Nonprofit",
@@ -76,6 +81,16 @@ KIND_LABELS = {
     OrganizationKind.TRIBAL: "Tribal",
     OrganizationKind.OTHER: "Other",
 }
+TRANSLATED_KIND_LABELS = {
+    OrganizationKind.LAW_ENFORCEMENT: _l("Law enforcement"),
+    OrganizationKind.NONPROFIT: _l("Nonprofit"),
+    OrganizationKind.FAITH_BASED: _l("Faith-based"),
+    OrganizationKind.GOVERNMENT: _l("Government"),
+    OrganizationKind.HEALTHCARE: _l("Healthcare"),
+    OrganizationKind.LEGAL: _l("Legal"),
+    OrganizationKind.TRIBAL: _l("Tribal"),
+    OrganizationKind.OTHER: _l("Other"),
+}
 
 
 class MembershipStatus(enum.StrEnum):
@@ -85,6 +100,13 @@ class MembershipStatus(enum.StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"
     DECLINED = "declined"
+
+    @property
+    def label(self) -> str:
+        return str({MembershipStatus.PENDING: _l("Membership pending"),
+                    MembershipStatus.ACTIVE: _l("Active member"),
+                    MembershipStatus.SUSPENDED: _l("Membership suspended"),
+                    MembershipStatus.DECLINED: _l("Membership declined")}[self])
 
 
 class Population(enum.StrEnum):
@@ -104,7 +126,8 @@ class Population(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return POPULATION_LABELS[self]
+        """The population's name in the reader's language."""
+        return str(TRANSLATED_POPULATION_LABELS[self])
 
 
 POPULATION_LABELS = {
@@ -121,6 +144,21 @@ POPULATION_LABELS = {
     Population.LABOR_TRAFFICKING: "Survivors of labor trafficking",
     Population.DISABILITIES: "People with disabilities",
     Population.NATIVE_AMERICAN: "American Indian and Alaska Native people",
+}
+TRANSLATED_POPULATION_LABELS = {
+    Population.CHILDREN: _l("Children (under 12)"),
+    Population.ADOLESCENTS: _l("Adolescents (12-17)"),
+    Population.YOUNG_ADULTS: _l("Young adults (18-24)"),
+    Population.ADULTS: _l("Adults"),
+    Population.WOMEN: _l("Women"),
+    Population.MEN: _l("Men"),
+    Population.LGBTQ: _l("LGBTQ+ people"),
+    Population.FAMILIES: _l("Families"),
+    Population.FOREIGN_NATIONALS: _l("Foreign nationals"),
+    Population.SEX_TRAFFICKING: _l("Survivors of sex trafficking"),
+    Population.LABOR_TRAFFICKING: _l("Survivors of labor trafficking"),
+    Population.DISABILITIES: _l("People with disabilities"),
+    Population.NATIVE_AMERICAN: _l("American Indian and Alaska Native people"),
 }
 
 LANGUAGES = {
@@ -140,6 +178,74 @@ LANGUAGES = {
     "hmn": "Hmong",
     "ase": "American Sign Language",
 }
+TRANSLATED_LANGUAGES = {
+    "en": _l("English"),
+    "es": _l("Spanish"),
+    "vi": _l("Vietnamese"),
+    "zh": _l("Chinese"),
+    "ar": _l("Arabic"),
+    "fr": _l("French"),
+    "ht": _l("Haitian Creole"),
+    "ko": _l("Korean"),
+    "ru": _l("Russian"),
+    "tl": _l("Tagalog"),
+    "pt": _l("Portuguese"),
+    "so": _l("Somali"),
+    "am": _l("Amharic"),
+    "hmn": _l("Hmong"),
+    "ase": _l("American Sign Language"),
+}
+
+
+def language_label(code: str) -> str:
+    """A language's name in the reader's language (an unknown code as itself)."""
+    label = TRANSLATED_LANGUAGES.get(code)
+    return str(label) if label is not None else code
+
+
+# The shipped taxonomy's names (seed/taxonomy.csv), by term code, in the reader's language. A
+# category not shipped (added by an import) shows its own name. A test keeps this table and the
+# seed file's English names equal.
+SHIPPED_CATEGORY_LABELS = {
+    "shelter": _l("Shelter and housing"),
+    "shelter.emergency": _l("Emergency shelter"),
+    "shelter.youth": _l("Youth shelter"),
+    "shelter.safe_house": _l("Safe house"),
+    "shelter.transitional": _l("Transitional housing"),
+    "case_management": _l("Case management"),
+    "victim_advocacy": _l("Victim advocacy"),
+    "hotline": _l("Hotline"),
+    "legal": _l("Legal services"),
+    "legal.immigration": _l("Immigration legal services"),
+    "legal.criminal_record": _l("Criminal record relief"),
+    "legal.civil": _l("Civil legal aid"),
+    "legal.victim_rights": _l("Crime victim rights"),
+    "medical": _l("Medical care"),
+    "medical.forensic_exam": _l("Forensic medical exam"),
+    "medical.primary": _l("Primary care"),
+    "medical.dental": _l("Dental care"),
+    "mental_health": _l("Mental health"),
+    "mental_health.counseling": _l("Trauma-informed counseling"),
+    "mental_health.crisis": _l("Crisis intervention"),
+    "mental_health.substance_use": _l("Substance use treatment"),
+    "forensic_interview": _l("Forensic interview"),
+    "investigation": _l("Investigation"),
+    "child_welfare": _l("Child protective services"),
+    "interpretation": _l("Interpretation and translation"),
+    "job_training": _l("Job training and employment"),
+    "education": _l("Education"),
+    "basic_needs": _l("Basic needs"),
+    "transportation": _l("Transportation"),
+    "mentoring": _l("Survivor mentoring"),
+    "prevention": _l("Prevention and outreach"),
+}
+
+
+def category_label(code: str, name: str) -> str:
+    """A service category's name in the reader's language: the shipped taxonomy's translation
+    for its code, else its own ``name``."""
+    label = SHIPPED_CATEGORY_LABELS.get(code)
+    return str(label) if label is not None else name
 
 
 class ServiceCategory(Base):
@@ -159,6 +265,10 @@ class ServiceCategory(Base):
     children: Mapped[list[ServiceCategory]] = relationship(
         back_populates="parent", order_by="ServiceCategory.code"
     )
+
+    @property
+    def label(self) -> str:
+        return category_label(self.code, self.name)
 
 
 class Organization(Base):
@@ -300,7 +410,7 @@ class OrganizationLanguage(Base):
 
     @property
     def label(self) -> str:
-        return LANGUAGES.get(self.code, self.code)
+        return language_label(self.code)
 
 
 class OrganizationPopulation(Base):
@@ -474,9 +584,9 @@ class CoverageKind(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {CoverageKind.RADIUS: "Radius", CoverageKind.STATE: "State",
-                CoverageKind.COUNTY: "County", CoverageKind.ZIP: "ZIP code",
-                CoverageKind.POLYGON: "Drawn area"}[self]
+        return str({CoverageKind.RADIUS: _l("Radius"), CoverageKind.STATE: _l("State"),
+                    CoverageKind.COUNTY: _l("County"), CoverageKind.ZIP: _l("ZIP code"),
+                    CoverageKind.POLYGON: _l("Drawn area")}[self])
 
 
 coverage_area_services = Table(

@@ -13,6 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from babel.dates import get_day_names
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from sqlalchemy import Row, Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
@@ -81,7 +84,7 @@ def location_view(location: Location, reveal_confidential: bool) -> LocationView
         "closures": sorted(location.closures, key=lambda closure: closure.starts_on),
     }
     if location.confidential and not reveal_confidential:
-        return LocationView(name="Confidential location", confidential=True, revealed=False,
+        return LocationView(name=_("Confidential location"), confidential=True, revealed=False,
                             **shared)
     lat, lon = location.true_point
     return LocationView(revealed=True, name=location.name, confidential=location.confidential,
@@ -89,15 +92,19 @@ def location_view(location: Location, reveal_confidential: bool) -> LocationView
                         lat=lat, lon=lon, id=location.id, **shared)
 
 
-_DAY_LABELS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+def day_labels(width: str = "abbreviated") -> dict[int, str]:
+    """The weekdays' names in the reader's language, by number (0 = Monday): "Mon" or "lun"."""
+    return dict(get_day_names(width, locale=get_locale() or "en_US"))
 
 
 def describe_hours(hours: Sequence[OpeningHours]) -> list[tuple[str, str]]:
-    """[(day label, "09:00-17:00, 18:00-20:00"), ...] with equal consecutive days merged."""
+    """[(day label, "09:00-17:00, 18:00-20:00"), ...] with equal consecutive days merged, the
+    days named in the reader's language."""
     by_day: dict[int, list[str]] = {}
     for interval in sorted(hours, key=lambda h: (h.weekday, h.opens)):
         by_day.setdefault(interval.weekday, []).append(
             f"{interval.opens:%H:%M}–{interval.closes:%H:%M}")
+    names = day_labels()
     groups: list[list[Any]] = []  # [first day, last day, text]
     for day in sorted(by_day):
         text = ", ".join(by_day[day])
@@ -105,8 +112,8 @@ def describe_hours(hours: Sequence[OpeningHours]) -> list[tuple[str, str]]:
             groups[-1][1] = day
         else:
             groups.append([day, day, text])
-    return [(_DAY_LABELS[first] if first == last else f"{_DAY_LABELS[first]}–{_DAY_LABELS[last]}",
-             text) for first, last, text in groups]
+    return [(names[first] if first == last else f"{names[first]}–{names[last]}", text)
+            for first, last, text in groups]
 
 
 def get_organization(slug: str) -> Organization | None:
@@ -250,8 +257,8 @@ def categories_by_code(codes: Sequence[str]) -> dict[str, ServiceCategory]:
         select(ServiceCategory).where(ServiceCategory.code.in_(list(codes))))}
     unknown = sorted(set(codes) - set(found))
     if unknown:
-        raise ListingError(f"Unknown service categories: {', '.join(unknown)}.",
-                           {"services": [f"Unknown service category {code!r}."
+        raise ListingError(_("Unknown service categories: %(codes)s.", codes=", ".join(unknown)),
+                           {"services": [_("Unknown service category '%(code)s'.", code=code)
                                          for code in unknown]})
     return found
 
@@ -294,11 +301,12 @@ def create_organization(listing: dict[str, Any], *, slug: str | None = None,
     """Create an organization from a validated listing (see ListingSchema)."""
     slug = slug or unique_slug(listing["name"])
     if db_session.scalar(select(Organization.id).where(Organization.slug == slug)) is not None:
-        raise ListingError(f"The address name {slug!r} is taken.", {"slug": ["Already taken."]})
+        raise ListingError(_("The address name '%(slug)s' is taken.", slug=slug),
+                           {"slug": [_("Already taken.")]})
     if db_session.scalar(select(Organization.id).where(
             func.lower(Organization.name) == listing["name"].strip().lower())) is not None:
-        raise ListingError("An organization with this name is already listed.",
-                           {"name": ["Already listed."]})
+        raise ListingError(_("An organization with this name is already listed."),
+                           {"name": [_("Already listed.")]})
     categories = categories_by_code(listing.get("services", []))
     organization = Organization(
         slug=slug, name=listing["name"].strip(), kind=listing["kind"],

@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, select
 from directory.accounts.permissions import Viewer, organizations_revealing_confidential
 from directory.db import db_session
 from directory.geo.distance import haversine_mi, rounded_distance_mi
+from directory.orgs.coverage import coverage_label
 from directory.orgs.models import (
     CoverageArea,
     CoverageKind,
@@ -25,6 +26,7 @@ from directory.orgs.models import (
     OrganizationLanguage,
     Service,
     ServiceCategory,
+    category_label,
     true_point_of,
 )
 from directory.orgs.operations import days_since
@@ -35,6 +37,8 @@ METERS_PER_MILE = 1609.344
 
 @dataclass(frozen=True)
 class ResultView:
+    """One result; its labels (kind, services, coverage) in the reader's language."""
+
     id: int
     slug: str
     name: str
@@ -112,7 +116,8 @@ LOCATIONS = select(
     _locations.true_longitude, _locations.confidential,
 ).where(_locations.organization_id.in_(_IDS))
 SERVICES = (
-    select(_services.organization_id, ServiceCategory.__table__.c.name)
+    select(_services.organization_id, ServiceCategory.__table__.c.code,
+           ServiceCategory.__table__.c.name)
     .join(ServiceCategory.__table__, ServiceCategory.__table__.c.id == _services.category_id)
     .where(_services.organization_id.in_(_IDS)).order_by(_services.id)
 )
@@ -171,9 +176,9 @@ def present(results: SearchResults, viewer: Viewer | None) -> list[ResultView]:
             city=location.city if location else None, state=location.state if location else None,
             accepting_referrals=organization.accepting_referrals,
             verified_days=days_since(organization.verified_at),
-            services=[row.name for row in services[organization.id]],
+            services=[category_label(row.code, row.name) for row in services[organization.id]],
             languages=[row.code for row in languages[organization.id]],
-            coverage=[area.label for area in own_areas],
+            coverage=[coverage_label(area.kind, area.label) for area in own_areas],
             shapes=[shape for area in own_areas
                     if (shape := _shape(area, hidden, true_points)) is not None],
         ))

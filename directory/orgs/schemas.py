@@ -6,6 +6,9 @@ import datetime as dt
 import re
 from typing import Any
 
+from babel.dates import get_day_names
+from flask_babel import get_locale, gettext
+from flask_babel import lazy_gettext as _l
 from marshmallow import (
     EXCLUDE,
     RAISE,
@@ -29,13 +32,14 @@ _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 class HoursSchema(TextSchema):
     days = fields.List(fields.String(validate=validate.OneOf(WEEKDAYS)),
                        required=True, validate=validate.Length(min=1, max=7))
-    opens = fields.String(required=True, validate=validate.Regexp(_TIME, error="Use HH:MM."))
-    closes = fields.String(required=True, validate=validate.Regexp(_TIME, error="Use HH:MM."))
+    opens = fields.String(required=True, validate=validate.Regexp(_TIME, error=_l("Use HH:MM.")))
+    closes = fields.String(required=True,
+                           validate=validate.Regexp(_TIME, error=_l("Use HH:MM.")))
 
     @validates_schema
     def _opens_before_closes(self, data: dict[str, Any], **_: Any) -> None:
         if data["opens"] >= data["closes"]:
-            raise ValidationError("Opening time must be before closing time.", "closes")
+            raise ValidationError(gettext("Opening time must be before closing time."), "closes")
 
     @post_load
     def _to_times(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
@@ -59,9 +63,10 @@ class ClosureSchema(TextSchema):
     def _a_short_forward_span(self, data: dict[str, Any], **_: Any) -> None:
         ends_on = data.get("ends_on") or data["starts_on"]
         if ends_on < data["starts_on"]:
-            raise ValidationError("The closure must end on or after its first day.", "ends_on")
+            raise ValidationError(gettext("The closure must end on or after its first day."),
+                                  "ends_on")
         if (ends_on - data["starts_on"]).days >= MAX_CLOSURE_DAYS:
-            raise ValidationError("A closure lasts at most a year.", "ends_on")
+            raise ValidationError(gettext("A closure lasts at most a year."), "ends_on")
 
     @post_load
     def _one_day_by_default(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
@@ -96,7 +101,7 @@ class LocationSchema(TextSchema):
     city = fields.String(required=True, validate=validate.Length(min=1, max=120))
     state = fields.String(required=True, validate=validate.OneOf(sorted(STATES)))
     postal_code = fields.String(load_default="", validate=validate.Regexp(
-        r"^(\d{5}(-\d{4})?)?$", error="Use a 5-digit ZIP code."))
+        r"^(\d{5}(-\d{4})?)?$", error=_l("Use a 5-digit ZIP code.")))
     latitude = fields.Float(load_default=None, allow_none=True,
                             validate=validate.Range(-90, 90))
     longitude = fields.Float(load_default=None, allow_none=True,
@@ -112,11 +117,14 @@ class LocationSchema(TextSchema):
     def _consistent_hours(self, data: dict[str, Any], **_: Any) -> None:
         clashes = overlapping_days(data.get("hours", []))
         if clashes:
-            raise ValidationError(f"Opening hours overlap on {', '.join(clashes)}.", "hours")
+            names = get_day_names("wide", locale=get_locale() or "en_US")
+            raise ValidationError(gettext("Opening hours overlap on %(days)s.", days=", ".join(
+                names[WEEKDAYS.index(day)] for day in clashes)), "hours")
         if data.get("open_24_7") and data.get("hours"):
-            raise ValidationError("A location open 24/7 lists no opening hours.", "hours")
+            raise ValidationError(gettext("A location open 24/7 lists no opening hours."), "hours")
         if (data.get("latitude") is None) != (data.get("longitude") is None):
-            raise ValidationError("Give both latitude and longitude, or neither.", "longitude")
+            raise ValidationError(gettext("Give both latitude and longitude, or neither."),
+                                  "longitude")
 
 
 class ContactSchema(TextSchema):
@@ -162,7 +170,7 @@ class ListingSchema(TextSchema):
 def check_age_range(data: dict[str, Any]) -> None:
     low, high = data.get("min_age"), data.get("max_age")
     if low is not None and high is not None and low > high:
-        raise ValidationError("The youngest age served must not be above the oldest.",
+        raise ValidationError(gettext("The youngest age served must not be above the oldest."),
                               "max_age")
 
 
@@ -231,7 +239,7 @@ class CoverageAreaSchema(TextSchema):
     state = fields.String(load_default="", validate=validate.Length(max=2))
     county = fields.String(load_default="", validate=validate.Length(max=120))
     postal_code = fields.String(load_default="", validate=validate.Regexp(
-        r"^(\d{5})?$", error="Use a 5-digit ZIP code."))
+        r"^(\d{5})?$", error=_l("Use a 5-digit ZIP code.")))
     geojson = fields.String(load_default="", validate=validate.Length(max=200_000))
     label = fields.String(load_default="", validate=validate.Length(max=200))
     services = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
@@ -242,15 +250,16 @@ class CoverageAreaSchema(TextSchema):
         kind = data["kind"]
         if kind == "radius":
             if data.get("radius_mi") is None:
-                raise ValidationError("Give a radius in miles.", "radius_mi")
+                raise ValidationError(gettext("Give a radius in miles."), "radius_mi")
             if data.get("location_id") is None and not data.get("center"):
-                raise ValidationError("Choose a location or give a center.", "center")
+                raise ValidationError(gettext("Choose a location or give a center."), "center")
         required = {"state": "state", "county": "county", "zip": "postal_code",
                     "polygon": "geojson"}.get(kind)
         if required and not data.get(required):
-            raise ValidationError("This field is required for this kind of area.", required)
+            raise ValidationError(gettext("This field is required for this kind of area."),
+                                  required)
         if kind == "county" and not data.get("state"):
-            raise ValidationError("Give the county's state.", "state")
+            raise ValidationError(gettext("Give the county's state."), "state")
 
 
 class SearchQuerySchema(TextSchema):

@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
+    Integer,
     Select,
     and_,
     bindparam,
@@ -416,6 +418,13 @@ def _with_badges(page: Select, shape: _Shape) -> Select:  # type: ignore[type-ar
             .order_by(found.c.closeness.desc(), found.c.organization_id))
 
 
+def _in_text(name: str) -> BindParameter[int]:
+    """A page size written into the statement's text when it runs (the compiled form stays
+    cached): PostgreSQL then plans a prepared statement once for all points (a generic plan)
+    instead of again on every execution, as it does while a LIMIT is a parameter."""
+    return bindparam(name, type_=Integer, literal_execute=True)
+
+
 def _nearest_statement(shape: _Shape, covering: bool) -> Select:  # type: ignore[type-arg]
     """PostGIS: the page among the ``walk`` locations nearest the point, as the GiST index
     walks them outwards (KNN, a bounded walk whatever the filters), instead of every location
@@ -427,7 +436,7 @@ def _nearest_statement(shape: _Shape, covering: bool) -> Select:  # type: ignore
     walked = (select(Location.organization_id, Location.id.label("location_id"),
                      closeness.label("closeness"))
               .order_by(spatial.nearest_first())
-              .limit(bindparam("walk"))
+              .limit(_in_text("walk"))
               .cte("walked"))
     stats = select(func.min(walked.c.closeness).label("reach"),
                    func.count().label("seen")).subquery("stats")
@@ -446,7 +455,7 @@ def _nearest_statement(shape: _Shape, covering: bool) -> Select:  # type: ignore
             .where(ranked.c.rank == 1, ranked.c.closeness >= bindparam("cos_radius"),
                    *conditions)
             .order_by(ranked.c.closeness.desc(), ranked.c.organization_id)
-            .limit(bindparam("limit")).offset(bindparam("offset"))
+            .limit(_in_text("limit")).offset(_in_text("offset"))
             .subquery("found"))
     statement = (select(page.c.organization_id, page.c.location_id, page.c.closeness,
                         stats.c.reach, stats.c.seen)

@@ -16,6 +16,8 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from marshmallow import ValidationError
 
@@ -23,14 +25,16 @@ from directory.accounts.permissions import Permission, can, require
 from directory.geo.boundaries import MAX_DETAIL_DEGREES, basemap_detail_geojson, basemap_geojson
 from directory.geo.states import STATES
 from directory.inputs import page_number
-from directory.orgs.coverage import add_coverage_area, remove_coverage_area
+from directory.orgs.coverage import add_coverage_area, coverage_label, remove_coverage_area
 from directory.orgs.models import (
-    KIND_LABELS,
-    LANGUAGES,
-    POPULATION_LABELS,
+    TRANSLATED_KIND_LABELS,
+    TRANSLATED_LANGUAGES,
+    TRANSLATED_POPULATION_LABELS,
     CoverageKind,
     Organization,
     OrganizationKind,
+    category_label,
+    language_label,
 )
 from directory.orgs.operations import (
     ListingError,
@@ -46,6 +50,9 @@ from directory.orgs.schemas import CoverageAreaSchema, SearchQuerySchema
 from directory.orgs.search import SearchError, search
 
 bp = Blueprint("orgs", __name__)
+bp.add_app_template_filter(language_label, "language_label")
+bp.add_app_template_global(coverage_label, "coverage_label")
+bp.add_app_template_global(category_label, "category_label")
 
 
 def load_organization(slug: str) -> Organization:
@@ -70,7 +77,8 @@ def index() -> str:
         service=request.args.get("service", "").strip()[:64] or None,
     )
     page = list_organizations(filters, page_number(), current_app.config["PAGE_SIZE"])
-    return render_template("orgs/index.html", page=page, filters=filters, kinds=KIND_LABELS,
+    return render_template("orgs/index.html", page=page, filters=filters,
+                           kinds=TRANSLATED_KIND_LABELS,
                            states=STATES, categories=service_categories())
 
 
@@ -82,7 +90,6 @@ def profile(slug: str) -> str:
         "orgs/profile.html",
         organization=organization,
         locations=[location_view(location, reveal) for location in organization.locations],
-        languages=LANGUAGES,
         can_edit=can(current_user, Permission.EDIT_LISTING, organization),
         agreement=agreement_status(organization)
         if can(current_user, Permission.VIEW_PARTNERSHIP_AGREEMENT, organization) else None,
@@ -91,9 +98,9 @@ def profile(slug: str) -> str:
 
 # Schemas keep no state between loads: one instance serves every request.
 SEARCH_QUERY = SearchQuerySchema()
-RADIUS_CHOICES = [(miles, f"{miles} miles") for miles in (10, 25, 50, 100, 250)]
-VERIFIED_CHOICES = [(30, "in the last 30 days"), (90, "in the last 3 months"),
-                    (180, "in the last 6 months"), (365, "in the last year")]
+RADIUS_CHOICES = [(miles, _l("%(miles)s miles", miles=miles)) for miles in (10, 25, 50, 100, 250)]
+VERIFIED_CHOICES = [(30, _l("in the last 30 days")), (90, _l("in the last 3 months")),
+                    (180, _l("in the last 6 months")), (365, _l("in the last year"))]
 
 
 def _search_input() -> dict[str, Any]:
@@ -111,8 +118,8 @@ def search_page() -> tuple[str, int]:
     require(current_user, Permission.VIEW_DIRECTORY)
     values = _search_input()
     context: dict[str, Any] = {
-        "values": values, "kinds": KIND_LABELS, "languages": LANGUAGES,
-        "populations": POPULATION_LABELS, "categories": service_categories(),
+        "values": values, "kinds": TRANSLATED_KIND_LABELS, "languages": TRANSLATED_LANGUAGES,
+        "populations": TRANSLATED_POPULATION_LABELS, "categories": service_categories(),
         "radius_choices": RADIUS_CHOICES, "verified_choices": VERIFIED_CHOICES,
         "errors": {}, "results": None, "views": [], "map_data": None,
     }
@@ -169,12 +176,14 @@ def basemap_detail() -> Response:
     try:
         west, south, east, north = (float(part) for part in request.args["bbox"].split(","))
     except (KeyError, ValueError):
-        abort(400, description="Give bbox=west,south,east,north in degrees.")
+        abort(400, description=_("Give bbox=west,south,east,north in degrees."))
     finite = all(math.isfinite(value) for value in (west, south, east, north))
     if not (finite and -180 <= west < east <= 180 and -90 <= south < north <= 90):
-        abort(400, description="The bbox must run west to east and south to north, in degrees.")
+        abort(400, description=_("The bbox must run west to east and south to north, in "
+                                 "degrees."))
     if east - west > MAX_DETAIL_DEGREES or north - south > MAX_DETAIL_DEGREES:
-        abort(400, description=f"The bbox may span at most {MAX_DETAIL_DEGREES:g} degrees.")
+        abort(400, description=_("The bbox may span at most %(degrees)s degrees.",
+                                 degrees=f"{MAX_DETAIL_DEGREES:g}"))
     response = current_app.response_class(basemap_detail_geojson(west, south, east, north),
                                           mimetype="application/geo+json")
     response.cache_control.max_age = 86400
@@ -199,7 +208,8 @@ def coverage(slug: str) -> tuple[str, int] | Response:
         except ListingError as exc:
             errors = exc.fields or {"kind": [str(exc)]}
         else:
-            flash(f"Coverage area added: {area.label}.", "success")
+            flash(_("Coverage area added: %(area)s.", area=coverage_label(area.kind, area.label)),
+                  "success")
             return redirect(url_for("orgs.coverage", slug=slug))
     reveal = can(current_user, Permission.VIEW_CONFIDENTIAL_LOCATIONS, organization)
     return render_template(
@@ -219,5 +229,5 @@ def delete_coverage(slug: str, area_id: int) -> Response:
         remove_coverage_area(organization, area_id)
     except ListingError:
         abort(404)
-    flash("Coverage area removed.", "success")
+    flash(_("Coverage area removed."), "success")
     return redirect(url_for("orgs.coverage", slug=slug))

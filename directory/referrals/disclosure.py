@@ -15,6 +15,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import update
 
 from directory.accounts.models import User
@@ -110,7 +111,8 @@ def user_side_organization(user: User, referral: Referral) -> Organization | Non
 
 def add_note(user: User, referral: Referral, data: dict[str, Any]) -> ReferralNote:
     if not can(user, Permission.ADD_REFERRAL_NOTE, referral):
-        raise ReferralForbidden("Notes can be added once a referral is sent, until it is purged.")
+        raise ReferralForbidden(_l("Notes can be added once a referral is sent, until it is "
+                                   "purged."))
     organization = user_side_organization(user, referral)
     note = ReferralNote(author_id=user.id, author_org_id=organization.id if organization else None,
                         body=crypto.encrypt_text(data["body"]))
@@ -140,7 +142,8 @@ def end_consents(referral: Referral, user: User | None, now: dt.datetime,
 def revoke_consent(user: User, referral: Referral) -> None:
     """Revocation takes effect at once: the receiver no longer sees client details."""
     if not can(user, Permission.REVOKE_CONSENT, referral):
-        raise ReferralForbidden("Only the referring organization revokes a consent in force.")
+        raise ReferralForbidden(_l("Only the referring organization revokes a consent in "
+                                   "force."))
     end_consents(referral, user, utcnow())
     db_session.add(ReferralEvent(referral_id=referral.id, kind="consent_revoked",
                                  actor_id=user.id, actor_name=user.name))

@@ -11,6 +11,8 @@ asked or declined is never a mismatch.
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
 from directory.orgs.models import Organization, Population
 from directory.referrals.models import AGE_GROUPS, client_population_label
 
@@ -26,16 +28,16 @@ FITTING_GROUPS: dict[str, frozenset[Population]] = {
 
 
 def mismatch(receiver: Organization, age_range: str) -> str | None:
-    """Why the client may be outside what ``receiver`` lists, in words; None when they fit or
-    the listing names no age group."""
+    """Why the client may be outside what ``receiver`` lists, in the request's language; None
+    when they fit or the listing names no age group."""
     listed = [population for population in receiver.population_codes
               if population in AGE_GROUPS]
     fitting = FITTING_GROUPS.get(age_range)
     if not listed or fitting is None or fitting & set(listed):
         return None
     groups = ", ".join(population.label for population in listed)
-    return (f"{receiver.name} lists only {groups}: a client aged {age_range} is outside what "
-            "it serves.")
+    return _("%(name)s lists only %(groups)s: a client aged %(age)s is outside what it serves.",
+             name=receiver.name, groups=groups, age=age_range)
 
 
 def population_mismatch(receiver: Organization, population: str | None) -> str | None:
@@ -48,8 +50,9 @@ def population_mismatch(receiver: Organization, population: str | None) -> str |
     if not listed or Population(population) in listed:
         return None
     names = ", ".join(code.label for code in listed)
-    return (f"{receiver.name} lists the populations it serves as {names}: the client's "
-            f"population ({client_population_label(population)}) is not among them.")
+    return _("%(name)s lists the populations it serves as %(populations)s: the client's "
+             "population (%(population)s) is not among them.", name=receiver.name,
+             populations=names, population=client_population_label(population))
 
 
 def warnings(receiver: Organization, age_range: str, population: str | None) -> str | None:

@@ -1,6 +1,13 @@
-"""The refusals of referral operations: each carries an HTTP status and a field map."""
+"""The refusals of referral operations: each carries an HTTP status and a field map.
+
+Their messages are lazy (``lazy_gettext``), or rendered when raised: they read in the
+language of the request that shows them, a page's or the JSON API's."""
 
 from __future__ import annotations
+
+from flask_babel.speaklater import LazyString
+
+Message = str | LazyString
 
 
 class ReferralError(Exception):
@@ -9,7 +16,7 @@ class ReferralError(Exception):
     status = 400
     code: str | None = None  # the API's error code, when not the status's own
 
-    def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
+    def __init__(self, message: Message, fields: dict[str, Message] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.fields = fields or {}

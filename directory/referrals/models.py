@@ -118,12 +118,23 @@ class ConsentMethod(enum.StrEnum):
     ELECTRONIC = "electronic"
     VERBAL = "verbal"
 
+    @property
+    def label(self) -> str:
+        return str({"written": _l("Written"), "electronic": _l("Electronic"),
+                    "verbal": _l("Verbal")}[self.value])
+
 
 class MinorBasis(enum.StrEnum):
     """For a client under 18: who consented."""
 
     GUARDIAN = "guardian"
     MINOR_ALONE = "minor_alone"  # the law lets the minor consent alone; the basis is named
+
+    @property
+    def label(self) -> str:
+        return str({"guardian": _l("The guardian consented"),
+                    "minor_alone": _l("The minor consented alone (name the legal basis)")
+                    }[self.value])
 
 
 # --- grant reporting: coded, non-identifying, optional; never free text ------------------------
@@ -217,8 +228,15 @@ AGE_RANGES = ("0-11", "12-17", "18-24", "25-39", "40-59", "60+")
 MINOR_AGE_RANGES = frozenset({"0-11", "12-17"})
 # Identifying details: optional, and shared only when the consent record names them.
 IDENTIFYING_ITEMS = ("name", "phone", "address")
+IDENTIFYING_ITEM_LABELS = {"name": _l("Name"), "phone": _l("Phone"), "address": _l("Address")}
 # What a consent record's items may name: identifying details and reporting fields.
 CONSENT_ITEMS = (*IDENTIFYING_ITEMS, *REPORTING_ITEMS)
+CONSENT_ITEM_LABELS = {**IDENTIFYING_ITEM_LABELS, **REPORTING_ITEM_LABELS}
+
+
+def consent_item_labels(items: list[str]) -> list[str]:
+    """A consent record's items as the reader reads them (an unknown item stays its code)."""
+    return [str(CONSENT_ITEM_LABELS.get(item, item)) for item in items]
 # De-identified client details, encrypted too: shown to the receiver while consent is in force.
 CLIENT_ITEMS = ("alias", "language", "needs", "safety_concerns", "contact_instructions")
 # The hand-off plan, kept, shown and purged with the client details.

@@ -1,42 +1,47 @@
 """Tell the people of an organization that something happened to one of its referrals.
 
-Each member gets an in-app notification and an email through the mail outbox. Neither ever
+Each member gets an in-app notification and an email through the mail outbox, both in the
+member's language (their setting, else English), whoever's request causes them. Neither ever
 carries client details: only the referral's link, its urgency and what happened.
 """
 
 from __future__ import annotations
 
+from flask import render_template
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
 from directory.accounts.models import Membership, User
 from directory.db import db_session, utcnow
+from directory.i18n import recipient_language
 from directory.mail.operations import MailError, external_url, queue_mail
 from directory.orgs.models import Organization
 from directory.referrals.models import Notification, Referral
 
+# What happened, by kind: a mail's subject and the start of the in-app notice.
 SUBJECTS = {
-    "new_referral": "New referral for {receiver}",
-    "accepted": "Referral accepted by {receiver}",
-    "declined": "Referral declined by {receiver}",
-    "withdrawn": "Referral withdrawn by {sender}",
-    "completed": "Referral completed by {receiver}",
-    "closed": "Referral closed",
-    "expired": "Referral expired without an answer",
-    "due_soon": "A referral's response deadline is near",
-    "note_added": "New note on a referral",
-    "consent_revoked": "Consent revoked for a referral",
+    "new_referral": _l("New referral for %(receiver)s"),
+    "accepted": _l("Referral accepted by %(receiver)s"),
+    "declined": _l("Referral declined by %(receiver)s"),
+    "withdrawn": _l("Referral withdrawn by %(sender)s"),
+    "completed": _l("Referral completed by %(receiver)s"),
+    "closed": _l("Referral closed"),
+    "expired": _l("Referral expired without an answer"),
+    "due_soon": _l("A referral's response deadline is near"),
+    "note_added": _l("New note on a referral"),
+    "consent_revoked": _l("Consent revoked for a referral"),
 }
 
 
 def notify(referral: Referral, organization: Organization, kind: str,
            exclude: User | None = None) -> int:
-    """Notify every active member of ``organization``; returns how many were told. The
-    members of a suspended (or not yet approved) organization are told nothing: a referral's
-    names, service and urgency are not theirs to know while it is not an active member."""
+    """Notify every active member of ``organization``, each in their own language; returns
+    how many were told. The members of a suspended (or not yet approved) organization are
+    told nothing: a referral's names, service and urgency are not theirs to know while it is
+    not an active member."""
     if not organization.is_active:
         return 0
-    subject = SUBJECTS[kind].format(sender=referral.sender.name, receiver=referral.receiver.name)
-    message = f"{subject} ({referral.urgency.label.lower()}, {referral.service_name})."
     link = _link(referral)
     members = db_session.scalars(
         select(User).join(Membership).where(Membership.organization_id == organization.id,
@@ -45,13 +50,25 @@ def notify(referral: Referral, organization: Organization, kind: str,
     for user in members:
         if exclude is not None and user.id == exclude.id:
             continue
+        with recipient_language(user):
+            subject, message = _texts(referral, kind)
+            body = render_template("referrals/mail/notification.txt", message=message,
+                                   link=link)
         db_session.add(Notification(user_id=user.id, referral_id=referral.id, kind=kind,
                                     message=message[:300]))
-        body = f"{message}\n\nOpen it in the directory (sign-in required):\n{link}\n"
         queue_mail(user.email, subject, body)
         told += 1
     db_session.flush()
     return told
+
+
+def _texts(referral: Referral, kind: str) -> tuple[str, str]:
+    """The subject and the notice of ``kind``, in the current language."""
+    subject = str(SUBJECTS[kind]) % {"sender": referral.sender.name,
+                                     "receiver": referral.receiver.name}
+    return subject, gettext("%(what)s (%(urgency)s, %(service)s).", what=subject,
+                            urgency=referral.urgency.label.lower(),
+                            service=referral.service_name)
 
 
 def _link(referral: Referral) -> str:

@@ -16,6 +16,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
@@ -56,6 +59,7 @@ from directory.referrals.models import (
     ReferralStatus,
     TraffickingType,
     Urgency,
+    consent_item_labels,
 )
 from directory.referrals.notifications import notify
 from directory.referrals.states import Side
@@ -64,8 +68,11 @@ log = logging.getLogger(__name__)
 
 
 AUTOMATIC = "the directory (automatic)"  # the actor of the sweep and of placement withdrawals
-CONFLICT_MESSAGE = ("Someone else changed this referral a moment ago; nothing was changed. "
-                    "Reload the page to see its current state.")
+CONFLICT_MESSAGE = _l("Someone else changed this referral a moment ago; nothing was changed. "
+                      "Reload the page to see its current state.")
+NO_SUCH_REFERRAL = _l("There is no such referral.")
+UNKNOWN_ORGANIZATION = _l("Unknown organization.")
+THIRD_ORGANIZATION = _l("Choose a third organization that takes referrals.")
 
 
 # --- loading --------------------------------------------------------------------------------
@@ -75,14 +82,14 @@ def get_referral(user: User, public_id: str) -> Referral:
     audited (permissions.may_open_referral)."""
     referral = db_session.scalar(select(Referral).where(Referral.public_id == public_id[:32]))
     if not may_open_referral(user, referral, public_id):
-        raise ReferralNotFound("There is no such referral.")
+        raise ReferralNotFound(NO_SUCH_REFERRAL)
     return referral
 
 
 def _organization(slug: str | None, field_name: str) -> Organization:
     organization = db_session.scalar(select(Organization).where(Organization.slug == slug))
     if organization is None:
-        raise InvalidReferral("Unknown organization.", {field_name: "Unknown organization."})
+        raise InvalidReferral(UNKNOWN_ORGANIZATION, {field_name: UNKNOWN_ORGANIZATION})
     return organization
 
 
@@ -131,13 +138,14 @@ def partner_slug(entry: str) -> str:
 
 
 def service_mismatch(receiver: Organization, code: str) -> str | None:
-    """Why ``receiver`` cannot be referred for the service ``code``, or None when it can."""
+    """Why ``receiver`` cannot be referred for the service ``code``, or None when it can (in
+    the request's language)."""
     if offers_service(receiver, code):
         return None
     category = db_session.scalar(select(ServiceCategory).where(ServiceCategory.code == code))
     if category is None:
-        return "Choose a service from the list."
-    return f"{receiver.name} does not offer {category.name}."
+        return _("Choose a service from the list.")
+    return _("%(name)s does not offer %(service)s.", name=receiver.name, service=category.name)
 
 
 def mismatches(receivers: Collection[Organization], age_range: str,
@@ -204,16 +212,17 @@ def _check_consent(referral: Referral, data: dict[str, Any], identifying: dict[s
     with db_session.no_autoflush:  # the referral being built is not ready to be written
         today = sender.local_date()
     if data["expires_on"] <= today:
-        errors["consent.expires_on"] = "The consent must end after today."
+        errors["consent.expires_on"] = _l("The consent must end after today.")
     if referral.age_range in MINOR_AGE_RANGES and not data.get("minor_basis"):
-        errors["consent.minor_basis"] = ("For a minor, record the guardian's consent or the "
-                                         "legal basis for the minor consenting alone.")
+        errors["consent.minor_basis"] = _l("For a minor, record the guardian's consent or the "
+                                           "legal basis for the minor consenting alone.")
     not_named = sorted(set(identifying) - set(data.get("items") or ()))
     if not_named:
-        errors["consent.items"] = ("Identifying details are shared only when the consent names "
-                                   f"them: add {', '.join(not_named)} or leave them out.")
+        errors["consent.items"] = _l(
+            "Identifying details are shared only when the consent names them: add %(items)s "
+            "or leave them out.", items=", ".join(consent_item_labels(not_named)).lower())
     if errors:
-        raise InvalidReferral("The consent record is not complete.", errors)
+        raise InvalidReferral(_l("The consent record is not complete."), errors)
 
 
 def _add_consent(user: User, referral: Referral, data: dict[str, Any]) -> Consent:
@@ -232,11 +241,11 @@ def _sender_of(user: User, data: dict[str, Any]) -> Organization:
     if data.get("from_organization"):
         sender = _organization(data["from_organization"], "from_organization")
         if sender not in senders:
-            raise ReferralForbidden("You cannot send referrals for that organization.")
+            raise ReferralForbidden(_l("You cannot send referrals for that organization."))
         return sender
     if senders:
         return senders[0]
-    raise ReferralForbidden("Only members of an active organization send referrals.")
+    raise ReferralForbidden(_l("Only members of an active organization send referrals."))
 
 
 def _send_new(user: User, sender: Organization, slug: str, data: dict[str, Any],
@@ -244,7 +253,7 @@ def _send_new(user: User, sender: Organization, slug: str, data: dict[str, Any],
     """Build, check and send one referral to the partner ``slug``."""
     receiver = _organization(slug, "to")
     if receiver.id == sender.id or not can(user, Permission.RECEIVE_REFERRALS, receiver):
-        message = f"{receiver.name} does not take referrals now."
+        message = _l("%(name)s does not take referrals now.", name=receiver.name)
         raise InvalidReferral(message, {"to": message})
     unfit = service_mismatch(receiver, data["service"])
     if unfit is not None:
@@ -308,7 +317,7 @@ def create_placement_request(user: User, data: dict[str, Any]) -> PlacementReque
             errors.setdefault("to", exc.message)
             errors.update({k: v for k, v in exc.fields.items() if k not in ("to", "service")})
     if errors:
-        raise InvalidReferral("Some partners cannot take this request.", errors)
+        raise InvalidReferral(_l("Some partners cannot take this request."), errors)
     if warnings:
         message = " ".join(warnings)
         raise MismatchWarning(message, {"acknowledge_mismatch": message})
@@ -325,8 +334,8 @@ def _fill_placement(referral: Referral) -> None:
             .values(filled_referral_id=referral.id, filled_at=utcnow())
             .execution_options(synchronize_session=False))
     if claimed.rowcount != 1:
-        raise ReferralConflict("Another partner accepted this placement request first; "
-                               "nothing was changed.")
+        raise ReferralConflict(_l("Another partner accepted this placement request first; "
+                                  "nothing was changed."))
 
 
 def _withdraw_siblings(referral: Referral) -> None:
@@ -335,19 +344,19 @@ def _withdraw_siblings(referral: Referral) -> None:
         Referral.status == ReferralStatus.SENT)).all()
     for sibling in siblings:
         transition(None, sibling, {"to": ReferralStatus.WITHDRAWN, "version": sibling.version,
-                                   "note": "Placed with another partner."})
+                                   "note": _("Placed with another partner.")})
 
 
 def share_identifying(user: User, referral: Referral, data: dict[str, Any]) -> None:
     """Share identifying details (``IdentifyingSchema`` data) with the receiver, under a new
     consent record that names them."""
     if not can(user, Permission.SHARE_IDENTIFYING, referral):
-        raise ReferralForbidden("Identifying details are shared by the referrer while the "
-                                "referral is open.")
+        raise ReferralForbidden(_l("Identifying details are shared by the referrer while the "
+                                   "referral is open."))
     identifying = {item: data[item] for item in IDENTIFYING_ITEMS if data.get(item)}
     if not identifying:
-        raise InvalidReferral("Give at least one identifying detail.",
-                              {"name": "Give at least one identifying detail."})
+        message = _l("Give at least one identifying detail.")
+        raise InvalidReferral(message, {"name": message})
     _check_consent(referral, data["consent"], identifying, referral.sender)
     # Against the version the sharer saw: a revocation since then makes this a conflict, not
     # a new consent quietly in force next to the one just revoked.
@@ -384,8 +393,8 @@ def send_draft(user: User, referral: Referral, version: int, consent: dict[str, 
     """Send a draft (a redirected referral) under its own, new consent record."""
     _check_move(user, referral, ReferralStatus.SENT, version)
     if referral.purged_at is not None:
-        raise ReferralForbidden("This draft was purged unsent after the retention period: "
-                                "start a new referral.")
+        raise ReferralForbidden(_l("This draft was purged unsent after the retention period: "
+                                   "start a new referral."))
     identifying = crypto.decrypt_json(referral.identifying_data)
     _check_consent(referral, consent, identifying, referral.sender)
     _add_consent(user, referral, consent)
@@ -398,17 +407,27 @@ def _check_move(user: User | None, referral: Referral, target: ReferralStatus,
                 version: int) -> states.Transition:
     side = Side.SYSTEM if user is None else referral_side(user, referral)
     if side is None:
-        raise ReferralNotFound("There is no such referral.")
+        raise ReferralNotFound(NO_SUCH_REFERRAL)
     # The version first: a move asked of a state someone else has just left is a conflict
     # (the loser of a race), whatever the state it is in now would allow.
     if version != referral.version:
         raise ReferralConflict(CONFLICT_MESSAGE)
     move = states.find(referral.status, target)
     if move is None or side not in move.sides:
-        raise ReferralForbidden(
-            f"A referral that is {referral.status.label.lower()} cannot be marked "
-            f"{target.label.lower()} by the {side.value}.")
+        raise ReferralForbidden(_move_refused(side, referral.status, target))
     return move
+
+
+def _move_refused(side: Side, status: ReferralStatus, target: ReferralStatus) -> LazyString:
+    names = {"status": status.label.lower(), "target": target.label.lower()}
+    if side == Side.SENDER:
+        return _l("A referral that is %(status)s cannot be marked %(target)s by the referring "
+                  "organization.", **names)
+    if side == Side.RECEIVER:
+        return _l("A referral that is %(status)s cannot be marked %(target)s by the receiving "
+                  "organization.", **names)
+    return _l("A referral that is %(status)s cannot be marked %(target)s by the directory.",
+              **names)
 
 
 @contextmanager
@@ -439,25 +458,23 @@ def transition(user: User | None, referral: Referral, data: dict[str, Any]) -> R
     sweep. Returns the linked draft when a referral is closed as redirected."""
     target = ReferralStatus(data["to"])
     if target == ReferralStatus.SENT:
-        raise ReferralForbidden("Send a draft with its consent record.")
+        raise ReferralForbidden(_l("Send a draft with its consent record."))
     move = _check_move(user, referral, target, int(data["version"]))
-    missing = {name: "This field is required." for name in move.required
+    missing = {name: _l("This field is required.") for name in move.required
                if not data.get(name)}
     if missing:
-        raise InvalidReferral("Some required information is missing.", missing)
+        raise InvalidReferral(_l("Some required information is missing."), missing)
     redirect_to = None
     if target == ReferralStatus.CLOSED and data["outcome"] == CloseOutcome.REDIRECTED:
         redirect_to = _organization(data.get("redirect_to"), "redirect_to")
         if (redirect_to.id in (referral.sender_org_id, referral.receiver_org_id)
                 or not can(user, Permission.RECEIVE_REFERRALS, redirect_to)):
-            raise InvalidReferral("Choose a third organization that takes referrals.",
-                                  {"redirect_to": "Choose a third organization that takes "
-                                                  "referrals."})
+            raise InvalidReferral(THIRD_ORGANIZATION, {"redirect_to": THIRD_ORGANIZATION})
     now = utcnow()
     if target == ReferralStatus.ACCEPTED and referral.is_overdue(now):
-        raise ReferralConflict("The answer deadline passed: this referral can no longer be "
-                               "accepted. The next sweep marks it expired and tells both "
-                               "sides.")
+        raise ReferralConflict(_l("The answer deadline passed: this referral can no longer be "
+                                  "accepted. The next sweep marks it expired and tells both "
+                                  "sides."))
     # A redirect carries the client's details only while the closing side may see them.
     carried = (can(user, Permission.VIEW_CLIENT_DETAILS, referral)
                if redirect_to is not None else False)

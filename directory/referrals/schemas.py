@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from marshmallow import ValidationError, fields, pre_load, validate, validates_schema
 
 from directory.inputs import MAX_INT
@@ -30,29 +33,34 @@ from directory.text import Prose, TextSchema
 def _text(max_length: int, *, required: bool = False, prose: bool = False) -> fields.String:
     """A text field; ``prose``: free text (see directory.text), else a one-line field."""
     length = validate.Length(min=1 if required else 0, max=max_length,
-                             error=f"Use at most {max_length} characters.")
+                             error=_l("Use at most %(count)s characters.", count=max_length))
     kind = Prose if prose else fields.String
     if required:
         return kind(required=True, validate=length,
-                    error_messages={"required": "This field is required."})
+                    error_messages={"required": _l("This field is required.")})
     return kind(load_default="", validate=length)
 
 
 def _choice(values: Any, *, required: bool = True) -> fields.String:
-    one_of = validate.OneOf([str(v) for v in values], error="Choose one of the options.")
+    one_of = validate.OneOf([str(v) for v in values], error=_l("Choose one of the options."))
     if required:
         return fields.String(required=True, validate=one_of,
-                             error_messages={"required": "Choose one of the options."})
+                             error_messages={"required": _l("Choose one of the options.")})
     return fields.String(load_default=None, validate=one_of)
 
 
-def _reporting(values: Any, what: str) -> fields.String:
-    """An optional coded grant-reporting field: "not_asked" and "declined" always allowed."""
+def _codes(values: Any) -> str:
+    return ", ".join(str(v) for v in values)
+
+
+def _reporting(values: Any, what: str, unknown: LazyString) -> fields.String:
+    """An optional coded grant-reporting field: "not_asked" and "declined" always allowed;
+    ``unknown``: the message for any other code."""
     codes = [str(v) for v in values]
-    return fields.String(load_default=None, validate=validate.OneOf(
-        codes, error=f"Unknown code for {what}: use one of {', '.join(codes)}."), metadata={
-        "description": f"Optional, for grant reports: {what}. Counted in aggregate reports "
-                       "only; the receiver sees it while the consent's items name it."})
+    description = (f"Optional, for grant reports: {what}. Counted in aggregate reports only; "
+                   "the receiver sees it while the consent's items name it.")
+    return fields.String(load_default=None, validate=validate.OneOf(codes, error=unknown),
+                         metadata={"description": description})
 
 
 # A language code or name, in any case, to the name: "es", "spanish" -> "Spanish".
@@ -68,11 +76,28 @@ class ClientLanguage(fields.String):
         text = super()._deserialize(value, attr, data, **kwargs)
         name = _LANGUAGE_NAMES.get(text.strip().casefold())
         if name is None:
-            raise ValidationError("Choose a language from the list.")
+            raise ValidationError(_("Choose a language from the list."))
         return name
 
 
+def _rendered(messages: Any, *, listed: bool = False) -> Any:
+    """Marshmallow's messages with each lazy one rendered, in a list as a plain message is
+    (marshmallow lists only the messages that are ``str``)."""
+    if isinstance(messages, dict):
+        return {key: _rendered(value) for key, value in messages.items()}
+    if isinstance(messages, list):
+        return [_rendered(value, listed=True) for value in messages]
+    if isinstance(messages, LazyString):
+        return str(messages) if listed else [str(messages)]
+    return messages
+
+
 class _Stripped(TextSchema):
+    def handle_error(self, error: ValidationError, data: Any, **_kwargs: Any) -> None:
+        """The messages in the request's language, shaped as marshmallow shapes its own."""
+        raise ValidationError(_rendered(error.messages), data=error.data,
+                              valid_data=error.valid_data) from error
+
     @pre_load
     def strip(self, data: Any, **_kwargs: Any) -> Any:
         """Surrounding blanks never count as an answer; empty optional fields are absent."""
@@ -92,7 +117,7 @@ class ConsentSchema(_Stripped):
     """A consent record: what is shared with whom, why, how it was given, until when."""
 
     items = fields.List(fields.String(validate=validate.OneOf(
-        CONSENT_ITEMS, error="Unknown data item.")), load_default=list, metadata={
+        CONSENT_ITEMS, error=_l("Unknown data item."))), load_default=list, metadata={
         "description": "What the receiver may see beyond the de-identified details: "
                        f"identifying details ({', '.join(IDENTIFYING_ITEMS)}) and reporting "
                        "fields (trafficking_type, gender, nationality, population)."})
@@ -100,17 +125,18 @@ class ConsentSchema(_Stripped):
     method = _choice(ConsentMethod)
     verbal_reason = _text(1000, prose=True)
     expires_on = fields.Date(required=True, error_messages={
-        "required": "Give the date the consent ends.", "invalid": "Give a date (YYYY-MM-DD)."})
+        "required": _l("Give the date the consent ends."),
+        "invalid": _l("Give a date (YYYY-MM-DD).")})
     minor_basis = _choice(MinorBasis, required=False)
     legal_basis = _text(1000, prose=True)
 
     @validates_schema
     def verbal_needs_reason(self, data: dict[str, Any], **_kwargs: Any) -> None:
         if data.get("method") == ConsentMethod.VERBAL and not data.get("verbal_reason"):
-            raise ValidationError("Say why consent could only be given verbally.",
+            raise ValidationError(_("Say why consent could only be given verbally."),
                                   "verbal_reason")
         if data.get("minor_basis") == MinorBasis.MINOR_ALONE and not data.get("legal_basis"):
-            raise ValidationError("Name the legal basis for the minor consenting alone.",
+            raise ValidationError(_("Name the legal basis for the minor consenting alone."),
                                   "legal_basis")
 
 
@@ -118,14 +144,14 @@ class ReferralSchema(_Stripped):
     """A new referral: the minimum necessary about the client, the hand-off plan, consent."""
 
     from_organization = fields.String(load_default=None)  # slug; the user's one org if absent
-    to = fields.String(required=True, error_messages={"required": "Choose a partner."})
+    to = fields.String(required=True, error_messages={"required": _l("Choose a partner.")})
     service = fields.String(required=True, validate=validate.Length(max=100),
-                            error_messages={"required": "Choose the service requested."})
+                            error_messages={"required": _l("Choose the service requested.")})
     urgency = _choice(Urgency)
     age_range = _choice(AGE_RANGES)
     alias = _text(60, required=True)
     language = ClientLanguage(required=True,
-                              error_messages={"required": "Choose the client's language."})
+                              error_messages={"required": _l("Choose the client's language.")})
     needs = _text(2000, required=True, prose=True)
     safety_concerns = _text(2000, prose=True)
     contact_instructions = _text(1000, required=True, prose=True)
@@ -134,15 +160,22 @@ class ReferralSchema(_Stripped):
     name = _text(200)
     phone = _text(40)
     address = _text(300)
-    trafficking_type = _reporting(TraffickingType, "the type of trafficking")
-    gender = _reporting(Gender, "the client's gender")
+    trafficking_type = _reporting(TraffickingType, "the type of trafficking", _l(
+        "Unknown code for the type of trafficking: use one of %(codes)s.",
+        codes=_codes(TraffickingType)))
+    gender = _reporting(Gender, "the client's gender", _l(
+        "Unknown code for the client's gender: use one of %(codes)s.", codes=_codes(Gender)))
     nationality = _reporting(Nationality, "US citizen or lawful permanent resident, or "
-                                          "foreign national")
+                                          "foreign national", _l(
+        "Unknown code for the client's nationality: use one of %(codes)s.",
+        codes=_codes(Nationality)))
     population = _reporting(CLIENT_POPULATIONS, "the client's population (the list "
                                                 "organizations use in their listing, less "
-                                                "the age groups)")
+                                                "the age groups)", _l(
+        "Unknown code for the client's population: use one of %(codes)s.",
+        codes=_codes(CLIENT_POPULATIONS)))
     consent = fields.Nested(ConsentSchema, required=True,
-                            error_messages={"required": "A referral needs a consent record."})
+                            error_messages={"required": _l("A referral needs a consent record.")})
     acknowledge_mismatch = fields.Boolean(load_default=False, metadata={
         "description": "Send even though the client's age range or population is outside "
                        "what the partner lists (otherwise a 409 with the error code "
@@ -155,7 +188,7 @@ class TransitionSchema(_Stripped):
     to = _choice([s for s in ReferralStatus if s != ReferralStatus.DRAFT])
     version = fields.Integer(required=True, strict=False,
                              validate=validate.Range(min=0, max=MAX_INT),
-                             error_messages={"required": "The page is out of date: reload it."})
+                             error_messages={"required": _l("The page is out of date: reload it.")})
     reason = _choice(DeclineReason, required=False)
     outcome = _choice(CloseOutcome, required=False)
     note = _text(2000, prose=True)
@@ -172,16 +205,16 @@ class PlacementSchema(ReferralSchema):
 
     to = fields.List(fields.String(validate=validate.Length(max=80)), required=True,
                      validate=validate.Length(min=2, max=10,
-                                              error="Choose between 2 and 10 partners."),
-                     error_messages={"required": "Choose the partners."})
+                                              error=_l("Choose between 2 and 10 partners.")),
+                     error_messages={"required": _l("Choose the partners.")})
 
     @validates_schema
     def de_identified(self, data: dict[str, Any], **_kwargs: Any) -> None:
         shared = [item for item in IDENTIFYING_ITEMS if data.get(item)]
         named = set((data.get("consent") or {}).get("items") or ()) & set(IDENTIFYING_ITEMS)
         if shared or named:
-            raise ValidationError("A placement request is de-identified: share identifying "
-                                  "details with the partner that accepts.", "name")
+            raise ValidationError(_("A placement request is de-identified: share identifying "
+                                    "details with the partner that accepts."), "name")
 
 
 class IdentifyingSchema(_Stripped):
@@ -191,4 +224,4 @@ class IdentifyingSchema(_Stripped):
     phone = _text(40)
     address = _text(300)
     consent = fields.Nested(ConsentSchema, required=True,
-                            error_messages={"required": "Sharing needs a consent record."})
+                            error_messages={"required": _l("Sharing needs a consent record.")})

@@ -40,6 +40,7 @@ from directory.referrals.models import (
     AGE_RANGES,
     CLIENT_POPULATIONS,
     DEFAULT_URGENCY,
+    IDENTIFYING_ITEM_LABELS,
     IDENTIFYING_ITEMS,
     REPORTING_ITEM_LABELS,
     CloseOutcome,
@@ -49,6 +50,7 @@ from directory.referrals.models import (
     Referral,
     ReferralStatus,
     Urgency,
+    consent_item_labels,
     reporting_choices,
 )
 from directory.referrals.schemas import (
@@ -64,13 +66,24 @@ bp = Blueprint("referrals", __name__, url_prefix="/referrals")
 Page = str | tuple[str, int] | Response
 MAX_AGE_DAYS = 36_500  # the "created within N days" filter
 PLACEMENT_PICKS = 10  # partner fields on the placement form (PlacementSchema's maximum)
-CHOICES = {"languages": [(name, name) for name in LANGUAGES.values()],
-           "urgencies": list(Urgency), "age_ranges": AGE_RANGES, "methods": list(ConsentMethod),
-           "minor_bases": list(MinorBasis), "identifying_items": IDENTIFYING_ITEMS,
-           "decline_choices": [(reason.value, reason.label) for reason in DeclineReason],
-           "outcome_choices": [(outcome.value, outcome.label) for outcome in CloseOutcome],
-           "statuses": list(ReferralStatus), "default_urgency": DEFAULT_URGENCY.value,
-           "reporting_choices": reporting_choices(), "reporting_item_labels": REPORTING_ITEM_LABELS}
+
+
+def _choices() -> dict[str, Any]:
+    """The forms' options, their labels in the request's language (so built per request)."""
+    return {"languages": [(name, name) for name in LANGUAGES.values()],
+            "urgencies": list(Urgency), "age_ranges": AGE_RANGES,
+            "methods": [(method.value, method.label) for method in ConsentMethod],
+            "minor_bases": [(basis.value, basis.label) for basis in MinorBasis],
+            "identifying_items": IDENTIFYING_ITEMS,
+            "identifying_item_labels": IDENTIFYING_ITEM_LABELS,
+            "consent_item_labels": consent_item_labels,
+            "decline_choices": [(reason.value, reason.label) for reason in DeclineReason],
+            "outcome_choices": [(outcome.value, outcome.label) for outcome in CloseOutcome],
+            "statuses": list(ReferralStatus), "default_urgency": DEFAULT_URGENCY.value,
+            "status_labels": {status.value: status.label for status in ReferralStatus},
+            "automatic_actor": ops.AUTOMATIC,
+            "reporting_choices": reporting_choices(),
+            "reporting_item_labels": REPORTING_ITEM_LABELS}
 
 
 @bp.app_context_processor
@@ -122,7 +135,7 @@ def _box(which: str) -> str:
                              partner=request.args.get("partner", "").strip()[:100],
                              max_age_days=query_int("age", None, maximum=MAX_AGE_DAYS))
     return render_template("referrals/box.html", which=which, filters=filters,
-                           referrals=boxes.box(current_user, which, filters), **CHOICES)
+                           referrals=boxes.box(current_user, which, filters), **_choices())
 
 
 @bp.route("/inbox")
@@ -184,7 +197,7 @@ def new() -> Page:
         status = max(status, 400)
         db_session.rollback()
     elif not can(current_user, Permission.RECEIVE_REFERRALS, receiver):
-        errors = {"form": f"{receiver.name} does not take referrals now."}
+        errors = {"form": _("%(name)s does not take referrals now.", name=receiver.name)}
     else:
         if request.args.get("service"):
             # Said before the form is filled: the service the search was for, if it is one.
@@ -192,8 +205,8 @@ def new() -> Page:
             unfit = ops.service_mismatch(receiver, values["service"])
             if unfit is not None:
                 errors = {"service": unfit,
-                          "form": f"{unfit} Choose a service it offers, or find another "
-                                  "partner."}
+                          "form": _("%(reason)s Choose a service it offers, or find another "
+                                    "partner.", reason=unfit)}
         if request.args.get("population") in CLIENT_POPULATIONS:
             # The population the search was for: a mismatch is said before the form is filled.
             values["population"] = request.args["population"]
@@ -201,7 +214,7 @@ def new() -> Page:
     return render_template("referrals/new.html", receiver=receiver, senders=senders,
                            services=ops.services_of(receiver), values=values,
                            consent_items=request.form.getlist("consent_items"),
-                           errors=errors, warning=warning, **CHOICES), status
+                           errors=errors, warning=warning, **_choices()), status
 
 
 @bp.route("/placements/new", methods=["GET", "POST"])
@@ -250,7 +263,8 @@ def new_placement() -> Page:
     return render_template("referrals/placement.html", senders=senders, services=services,
                            values=values, errors=errors, warning=warning, picked=picked,
                            picks=PLACEMENT_PICKS,
-                           partner_choices=ops.referable_partners(current_user), **CHOICES), status
+                           partner_choices=ops.referable_partners(current_user),
+                           **_choices()), status
 
 
 def _partner_slugs() -> list[str]:
@@ -280,8 +294,9 @@ def _placement_mismatches(slugs: list[str], service: str) -> dict[str, str]:
              and (message := ops.service_mismatch(partner, service)) is not None]
     if not unfit:
         return {}
-    return {"partners": " ".join(unfit), "form": " ".join(unfit) + " Remove them or choose "
-            "another service."}
+    reasons = " ".join(unfit)
+    return {"partners": reasons,
+            "form": _("%(reasons)s Remove them or choose another service.", reasons=reasons)}
 
 
 # --- one referral ---------------------------------------------------------------------------
@@ -301,7 +316,7 @@ def _detail_page(referral: Referral, errors: dict[str, str] | None = None,
         "referrals/detail.html", referral=referral, side=side,
         moves=states.allowed_targets(referral.status, side),
         view=disclosure.client_view(current_user, referral), errors=errors or {},
-        overdue=referral.is_overdue(), redirects=ops.redirects_of(referral), **CHOICES), status
+        overdue=referral.is_overdue(), redirects=ops.redirects_of(referral), **_choices()), status
 
 
 @bp.route("/<public_id>")
@@ -319,7 +334,7 @@ def _refused(public_id: str, error: ReferralError | ValidationError) -> tuple[st
     referral = _load(public_id)
     if isinstance(error, ValidationError):
         return _detail_page(referral, flat_errors(error.messages) | {
-            "form": "Some information is missing or not valid."}, 400)
+            "form": _("Some information is missing or not valid.")}, 400)
     return _detail_page(referral, _field_errors(error) | {"form": error.message}, error.status)
 
 
@@ -344,7 +359,7 @@ def send(public_id: str) -> Page:
     try:
         version = int(request.form.get("version", ""))
     except ValueError:
-        return _refused(public_id, InvalidReferral("The page is out of date: reload it."))
+        return _refused(public_id, InvalidReferral(_("The page is out of date: reload it.")))
     try:
         ops.send_draft(current_user, referral, version, ConsentSchema().load(_consent_form()))
     except ValidationError as exc:

@@ -40,6 +40,7 @@ NOT_PLACED = "unknown"  # a confidential location whose public point is in no kn
 ALL_KINDS = "total"
 
 _active = Organization.is_active  # the one definition, shared with public.network_size
+# The placing of a confidential location is shared with it too (``public_state``).
 
 
 @dataclass
@@ -74,7 +75,7 @@ def counts_by_kind(period: DateRange) -> dict[str, KindCounts]:
     return found
 
 
-def _public_state(latitude: float, longitude: float) -> str:
+def public_state(latitude: float, longitude: float) -> str:
     """The state a confidential location's public point (``latitude``/``longitude``) is in."""
     place = place_at(latitude, longitude)
     return place[1] if place is not None else NOT_PLACED
@@ -108,7 +109,7 @@ def counts_by_state() -> dict[tuple[str, str], int]:
         if state is not None:
             public_states[organization_id].add(state)
     for organization_id, found in points.items():
-        states = {_public_state(*point) for point in found} - public_states[organization_id]
+        states = {public_state(*point) for point in found} - public_states[organization_id]
         for state in states:
             counts[(state, kinds[organization_id])] += 1
     without = (select(Organization.kind, func.count())

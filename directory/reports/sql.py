@@ -79,6 +79,30 @@ def _month_postgresql(element: utc_month, compiler: Any, **kw: Any) -> str:
     return f"to_char(timezone('UTC', {compiler.process(element.clauses, **kw)}), 'YYYY-MM')"
 
 
+class utc_quarter(FunctionElement[str]):  # noqa: N801
+    """The UTC calendar quarter of a timestamp as ``YYYY-N`` (N from 1 to 4)."""
+
+    type = String()
+    inherit_cache = True
+    name = "utc_quarter"
+
+
+@compiles(utc_quarter)
+def _quarter_sqlite(element: utc_quarter, compiler: Any, **kw: Any) -> str:
+    value = compiler.process(element.clauses, **kw)
+    return f"(substr({value}, 1, 5) || ((CAST(substr({value}, 6, 2) AS INTEGER) + 2) / 3))"
+
+
+@compiles(utc_quarter, "postgresql")
+def _quarter_postgresql(element: utc_quarter, compiler: Any, **kw: Any) -> str:
+    return f"to_char(timezone('UTC', {compiler.process(element.clauses, **kw)}), 'YYYY-Q')"
+
+
+def quarter_key(year: int, month: int) -> str:
+    """``utc_quarter``'s text for a month of a year."""
+    return f"{year}-{(month + 2) // 3}"
+
+
 class MedianAndP90(TypeDecorator[tuple[float, float]]):
     """The pair ``median_and_p90`` gives: an array on PostgreSQL, JSON text on SQLite."""
 

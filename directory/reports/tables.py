@@ -121,17 +121,24 @@ def _merge(counts: dict[str, Counts], grouped: set[str]) -> Counts:
     return merged
 
 
-def _rows_of(counts: dict[str, Counts], dimension: Dimension,
+def _rows_of(scope: Scope, dimension: Dimension,
              viewer: Viewer) -> list[tuple[str, str, Counts]]:
     """(key, label, counts) per row: rare values (and organizations beyond the busiest) are
     grouped under "Other"."""
-    limit = ORGANIZATION_ROWS if dimension == Dimension.ORGANIZATION else None
-    kept, grouped = group_rare({key: c.sent for key, c in counts.items()}, viewer.min_count,
-                               own=viewer.own, limit=limit)
+    if dimension == Dimension.ORGANIZATION:
+        busiest = ops.busiest_receivers(scope, ORGANIZATION_ROWS, viewer.min_count,
+                                        own=viewer.own)
+        kept, other, others = list(busiest.kept), busiest.other, busiest.others
+        counts = busiest.kept
+    else:
+        counts = ops.counts(scope, dimension)
+        kept, grouped = group_rare({key: c.sent for key, c in counts.items()},
+                                   viewer.min_count, own=viewer.own)
+        other, others = _merge(counts, grouped), len(grouped)
     labels = dimension_labels(dimension, kept, viewer)
     rows = [(key, labels[key], counts[key]) for key in kept]
-    if grouped:
-        rows.append((OTHER_KEY, f"Other ({len(grouped)})", _merge(counts, grouped)))
+    if others:
+        rows.append((OTHER_KEY, f"Other ({others})", other))
     return rows
 
 
@@ -148,8 +155,7 @@ class Breakdown:
 
 
 def breakdown(scope: Scope, dimension: Dimension, viewer: Viewer) -> Breakdown:
-    counts = ops.counts(scope, dimension)
-    rows = _rows_of(counts, dimension, viewer)
+    rows = _rows_of(scope, dimension, viewer)
     # Within an organization's own scope every referral is its own, whatever the row.
     everything_own = _own_scope(scope, viewer)
     own_rows = {n for n, (key, _, _) in enumerate(rows) if everything_own or viewer.is_own(key)}

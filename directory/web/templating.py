@@ -10,6 +10,7 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 
 from directory.accounts.permissions import Permission, can
+from directory.orgs.models import category_label
 
 
 def page_url(page: int) -> str:
@@ -39,9 +40,11 @@ def select_options(choices: Iterable[tuple[Any, str]], selected: Any = None) -> 
 
 
 def category_choices(categories: Iterable[Any]) -> list[tuple[str, str]]:
-    """The service taxonomy as select choices, sub-services indented under their parent."""
-    return [(category.code, f"\u00a0\u00a0– {category.name}" if category.parent_id
-             else category.name) for category in categories]
+    """The service taxonomy as select choices, sub-services indented under their parent, named
+    in the reader's language."""
+    return [(category.code, f"\u00a0\u00a0– {category_label(category.code, category.name)}"
+             if category.parent_id else category_label(category.code, category.name))
+            for category in categories]
 
 
 def error_text(messages: object) -> str:

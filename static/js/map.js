@@ -2,7 +2,8 @@
    No inline script: the page stays within its Content-Security-Policy. Without tiles, or when
    they cannot load, the state outlines served by the app give the map its context, and from
    city zoom on the county outlines and place names of the part in view. Markers close
-   together are clustered (Leaflet.markercluster). */
+   together are clustered (Leaflet.markercluster). The words it writes come from data-
+   attributes the page renders in the reader's language. */
 (function () {
   "use strict";
 
@@ -13,13 +14,13 @@
     if (!("geolocation" in navigator)) { button.hidden = true; return; }
     button.addEventListener("click", function () {
       button.disabled = true;
-      button.textContent = "Locating…";
+      button.textContent = button.dataset.locating || "Locating…";
       navigator.geolocation.getCurrentPosition(function (position) {
         input.value = position.coords.latitude.toFixed(5) + "," + position.coords.longitude.toFixed(5);
         input.form.submit();
       }, function () {
         button.disabled = false;
-        button.textContent = "Location unavailable";
+        button.textContent = button.dataset.unavailable || "Location unavailable";
       }, { timeout: 10000, maximumAge: 60000 });
     });
   }
@@ -82,10 +83,20 @@
     refresh();
   }
 
-  function clusterIcon(cluster) {
-    var count = cluster.getChildCount();
-    var html = "<span>" + count + "<span class=\"visually-hidden\"> organizations here: select to zoom in</span></span>";
-    return L.divIcon({ className: "marker-cluster-badge", html: html, iconSize: L.point(36, 36) });
+  function escapeHtml(text) {
+    var span = document.createElement("span");
+    span.textContent = text;
+    return span.innerHTML;
+  }
+
+  function clusterIconMaker(template) {
+    return function (cluster) {
+      var count = cluster.getChildCount();
+      var sentence = template.replace("{count}", String(count));
+      var html = "<span><span aria-hidden=\"true\">" + count + "</span><span class=\"visually-hidden\">" +
+        escapeHtml(sentence) + "</span></span>";
+      return L.divIcon({ className: "marker-cluster-badge", html: html, iconSize: L.point(36, 36) });
+    };
   }
 
   function drawMap() {
@@ -93,9 +104,12 @@
     var source = document.getElementById("map-data");
     if (!element || !source || !window.L) { return; }
     var data = JSON.parse(source.textContent);
+    var words = element.dataset;
     var map = L.map(element, { scrollWheelZoom: false });
-    var markers = L.markerClusterGroup({ iconCreateFunction: clusterIcon, maxClusterRadius: 40,
-                                         showCoverageOnHover: false });
+    var markers = L.markerClusterGroup({
+      iconCreateFunction: clusterIconMaker(words.cluster || "{count} organizations here: select to zoom in"),
+      maxClusterRadius: 40, showCoverageOnHover: false
+    });
     var hasPoint = data.lat !== undefined && data.lat !== null;
     map.setView(hasPoint ? [data.lat, data.lon] : [39.5, -98.35], hasPoint ? 10 : 4);
     var layers = [];
@@ -117,7 +131,7 @@
     if (hasPoint) {
       layers.push(L.circleMarker([data.lat, data.lon], {
         radius: 7, color: "#c62828", weight: 3, fillOpacity: 0.9
-      }).addTo(map).bindTooltip(data.label || "Search point"));
+      }).addTo(map).bindTooltip(data.label || words.searchPoint || "Search point"));
     }
     if (data.radius_m) {
       layers.push(L.circle([data.lat, data.lon], {
@@ -138,7 +152,8 @@
       popup.appendChild(link);
       if (result.distance_mi !== null && result.distance_mi !== undefined) {
         popup.appendChild(document.createElement("br"));
-        popup.appendChild(document.createTextNode(result.distance_mi + " mi"));
+        popup.appendChild(document.createTextNode(
+          (words.distance || "{miles} mi").replace("{miles}", String(result.distance_mi))));
       }
       marker.bindPopup(popup);
       layers.push(marker);

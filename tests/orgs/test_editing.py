@@ -86,7 +86,7 @@ def test_a_location_by_typed_coordinates_and_its_hours(client: FlaskClient, auth
                                          "latitude": "39.97", "longitude": "-82.99",
                                          "mon": "09:00-13:00, 12:00-17:00"})
     assert overlapping.status_code == 400
-    assert "overlap on mon" in overlapping.get_data(as_text=True)
+    assert "overlap on Monday" in overlapping.get_data(as_text=True)
     saved = client.post(url, data={"name": "Annex", "city": "Columbus", "state": "OH",
                                    "latitude": "39.97", "longitude": "-82.99",
                                    "mon": "09:00-12:00, 13:00-17:00", "open_24_7": "",

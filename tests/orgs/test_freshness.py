@@ -123,6 +123,6 @@ def test_a_coordinator_lists_stale_listings_and_reminds(
     response = client.post(f"/listings/{partner.slug}/remind")
     assert response.status_code == 302
     assert reminders_to(db, admin, partner) == 1
-    assert "Reminder sent to 1 admin(s)" in client.get("/listings/stale").get_data(
+    assert "Reminder sent to 1 admin of" in client.get("/listings/stale").get_data(
         as_text=True)
     assert client.post(f"/organizations/{partner.slug}/confirm").status_code == 403

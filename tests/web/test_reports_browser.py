@@ -1,8 +1,11 @@
-"""The network reports in a real Chromium: a coordinator's dashboard and an admin's own page."""
+"""The network reports in a real Chromium: a coordinator's dashboard and grant period file, and
+an admin's own pages."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from pathlib import Path
 
 import pytest
@@ -57,3 +60,46 @@ def test_an_organization_admin_sees_only_its_own_figures(page: Page, live_server
     expect(page.locator("#table-comparison")).to_contain_text("Received by this organization")
     response = page.goto(f"{live_server}/reports/tables/statuses.csv")
     assert response is not None and response.status == 403
+
+
+def test_a_coordinator_changes_the_grant_period_and_downloads_its_file(
+        page: Page, live_server: str) -> None:
+    open_login(page, live_server)
+    sign_in(page, COORDINATOR)
+    page.wait_for_url(f"{live_server}/")
+    page.goto(f"{live_server}/reports/")
+    page.get_by_role("link", name="Grant reporting").click()
+    page.wait_for_url("**/reports/grants")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Grant reporting")
+    start = (dt.date.today() - dt.timedelta(days=59)).isoformat()
+    end = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+    page.fill("input[name=start]", start)
+    page.fill("input[name=end]", end)
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url(f"**/reports/grants?start={start}&end={end}")
+    expect(page.locator("input[name=end]")).to_have_value(end)
+    expect(page.get_by_text(f"for referrals sent from {start} to {end}")).to_be_visible()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download the period file").click()
+    assert download.value.suggested_filename == f"network-grants-{start}-{end}-period.csv"
+    rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8"))))
+    header = rows[0]
+    assert header[:2] == ["Period", "referrals sent in the period"]
+    assert "HHS: matched to a provider within 48 hours (count)" in header
+    assert "hotline: total partners" in header
+    assert rows[1][0] == "measure" and len(rows) == 3
+    assert rows[2][0] == f"Whole network, {start} to {end}"
+
+
+def test_an_organization_admin_opens_its_grant_page_and_not_the_networks(
+        page: Page, live_server: str) -> None:
+    open_login(page, live_server)
+    sign_in(page, SAFE_HOME_ADMIN)
+    page.wait_for_url(f"{live_server}/")
+    own = page.goto(f"{live_server}/reports/organizations/{SAFE_HOME}/grants")
+    assert own is not None and own.status == 200
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Grant reporting: ")
+    expect(page.get_by_role("link", name="Download the period file")).to_be_visible()
+    for path in ("/reports/grants", "/reports/grants/period.csv"):
+        response = page.goto(f"{live_server}{path}")
+        assert response is not None and response.status == 403, path
