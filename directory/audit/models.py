@@ -8,6 +8,7 @@ import enum
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import pgettext
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -18,12 +19,10 @@ from directory.orgs.models import Organization
 # Each known action in words; an action another domain records without a member here reads
 # as its code in words (it has no translation to offer).
 _LABELS = {
-    "sign_in": _l("Signed in"),
     "sign_in_failed": _l("Sign in failed"),
     "rate_limited": _l("Rate limited"),
     "access_denied": _l("Access denied"),
     "access_denied_repeated": _l("Access denied (further refusals, counted)"),
-    "sign_out": _l("Signed out"),
     "two_factor_failed": _l("Two factor failed"),
     "two_factor_enabled": _l("Two factor enabled"),
     "two_factor_disabled": _l("Two factor disabled"),
@@ -79,6 +78,11 @@ _LABELS = {
 def action_label(action: str) -> str:
     """An action in the reader's words; one recorded by another domain without a label here
     reads as its code."""
+    # The same English as the buttons, but an event, not a command, in Spanish.
+    if action == "sign_in":
+        return pgettext("audit event", "Sign in")
+    if action == "sign_out":
+        return pgettext("audit event", "Sign out")
     if action in _LABELS:
         return str(_LABELS[action])
     if action.startswith("referral_"):

@@ -76,6 +76,8 @@ def test_every_known_action_has_a_label_of_its_own_in_spanish(app: Flask) -> Non
     assert not same
     assert spanish[AuditAction.REFERRAL_ACCEPTED] == "Derivación aceptada"
     assert spanish[AuditAction.ORGANIZATION_SUSPENDED] == "Organización suspendida"
+    assert (english[AuditAction.SIGN_IN], spanish[AuditAction.SIGN_IN]) == (
+        "Sign in", "Inicio de sesión")  # an event, not the button's command
     # An action recorded by a domain with no label here reads as its code, in any language.
     with app.test_request_context(), force_locale("es_US"):
         assert action_label("made_up_thing") == "Made up thing"
