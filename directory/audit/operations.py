@@ -55,10 +55,10 @@ def record(action: AuditAction | str, *, actor: User | None = None,
 
 
 def record_many(action: AuditAction | str, *, actor: User | None,
-                events: list[tuple[Organization, dict[str, Any]]]) -> None:
-    """Append one event per organization (with its details) in one multi-row INSERT: an
-    import's audit of the thousands of listings it creates, which ``record`` would write one
-    flush at a time. The organizations must have their ids."""
+                events: list[tuple[int, dict[str, Any]]]) -> None:
+    """Append one event per organization (its id, with the event's details) in one multi-row
+    INSERT: an import's audit of the thousands of listings it creates, which ``record`` would
+    write one flush at a time."""
     if not events:
         return
     ip_address = (request.remote_addr or None) if has_request_context() else None
@@ -66,8 +66,8 @@ def record_many(action: AuditAction | str, *, actor: User | None,
     db_session.execute(insert(AuditEvent), [
         {"occurred_at": now, "action": str(action), "actor_id": actor.id if actor else None,
          "actor_email": actor.email if actor else None, "ip_address": ip_address,
-         "organization_id": organization.id, "subject_user_id": None, "details": details}
-        for organization, details in events])
+         "organization_id": organization_id, "subject_user_id": None, "details": details}
+        for organization_id, details in events])
     log.debug("audit: %d × %s by %s", len(events), action, actor.email if actor else "-")
 
 

@@ -28,7 +28,7 @@ from directory.geo.geocoder import GeocodeResult
 from directory.geo.states import STATES, state_code
 from directory.hsds.places import place_at
 from directory.hsds.taxonomy import stable_id
-from directory.orgs.coverage import build_coverage_area
+from directory.orgs.coverage import coverage_columns
 from directory.orgs.models import CoverageArea, CoverageKind, Location, Organization, Service
 from directory.orgs.operations import ListingError
 from directory.orgs.schemas import CoverageAreaSchema
@@ -216,6 +216,12 @@ def read_area(values: dict[str, Any]) -> AreaShape | None:
                       str(values.get("name") or "").strip()[:200])
 
 
+@functools.cache
+def _nobody() -> Organization:
+    """The organization of an area read on its own: none of its locations is any centre."""
+    return Organization()
+
+
 @functools.lru_cache(maxsize=4096)
 def _read_area(extent: str, extent_type: str, name: str) -> AreaShape | None:
     """read_area, once per distinct row: an area is repeated under each service it serves."""
@@ -229,12 +235,12 @@ def _read_area(extent: str, extent_type: str, name: str) -> AreaShape | None:
                                                       state=None, precision="point")
     try:
         checked = _schema().load(data)
-        area = build_coverage_area(Organization(), {**checked, "services": []}, centre=centre)
+        columns, _ = coverage_columns(_nobody(), checked, centre=centre)
     except ValidationError as exc:
         raise ExtentError(_messages(exc)) from exc
     except ListingError as exc:
         raise ExtentError(str(exc)) from exc
-    shape = {column: getattr(area, column) for column in _AREA_COLUMNS}
+    shape = {column: columns.get(column) for column in _AREA_COLUMNS}
     if name:
         shape["label"] = name
     return AreaShape(shape)

@@ -1,30 +1,32 @@
 """Creating the new organizations of an import: each checked in memory against
-create_organization's rules and built whole, then written a batch at a time with one
-executemany per table (the one-at-a-time path through create_organization isolates a batch the
-database refuses).
+create_organization's rules and turned into the rows it would write (plain column values, no
+ORM objects), then written a batch at a time with one executemany per table (the one-at-a-time
+path through create_organization isolates a batch the database refuses).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
-from itertools import groupby
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, text
-from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.exc import DataError, IntegrityError
 
 from directory.accounts.models import User
 from directory.audit.models import AuditAction
 from directory.audit.operations import record_many
-from directory.db import db_session
+from directory.db import db_session, utcnow
 from directory.hsds.assemble import Listing
 from directory.hsds.report import ImportReport
 from directory.hsds.taxonomy import service_categories
 from directory.hsds.updating import coverage_areas
+from directory.orgs.coverage import radius_columns
 from directory.orgs.listing import created_fields, record_created
 from directory.orgs.models import (
+    Closure,
     Contact,
     CoverageArea,
     Location,
@@ -41,12 +43,24 @@ from directory.orgs.operations import (
     ListingError,
     build_location,
     create_organization,
+    location_columns,
+    opening_hours,
     slugify,
 )
 
 log = logging.getLogger(__name__)
 
 CREATE_BATCH = 500
+
+_ORGANIZATIONS: Table = Organization.__table__
+_LANGUAGES: Table = OrganizationLanguage.__table__
+_POPULATIONS: Table = OrganizationPopulation.__table__
+_SERVICES: Table = Service.__table__
+_CONTACTS: Table = Contact.__table__
+_LOCATIONS: Table = Location.__table__
+_HOURS: Table = OpeningHours.__table__
+_CLOSURES: Table = Closure.__table__
+_AREAS: Table = CoverageArea.__table__
 
 
 def _create_organization(actor: User | None, listing: Listing) -> Organization:
@@ -101,6 +115,65 @@ def build_organization(listing: Listing, slug: str,
     return organization
 
 
+@dataclass(slots=True)
+class NewRows:
+    """The rows create_organization would write for one listing, as plain column values (the
+    ids, and the foreign keys naming them, are given when its batch is written): owned rows by
+    table, each location with its opening hours and closures, each coverage area with the
+    index of the location it is drawn around and the ids of the categories it is limited to."""
+
+    listing: Listing
+    organization: dict[str, Any]
+    owned: dict[Table, list[dict[str, Any]]]
+    locations: list[tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]]
+    areas: list[tuple[dict[str, Any], int | None, list[int]]]
+
+
+def organization_rows(listing: Listing, slug: str, categories: dict[str, ServiceCategory],
+                      now: dt.datetime) -> NewRows:
+    """What build_organization builds, as rows (``now``: when it joins the network, as
+    setting an organization active records). tests/hsds checks that both write the same."""
+    data = listing.data
+    organization = {
+        "hsds_id": listing.hsds_id, "slug": slug, "name": data["name"].strip(),
+        "kind": data["kind"], "description": data.get("description", ""),
+        "website": data.get("website"), "email": data.get("email"),
+        "phone": data.get("phone"), "accepting_referrals": data.get("accepting_referrals", True),
+        "status": MembershipStatus.ACTIVE, "verified_at": None, "joined_at": now}
+    owned: dict[Table, list[dict[str, Any]]] = {
+        _LANGUAGES: [{"code": code} for code in dict.fromkeys(data.get("languages", []))],
+        _POPULATIONS: [{"population": population}
+                       for population in dict.fromkeys(data.get("populations", []))],
+        _SERVICES: [{"category_id": categories[code].id, "hsds_id": listing.service_ids[code],
+                     "description": listing.service_descriptions[code]}
+                    for code in dict.fromkeys(data.get("services", []))],
+        _CONTACTS: [{"name": contact["name"], "title": contact.get("title", ""),
+                     "email": contact.get("email"), "phone": contact.get("phone")}
+                    for contact in data.get("contacts", [])],
+    }
+    locations = []
+    for payload, location_id in zip(data.get("locations", []), listing.location_ids,
+                                    strict=True):
+        hours = [{"weekday": weekday, "opens": opens, "closes": closes}
+                 for weekday, opens, closes in opening_hours(payload)]
+        closures = [dict(closure) for closure in payload.get("closures", [])]
+        locations.append((location_columns(payload) | {"hsds_id": location_id}, hours,
+                          closures))
+    areas = []
+    for plan in listing.areas:
+        if plan.location is None:
+            area = dict(plan.shape.values)
+        else:
+            centre = locations[plan.location][0]
+            area = radius_columns(centre["latitude"], centre["longitude"],
+                                  float(plan.shape.values["radius_mi"]),
+                                  f"{centre['city']}, {centre['state']}")
+            area |= {"label": plan.shape.values["label"], "state": None, "county_fips": None,
+                     "postal_code": None, "geojson": None}
+        areas.append((area, plan.location, [categories[code].id for code in plan.services]))
+    return NewRows(listing, organization, owned, locations, areas)
+
+
 class Creator:
     """Creates new organizations a batch at a time (validate all, then write).
 
@@ -118,7 +191,7 @@ class Creator:
         self.actor = actor
         self.names = set(db_session.scalars(select(func.lower(Organization.name))))
         self.slugs = set(db_session.scalars(select(Organization.slug)))
-        self.pending: list[tuple[Listing, Organization]] = []
+        self.pending: list[NewRows] = []
 
     def _slug(self, name: str) -> str:
         base = slugify(name)
@@ -138,7 +211,7 @@ class Creator:
             return
         slug = self._slug(name)
         try:
-            organization = build_organization(listing, slug, self.categories)
+            rows = organization_rows(listing, slug, self.categories, utcnow())
         except ListingError as exc:
             self.report.reject(draft.row, [draft.row.problem(str(exc))])
             return
@@ -146,7 +219,7 @@ class Creator:
         self.slugs.add(slug)
         if not write:
             return
-        self.pending.append((listing, organization))
+        self.pending.append(rows)
         if len(self.pending) >= CREATE_BATCH:
             self.flush()
 
@@ -155,24 +228,23 @@ class Creator:
             return
         try:
             with db_session.begin_nested():
-                write_new_organizations([organization for _, organization in self.pending])
+                ids = write_new_rows(self.pending)
                 record_many(AuditAction.LISTING_CREATED, actor=self.actor, events=[
-                    (organization, {"fields": created_fields(_created_values(listing))})
-                    for listing, organization in self.pending])
+                    (organization_id, {"fields": created_fields(_created_values(rows.listing))})
+                    for organization_id, rows in zip(ids, self.pending, strict=True)])
             self.report.created += len(self.pending)
         except (IntegrityError, DataError):
             log.info("a batch of %d new organizations was refused; redoing it one by one",
                      len(self.pending))
-            for listing, _ in self.pending:
-                self.redo(listing)
+            for rows in self.pending:
+                self.redo(rows.listing)
         self.pending.clear()
 
 
-def _new_ids(model: type[Any], count: int) -> list[int]:
-    """``count`` ids for new rows of ``model``: from its sequence on PostgreSQL; on SQLite,
+def _new_ids(table: Table, count: int) -> list[int]:
+    """``count`` ids for new rows of ``table``: from its sequence on PostgreSQL; on SQLite,
     after the largest (should another writer take one meanwhile, the INSERT fails and the
     batch is redone one organization at a time)."""
-    table = model.__table__
     if db_session.get_bind().dialect.name == "postgresql":
         return list(db_session.scalars(
             text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
@@ -181,75 +253,54 @@ def _new_ids(model: type[Any], count: int) -> list[int]:
     return list(range(start, start + count))
 
 
-def _insert_with_ids(model: type[Any], objects: list[Any]) -> None:
-    """INSERT the objects' rows (one executemany; RETURNING would mean a statement a row on
-    SQLite) after giving each object its id."""
-    if not objects:
-        return
-    for item, new_id in zip(objects, _new_ids(model, len(objects)), strict=True):
-        item.id = new_id
-    _insert(model, objects)
+def _with_ids(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for row, new_id in zip(rows, _new_ids(table, len(rows)), strict=True):
+        row["id"] = new_id
+    return rows
 
 
-def _insert(model: type[Any], objects: list[Any]) -> None:
-    """The objects' rows, with the columns they set (the others take their defaults): one
-    executemany per set of columns."""
-    columns = [(attribute.key, attribute.columns[0].name)
-               for attribute in sa_inspect(model).column_attrs]
-    rows = [{name: item.__dict__[key] for key, name in columns if key in item.__dict__}
-            for item in objects]
-    rows.sort(key=lambda row: tuple(row))
-    for _, group in groupby(rows, key=lambda row: tuple(row)):
-        db_session.execute(insert(model.__table__), list(group))
+def _insert(table: Table, rows: list[dict[str, Any]]) -> None:
+    """One executemany (every row of a table sets the same columns)."""
+    if rows:
+        db_session.execute(insert(table), rows)
 
 
-def write_new_organizations(organizations: list[Organization]) -> None:
-    """Insert new organizations as build_organization built them, table by table: one
-    multi-row INSERT per table and batch, the foreign keys filled in from the ids the parents
-    got. The unit of work would write the same rows, sorting out their dependencies object by
-    object (most of an import's time). The objects are not added to the session."""
-    # Everything is gathered while the objects are transient: once saved, an attribute never
-    # set (no opening hours) would try to load from the database.
-    batch = [(organization, [*organization.languages, *organization.populations,
-                             *organization.contacts], list(organization.services),
-              [(location, list(location.hours)) for location in organization.locations],
-              [(area, area.location, list(area.services))
-               for area in organization.coverage_areas])
-             for organization in organizations]
-    _insert_with_ids(Organization, organizations)
-    owned: dict[type, list[Any]] = {}  # one list per table: a mixed list is one INSERT per run
-    locations: list[Location] = []
-    for organization, items, services, placed, _ in batch:
-        for item in items:
-            item.organization_id = organization.id
-            owned.setdefault(type(item), []).append(item)
-        for service in services:
-            service.organization_id, service.category_id = organization.id, service.category.id
-        owned.setdefault(Service, []).extend(services)
-        for location, _ in placed:
-            location.organization_id = organization.id
+def write_new_rows(batch: list[NewRows]) -> list[int]:
+    """Insert a batch of new organizations table by table, one executemany each, the foreign
+    keys filled in from the ids their parents were given (the unit of work would write the
+    same rows, sorting out their dependencies object by object: most of an import's time).
+    The database's triggers keep the spatial index and the services' listed flag as they do
+    for any insert. Returns the organizations' ids."""
+    organizations = _with_ids(_ORGANIZATIONS, [rows.organization for rows in batch])
+    owned: dict[Table, list[dict[str, Any]]] = {}
+    locations, hours, closures, areas, links = [], [], [], [], []
+    for rows, organization in zip(batch, organizations, strict=True):
+        for table, items in rows.owned.items():
+            for item in items:
+                item["organization_id"] = organization["id"]
+            owned.setdefault(table, []).extend(items)
+        for location, _, _ in rows.locations:
+            location["organization_id"] = organization["id"]
             locations.append(location)
-    for model, items in owned.items():
-        _insert(model, items)
-    _insert_with_ids(Location, locations)
-    hours = []
-    for *_, placed, _ in batch:
-        for location, opening_hours in placed:
-            for item in opening_hours:
-                item.location_id = location.id
-            hours += opening_hours
-    _insert(OpeningHours, hours)
-    areas = []
-    for organization, *_, covered in batch:
-        for area, location, _ in covered:
-            area.organization_id = organization.id
-            area.location_id = location.id if location is not None else None
+    _insert(_ORGANIZATIONS, organizations)
+    for table, items in owned.items():
+        _insert(table, items)
+    _insert(_LOCATIONS, _with_ids(_LOCATIONS, locations))
+    for rows, organization in zip(batch, organizations, strict=True):
+        for location, opening, closed in rows.locations:
+            for item in (*opening, *closed):
+                item["location_id"] = location["id"]
+            hours += opening
+            closures += closed
+        for area, index, _ in rows.areas:
+            area["organization_id"] = organization["id"]
+            area["location_id"] = None if index is None else rows.locations[index][0]["id"]
             areas.append(area)
-    _insert_with_ids(CoverageArea, areas)
-    links = [{"coverage_area_id": area.id, "category_id": category.id}
-             for *_, covered in batch for area, _, categories in covered
-             for category in categories]
-    if links:
-        db_session.execute(insert(coverage_area_services), links)
-
-
+    _insert(_HOURS, hours)
+    _insert(_CLOSURES, closures)
+    _insert(_AREAS, _with_ids(_AREAS, areas))
+    for rows in batch:
+        links += [{"coverage_area_id": area["id"], "category_id": category_id}
+                  for area, _, category_ids in rows.areas for category_id in category_ids]
+    _insert(coverage_area_services, links)
+    return [organization["id"] for organization in organizations]

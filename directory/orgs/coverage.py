@@ -191,8 +191,30 @@ def build_coverage_area(organization: Organization, data: dict[str, Any],
     attached to it. A radius is drawn around ``location`` when given (one of the
     organization's, possibly not written yet), else around ``location_id``, else around
     ``centre`` (a point already placed) or what ``center`` geocodes to."""
+    columns, location = coverage_columns(organization, data, location, centre)
+    area = CoverageArea(**columns)
+    if location is not None:
+        area.location = location
+    codes = data.get("services") or []
+    area.services = list(categories_by_code(codes).values()) if codes else []
+    return area
+
+
+def radius_columns(lat: float, lon: float, miles: float, place: str) -> dict[str, Any]:
+    """The columns of a radius of ``miles`` around a point, labelled with ``place``."""
+    min_lat, max_lat, min_lon, max_lon = circle_bounds(lat, lon, miles)
+    return {"kind": CoverageKind.RADIUS, "center_lat": lat, "center_lon": lon,
+            "radius_mi": miles, "label": radius_label(miles, place), "min_lat": min_lat,
+            "max_lat": max_lat, "min_lon": min_lon, "max_lon": max_lon}
+
+
+def coverage_columns(organization: Organization, data: dict[str, Any],
+                     location: Location | None = None, centre: GeocodeResult | None = None,
+                     ) -> tuple[dict[str, Any], Location | None]:
+    """build_coverage_area's rules without the object: the columns the area sets (the others
+    stay NULL) and the location a radius is drawn around, if any."""
     kind = CoverageKind(data["kind"])
-    area = CoverageArea(kind=kind)
+    columns: dict[str, Any] = {"kind": kind}
     match kind:
         case CoverageKind.RADIUS:
             radius = float(data["radius_mi"])
@@ -210,19 +232,14 @@ def build_coverage_area(organization: Organization, data: dict[str, Any],
                 location = confidential_location_at(organization, found.lat, found.lon)
             if location is not None:
                 # A radius around a confidential location is drawn around its public point.
-                lat, lon = location.latitude, location.longitude
-                place = f"{location.city}, {location.state}"
-                area.location = location
-            else:
-                lat, lon, place = found.lat, found.lon, found.label
-            area.center_lat, area.center_lon, area.radius_mi = lat, lon, radius
-            area.label = radius_label(radius, place)
-            bounds = circle_bounds(lat, lon, radius)
+                return radius_columns(location.latitude, location.longitude, radius,
+                                      f"{location.city}, {location.state}"), location
+            return radius_columns(found.lat, found.lon, radius, found.label), None
         case CoverageKind.STATE:
             state = (data.get("state") or "").upper()
             if state not in boundaries().state_bounds:
                 raise _field_error("state", _("Choose a US state."))
-            area.state, area.label = state, STATES[state]
+            columns.update(state=state, label=STATES[state])
             bounds = boundaries().state_bounds[state]
         case CoverageKind.COUNTY:
             state = (data.get("state") or "").upper()
@@ -231,23 +248,21 @@ def build_coverage_area(organization: Organization, data: dict[str, Any],
                 raise _field_error("county", _("No county named '%(county)s' in %(state)s.",
                                                county=data.get("county") or "",
                                                state=STATES.get(state, state)))
-            area.county_fips, area.state = county.fips, county.state
-            area.label = county.label
+            columns.update(county_fips=county.fips, state=county.state, label=county.label)
             bounds = boundaries().county_bounds(county.fips)
         case CoverageKind.ZIP:
             zip_area = gazetteer().zip_area(data.get("postal_code") or "")
             if zip_area is None:
                 raise _field_error("postal_code", _("Not a known US ZIP code."))
-            area.postal_code, area.state = zip_area.code, zip_area.state
-            area.label = f"ZIP {zip_area.code} ({zip_area.city}, {zip_area.state})"
+            columns.update(postal_code=zip_area.code, state=zip_area.state,
+                           label=f"ZIP {zip_area.code} ({zip_area.city}, {zip_area.state})")
             bounds = circle_bounds(zip_area.lat, zip_area.lon, 5)
         case CoverageKind.POLYGON:
-            area.geojson, bounds = parse_polygon(data.get("geojson") or "")
-            area.label = (data.get("label") or "").strip()[:200] or DRAWN_AREA
-    area.min_lat, area.max_lat, area.min_lon, area.max_lon = bounds
-    codes = data.get("services") or []
-    area.services = list(categories_by_code(codes).values()) if codes else []
-    return area
+            geojson, bounds = parse_polygon(data.get("geojson") or "")
+            columns.update(geojson=geojson,
+                           label=(data.get("label") or "").strip()[:200] or DRAWN_AREA)
+    columns["min_lat"], columns["max_lat"], columns["min_lon"], columns["max_lon"] = bounds
+    return columns, None
 
 
 # The labels written into coverage_areas.label are English (the API, the HSDS export and

@@ -22,6 +22,7 @@ from sqlalchemy.orm import selectinload
 from directory.db import db_session, utcnow
 from directory.geo.gazetteer import gazetteer
 from directory.geo.geocoder import GeocodeError, geocode
+from directory.geo.public import public_point
 from directory.orgs.models import (
     DEFAULT_TIMEZONE,
     Closure,
@@ -279,18 +280,36 @@ def place_location(data: dict[str, Any]) -> tuple[float, float, str, str]:
     return result.lat, result.lon, result.county or "", result.timezone or ""
 
 
-def build_location(data: dict[str, Any]) -> Location:
+def location_columns(data: dict[str, Any]) -> dict[str, Any]:
+    """The columns of the location ``data`` describes (validated, see LocationSchema): placed
+    by the gazetteer where it gives no coordinates, published at its city's centre when
+    confidential (Location.place)."""
     lat, lon, county, timezone = place_location(data)
-    location = Location(
-        name=data.get("name", ""), address=data.get("address", ""), city=data["city"],
-        state=data["state"], postal_code=(data.get("postal_code") or "")[:5], county=county,
-        timezone=timezone or DEFAULT_TIMEZONE, open_24_7=data.get("open_24_7", False),
-    )
-    location.place(lat, lon, confidential=data.get("confidential", False))
-    for block in data.get("hours", []):
-        for day in block["days"]:
-            location.hours.append(OpeningHours(weekday=WEEKDAYS.index(day),
-                                               opens=block["opens"], closes=block["closes"]))
+    confidential = data.get("confidential", False)
+    columns = {"name": data.get("name", ""), "address": data.get("address", ""),
+               "city": data["city"], "state": data["state"],
+               "postal_code": (data.get("postal_code") or "")[:5], "county": county,
+               "timezone": timezone or DEFAULT_TIMEZONE,
+               "open_24_7": data.get("open_24_7", False), "confidential": confidential}
+    if confidential:
+        columns["true_latitude"], columns["true_longitude"] = lat, lon
+        columns["latitude"], columns["longitude"] = public_point(data["city"], data["state"],
+                                                                 lat, lon)
+    else:
+        columns.update(true_latitude=None, true_longitude=None, latitude=lat, longitude=lon)
+    return columns
+
+
+def opening_hours(data: dict[str, Any]) -> list[tuple[int, dt.time, dt.time]]:
+    """(weekday, opens, closes) of each day of each block of a location's hours."""
+    return [(WEEKDAYS.index(day), block["opens"], block["closes"])
+            for block in data.get("hours", []) for day in block["days"]]
+
+
+def build_location(data: dict[str, Any]) -> Location:
+    location = Location(**location_columns(data))
+    for weekday, opens, closes in opening_hours(data):
+        location.hours.append(OpeningHours(weekday=weekday, opens=opens, closes=closes))
     location.closures = [Closure(**closure) for closure in data.get("closures", [])]
     return location
 

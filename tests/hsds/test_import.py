@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from directory.audit.models import AuditAction, AuditEvent
@@ -641,3 +642,89 @@ def test_a_referral_for_a_broader_service_holds_the_sub_services_that_make_it(
     assert held is not None
     assert sorted(service.category.code for service in held.services) == [
         "legal", "shelter.emergency"]
+
+
+_SKIPPED_COLUMNS = {"id", "created_at", "updated_at", "joined_at", "occurred_at"}
+
+
+def _database_rows(db: Session) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row an import writes, each foreign key replaced by what it points at (an HSDS id,
+    an area's own values), ids and timestamps left out: comparable across two imports."""
+    def plain(table: Any, row: Any) -> dict[str, Any]:
+        return {key: value for key, value in row._mapping.items() if key not in _SKIPPED_COLUMNS}
+
+    tables = {table.name: table for table in Organization.metadata.sorted_tables}
+    organizations = dict(db.execute(select(Organization.id, Organization.hsds_id)).tuples().all())
+    locations = dict(db.execute(select(Location.id, Location.hsds_id)).tuples().all())
+
+    def resolved(table: Any, row: Any) -> tuple[Any, ...]:
+        values = plain(table, row)
+        if "organization_id" in values:
+            values["organization_id"] = organizations.get(values["organization_id"])
+        if "location_id" in values:
+            values["location_id"] = locations.get(values["location_id"])
+        return tuple(sorted(values.items(), key=lambda item: item[0]))
+
+    areas = {row.id: resolved(tables["coverage_areas"], row)
+             for row in db.execute(select(tables["coverage_areas"]))}
+    snapshot = {name: sorted((resolved(tables[name], row)
+                              for row in db.execute(select(tables[name]))), key=repr)
+                for name in ("organizations", "organization_languages",
+                             "organization_populations", "services", "contacts", "locations",
+                             "location_closures", "coverage_areas")}
+    snapshot["opening_hours"] = sorted((resolved(tables["opening_hours"], row) for row in
+                                        db.execute(select(tables["opening_hours"]))), key=repr)
+    snapshot["coverage_area_services"] = sorted(
+        ((areas[row.coverage_area_id], row.category_id)
+         for row in db.execute(select(tables["coverage_area_services"]))), key=repr)
+    snapshot["audit"] = sorted(
+        (organizations.get(event.organization_id), event.actor_id, event.details)
+        for event in db.scalars(select(AuditEvent).where(
+            AuditEvent.action == AuditAction.LISTING_CREATED,
+            AuditEvent.organization_id.is_not(None))))
+    if db.get_bind().dialect.name == "sqlite":
+        snapshot["location_index"] = sorted(db.execute(text(
+            "SELECT l.hsds_id, i.min_lat, i.max_lat, i.min_lon, i.max_lon FROM location_index i"
+            " JOIN locations l ON l.id = i.id")).tuples())
+        for name in ("coverage_index", "polygon_index"):
+            snapshot[name] = sorted((areas[row[0]], *row[1:]) for row in db.execute(text(
+                f"SELECT id, min_lat, max_lat, min_lon, max_lon FROM {name}")).tuples())
+    return snapshot
+
+
+def test_the_bulk_rows_are_the_rows_create_organization_writes(
+        demo_network: int, factory: Factory, db: Session, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """New organizations are written as plain rows a batch at a time; importing a package
+    that way writes exactly what the one-by-one path through create_organization writes
+    (every column of every table, the audit entries and the spatial index)."""
+    twin = factory.organization(name="Twin Partner", kind="legal",
+                                locations=[OFFICE, SAFE_HOUSE], services=["legal", "hotline"],
+                                languages=["en", "es"], populations=["adults"],
+                                phone="(713) 555-0100",
+                                contacts=[{"name": "Intake", "title": "Lead",
+                                           "email": "a@b.example", "phone": "1"}])
+    add_coverage_area(twin, {"kind": "radius", "radius_mi": 30,
+                             "location_id": twin.locations[1].id})
+    add_coverage_area(twin, {"kind": "state", "state": "LA", "services": ["hotline"]})
+    package = export_to(tmp_path / "package")
+    remove_all_organizations(db)
+    db.execute(delete(AuditEvent))
+    report = import_path(package)
+    assert (report.created, report.organizations_rejected) == (demo_network + 1, 0)
+    bulk = _database_rows(db)
+    assert len(bulk["locations"]) == len(bulk["location_index"]) > demo_network
+    assert len(bulk["coverage_areas"]) > 200 and bulk["coverage_area_services"]
+
+    remove_all_organizations(db)
+    db.execute(delete(AuditEvent))
+
+    def refused(_batch: Any) -> list[int]:
+        raise IntegrityError("INSERT", {}, Exception("refused"))
+
+    monkeypatch.setattr("directory.hsds.creating.write_new_rows", refused)
+    report = import_path(package)
+    assert (report.created, report.organizations_rejected) == (demo_network + 1, 0)
+    one_by_one = _database_rows(db)
+    for name, rows in bulk.items():
+        assert one_by_one[name] == rows, name
