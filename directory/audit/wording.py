@@ -18,6 +18,7 @@ from flask_babel import lazy_gettext as _l
 
 from directory.accounts.models import MemberRole
 from directory.i18n import date_text, moment_text
+from directory.orgs.models import FIELD_LABELS
 from directory.referrals.models import ReferralStatus
 
 KEY_LABELS: dict[str, str] = {
@@ -90,16 +91,6 @@ ITEM_WORDS = {"alias": _l("alias"), "language": _l("language"), "needs": _l("nee
               "contact_instructions": _l("contact instructions"),
               "contact_person": _l("contact person"), "handoff_time": _l("hand-off time"),
               "name": _l("name"), "phone": _l("phone"), "address": _l("address")}
-# The fields of a listing, as listing_updated names them.
-FIELD_WORDS = {
-    "name": _l("name"), "kind": _l("kind"), "description": _l("description"),
-    "website": _l("website"), "email": _l("email"), "phone": _l("phone"),
-    "accepting_referrals": _l("accepting referrals"), "min_age": _l("youngest age served"),
-    "max_age": _l("oldest age served"), "eligibility_note": _l("eligibility"),
-    "capacity_note": _l("capacity"), "languages": _l("languages"),
-    "populations": _l("populations"), "services": _l("services"), "contacts": _l("contacts"),
-    "locations": _l("locations"), "coverage_areas": _l("coverage areas"),
-}
 PERMISSION_WORDS = {
     "view_directory": _l("view directory"),
     "read_hsds_api": _l("read HSDS API"),
@@ -177,7 +168,7 @@ VALUE_WORDS: dict[str, Callable[[str], str]] = {
     "role": _role_or_status,
     "from": _role_or_status,
     "to": _role_or_status,
-    "fields": _known(FIELD_WORDS),
+    "fields": _known(FIELD_LABELS),
     **{key: _moment for key in MOMENT_KEYS},
     **{key: _date for key in DATE_KEYS},
 }

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from directory.accounts.models import User
@@ -27,6 +26,7 @@ from directory.db import db_session, utcnow
 from directory.orgs.coverage import coverage_label, recentre_tied_areas
 from directory.orgs.models import (
     DEFAULT_TIMEZONE,
+    FIELD_LABELS,
     Closure,
     Contact,
     CoverageKind,
@@ -51,17 +51,6 @@ SCALAR_FIELDS = ("name", "kind", "description", "website", "email", "phone",
                  "accepting_referrals", "min_age", "max_age", "eligibility_note",
                  "capacity_note")
 COORDINATOR_FIELDS = ("name", "kind")
-# The listing's fields as the change history and the "Saved: ..." message name them.
-FIELD_LABELS = {
-    "name": _l("name"), "kind": _l("kind"), "description": _l("description"),
-    "website": _l("website"), "email": _l("email"), "phone": _l("phone"),
-    "accepting_referrals": _l("accepting referrals"), "min_age": _l("youngest age served"),
-    "max_age": _l("oldest age served"), "eligibility_note": _l("eligibility"),
-    "capacity_note": _l("capacity"), "languages": _l("languages"),
-    "populations": _l("populations served"), "services": _l("services"),
-    "contacts": _l("contacts"), "locations": _l("locations"),
-    "coverage_areas": _l("coverage areas"),
-}
 OPEN_STATUSES = (ReferralStatus.SENT, ReferralStatus.ACCEPTED)
 
 

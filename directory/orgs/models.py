@@ -197,6 +197,19 @@ TRANSLATED_LANGUAGES = {
 }
 
 
+# The listing's fields as the change history, the "Saved: ..." message and the audit log
+# name them.
+FIELD_LABELS = {
+    "name": _l("name"), "kind": _l("kind"), "description": _l("description"),
+    "website": _l("website"), "email": _l("email"), "phone": _l("phone"),
+    "accepting_referrals": _l("accepting referrals"), "min_age": _l("youngest age served"),
+    "max_age": _l("oldest age served"), "eligibility_note": _l("eligibility"),
+    "capacity_note": _l("capacity"), "languages": _l("languages"),
+    "populations": _l("populations served"), "services": _l("services"),
+    "contacts": _l("contacts"), "locations": _l("locations"),
+    "coverage_areas": _l("coverage areas"),
+}
+
 def language_label(code: str) -> str:
     """A language's name in the reader's language (an unknown code as itself)."""
     label = TRANSLATED_LANGUAGES.get(code)

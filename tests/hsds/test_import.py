@@ -525,10 +525,9 @@ def test_new_organizations_are_audited_as_created_with_the_fields_they_fill(
     assert "contacts" not in event.details["fields"]
 
 
-def test_the_bulk_path_builds_what_create_organization_builds(
-        factory: Factory, db: Session, tmp_path: Path) -> None:
-    """New organizations are written in batches by build_organization; it must build the same
-    rows as create_organization, which the one-by-one fallback uses."""
+def _twin_package(factory: Factory, tmp_path: Path) -> Path:
+    """The network exported with one more partner that has every kind of row: confidential
+    locations, a radius tied to one, a service-limited state area, contacts, languages."""
     twin = factory.organization(name="Twin Partner", kind="legal",
                                 locations=[OFFICE, SAFE_HOUSE], services=["legal", "hotline"],
                                 languages=["en", "es"], populations=["adults"],
@@ -539,6 +538,14 @@ def test_the_bulk_path_builds_what_create_organization_builds(
                              "location_id": twin.locations[1].id})
     add_coverage_area(twin, {"kind": "state", "state": "LA", "services": ["hotline"]})
     package = export_to(tmp_path / "package")
+    return package
+
+
+def test_the_bulk_path_builds_what_create_organization_builds(
+        factory: Factory, db: Session, tmp_path: Path) -> None:
+    """New organizations are written in batches by build_organization; it must build the same
+    rows as create_organization, which the one-by-one fallback uses."""
+    package = _twin_package(factory, tmp_path)
     remove_all_organizations(db)
     with open_source(package) as source:
         prepared = prepare_import(source)
@@ -698,16 +705,7 @@ def test_the_bulk_rows_are_the_rows_create_organization_writes(
     """New organizations are written as plain rows a batch at a time; importing a package
     that way writes exactly what the one-by-one path through create_organization writes
     (every column of every table, the audit entries and the spatial index)."""
-    twin = factory.organization(name="Twin Partner", kind="legal",
-                                locations=[OFFICE, SAFE_HOUSE], services=["legal", "hotline"],
-                                languages=["en", "es"], populations=["adults"],
-                                phone="(713) 555-0100",
-                                contacts=[{"name": "Intake", "title": "Lead",
-                                           "email": "a@b.example", "phone": "1"}])
-    add_coverage_area(twin, {"kind": "radius", "radius_mi": 30,
-                             "location_id": twin.locations[1].id})
-    add_coverage_area(twin, {"kind": "state", "state": "LA", "services": ["hotline"]})
-    package = export_to(tmp_path / "package")
+    package = _twin_package(factory, tmp_path)
     remove_all_organizations(db)
     db.execute(delete(AuditEvent))
     report = import_path(package)
