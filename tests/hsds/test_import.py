@@ -711,7 +711,9 @@ def test_the_bulk_rows_are_the_rows_create_organization_writes(
     report = import_path(package)
     assert (report.created, report.organizations_rejected) == (demo_network + 1, 0)
     bulk = _database_rows(db)
-    assert len(bulk["locations"]) == len(bulk["location_index"]) > demo_network
+    assert len(bulk["locations"]) > demo_network
+    # The R*Tree is SQLite's; PostGIS indexes the locations' own columns.
+    assert len(bulk.get("location_index", bulk["locations"])) == len(bulk["locations"])
     assert len(bulk["coverage_areas"]) > 200 and bulk["coverage_area_services"]
 
     remove_all_organizations(db)
