@@ -92,13 +92,19 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
+@contextmanager
+def desktop_tab(browser: Any, **context_options: Any) -> Iterator[Any]:
+    """A tab in a fresh browser context (no cookies), desktop-sized, closed afterwards."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, **context_options)
+    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
 @pytest.fixture()
 def page(browser: Any) -> Iterator[Any]:
     """A fresh browser context (no cookies) per test, desktop-sized."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
-    tab = context.new_page()
-    try:
+    with desktop_tab(browser) as tab:
         yield tab
-    finally:
-        context.close()

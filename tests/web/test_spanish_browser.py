@@ -17,7 +17,7 @@ from sqlalchemy import String, Text
 
 from directory.db import Base, get_session
 from tests.conftest import PASSWORD
-from tests.web.conftest import DEFAULT_TIMEOUT_MS, serve_demo_network
+from tests.web.conftest import desktop_tab, serve_demo_network
 from tests.web.test_browser import TASK_FORCE_REFERRER
 from tests.web.test_referral_browser import SAFE_HOME_NAME, SAFE_HOME_REFERRER
 
@@ -69,19 +69,17 @@ def _data_texts() -> set[str]:
 
 @pytest.fixture()
 def spanish_page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="es-US",
-                                  extra_http_headers={"Accept-Language": "es"})
-    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
-    tab = context.new_page()
-    try:
+    with desktop_tab(browser, locale="es-US",
+                     extra_http_headers={"Accept-Language": "es"}) as tab:
         yield tab
-    finally:
-        context.close()
 
 
 def english_on_screen(page: Page, data: set[str]) -> list[str]:
     """The English interface words the page shows, once its data is taken out."""
-    text = page.locator("body").inner_text()
+    return english_words(page.locator("body").inner_text(), data)
+
+
+def english_words(text: str, data: set[str]) -> list[str]:
     for value in sorted(data, key=len, reverse=True):
         text = text.replace(value, " ")
     return sorted({word for word in WORD.findall(text) if word.lower() in ENGLISH_WORDS})
@@ -89,9 +87,9 @@ def english_on_screen(page: Page, data: set[str]) -> list[str]:
 
 def assert_spanish(page: Page, data: set[str]) -> None:
     expect(page.locator("html")).to_have_attribute("lang", "es")
-    found = english_on_screen(page, data)
-    lines = [line for line in page.locator("body").inner_text().splitlines()
-             if any(word in line for word in found)]
+    text = page.locator("body").inner_text()
+    found = english_words(text, data)
+    lines = [line for line in text.splitlines() if any(word in line for word in found)]
     assert not found, f"{page.url}: {found} in {lines}"
 
 
