@@ -1,7 +1,8 @@
 """Tell the people of an organization that something happened to one of its referrals.
 
-Each member gets an in-app notification and an email through the mail outbox, both in the
-member's language (their setting, else English), whoever's request causes them. Neither ever
+Each member gets an in-app notification and an email through the mail outbox. The mail is in
+the member's language (their setting, else English), whoever's request causes it; the notice
+is written in its reader's language when shown (``notice_text``). Neither ever
 carries client details: only the referral's link, its urgency and what happened.
 """
 
