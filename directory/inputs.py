@@ -66,13 +66,16 @@ class IntConverter(IntegerConverter):
 
     def to_python(self, value: str) -> Any:
         if self.max is not None and bounded_int(value.lstrip("-"), self.max) is None:
-            raise BadRequest(f"The number {_shorten(value)} in this address is out of range: "
-                             f"none is larger than {self.max}.")
+            raise BadRequest(_("The number %(number)s in this address is out of range: none is "
+                               "larger than %(maximum)s.", number=_shorten(value),
+                               maximum=self.max))
         return super().to_python(value)
 
 
 def _shorten(digits: str) -> str:
-    return digits if len(digits) <= 24 else f"{digits[:20]}… ({len(digits)} digits)"
+    if len(digits) <= 24:
+        return digits
+    return _("%(start)s… (%(count)s digits)", start=digits[:20], count=len(digits))
 
 
 def query_int(name: str, default: int | None, *, maximum: int = MAX_INT) -> int | None:
@@ -83,8 +86,8 @@ def query_int(name: str, default: int | None, *, maximum: int = MAX_INT) -> int 
         return default
     value = bounded_int(raw, maximum)
     if value is None:
-        abort(400, description=f"The {name} parameter is out of range: give a whole number "
-                               f"up to {maximum}.")
+        abort(400, description=_("The %(name)s parameter is out of range: give a whole number "
+                                 "up to %(maximum)s.", name=name, maximum=maximum))
     return value
 
 

@@ -23,6 +23,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from marshmallow import Schema, ValidationError, fields, validates_schema
 from wtforms import Field, PasswordField, StringField, TextAreaField
@@ -30,14 +32,14 @@ from wtforms import ValidationError as FormValidationError
 
 # What each character does, for the message that names it.
 REORDERING = {
-    "\u202a": "left-to-right embedding", "\u202b": "right-to-left embedding",
-    "\u202c": "pop directional formatting", "\u202d": "left-to-right override",
-    "\u202e": "right-to-left override", "\u2066": "left-to-right isolate",
-    "\u2067": "right-to-left isolate", "\u2068": "first strong isolate",
-    "\u2069": "pop directional isolate",
+    "\u202a": _l("left-to-right embedding"), "\u202b": _l("right-to-left embedding"),
+    "\u202c": _l("pop directional formatting"), "\u202d": _l("left-to-right override"),
+    "\u202e": _l("right-to-left override"), "\u2066": _l("left-to-right isolate"),
+    "\u2067": _l("right-to-left isolate"), "\u2068": _l("first strong isolate"),
+    "\u2069": _l("pop directional isolate"),
 }
-MARKS = {"\u200e": "left-to-right mark", "\u200f": "right-to-left mark",
-         "\u061c": "Arabic letter mark"}
+MARKS = {"\u200e": _l("left-to-right mark"), "\u200f": _l("right-to-left mark"),
+         "\u061c": _l("Arabic letter mark")}
 BIDI_CONTROLS = {**REORDERING, **MARKS}
 
 
@@ -54,8 +56,8 @@ def bidi_problem(value: str, *, prose: bool = False) -> str | None:
     if found is None:
         return None
     char = found.group()
-    return (f"Remove the invisible {refused[char]} (U+{ord(char):04X}): it changes how the "
-            "text around it is displayed.")
+    return _("Remove the invisible %(name)s (U+%(code)s): it changes how the text around it is "
+             "displayed.", name=refused[char], code=f"{ord(char):04X}")
 
 
 def _first_problem(value: Any, *, prose: bool) -> str | None:

@@ -12,6 +12,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from flask_babel import gettext as _
 from geopy.exc import GeopyError
 from geopy.geocoders import get_geocoder_for_service
 
@@ -48,28 +49,30 @@ def geocode(query: str, service: str = "offline", user_agent: str = "directory")
     """Resolve ``query``; raise GeocodeError with a message a user can act on."""
     text = (query or "").strip()
     if not text:
-        raise GeocodeError("Enter a ZIP code, a city and state (\"Houston, TX\") or coordinates.")
+        raise GeocodeError(_("Enter a ZIP code, a city and state (\"Houston, TX\") or "
+                               "coordinates."))
     if len(text) > MAX_QUERY_LENGTH:
-        raise GeocodeError(f"The location is too long (at most {MAX_QUERY_LENGTH} characters).")
+        raise GeocodeError(_("The location is too long (at most %(limit)s characters).",
+                             limit=MAX_QUERY_LENGTH))
     result = _offline(text)
     if result is None and service != "offline":
         result = _online(text, service, user_agent)
     if result is None:
-        raise GeocodeError(
-            f"Could not find {text!r}. Try a 5-digit ZIP code, \"City, ST\" or \"lat,lon\"."
-        )
+        raise GeocodeError(_("Could not find %(place)s. Try a 5-digit ZIP code, \"City, ST\" or "
+                             "\"lat,lon\".", place=repr(text)))
     return result
 
 
 def point_result(lat: float, lon: float) -> GeocodeResult:
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise GeocodeError("Coordinates out of range: latitude -90..90, longitude -180..180.")
+        raise GeocodeError(_("Coordinates out of range: latitude -90..90, longitude "
+                             "-180..180."))
     nearest = gazetteer().nearest_zip(lat, lon)
     return GeocodeResult(
         lat=lat,
         lon=lon,
-        label=f"{lat:.5f}, {lon:.5f}"
-        + (f" (near {nearest.city}, {nearest.state})" if nearest else ""),
+        # No words in the label: a radius area stores it, and its readers speak many languages.
+        label=f"{lat:.5f}, {lon:.5f}" + (f" ({nearest.city}, {nearest.state})" if nearest else ""),
         state=nearest.state if nearest else None,
         county=nearest.county if nearest else None,
         postal_code=nearest.code if nearest else None,
@@ -84,7 +87,7 @@ def _offline(text: str) -> GeocodeResult | None:
     if match := _ZIP.match(text):
         area = gazetteer().zip_area(match.group(1))
         if area is None:
-            raise GeocodeError(f"{match.group(1)} is not a known US ZIP code.")
+            raise GeocodeError(_("%(zip)s is not a known US ZIP code.", zip=match.group(1)))
         return GeocodeResult(
             lat=area.lat, lon=area.lon, label=f"{area.code} {area.city}, {area.state}",
             state=area.state, county=area.county, postal_code=area.code,
@@ -105,7 +108,7 @@ def _offline(text: str) -> GeocodeResult | None:
 def _split_city_state(text: str) -> tuple[str | None, str | None]:
     """'Houston, TX' / 'Houston TX' / 'Columbus, Ohio' / 'New York, New York' -> (city, ST)."""
     if "," in text:
-        city, _, rest = text.rpartition(",")
+        city, _comma, rest = text.rpartition(",")
         code = state_code(rest)
         return (city.strip() or None, code)
     words = text.split()
@@ -123,7 +126,8 @@ def _online(text: str, service: str, user_agent: str) -> GeocodeResult | None:
         location = geocoder.geocode(text, country_codes="us", addressdetails=True)
     except GeopyError as exc:
         log.warning("online geocoder %s failed for %r: %s", service, text, exc)
-        raise GeocodeError(f"The online geocoder ({service}) is not reachable right now.") from exc
+        raise GeocodeError(_("The online geocoder (%(service)s) is not reachable right now.",
+                             service=service)) from exc
     if location is None:
         return None
     address = (location.raw or {}).get("address", {})

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
@@ -674,7 +675,7 @@ def search(query: dict[str, Any], *, limit: int = 25, offset: int = 0,
     """Run a validated search (see SearchQuerySchema): place the query, then ask it."""
     service = query.get("service")
     if service and not service_codes_under(service):
-        raise SearchError(f"Unknown service {service!r}.", "service")
+        raise SearchError(gettext("Unknown service %(service)s.", service=repr(service)), "service")
     try:
         found = geocode(query["near"], service=geocoder)
     except GeocodeError as exc:

@@ -25,6 +25,7 @@ from directory.audit.operations import record
 from directory.db import db_session, utcnow
 from directory.orgs.models import Organization
 from directory.referrals import crypto
+from directory.referrals.eligibility import stored_warning_text
 from directory.referrals.errors import ReferralForbidden
 from directory.referrals.models import (
     CONSENT_TEXTS,
@@ -88,8 +89,8 @@ def client_view(user: User, referral: Referral) -> ClientView:
                          for consent in referral.consents}
         view.notes = [(note, crypto.decrypt_text(note.body) if note.body else "")
                       for note in referral.notes]
-        view.event_notes = {event.id: crypto.decrypt_text(event.note)
-                            for event in referral.events if event.note}
+        view.event_notes = {event.id: _event_note(event) for event in referral.events
+                            if event.note}
     if view.shown or view.notes or view.event_notes:
         record(AuditAction.REFERRAL_CLIENT_DETAILS_VIEWED, actor=user,
                organization=user_side_organization(user, referral),
@@ -153,3 +154,8 @@ def revoke_consent(user: User, referral: Referral) -> None:
     db_session.refresh(referral, ["events", "consents", "version"])
     if referral.status != ReferralStatus.DRAFT:
         notify(referral, referral.receiver, "consent_revoked")
+
+
+def _event_note(event: ReferralEvent) -> str:
+    note = crypto.decrypt_text(event.note)
+    return stored_warning_text(note) if event.kind == "mismatch_acknowledged" else note

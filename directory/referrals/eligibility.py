@@ -11,6 +11,9 @@ asked or declined is never a mismatch.
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict, dataclass
+
 from flask_babel import gettext as _
 
 from directory.orgs.models import Organization, Population
@@ -27,36 +30,67 @@ FITTING_GROUPS: dict[str, frozenset[Population]] = {
 }
 
 
-def mismatch(receiver: Organization, age_range: str) -> str | None:
-    """Why the client may be outside what ``receiver`` lists, in the request's language; None
-    when they fit or the listing names no age group."""
-    listed = [population for population in receiver.population_codes
-              if population in AGE_GROUPS]
+@dataclass(frozen=True)
+class Mismatch:
+    """What the partner lists and the client's answers that it does not cover, in codes: the
+    timeline keeps it (``stored``) and words it in each reader's language (``text``)."""
+
+    name: str
+    age_range: str = ""
+    listed_ages: tuple[str, ...] = ()  # set when the age range is outside them
+    population: str = ""
+    listed_populations: tuple[str, ...] = ()  # set when the population is outside them
+
+    def text(self) -> str:
+        """The warning in the request's language."""
+        found = []
+        if self.listed_ages:
+            found.append(_("%(name)s lists only %(groups)s: a client aged %(age)s is outside "
+                           "what it serves.", name=self.name, age=self.age_range,
+                           groups=", ".join(Population(code).label
+                                            for code in self.listed_ages)))
+        if self.listed_populations:
+            found.append(_("%(name)s lists the populations it serves as %(populations)s: the "
+                           "client's population (%(population)s) is not among them.",
+                           name=self.name, population=client_population_label(self.population),
+                           populations=", ".join(Population(code).label
+                                                 for code in self.listed_populations)))
+        return " ".join(found)
+
+    def stored(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+def find_mismatch(receiver: Organization, age_range: str,
+                  population: str | None) -> Mismatch | None:
+    """Every reason the client may not fit ``receiver``; None when they fit. An age range is a
+    mismatch when the listing names age groups and none takes it in; a population, when it is
+    a known population (not unrecorded, not asked, declined) and the listing names others but
+    not it."""
+    listed_ages = tuple(code.value for code in receiver.population_codes if code in AGE_GROUPS)
     fitting = FITTING_GROUPS.get(age_range)
-    if not listed or fitting is None or fitting & set(listed):
+    ages_outside = bool(listed_ages and fitting is not None
+                        and not fitting & {Population(code) for code in listed_ages})
+    others = tuple(code.value for code in receiver.population_codes if code not in AGE_GROUPS)
+    population_outside = bool(population and population in Population._value2member_map_
+                              and others and population not in others)
+    if not ages_outside and not population_outside:
         return None
-    groups = ", ".join(population.label for population in listed)
-    return _("%(name)s lists only %(groups)s: a client aged %(age)s is outside what it serves.",
-             name=receiver.name, groups=groups, age=age_range)
-
-
-def population_mismatch(receiver: Organization, population: str | None) -> str | None:
-    """Why the client's population may be outside what ``receiver`` lists, in words; None when
-    it is listed, unknown (not recorded, not asked, declined) or the listing names no
-    population other than age groups."""
-    if not population or population not in Population._value2member_map_:
-        return None
-    listed = [code for code in receiver.population_codes if code not in AGE_GROUPS]
-    if not listed or Population(population) in listed:
-        return None
-    names = ", ".join(code.label for code in listed)
-    return _("%(name)s lists the populations it serves as %(populations)s: the client's "
-             "population (%(population)s) is not among them.", name=receiver.name,
-             populations=names, population=client_population_label(population))
+    return Mismatch(receiver.name, age_range, listed_ages if ages_outside else (),
+                    population or "", others if population_outside else ())
 
 
 def warnings(receiver: Organization, age_range: str, population: str | None) -> str | None:
     """Every reason the client may not fit ``receiver``, in one message; None when they fit."""
-    found = [message for message in (mismatch(receiver, age_range),
-                                      population_mismatch(receiver, population)) if message]
-    return " ".join(found) or None
+    found = find_mismatch(receiver, age_range, population)
+    return found.text() if found else None
+
+
+def stored_warning_text(note: str) -> str:
+    """A timeline's stored warning in the reader's language (``Mismatch.stored``); a warning
+    stored as words before codes were kept is shown as it was written."""
+    try:
+        return Mismatch(**{name: tuple(value) if isinstance(value, list) else value
+                           for name, value in json.loads(note).items()}).text()
+    except (ValueError, TypeError, AttributeError):
+        return note

@@ -269,16 +269,16 @@ def _send_new(user: User, sender: Organization, slug: str, data: dict[str, Any],
                         else None, placement=placement, **reporting_fields(data))
     _check_consent(referral, data["consent"], identifying, sender)
     # Last, so the warning comes once everything else is right.
-    warning = eligibility.warnings(receiver, data["age_range"], data.get("population"))
+    warning = eligibility.find_mismatch(receiver, data["age_range"], data.get("population"))
     if warning is not None and not data.get("acknowledge_mismatch"):
-        raise MismatchWarning(warning, {"acknowledge_mismatch": warning})
+        raise MismatchWarning(warning.text(), {"acknowledge_mismatch": warning.text()})
     referral.sender, referral.receiver = sender, receiver
     db_session.add(referral)
     _event(referral, "created", user, None, ReferralStatus.DRAFT)
     _add_consent(user, referral, data["consent"])
     if warning is not None:
         # The timeline keeps that the sender was warned and went ahead.
-        _event(referral, "mismatch_acknowledged", user, None, None, warning)
+        _event(referral, "mismatch_acknowledged", user, None, None, warning.stored())
     db_session.flush()
     if warning is not None:
         record(AuditAction.REFERRAL_MISMATCH_ACKNOWLEDGED, actor=user, organization=sender,

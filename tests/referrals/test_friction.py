@@ -15,6 +15,7 @@ from directory.audit.models import AuditEvent
 from directory.mail.models import OutboxMessage
 from directory.orgs.models import Organization, ServiceCategory
 from directory.orgs.operations import offers_service, referable_services, within_service
+from directory.referrals import crypto, eligibility
 from directory.referrals import operations as ops
 from directory.referrals.errors import InvalidReferral, MismatchWarning
 from directory.referrals.models import Referral
@@ -175,6 +176,31 @@ def test_the_form_re_shows_with_the_warning_and_a_send_anyway_box(
     assert sent.status_code == 302
     page = client.get(sent.headers["Location"]).text
     assert "sent it anyway" in page
+
+
+def test_the_timeline_words_the_warning_in_each_reader_s_language(
+        client: FlaskClient, auth: AuthActions, partners: Partners,
+        adults_only: Organization, db: Session) -> None:
+    referral = ops.create_referral(partners.referrer, ReferralSchema().load(
+        _minor(adults_only, acknowledge_mismatch=True)))
+    event = next(event for event in referral.events if event.kind == "mismatch_acknowledged")
+    stored = crypto.decrypt_text(event.note)
+    assert "lists" not in stored and '"listed_ages": ["adults"]' in stored  # codes, not words
+    db.commit()
+    auth.login(partners.referrer.email)
+    english = client.get(f"/referrals/{referral.public_id}").text
+    assert "Adult Safe House lists only Adults: a client aged 12-17 is outside" in english
+    spanish = client.get(f"/referrals/{referral.public_id}",
+                         headers={"Accept-Language": "es"}).text
+    assert "Adult Safe House solo indica Personas adultas" in spanish
+    assert "lists only" not in spanish
+
+
+def test_a_warning_stored_as_words_is_shown_as_written(partners: Partners,
+                                                      adults_only: Organization) -> None:
+    written = "Adult Safe House lists only Adults: a client aged 12-17 is outside what it serves."
+    assert eligibility.stored_warning_text(written) == written
+    assert eligibility.stored_warning_text("{not json") == "{not json"
 
 
 def test_the_api_warns_with_409_and_sends_with_acknowledge_mismatch(

@@ -321,7 +321,7 @@ def test_the_rule_one_line_fields_refuse_all_free_text_keeps_the_marks() -> None
     assert len(BIDI_CONTROLS) == 12
     for char, name in BIDI_CONTROLS.items():
         problem = bidi_problem(f"555{char}0100")
-        assert problem and name in problem and f"U+{ord(char):04X}" in problem
+        assert problem and str(name) in problem and f"U+{ord(char):04X}" in problem
     for char in REORDERING:
         assert bidi_problem(f"Shelter {char}beds", prose=True)
     for char in MARKS:
