@@ -14,9 +14,10 @@ reused for every search.
 from __future__ import annotations
 
 import math
-from typing import Any
+import weakref
 
 from sqlalchemy import ColumnElement, Select, TextClause, bindparam, column, select, table, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from directory.geo.distance import EARTH_RADIUS_MI
@@ -67,7 +68,7 @@ def miles_from_closeness(closeness: float) -> float:
 def backend(session: Session) -> str:
     """Which implementation the session's database gets (decided once per engine)."""
     engine = session.get_bind().engine
-    name = _backends.get(engine.url)
+    name = _backends.get(engine)
     if name is None:
         if engine.dialect.name == "sqlite":
             name = "sqlite"
@@ -75,18 +76,23 @@ def backend(session: Session) -> str:
             indexed = session.execute(text(
                 "SELECT 1 FROM pg_indexes WHERE indexname = 'ix_locations_geography'")).scalar()
             name = "postgis" if indexed else "postgresql"
-        _backends[engine.url] = name
+        _backends[engine] = name
     return name
 
 
-_backends: dict[Any, str] = {}
+# By engine, not by URL: a URL's hash renders it as text, some 30 µs on every search.
+_backends: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
 
 
 def ring_params(miles: float, box: Box) -> dict[str, float]:
     """The parameters of a search ring: its bounding box, radius and exact threshold."""
-    return {**box_params(box), "cos_radius": cos_of_miles(miles),
-            # PostGIS measures on the spheroid; a little slack keeps every spherical match.
-            "ring_meters": miles * 1609.344 * 1.01}
+    return {**box_params(box), "cos_radius": cos_of_miles(miles), **ring_meters(miles)}
+
+
+def ring_meters(miles: float) -> dict[str, float]:
+    """The parameter of ``within_ring``: PostGIS measures on the spheroid; a little slack keeps
+    every spherical match (the exact test is ``cos_radius``)."""
+    return {"ring_meters": miles * 1609.344 * 1.01}
 
 
 _LOCATION_GEOGRAPHY = ("geography(ST_SetSRID(ST_MakePoint(locations.longitude, "

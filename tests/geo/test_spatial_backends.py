@@ -22,8 +22,8 @@ def postgres(db: Session) -> Session:
 
 def answers(db: Session, backend: str) -> list[tuple[list[int], list[int]]]:
     engine = db.get_bind().engine
-    previous = spatial._backends.get(engine.url)
-    spatial._backends[engine.url] = backend
+    previous = spatial._backends.get(engine)
+    spatial._backends[engine] = backend
     try:
         results = []
         for lat, lon, zip_code in POINTS:
@@ -33,9 +33,9 @@ def answers(db: Session, backend: str) -> list[tuple[list[int], list[int]]]:
         return results
     finally:
         if previous is None:
-            spatial._backends.pop(engine.url, None)
+            spatial._backends.pop(engine, None)
         else:
-            spatial._backends[engine.url] = previous
+            spatial._backends[engine] = previous
 
 
 def test_postgis_and_builtin_gist_agree(postgres: Session, factory: Factory) -> None:

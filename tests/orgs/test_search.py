@@ -130,6 +130,22 @@ def test_near_lists_an_organization_once_with_its_nearest_location(factory: Fact
         two_sites.locations[1].id, one_site.locations[0].id]
 
 
+def test_near_fills_the_page_when_a_few_organizations_hold_the_nearest_locations(
+        factory: Factory) -> None:
+    """On PostGIS the nearest locations are walked in growing steps; three organizations with
+    30 sites each nearest the point must not crowd out the page."""
+    crowded = [org_at(factory, *[destination(HOUSTON, (index * 97 + site * 12) % 360,
+                                             0.2 + index * 0.01 + site * 0.02)
+                                 for site in range(30)])
+               for index in range(3)]
+    others = [org_at(factory, destination(HOUSTON, index * 40, 2 + index)) for index in range(9)]
+    expected = [organization.id for organization in [*crowded, *others]]
+    assert ids(near(here(), 50, limit=10)) == expected[:10]
+    assert ids(near(here(), 50, limit=5, offset=5)) == expected[5:10]
+    assert ids(near(here(), 50, limit=10, offset=10)) == expected[10:]
+    assert ids(near(here(), 5, limit=10)) == expected[:6]  # the radius still holds
+
+
 def _spread(factory: Factory, count: int) -> list[Organization]:
     """``count`` organizations at distinct distances from downtown, in distance order: some in
     the first small ring of the search, most beyond it."""
