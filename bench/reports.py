@@ -204,13 +204,16 @@ def _queries(scope: Scope, days: int, kinds: dict[int, Any], now: Any) -> dict[s
         return {"kept": [(key, plain(c)) for key, c in answer.kept.items()],
                 "others": answer.others, "other": other}
 
-    def brute_timing(dimension: Dimension, timing: Timing) -> dict[str, tuple[Any, ...]]:
+    def brute_timing(dimension: Dimension, timing: Timing,
+                     only: set[int] | None = None) -> dict[str, tuple[Any, ...]]:
         groups: dict[str, list[float]] = defaultdict(list)
         for receiver, service, urgency, sent, viewed, answered, reason in rows(
                 Referral.receiver_org_id, Referral.service, Referral.urgency, Referral.sent_at,
                 Referral.viewed_at, Referral.responded_at, Referral.decline_reason):
             end = viewed if timing == Timing.FIRST_VIEW else answered
             if end is None or (timing == Timing.ACCEPTANCE and reason is not None):
+                continue
+            if only is not None and receiver not in only:
                 continue
             groups[key_of(dimension, receiver, service, urgency)].append(hours(end, sent))
         return {key: _nearest_rank(values) for key, values in groups.items()}
@@ -263,18 +266,24 @@ def _queries(scope: Scope, days: int, kinds: dict[int, Any], now: Any) -> dict[s
         return dict(sorted(found.items(), key=lambda item: (-item[1], item[0]))[:10])
 
     queries: dict[str, Query] = {}
-    for dimension in (Dimension.NETWORK, Dimension.ORGANIZATION, Dimension.KIND,
-                      Dimension.SERVICE, Dimension.URGENCY):
+    # By organization the dashboard counts and times only the rows it shows (the busiest
+    # receivers and one sum of the others): those are the queries timed for it.
+    for dimension in (Dimension.NETWORK, Dimension.KIND, Dimension.SERVICE, Dimension.URGENCY):
         queries[f"counts_by_{dimension}"] = (
             lambda d=dimension: ops.counts(scope, d, now=now),
             lambda d=dimension: brute_counts(d), sql_counts)
     queries["busiest_receivers_shown"] = (
         lambda: ops.busiest_receivers(scope, ORGANIZATION_ROWS, MIN_COUNT, now=now),
         brute_busiest_receivers, sql_busiest_receivers)
-    for dimension in (Dimension.NETWORK, Dimension.KIND, Dimension.ORGANIZATION):
+    shown = [int(key) for key in
+             ops.busiest_receivers(scope, ORGANIZATION_ROWS, MIN_COUNT, now=now).kept]
+    for dimension in (Dimension.NETWORK, Dimension.KIND):
         queries[f"answer_times_by_{dimension}"] = (
             lambda d=dimension: ops.timings(scope, d, Timing.ANSWER),
             lambda d=dimension: brute_timing(d, Timing.ANSWER), sql_timing)
+    queries["answer_times_shown_organizations"] = (
+        lambda: ops.timings(scope, Dimension.ORGANIZATION, Timing.ANSWER, shown),
+        lambda: brute_timing(Dimension.ORGANIZATION, Timing.ANSWER, set(shown)), sql_timing)
     for timing in (Timing.FIRST_VIEW, Timing.ACCEPTANCE):
         queries[f"{timing}_times_by_kind"] = (
             lambda t=timing: ops.timings(scope, Dimension.KIND, t),

@@ -103,11 +103,20 @@ def _code(value: object) -> str:
     return NOT_RECORDED if value is None else str(getattr(value, "value", value))
 
 
-def _counted(scope: Scope, item: Item) -> Counter[str]:
-    """Referrals of ``scope`` by the item's code."""
-    code = item.column()
-    query = select(code, func.count()).where(*scope.where()).group_by(code)
-    return Counter({_code(value): n for value, n in db_session.execute(query)})
+def _counted(scope: Scope, items: list[Item]) -> dict[str, Counter[str]]:
+    """Referrals of ``scope`` by each item's code, from one pass over the range grouped by
+    every item's code together (a few hundred groups at most, summed here per item): a
+    grouped query per item read the range's rows once each, the coded fields being in no
+    index."""
+    found: dict[str, Counter[str]] = {item.key: Counter() for item in items}
+    if not items:
+        return found
+    columns = [item.column() for item in items]
+    query = select(*columns, func.count()).where(*scope.where()).group_by(*columns)
+    for *codes, count in db_session.execute(query):
+        for item, value in zip(items, codes, strict=True):
+            found[item.key][_code(value)] += count
+    return found
 
 
 def _senders_today(scope: Scope) -> ColumnElement[dt.date]:
@@ -194,9 +203,10 @@ def _hidden(value: int | None) -> Cell:
 
 
 def _breakdown(item: Item, parts: list[Part], viewer: Viewer,
-               senders_today: dict[str, ColumnElement[dt.date]]) -> Table:
+               senders_today: dict[str, ColumnElement[dt.date]],
+               counted: dict[str, dict[str, Counter[str]]]) -> Table:
     found = [_counted_as_received(part.scope, item, senders_today[part.key])
-             if part.consent_limited(item) else _counted(part.scope, item) for part in parts]
+             if part.consent_limited(item) else counted[part.key][item.key] for part in parts]
     categories = item.categories() + [extra for extra in _extra_categories()
                                       if any(counts[extra[0]] for counts in found)]
     columns = [_column_cells([counts[code] for code, _label in categories], part, item,
@@ -281,8 +291,11 @@ def report(period: DateRange, viewer: Viewer, organization: Organization | None 
     parts = _parts(period, organization, viewer)
     # Each received part's senders' dates, looked up once for all its breakdowns.
     senders_today = {part.key: _senders_today(part.scope) for part in parts if part.received_own}
+    counted = {part.key: _counted(part.scope, [item for item in ITEMS
+                                               if not part.consent_limited(item)])
+               for part in parts}
     tables = [_matched(parts, viewer),
-              *(_breakdown(item, parts, viewer, senders_today) for item in ITEMS)]
+              *(_breakdown(item, parts, viewer, senders_today, counted) for item in ITEMS)]
     if organization is None:
         tables.append(_partners(period))
     return GrantReport(period, organization, tables)
