@@ -6,6 +6,7 @@ Loaded once per process on first use (about 0.3 s, 15 MB).
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import statistics
 from collections import Counter, defaultdict
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 import zipcodes
 
-from directory.geo.distance import haversine_mi
+from directory.geo.distance import EARTH_RADIUS_MI, haversine_mi
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +75,7 @@ class Gazetteer:
             grouped[(_normalize_city(area.city), area.state)].append(area)
             for alias in record.get("acceptable_cities") or []:  # type: ignore[attr-defined]
                 aliases[(_normalize_city(str(alias)), area.state)].append(area)
-            self._grid[(math.floor(area.lat), math.floor(area.lon))].append(area)
+            self._grid[(math.floor(area.lat / _CELL), math.floor(area.lon / _CELL))].append(area)
         # nearest_zip's answers: an import places thousands of locations at a few city centres.
         self._nearest: dict[tuple[float, float, float], ZipArea | None] = {}
         self.places = {key: self._place(areas) for key, areas in grouped.items()}
@@ -116,15 +117,41 @@ class Gazetteer:
         return found
 
     def _nearest_zip(self, lat: float, lon: float, max_miles: float) -> ZipArea | None:
+        """Ring by ring of grid cells around the point's, exact distances, until no cell of the
+        next ring can hold a nearer centroid (a ring is at least ``_ring_miles`` away)."""
         best: tuple[float, ZipArea] | None = None
-        cell_lat, cell_lon = math.floor(lat), math.floor(lon)
-        for dlat in (-1, 0, 1):
-            for dlon in (-1, 0, 1):
-                for area in self._grid.get((cell_lat + dlat, cell_lon + dlon), ()):
-                    miles = haversine_mi(lat, lon, area.lat, area.lon)
-                    if miles <= max_miles and (best is None or miles < best[0]):
-                        best = (miles, area)
+        row, column = math.floor(lat / _CELL), math.floor(lon / _CELL)
+        for ring in itertools.count():
+            reach = _ring_miles(ring, lat)
+            if reach > max_miles or (best is not None and best[0] <= reach):
+                break
+            for d_row in range(-ring, ring + 1):
+                step = 1 if abs(d_row) == ring else 2 * ring  # the ring's edge only
+                for d_column in range(-ring, ring + 1, max(step, 1)):
+                    for area in self._grid.get((row + d_row, column + d_column), ()):
+                        if best is not None and abs(area.lat - lat) * _MILES_PER_DEGREE >= best[0]:
+                            continue  # farther in latitude alone than the best so far
+                        miles = haversine_mi(lat, lon, area.lat, area.lon)
+                        if miles <= max_miles and (best is None or miles < best[0]):
+                            best = (miles, area)
         return best[1] if best else None
+
+
+_CELL = 0.25  # degrees of latitude and longitude per cell of the nearest-ZIP grid
+_MILES_PER_DEGREE = EARTH_RADIUS_MI * math.pi / 180
+
+
+def _ring_miles(ring: int, lat: float) -> float:
+    """A lower bound of the distance from a point to any point of the cells ``ring`` cells
+    away from its own: at least ``ring - 1`` whole cells of latitude or of longitude lie
+    between them; across longitude, the distance to the nearest meridian that far away."""
+    if ring <= 1:
+        return 0.0
+    degrees = (ring - 1) * _CELL
+    if degrees >= 90:
+        return degrees * _MILES_PER_DEGREE
+    across = math.asin(min(1.0, math.sin(math.radians(degrees)) * math.cos(math.radians(lat))))
+    return min(degrees * _MILES_PER_DEGREE, EARTH_RADIUS_MI * across)
 
 
 @functools.cache
