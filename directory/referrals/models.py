@@ -261,7 +261,7 @@ class Referral(Base):
               "response_due_at", "decline_reason", "outcome"),
         # The coded grant fields, for the grant report's counts (migration 0018).
         Index("ix_referrals_grant", "sent_at", "age_range", "trafficking_type", "gender",
-              "nationality"),
+              "nationality", "responded_at", "decline_reason"),
         Index("ix_referrals_sender_org_id_sent_at", "sender_org_id", "sent_at"),
         Index("ix_referrals_receiver_org_id_sent_at", "receiver_org_id", "sent_at"),
     )

@@ -51,7 +51,7 @@ from directory.referrals.models import (
 )
 from directory.reports import operations as ops
 from directory.reports import partners
-from directory.reports.operations import DateRange, Dimension, Scope, Side
+from directory.reports.operations import DateRange, Scope, Side
 from directory.reports.suppression import rate, shown, suppress, suppress_with_known_total
 from directory.reports.tables import HIDDEN, Cell, Column, ColumnKind, Row, Table, Viewer
 
@@ -103,19 +103,26 @@ def _code(value: object) -> str:
     return NOT_RECORDED if value is None else str(getattr(value, "value", value))
 
 
-def _counted(scope: Scope, items: list[Item]) -> dict[str, Counter[str]]:
-    """Referrals of ``scope`` by each item's code, from one pass over the range grouped by
-    every item's code together (a few hundred groups at most, summed here per item): a
-    grouped query per item read the range's rows once each, the coded fields being in no
-    index."""
-    found: dict[str, Counter[str]] = {item.key: Counter() for item in items}
-    if not items:
-        return found
+@dataclass
+class Counted:
+    """One part's referrals by each item's code, and by their acceptance (``ops.Acceptance``)."""
+
+    by_item: dict[str, Counter[str]]
+    by_acceptance: Counter[str]
+
+
+def _counted(scope: Scope, items: list[Item]) -> Counted:
+    """Referrals of ``scope`` by each item's code and by acceptance, from one pass over the
+    range grouped by all of them together (a few hundred groups at most, summed here): a
+    query per item, and one for the 48-hour measure, read the range once each."""
     columns = [item.column() for item in items]
-    query = select(*columns, func.count()).where(*scope.where()).group_by(*columns)
-    for *codes, count in db_session.execute(query):
+    query = (select(*columns, ops.acceptance(), func.count()).where(*scope.where())
+             .group_by(*columns, ops.acceptance()))
+    found = Counted({item.key: Counter() for item in items}, Counter())
+    for *codes, accepted, count in db_session.execute(query):
         for item, value in zip(items, codes, strict=True):
-            found[item.key][_code(value)] += count
+            found.by_item[item.key][_code(value)] += count
+        found.by_acceptance[accepted] += count
     return found
 
 
@@ -204,9 +211,10 @@ def _hidden(value: int | None) -> Cell:
 
 def _breakdown(item: Item, parts: list[Part], viewer: Viewer,
                senders_today: dict[str, ColumnElement[dt.date]],
-               counted: dict[str, dict[str, Counter[str]]]) -> Table:
+               counted: dict[str, Counted]) -> Table:
     found = [_counted_as_received(part.scope, item, senders_today[part.key])
-             if part.consent_limited(item) else counted[part.key][item.key] for part in parts]
+             if part.consent_limited(item) else counted[part.key].by_item[item.key]
+             for part in parts]
     categories = item.categories() + [extra for extra in _extra_categories()
                                       if any(counts[extra[0]] for counts in found)]
     columns = [_column_cells([counts[code] for code, _label in categories], part, item,
@@ -222,13 +230,16 @@ def _breakdown(item: Item, parts: list[Part], viewer: Viewer,
         Row("total", _("Total"), [_hidden(total) for _cells, total in columns]))
 
 
-def _matched(parts: list[Part], viewer: Viewer) -> Table:
+def _matched(parts: list[Part], viewer: Viewer, counted: dict[str, Counted]) -> Table:
     rows = []
     for part in parts:
-        counts = ops.counts(part.scope, Dimension.NETWORK).get(ops.ALL, ops.Counts())
+        answers = counted[part.key].by_acceptance
+        sent = answers.total()
+        matched = answers[ops.Acceptance.MATCHED]
+        accepted = matched + answers[ops.Acceptance.LATER]
         cells: list[Cell] = [_hidden(shown(value, viewer.min_count, own=part.own))
-                             for value in (counts.sent, counts.accepted, counts.matched_48h)]
-        cells.append(rate(counts.matched_48h, counts.sent, viewer.min_count, own=part.own))
+                             for value in (sent, accepted, matched)]
+        cells.append(rate(matched, sent, viewer.min_count, own=part.own))
         rows.append(Row(part.key, part.label, cells, own=part.own))
     return Table("matched", _("Matched to a provider within 48 hours"), _("Referrals"), [
         Column("sent", _("Sent"), measure=_("referrals sent in the period")),
@@ -294,7 +305,7 @@ def report(period: DateRange, viewer: Viewer, organization: Organization | None 
     counted = {part.key: _counted(part.scope, [item for item in ITEMS
                                                if not part.consent_limited(item)])
                for part in parts}
-    tables = [_matched(parts, viewer),
+    tables = [_matched(parts, viewer, counted),
               *(_breakdown(item, parts, viewer, senders_today, counted) for item in ITEMS)]
     if organization is None:
         tables.append(_partners(period))

@@ -197,6 +197,21 @@ def _count_columns(now: dt.datetime | None) -> list[ColumnElement[Any]]:
                           else_=0)).label("overdue")]
 
 
+class Acceptance(enum.StrEnum):
+    """A referral's answer as the 48-hour measure sees it."""
+
+    MATCHED = "matched"  # accepted within MATCHED_WITHIN_HOURS of sending
+    LATER = "later"  # accepted after that
+    NOT_ACCEPTED = "not_accepted"
+
+
+def acceptance() -> ColumnElement[str]:
+    """Each referral's ``Acceptance``, by the same rules as ``Counts``."""
+    hours = hours_between(Referral.responded_at, Referral.sent_at)
+    return case((and_(_ACCEPTED, hours <= MATCHED_WITHIN_HOURS), Acceptance.MATCHED.value),
+                (_ACCEPTED, Acceptance.LATER.value), else_=Acceptance.NOT_ACCEPTED.value)
+
+
 COUNT_FIELDS = ["sent", *(f"status_{status}" for status in REPORTED_STATUSES), "accepted",
                 "matched_48h", "overdue"]
 
