@@ -32,6 +32,7 @@ import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -72,10 +73,12 @@ class Item:
     categories: Callable[[], list[tuple[str, str]]]
     column: Callable[[], ColumnElement[str]]
     consent_item: str | None  # the consent record's name for it; None for the age range
+    # The category of a value of ``column`` (None: not recorded).
+    category: Callable[[Any], str] = lambda value: _code(value)
 
 
-def _age_group() -> ColumnElement[str]:
-    return case((Referral.age_range.in_(sorted(MINOR_AGE_RANGES)), MINOR), else_=ADULT)
+def _age_group(age_range: str | None) -> str:
+    return MINOR if age_range in MINOR_AGE_RANGES else ADULT
 
 
 ITEMS = [
@@ -84,7 +87,7 @@ ITEMS = [
          lambda: Referral.trafficking_type, "trafficking_type"),  # type: ignore[arg-type,return-value]
     Item("age", _l("Adult or minor"), _l("Referrals by adult or minor"), _l("by adult or minor"),
          lambda: [(MINOR, _("Minor (under 18)")), (ADULT, _("Adult (18 or older)"))],
-         _age_group, None),
+         lambda: Referral.age_range, None, _age_group),  # type: ignore[arg-type,return-value]
     Item("gender", _l("Gender"), _l("Referrals by gender"), _l("by gender"),
          lambda: [(v.value, v.label) for v in Gender],
          lambda: Referral.gender, "gender"),  # type: ignore[arg-type,return-value]
@@ -105,24 +108,30 @@ def _code(value: object) -> str:
 
 @dataclass
 class Counted:
-    """One part's referrals by each item's code, and by their acceptance (``ops.Acceptance``)."""
+    """One part's referrals by each item's category, and its acceptance counts."""
 
     by_item: dict[str, Counter[str]]
-    by_acceptance: Counter[str]
+    sent: int = 0
+    accepted: int = 0
+    matched_48h: int = 0
 
 
 def _counted(scope: Scope, items: list[Item]) -> Counted:
-    """Referrals of ``scope`` by each item's code and by acceptance, from one pass over the
-    range grouped by all of them together (a few hundred groups at most, summed here): a
-    query per item, and one for the 48-hour measure, read the range once each."""
+    """Referrals of ``scope`` by each item's category and their acceptance counts, from one
+    pass over the range grouped by every item's column together (a few hundred groups at
+    most, summed here): a query per item, and one for the 48-hour measure, read the range
+    once each. Grouped by plain columns, which PostgreSQL's planner can count, so that it
+    hashes the groups instead of sorting the range."""
     columns = [item.column() for item in items]
-    query = (select(*columns, ops.acceptance(), func.count()).where(*scope.where())
-             .group_by(*columns, ops.acceptance()))
-    found = Counted({item.key: Counter() for item in items}, Counter())
-    for *codes, accepted, count in db_session.execute(query):
-        for item, value in zip(items, codes, strict=True):
-            found.by_item[item.key][_code(value)] += count
-        found.by_acceptance[accepted] += count
+    query = (select(*columns, func.count(), *ops.acceptance_columns())
+             .where(*scope.where()).group_by(*columns))
+    found = Counted({item.key: Counter() for item in items})
+    for *values, count, accepted, matched in db_session.execute(query):
+        for item, value in zip(items, values, strict=True):
+            found.by_item[item.key][item.category(value)] += count
+        found.sent += count
+        found.accepted += accepted or 0
+        found.matched_48h += matched or 0
     return found
 
 
@@ -233,10 +242,8 @@ def _breakdown(item: Item, parts: list[Part], viewer: Viewer,
 def _matched(parts: list[Part], viewer: Viewer, counted: dict[str, Counted]) -> Table:
     rows = []
     for part in parts:
-        answers = counted[part.key].by_acceptance
-        sent = answers.total()
-        matched = answers[ops.Acceptance.MATCHED]
-        accepted = matched + answers[ops.Acceptance.LATER]
+        found = counted[part.key]
+        sent, accepted, matched = found.sent, found.accepted, found.matched_48h
         cells: list[Cell] = [_hidden(shown(value, viewer.min_count, own=part.own))
                              for value in (sent, accepted, matched)]
         cells.append(rate(matched, sent, viewer.min_count, own=part.own))

@@ -183,33 +183,23 @@ class Counts:
 REPORTED_STATUSES = [status for status in ReferralStatus if status != ReferralStatus.DRAFT]
 
 
+def acceptance_columns() -> list[ColumnElement[Any]]:
+    """``Counts.accepted`` and ``Counts.matched_48h``, as aggregate columns of those names."""
+    hours = hours_between(Referral.responded_at, Referral.sent_at)
+    return [func.sum(case((_ACCEPTED, 1), else_=0)).label("accepted"),
+            func.sum(case((and_(_ACCEPTED, hours <= MATCHED_WITHIN_HOURS), 1),
+                          else_=0)).label("matched_48h")]
+
+
 def _count_columns(now: dt.datetime | None) -> list[ColumnElement[Any]]:
     """A group's ``Counts``, as aggregate columns named after their fields."""
-    hours = hours_between(Referral.responded_at, Referral.sent_at)
     return [func.count().label("sent"),
             *(func.sum(case((Referral.status == status, 1), else_=0))
               .label(f"status_{status}") for status in REPORTED_STATUSES),
-            func.sum(case((_ACCEPTED, 1), else_=0)).label("accepted"),
-            func.sum(case((and_(_ACCEPTED, hours <= MATCHED_WITHIN_HOURS), 1),
-                          else_=0)).label("matched_48h"),
+            *acceptance_columns(),
             func.sum(case((and_(Referral.status == ReferralStatus.SENT,
                                 Referral.response_due_at < (now or utcnow())), 1),
                           else_=0)).label("overdue")]
-
-
-class Acceptance(enum.StrEnum):
-    """A referral's answer as the 48-hour measure sees it."""
-
-    MATCHED = "matched"  # accepted within MATCHED_WITHIN_HOURS of sending
-    LATER = "later"  # accepted after that
-    NOT_ACCEPTED = "not_accepted"
-
-
-def acceptance() -> ColumnElement[str]:
-    """Each referral's ``Acceptance``, by the same rules as ``Counts``."""
-    hours = hours_between(Referral.responded_at, Referral.sent_at)
-    return case((and_(_ACCEPTED, hours <= MATCHED_WITHIN_HOURS), Acceptance.MATCHED.value),
-                (_ACCEPTED, Acceptance.LATER.value), else_=Acceptance.NOT_ACCEPTED.value)
 
 
 COUNT_FIELDS = ["sent", *(f"status_{status}" for status in REPORTED_STATUSES), "accepted",
