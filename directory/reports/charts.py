@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from xml.sax.saxutils import escape
 
+from flask_babel import gettext as _
 from markupsafe import Markup
 
 from directory.reports.tables import HIDDEN, Table
@@ -71,7 +72,8 @@ def column_chart(table: Table, column: str, min_count: int) -> Markup:
         bar = (float(value or 0) / top) * (bottom - 20)
         parts.append(f'<rect x="{x + 1:.1f}" y="{bottom - bar:.1f}" width="{max(1, step - 2):.1f}"'
                      f' height="{bar:.1f}" fill="{_fill("col", 0)}" stroke="#334">'
-                     f'<title>{escape(row.label)}: {value}</title></rect>')
+                     f'<title>{escape(_("%(label)s: %(count)s", label=row.label, count=value))}'
+                     '</title></rect>')
     first = table.rows[0].label if table.rows else ""
     last = table.rows[-1].label if table.rows else ""
     parts.append(f'<text x="{left}" y="{bottom + 16}" {FONT}>{escape(first)}</text>')
@@ -110,11 +112,14 @@ def stacked_bars(table: Table, columns: Sequence[str], min_count: int) -> Markup
             span = (float(value or 0) / top) * (width - label_width - 70)
             if span <= 0:
                 continue
+            title = _("%(row)s, %(series)s: %(count)s", row=row.label, series=labels[n],
+                      count=value)
             parts.append(f'<rect x="{x:.1f}" y="{y}" width="{span:.1f}" height="20" '
-                         f'fill="{_fill("stk", n)}" stroke="#334"><title>{escape(row.label)}, '
-                         f'{escape(labels[n])}: {value}</title></rect>')
+                         f'fill="{_fill("stk", n)}" stroke="#334"><title>{escape(title)}'
+                         '</title></rect>')
             x += span
-        note = f"{totals[r]}" + (f" + some &lt;{min_count}" if hidden else "")
+        note = escape(_("%(total)s + some <%(count)s", total=totals[r], count=min_count)
+                      if hidden else str(totals[r]))
         parts.append(f'<text x="{x + 4:.1f}" y="{y + 15}" {FONT}>{note}</text>')
     height = legend_height + 20 + row_height * len(table.rows)
     return _svg(width, height, "".join(parts), table.slug)
@@ -138,6 +143,8 @@ def flow_diagram(table: Table, min_count: int) -> Markup:
     in_used = dict.fromkeys(right_y, 0.0)
     for r, c, value in flows:
         band = value * scale
+        title = _("%(sender)s to %(receiver)s: %(count)s", sender=table.rows[r].label,
+                  receiver=receivers[c].label, count=value)
         y0, y1 = left_y[r] + out_used[r], right_y[c] + in_used[c]
         out_used[r] += band
         in_used[c] += band
@@ -145,8 +152,7 @@ def flow_diagram(table: Table, min_count: int) -> Markup:
             f'<path d="M200 {y0:.1f} C360 {y0:.1f} 360 {y1:.1f} 520 {y1:.1f} L520 '
             f'{y1 + band:.1f} C360 {y1 + band:.1f} 360 {y0 + band:.1f} 200 {y0 + band:.1f} Z" '
             f'fill="{_fill("flw", r + 1)}" fill-opacity="0.6" stroke="#334" stroke-width="0.5">'
-            f'<title>{escape(table.rows[r].label)} to {escape(receivers[c].label)}: {value}'
-            f'</title></path>')
+            f'<title>{escape(title)}</title></path>')
     for r, row in enumerate(table.rows):
         parts.append(f'<text x="194" y="{left_y[r] + 10:.1f}" {FONT} text-anchor="end">'
                      f'{escape(row.label[:30])} ({_count(row.cells[-1], min_count)})</text>')

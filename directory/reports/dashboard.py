@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from flask_babel import gettext as _
+
 from directory.orgs.models import Organization
 from directory.reports import tables
 from directory.reports.operations import DateRange, Dimension, Scope, Side
@@ -66,31 +68,31 @@ def organization(organization: Organization, period: DateRange,
     """Sent and received by ``organization`` against the whole network's figures."""
     received = Scope(period, organization.id, Side.RECEIVED)
     sent = Scope(period, organization.id, Side.SENT)
-    parts = [("received", "Received by this organization", received),
-             ("sent", "Sent by this organization", sent)]
+    parts = [("received", _("Received by this organization"), received),
+             ("sent", _("Sent by this organization"), sent)]
     rows: list[Row] = []
     for key, label, scope in parts:
         row = tables.breakdown(scope, Dimension.NETWORK, viewer).performance.rows
         rows.append(Row(key, label, row[0].cells if row else _empty(), own=True))
     network_rows = tables.breakdown(Scope(period), Dimension.NETWORK,
                                     Viewer(viewer.min_count)).performance.rows
-    rows.append(Row("network", "Whole network", network_rows[0].cells if network_rows
+    rows.append(Row("network", _("Whole network"), network_rows[0].cells if network_rows
                     else _empty()))
-    comparison = Table("comparison", "This organization and the network", "Referrals",
-                       tables.PERFORMANCE_COLUMNS, rows,
-                       note="Times are in hours from sending; the network's are medians and "
-                            "90th percentiles over all its referrals in the range.")
+    comparison = Table("comparison", _("This organization and the network"), _("Referrals"),
+                       tables.performance_columns(), rows,
+                       note=_("Times are in hours from sending; the network's are medians and "
+                              "90th percentiles over all its referrals in the range."))
     by_service = tables.breakdown(received, Dimension.SERVICE, viewer)
     by_service.statuses.slug, by_service.statuses.title = (
-        "received_by_service", "Received, by service and current status")
+        "received_by_service", _("Received, by service and current status"))
     over_time = tables.over_time(received, viewer)
-    over_time.slug, over_time.title = "received_over_time", "Received over time"
+    over_time.slug, over_time.title = "received_over_time", _("Received over time")
     outcomes = tables.outcomes(received, viewer)
     reasons = tables.decline_reasons(received, viewer)
-    reasons.slug, reasons.title = "decline_reasons_given", "Decline reasons given"
+    reasons.slug, reasons.title = "decline_reasons_given", _("Decline reasons given")
     return OrganizationReport(tables=[comparison, over_time, by_service.statuses, outcomes,
                                       reasons], comparison=comparison)
 
 
 def _empty() -> list[Cell]:
-    return [0, *([None] * (len(tables.PERFORMANCE_COLUMNS) - 1))]
+    return [0, *([None] * (len(tables.performance_columns()) - 1))]

@@ -13,6 +13,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
 from sqlalchemy.sql.expression import ColumnElement
 
@@ -32,13 +34,13 @@ class AgeBucket:
 
 
 BUCKETS = [
-    AgeBucket("under_30", "Under 30 days", 0, 30),
-    AgeBucket("30_to_89", "30 to 89 days", 30, 90),
-    AgeBucket("90_to_179", "90 to 179 days", 90, 180),
-    AgeBucket("180_to_364", "180 to 364 days", 180, 365),
-    AgeBucket("365_plus", "365 days or more", 365, None),
+    AgeBucket("under_30", _l("Under 30 days"), 0, 30),
+    AgeBucket("30_to_89", _l("30 to 89 days"), 30, 90),
+    AgeBucket("90_to_179", _l("90 to 179 days"), 90, 180),
+    AgeBucket("180_to_364", _l("180 to 364 days"), 180, 365),
+    AgeBucket("365_plus", _l("365 days or more"), 365, None),
 ]
-BUCKET_LABELS = {**{bucket.key: bucket.label for bucket in BUCKETS}, NEVER: "Never"}
+BUCKET_LABELS = {**{bucket.key: bucket.label for bucket in BUCKETS}, NEVER: _l("Never")}
 
 
 def _bucket(moment: ColumnElement[Any], now: dt.datetime) -> ColumnElement[str]:
@@ -67,16 +69,17 @@ def counts(now: dt.datetime | None = None) -> dict[tuple[str, str, str], int]:
 
 def _table(slug: str, title: str, found: dict[tuple[str, str], int], note: str) -> Table:
     kinds = [kind for kind in OrganizationKind if any(k == kind.value for _, k in found)]
-    columns = [*(Column(kind.value, kind.label, measure=f"{kind.label.lower()} listings")
-                 for kind in kinds), Column("total", "All kinds", measure="active listings")]
+    columns = [*(Column(kind.value, kind.label,
+                        measure=_("%(kind)s listings", kind=kind.label.lower()))
+                 for kind in kinds), Column("total", _("All kinds"), measure=_("active listings"))]
     keys = [*(bucket.key for bucket in BUCKETS), NEVER]
     rows = []
     for key in keys:
         cells = [found.get((key, kind.value), 0) for kind in kinds]
-        rows.append(Row(key, BUCKET_LABELS[key], [*cells, sum(cells)]))
+        rows.append(Row(key, str(BUCKET_LABELS[key]), [*cells, sum(cells)]))
     totals = [sum(row.cells[n] for row in rows) for n in range(len(columns))]  # type: ignore[misc]
-    return Table(slug, title, "Age", columns, rows if found else [],
-                 Row("total", "All listings", totals) if found else None, note=note)
+    return Table(slug, title, _("Age"), columns, rows if found else [],
+                 Row("total", _("All listings"), totals) if found else None, note=note)
 
 
 @dataclass
@@ -100,9 +103,9 @@ def report(now: dt.datetime | None = None) -> FreshnessReport:
         by_confirmation[(confirmed, kind)] += count
         by_verification[(verified, kind)] += count
     return FreshnessReport(
-        _table("confirmed", "Active listings by age of their last confirmation",
-               by_confirmation, "The organization's own word that its listing is current. "
-               "Never: not confirmed since it was listed."),
-        _table("verified", "Active listings by age of their last verification",
-               by_verification, "A coordinator's check of the listing. Never: not verified "
-               "since it was listed."))
+        _table("confirmed", _("Active listings by age of their last confirmation"),
+               by_confirmation, _("The organization's own word that its listing is current. "
+                                  "Never: not confirmed since it was listed.")),
+        _table("verified", _("Active listings by age of their last verification"),
+               by_verification, _("A coordinator's check of the listing. Never: not verified "
+                                  "since it was listed.")))

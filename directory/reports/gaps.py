@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
+from flask_babel import gettext as _
 from shapely.geometry import MultiPolygon, shape
 from shapely.strtree import STRtree
 from sqlalchemy import Select, bindparam, select
@@ -103,10 +104,10 @@ class GapReport:
         return next((table for table in self.tables() if table.slug == slug), None)
 
     def by_state(self) -> Table:
-        columns = [Column("counties", "Counties", measure="counties in the state"),
-                   Column("gaps", "Without coverage", measure="counties no member covers"),
-                   Column("covered_share", "Share covered", ColumnKind.RATE,
-                          "share of the counties covered (not of the population)")]
+        columns = [Column("counties", _("Counties"), measure=_("counties in the state")),
+                   Column("gaps", _("Without coverage"), measure=_("counties no member covers")),
+                   Column("covered_share", _("Share covered"), ColumnKind.RATE,
+                          _("share of the counties covered (not of the population)"))]
         rows = []
         for state in self.states:
             in_state = [row for row in self.counties if row.county.state == state]
@@ -114,17 +115,17 @@ class GapReport:
             rows.append(Row(state, STATES.get(state, state),
                             [len(in_state), open_,
                              (len(in_state) - open_) / len(in_state) if in_state else None]))
-        totals = Row("total", "All the network's states",
+        totals = Row("total", _("All the network's states"),
                      [len(self.counties), len(self.gaps), self.covered_share])
-        return Table("gaps_by_state", "Counties covered, by state", "State", columns, rows,
+        return Table("gaps_by_state", _("Counties covered, by state"), _("State"), columns, rows,
                      totals if len(rows) > 1 else None,
-                     note="Shares are of counties, not of people: no county population source "
-                          "ships with the directory.")
+                     note=_("Shares are of counties, not of people: no county population source "
+                            "ships with the directory."))
 
     def gap_table(self) -> Table:
-        columns = [Column("state", "State", ColumnKind.TEXT, "state postal code"),
-                   Column("fips", "FIPS code", ColumnKind.TEXT, "county FIPS code")]
-        return Table("gap_counties", "Counties no member covers", "County", columns,
+        columns = [Column("state", _("State"), ColumnKind.TEXT, _("state postal code")),
+                   Column("fips", _("FIPS code"), ColumnKind.TEXT, _("county FIPS code"))]
+        return Table("gap_counties", _("Counties no member covers"), _("County"), columns,
                      [Row(county.fips, county.full_name, [county.state, county.fips])
                       for county in self.gaps])
 
@@ -134,15 +135,16 @@ def parse_question(service: str | None, population: str | None) -> tuple[Service
     """The service (a taxonomy code) and population asked about, or GapError."""
     code = (service or "").strip()
     if not code:
-        raise GapError("Choose a service.", "service")
+        raise GapError(_("Choose a service."), "service")
     category = db_session.scalar(select(ServiceCategory).where(ServiceCategory.code == code))
     if category is None:
-        raise GapError(f"Unknown service {code[:60]!r}.", "service")
+        raise GapError(_("Unknown service %(code)s.", code=repr(code[:60])), "service")
     chosen = (population or "").strip()
     if not chosen:
         return category, None
     if chosen not in Population._value2member_map_:
-        raise GapError(f"Unknown population {chosen[:60]!r}.", "population")
+        raise GapError(_("Unknown population %(value)s.", value=repr(chosen[:60])),
+                       "population")
     return category, Population(chosen)
 
 

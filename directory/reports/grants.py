@@ -36,6 +36,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import pgettext
 from sqlalchemy import String, and_, case, cast, func, literal, select
 from sqlalchemy.orm import aliased, selectinload
 from sqlalchemy.sql.expression import ColumnElement
@@ -249,8 +250,10 @@ def _matched(parts: list[Part], viewer: Viewer, counted: dict[str, Counted]) -> 
         cells.append(rate(matched, sent, viewer.min_count, own=part.own))
         rows.append(Row(part.key, part.label, cells, own=part.own))
     return Table("matched", _("Matched to a provider within 48 hours"), _("Referrals"), [
-        Column("sent", _("Sent"), measure=_("referrals sent in the period")),
-        Column("accepted", _("Accepted"), measure=_("referrals accepted")),
+        Column("sent", pgettext("count of referrals", "Sent"),
+               measure=_("referrals sent in the period")),
+        Column("accepted", pgettext("count of referrals", "Accepted"),
+               measure=_("referrals accepted")),
         Column("matched_48h", _("Accepted within 48 h"),
                measure=_("HHS: matched to a provider within 48 hours (count)")),
         Column("matched_48h_share", _("Share within 48 h"), ColumnKind.RATE,

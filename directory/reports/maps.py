@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 
 import shapely
+from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from shapely.geometry.base import BaseGeometry
 
@@ -88,6 +89,11 @@ def _drawing(states: tuple[str, ...]) -> _Drawing:
     return _Drawing(WIDTH, height, counties, state_paths)
 
 
+def _covered_title(county: str, covered: bool) -> str:
+    return (_("%(county)s: covered", county=county) if covered
+            else _("%(county)s: no member covers it", county=county))
+
+
 def gap_map(report: GapReport, table_id: str) -> Markup:
     """The network's counties, gaps hatched; ``table_id`` names the table that reads it."""
     drawing = _drawing(tuple(report.states))
@@ -98,8 +104,7 @@ def gap_map(report: GapReport, table_id: str) -> Markup:
         f'<path d="{drawing.counties[row.county.fips]}" '
         f'fill="url(#gapmap-{"covered" if row.covered else "gap"})" '
         f'data-fips="{row.county.fips}" data-covered="{str(row.covered).lower()}">'
-        f'<title>{escape(row.county.label)}: {"covered" if row.covered else "no member covers it"}'
-        f'</title></path>'
+        f'<title>{escape(_covered_title(row.county.label, row.covered))}</title></path>'
         for row in report.counties if row.county.fips in drawing.counties)
     states = "".join(f'<path d="{d}"/>' for d in drawing.states.values())
     return Markup(

@@ -17,6 +17,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import Select, String, and_, case, cast, false, func, literal, or_, select
 from sqlalchemy.sql.expression import ColumnElement
 
@@ -41,9 +42,16 @@ class Dimension(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"network": "Whole network", "organization": "Receiving organization",
-                "kind": "Receiving organization's kind", "service": "Service",
-                "urgency": "Urgency"}[self.value]
+        return {"network": _("Whole network"), "organization": _("Receiving organization"),
+                "kind": _("Receiving organization's kind"), "service": _("Service"),
+                "urgency": _("Urgency")}[self.value]
+
+    @property
+    def heading(self) -> str:
+        """The dashboard's heading over the breakdown by this dimension."""
+        return {"network": _("By whole network"), "organization": _("By receiving organization"),
+                "kind": _("By receiving organization's kind"), "service": _("By service"),
+                "urgency": _("By urgency")}[self.value]
 
 
 class Side(enum.StrEnum):
@@ -60,8 +68,8 @@ class Timing(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"first_view": "Time to first view", "answer": "Time to an answer",
-                "acceptance": "Time to acceptance"}[self.value]
+        return {"first_view": _("Time to first view"), "answer": _("Time to an answer"),
+                "acceptance": _("Time to acceptance")}[self.value]
 
 
 @dataclass(frozen=True)
@@ -73,9 +81,9 @@ class DateRange:
 
     def __post_init__(self) -> None:
         if self.end < self.start:
-            raise ValueError("The end of the range comes before its start.")
+            raise ValueError(_("The end of the range comes before its start."))
         if self.days > MAX_RANGE_DAYS:
-            raise ValueError(f"A range may span at most {MAX_RANGE_DAYS} days.")
+            raise ValueError(_("A range may span at most %(days)s days.", days=MAX_RANGE_DAYS))
 
     @classmethod
     def last(cls, days: int, today: dt.date | None = None) -> DateRange:

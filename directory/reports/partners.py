@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.orm import aliased
 
@@ -120,15 +121,20 @@ def counts_by_state() -> dict[tuple[str, str], int]:
     return dict(counts)
 
 
-KIND_COLUMNS = [
-    Column("partners", "Partners", measure="hotline: total partners (active members now)"),
-    Column("new", "New in the range",
-           measure="hotline: new referral partners added (became active members in the range)"),
-    Column("mou", "MOU on file", measure="partners with a signed partnership agreement on file"),
-    Column("no_mou", "No MOU on file", measure="partners without a partnership agreement on file"),
-    Column("mou_share", "Share with an MOU", ColumnKind.RATE,
-           measure="share of partners with a partnership agreement on file"),
-]
+def kind_columns() -> list[Column]:
+    """The by-kind table's columns, labelled in the reader's language."""
+    return [
+        Column("partners", _("Partners"),
+               measure=_("hotline: total partners (active members now)")),
+        Column("new", _("New in the range"), measure=_(
+            "hotline: new referral partners added (became active members in the range)")),
+        Column("mou", _("MOU on file"),
+               measure=_("partners with a signed partnership agreement on file")),
+        Column("no_mou", _("No MOU on file"),
+               measure=_("partners without a partnership agreement on file")),
+        Column("mou_share", _("Share with an MOU"), ColumnKind.RATE,
+               measure=_("share of partners with a partnership agreement on file")),
+    ]
 
 
 def _kind_cells(counts: KindCounts) -> list[int | float | None]:
@@ -142,20 +148,20 @@ def _kinds_in_order(keys: set[str]) -> list[OrganizationKind]:
 
 def by_kind_table(found: dict[str, KindCounts], total: KindCounts) -> Table:
     return Table(
-        "partners_by_kind", "Partners by kind", "Kind", KIND_COLUMNS,
+        "partners_by_kind", _("Partners by kind"), _("Kind"), kind_columns(),
         [Row(kind.value, kind.label, _kind_cells(found[kind.value]))
          for kind in _kinds_in_order(set(found))],
-        Row("total", "All partners", _kind_cells(total)) if found else None,
-        note="Partners are active members now. New partners first became active members in "
-             "the range, whatever their standing since. Counts of organizations, not of "
-             "clients: none is suppressed.")
+        Row("total", _("All partners"), _kind_cells(total)) if found else None,
+        note=_("Partners are active members now. New partners first became active members in "
+               "the range, whatever their standing since. Counts of organizations, not of "
+               "clients: none is suppressed."))
 
 
 def _state_label(key: str) -> str:
     if key == NO_LOCATION:
-        return "No location on file"
+        return _("No location on file")
     if key == NOT_PLACED:
-        return "Confidential location, state not shown"
+        return _("Confidential location, state not shown")
     return STATES.get(key, key)
 
 
@@ -167,18 +173,20 @@ def by_state_table() -> Table:
     found = counts_by_state()
     kinds = _kinds_in_order({kind for _, kind in found})
     states = sorted({state for state, _ in found}, key=_state_order)
-    columns = [*(Column(kind.value, kind.label, measure=f"{kind.label.lower()} partners")
+    columns = [*(Column(kind.value, kind.label,
+                        measure=_("%(kind)s partners", kind=kind.label.lower()))
                  for kind in kinds),
-               Column(ALL_KINDS, "All kinds", measure="partners with a location in the state")]
+               Column(ALL_KINDS, _("All kinds"),
+                      measure=_("partners with a location in the state"))]
     rows = []
     for state in states:
         cells = [found.get((state, kind.value), 0) for kind in kinds]
         rows.append(Row(state, _state_label(state), [*cells, sum(cells)]))
     return Table(
-        "partners_by_state", "Partners by state", "State", columns, rows,
-        note="A partner counts in every state where it has a location, so the states add up to "
-             "more than the partners; a confidential location counts in the state of its "
-             "public point (its city's centre).")
+        "partners_by_state", _("Partners by state"), _("State"), columns, rows,
+        note=_("A partner counts in every state where it has a location, so the states add up "
+               "to more than the partners; a confidential location counts in the state of its "
+               "public point (its city's centre)."))
 
 
 @dataclass

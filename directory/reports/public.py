@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from flask_babel import gettext as _
 from sqlalchemy import case, func, select
 
 from directory.db import db_session, utcnow
@@ -34,9 +35,9 @@ def _cell(value: int | None) -> Cell:
 
 def _state_label(state: str) -> str:
     if state == NO_STATE:
-        return "No location listed"
+        return _("No location listed")
     if state == partners.NOT_PLACED:
-        return "Confidential location, state not shown"
+        return _("Confidential location, state not shown")
     return STATES.get(state, state)
 
 
@@ -69,15 +70,15 @@ def network_size(min_count: int) -> Table:
     grid = suppress([[found.get((kind.value, state), 0) for kind in kinds] for state in states],
                     min_count)
     return Table(
-        "network_size", "Member organizations by kind and state", "State",
-        [*(Column(kind.value, kind.label, measure=f"active members: {kind.label}")
-           for kind in kinds), Column("total", "Total", measure="active members")],
+        "network_size", _("Member organizations by kind and state"), _("State"),
+        [*(Column(kind.value, kind.label, measure=_("active members: %(kind)s", kind=kind.label))
+           for kind in kinds), Column("total", _("Total"), measure=_("active members"))],
         [Row(state, _state_label(state), [*map(_cell, grid.cells[n]), _cell(grid.row_totals[n])])
          for n, state in enumerate(states)],
-        Row("total", "All states", [*map(_cell, grid.column_totals), _cell(grid.total)])
+        Row("total", _("All states"), [*map(_cell, grid.column_totals), _cell(grid.total)])
         if states else None,
-        note="Each member is counted once, in the state of its first listed location; a "
-             "confidential location in the state of its public point (its city's centre).")
+        note=_("Each member is counted once, in the state of its first listed location; a "
+               "confidential location in the state of its public point (its city's centre)."))
 
 
 def quarters(today: dt.date, count: int = QUARTERS) -> list[tuple[str, DateRange]]:
@@ -87,7 +88,8 @@ def quarters(today: dt.date, count: int = QUARTERS) -> list[tuple[str, DateRange
     for n in range(count):
         end = today if n == 0 else _next_quarter(start) - dt.timedelta(days=1)
         quarter = (start.month - 1) // 3 + 1
-        label = f"{start.year} Q{quarter}" + (" (to date)" if n == 0 else "")
+        label = (_("%(year)s Q%(quarter)s (to date)", year=start.year, quarter=quarter)
+                 if n == 0 else _("%(year)s Q%(quarter)s", year=start.year, quarter=quarter))
         found.append((label, DateRange(start, end)))
         start = _previous_quarter(start)
     return found[::-1]
@@ -103,13 +105,15 @@ def _previous_quarter(start: dt.date) -> dt.date:
         start.year, start.month - 3, 1)
 
 
-QUARTER_COLUMNS = [
-    Column("sent", "Referrals sent", measure="referrals sent"),
-    Column("answer_median", "Time to an answer, median", ColumnKind.HOURS,
-           "time to an answer (median, hours)"),
-    Column("closed_loop", "Closed loop", ColumnKind.RATE,
-           "closed-loop rate (an outcome recorded)"),
-]
+def quarter_columns() -> list[Column]:
+    """The quarterly table's columns, labelled in the reader's language."""
+    return [
+        Column("sent", _("Referrals sent"), measure=_("referrals sent")),
+        Column("answer_median", _("Time to an answer, median"), ColumnKind.HOURS,
+               _("time to an answer (median, hours)")),
+        Column("closed_loop", _("Closed loop"), ColumnKind.RATE,
+               _("closed-loop rate (an outcome recorded)")),
+    ]
 
 
 def quarterly(min_count: int, today: dt.date | None = None) -> Table:
@@ -134,10 +138,10 @@ def quarterly(min_count: int, today: dt.date | None = None) -> Table:
                   else None)
         rows.append(Row(period.start.isoformat(), label, [
             _cell(shown(sent, min_count)), median, rate(closed_loop, sent, min_count)]))
-    return Table("quarters", "Referrals by quarter", "Quarter", QUARTER_COLUMNS, rows,
-                 note="Quarters of the calendar, by the day a referral was sent (UTC). Times "
-                      "are in hours from sending; a time or rate over fewer referrals than "
-                      "the threshold is not shown.")
+    return Table("quarters", _("Referrals by quarter"), _("Quarter"), quarter_columns(), rows,
+                 note=_("Quarters of the calendar, by the day a referral was sent (UTC). Times "
+                        "are in hours from sending; a time or rate over fewer referrals than "
+                        "the threshold is not shown."))
 
 
 @dataclass

@@ -22,6 +22,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -55,7 +56,10 @@ def _date(name: str, default: dt.date) -> dt.date:
     try:
         return dt.date.fromisoformat(raw)
     except ValueError:
-        abort(400, description=f"The {name} date must look like 2026-01-31; got {raw[:20]!r}.")
+        got = repr(raw[:20])
+        abort(400, description=_("The start date must look like 2026-01-31; got %(value)s.",
+                                 value=got) if name == "start" else
+              _("The end date must look like 2026-01-31; got %(value)s.", value=got))
 
 
 def date_range() -> DateRange:
@@ -69,8 +73,8 @@ def date_range() -> DateRange:
 def dimension() -> Dimension:
     raw = request.args.get("by", Dimension.KIND.value)
     if raw not in Dimension._value2member_map_:
-        abort(400, description="Break the figures down by one of: "
-                               f"{', '.join(d.value for d in Dimension)}.")
+        abort(400, description=_("Break the figures down by one of: %(choices)s.",
+                                 choices=", ".join(d.value for d in Dimension)))
     return Dimension(raw)
 
 
@@ -136,7 +140,7 @@ def organization(slug: str) -> str:
 
 @bp.route("/organizations/<slug>/tables/<name>.csv")
 def organization_table_download(slug: str, name: str) -> Response:
-    organization, report, _ = _own_report(slug)
+    organization, report, _period = _own_report(slug)
     return _table_download(report.table(name), f"{organization.slug}-{name}")
 
 

@@ -65,7 +65,7 @@ def test_the_population_narrows_the_page(client: FlaskClient, auth: AuthActions,
     _coordinator(auth, factory)
     page = client.get("/reports/gaps?service=shelter&population=adolescents")
     assert page.status_code == 200 and "1 of 8 counties" in page.text
-    assert "for adolescents (12-17)" in page.text
+    assert "for Adolescents (12-17)" in page.text  # the label as listed, not lowered
 
 
 def test_without_a_service_the_page_asks_for_one(client: FlaskClient, auth: AuthActions,

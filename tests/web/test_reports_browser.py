@@ -9,6 +9,7 @@ import io
 from pathlib import Path
 
 import pytest
+from babel.dates import format_skeleton
 from playwright.sync_api import Page, expect
 
 from tests.web.test_browser import COORDINATOR, SAFE_HOME, SAFE_HOME_ADMIN, open_login, sign_in
@@ -71,14 +72,16 @@ def test_a_coordinator_changes_the_grant_period_and_downloads_its_file(
     page.get_by_role("link", name="Grant reporting").click()
     page.wait_for_url("**/reports/grants")
     expect(page.get_by_role("heading", level=1)).to_have_text("Grant reporting")
-    start = (dt.date.today() - dt.timedelta(days=59)).isoformat()
-    end = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+    first, last = dt.date.today() - dt.timedelta(days=59), dt.date.today() - dt.timedelta(days=1)
+    start, end = first.isoformat(), last.isoformat()
     page.fill("input[name=start]", start)
     page.fill("input[name=end]", end)
     page.get_by_role("button", name="Show").click()
     page.wait_for_url(f"**/reports/grants?start={start}&end={end}")
     expect(page.locator("input[name=end]")).to_have_value(end)
-    expect(page.get_by_text(f"for referrals sent from {start} to {end}")).to_be_visible()
+    # The page writes the period's dates as its reader reads them: "Oct 4, 2026".
+    shown = [format_skeleton("yMMMd", day, locale="en_US") for day in (first, last)]
+    expect(page.get_by_text(f"for referrals sent from {shown[0]} to {shown[1]}")).to_be_visible()
     with page.expect_download() as download:
         page.get_by_role("link", name="Download the period file").click()
     assert download.value.suggested_filename == f"network-grants-{start}-{end}-period.csv"
