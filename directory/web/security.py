@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, g, request
+from flask_babel import gettext
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
@@ -61,7 +62,8 @@ def _refuse_nul_characters() -> None:
     """No field accepts a NUL character, and PostgreSQL cannot even compare text holding one:
     refuse such a request before it reaches a query (400, not a database error)."""
     if any("\x00" in text for text in _inputs()):
-        abort(400, description="The request contains a NUL character, which no field accepts.")
+        abort(400, description=gettext("The request contains a NUL character, which no field "
+                                       "accepts."))
 
 
 def init_app(app: Flask) -> None:
