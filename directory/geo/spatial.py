@@ -86,13 +86,9 @@ _backends: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
 
 def ring_params(miles: float, box: Box) -> dict[str, float]:
     """The parameters of a search ring: its bounding box, radius and exact threshold."""
-    return {**box_params(box), "cos_radius": cos_of_miles(miles), **ring_meters(miles)}
-
-
-def ring_meters(miles: float) -> dict[str, float]:
-    """The parameter of ``within_ring``: PostGIS measures on the spheroid; a little slack keeps
-    every spherical match (the exact test is ``cos_radius``)."""
-    return {"ring_meters": miles * 1609.344 * 1.01}
+    return {**box_params(box), "cos_radius": cos_of_miles(miles),
+            # PostGIS measures on the spheroid; a little slack keeps every spherical match.
+            "ring_meters": miles * 1609.344 * 1.01}
 
 
 _LOCATION_GEOGRAPHY = ("geography(ST_SetSRID(ST_MakePoint(locations.longitude, "
