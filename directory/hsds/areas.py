@@ -20,6 +20,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
 from marshmallow import ValidationError
 
 from directory.fastload import FastLoader
@@ -162,9 +163,11 @@ def _text_form(kind: str, value: str) -> dict[str, Any]:
             try:
                 lat, lon, miles = (float(part) for part in parts)
             except ValueError as exc:
-                raise ExtentError(f"radius:{value} is not radius:<lat>,<lon>,<miles>") from exc
+                raise ExtentError(_("radius:%(value)s is not radius:<lat>,<lon>,<miles>",
+                                    value=value)) from exc
             if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-                raise ExtentError(f"radius:{value} has coordinates out of range")
+                raise ExtentError(_("radius:%(value)s has coordinates out of range",
+                                    value=value))
             return {"kind": "radius", "radius_mi": miles, "center": f"{lat!r},{lon!r}",
                     "centre": (lat, lon)}
         case "state":
@@ -172,7 +175,8 @@ def _text_form(kind: str, value: str) -> dict[str, Any]:
         case "county":
             county = boundaries().counties.get(value) if _FIPS.match(value) else None
             if county is None:
-                raise ExtentError(f"county:{value} is not the 5-digit FIPS code of a US county")
+                raise ExtentError(_("county:%(value)s is not the 5-digit FIPS code of a US "
+                                    "county", value=value))
             return {"kind": "county", "state": county.state, "county": county.name}
     return {"kind": "zip", "postal_code": value}
 
@@ -235,7 +239,7 @@ def _read_area(extent: str, extent_type: str, name: str) -> AreaShape | None:
                                                       state=None, precision="point")
     try:
         checked = _schema().load(data)
-        columns, _ = coverage_columns(_nobody(), checked, centre=centre)
+        columns, _services = coverage_columns(_nobody(), checked, centre=centre)
     except ValidationError as exc:
         raise ExtentError(_messages(exc)) from exc
     except ListingError as exc:

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import gettext as _
 from marshmallow import ValidationError
 
 from directory.fastload import FastLoader
@@ -150,12 +151,28 @@ def _coordinate_problems(values: dict[str, Any]) -> list[str]:
     lat, lon = values.get("latitude"), values.get("longitude")
     problems = []
     if (lat is None) != (lon is None):
-        problems.append("bad coordinates: latitude and longitude must be given together")
+        problems.append(_("bad coordinates: latitude and longitude must be given together"))
     if lat is not None and not -90 <= lat <= 90:
-        problems.append(f"bad coordinates: latitude {lat:g} is outside -90..90")
+        problems.append(_("bad coordinates: latitude %(latitude)s is outside -90..90",
+                          latitude=format(lat, "g")))
     if lon is not None and not -180 <= lon <= 180:
-        problems.append(f"bad coordinates: longitude {lon:g} is outside -180..180")
+        problems.append(_("bad coordinates: longitude %(longitude)s is outside -180..180",
+                          longitude=format(lon, "g")))
     return problems
+
+
+def _owner_not_imported(table: str, target: str) -> str:
+    """The warning for a row whose owner (a ``table`` row) was in the source but not imported:
+    one whole sentence per table, so that each can be translated."""
+    if table == "organization":
+        return _("skipped: its organization %(id)s was not imported", id=target)
+    if table == "service":
+        return _("skipped: its service %(id)s was not imported", id=target)
+    if table == "location":
+        return _("skipped: its location %(id)s was not imported", id=target)
+    if table == "phone":
+        return _("skipped: its phone %(id)s was not imported", id=target)
+    return _("skipped: its %(table)s row %(id)s was not imported", table=table, id=target)
 
 
 def language_code(code: str | None, name: str | None) -> str | None:
@@ -210,9 +227,10 @@ class Assembler:
         target = row.values[column]
         path = spec.tables()[table].path
         if target in self.seen[table]:
-            self.warn(row, f"skipped: its {table.replace('_', ' ')} {target} was not imported")
+            self.warn(row, _owner_not_imported(table, target))
         else:
-            self.reject(row, f"broken reference: {column} {target} is not in {path}")
+            self.reject(row, _("broken reference: %(column)s %(id)s is not in %(file)s",
+                               column=column, id=target, file=path))
 
     def checked(self, org: OrgDraft, row: SourceRow) -> bool:
         if row.problems:
@@ -246,7 +264,7 @@ class Assembler:
             for row in self._rows(table):
                 handler(row)
         for row in self.orphans.values():
-            self.warn(row, "skipped: the location is linked to no organization")
+            self.warn(row, _("skipped: the location is linked to no organization"))
         self.source.count_ignored()
         for name, count in self.source.ignored.items():
             self.report.ignored[name] = self.report.ignored.get(name, 0) + count
@@ -271,18 +289,21 @@ class Assembler:
         for problem in problems:
             self.report.warnings.append(Problem(
                 problem.file, problem.row,
-                f"location not imported (its organization is, without it): {problem.message}",
+                _("location not imported (its organization is, without it): %(problem)s",
+                  problem=problem.message),
                 problem.id))
         return False
 
     def _taxonomy_term(self, row: SourceRow) -> None:
         if row.problems or "id" not in row.values:
-            self.warn(row, "taxonomy term not used: " + "; ".join(row.problems))
+            self.warn(row, _("taxonomy term not used: %(problems)s",
+                             problems="; ".join(row.problems)))
             return
         taxonomy_id = row.values.get("taxonomy_id")
         if taxonomy_id and taxonomy_id not in self.taxonomies:
-            self.warn(row, f"broken reference: taxonomy_id {taxonomy_id} is not in "
-                           f"{spec.tables()['taxonomy'].path}; the term is read by its name")
+            self.warn(row, _("broken reference: taxonomy_id %(id)s is not in %(file)s; the "
+                             "term is read by its name", id=taxonomy_id,
+                             file=spec.tables()["taxonomy"].path))
         self.terms[row.values["id"]] = row.values
 
     def _unreadable_organization(self, row: SourceRow, message: str) -> None:
@@ -294,13 +315,15 @@ class Assembler:
     def _organization(self, row: SourceRow) -> None:
         org_id = row.values.get("id")
         if org_id is None:
-            self._unreadable_organization(row, "organization not imported")
+            self._unreadable_organization(row, _("organization not imported"))
             return
         if org_id in self.orgs:
             first = self.orgs[org_id]
             self._unreadable_organization(
-                row, f"duplicate id: organization {org_id} is also row {first.row.row}")
-            first.errors.append(first.row.problem(f"its id appears again at row {row.row}"))
+                row, _("duplicate id: organization %(id)s is also row %(row)s", id=org_id,
+                       row=first.row.row))
+            first.errors.append(first.row.problem(
+                _("its id appears again at row %(row)s", row=row.row)))
             return
         org = OrgDraft(row=row, hsds_id=org_id)
         self.orgs[org_id] = org
@@ -316,18 +339,19 @@ class Assembler:
 
     def _service(self, row: SourceRow) -> None:
         if "organization_id" not in row.values:
-            self.reject(row, "service not imported: it names no organization")
+            self.reject(row, _("service not imported: it names no organization"))
             return
         org = self._owning_org(row)
         if org is None or not self.checked(org, row):
             return
         service_id = row.values["id"]
         if service_id in self.services:
-            self.fail(org, row, f"duplicate id: service {service_id} appears twice")
+            self.fail(org, row, _("duplicate id: service %(id)s appears twice", id=service_id))
             return
         listed = row.values.get("status") == "active"
         if not listed:
-            self.warn(row, f"service not listed: its status is {row.values.get('status')!r}")
+            self.warn(row, _("service not listed: its status is %(status)s",
+                             status=repr(row.values.get("status"))))
         del row.values["organization_id"]  # held by the draft's place; a package has 100,000s
         draft = ServiceDraft(row=row, hsds_id=service_id, listed=listed)
         org.services.append(draft)
@@ -340,7 +364,7 @@ class Assembler:
             if row.values.get("id") and not row.problems:
                 self.orphans[row.values["id"]] = row
             else:
-                self.reject(row, "location not imported")
+                self.reject(row, _("location not imported"))
             return
         org = self._owning_org(row)
         if org is not None:
@@ -348,18 +372,19 @@ class Assembler:
 
     def _attach_location(self, row: SourceRow, org: OrgDraft) -> None:
         if row.problems:
-            self.warn(row, "location not imported (its organization is, without it): "
-                      + "; ".join(row.problems))
+            self.warn(row, _("location not imported (its organization is, without it): "
+                             "%(problem)s", problem="; ".join(row.problems)))
             return
         location_id = row.values["id"]
         if location_id in self.locations:
-            self.fail(org, row, f"duplicate id: location {location_id} appears twice")
+            self.fail(org, row, _("duplicate id: location %(id)s appears twice",
+                                  id=location_id))
             return
         location_type = row.values.get("location_type")
         listed = location_type == "physical"
         if not listed:
-            self.warn(row, f"location not listed: the directory holds physical locations, "
-                           f"not {location_type!r} ones")
+            self.warn(row, _("location not listed: the directory holds physical locations, "
+                             "not %(type)s ones", type=repr(location_type)))
         row.values.pop("organization_id", None)
         draft = LocationDraft(row=row, hsds_id=location_id, listed=listed)
         org.locations.append(draft)
@@ -369,7 +394,7 @@ class Assembler:
     def _service_at_location(self, row: SourceRow) -> None:
         service_id, location_id = row.values.get("service_id"), row.values.get("location_id")
         if row.problems or service_id is None or location_id is None:
-            self.reject(row, "service at location not used")
+            self.reject(row, _("service at location not used"))
             return
         if service_id not in self.services:
             self.owner_missing(row, "service_id", "service")
@@ -379,13 +404,14 @@ class Assembler:
         if location_id in self.orphans:
             self._attach_location(self.orphans.pop(location_id), org)
         elif location_id not in self.locations and location_id not in self.seen["location"]:
-            self.reject(row, f"broken reference: location_id {location_id} is not in "
-                             f"{spec.tables()['location'].path}")
+            self.reject(row, _("broken reference: %(column)s %(id)s is not in %(file)s",
+                               column="location_id", id=location_id,
+                               file=spec.tables()["location"].path))
 
     def _address(self, row: SourceRow) -> None:
         location_id = row.values.get("location_id")
         if location_id is None:
-            self.warn(row, "address not used: it names no location")
+            self.warn(row, _("address not used: it names no location"))
             return
         if location_id not in self.locations:
             self.owner_missing(row, "location_id", "location")
@@ -398,13 +424,13 @@ class Assembler:
                 physical and location.address.values.get("address_type") != "physical"):
             location.address = row
         elif physical:
-            self.warn(row, "address not used: the location already has a physical address")
+            self.warn(row, _("address not used: the location already has a physical address"))
 
     def _schedule(self, row: SourceRow) -> None:
         location_id = row.values.get("location_id")
         if location_id is None:
-            self.warn(row, "schedule not used: the directory keeps the opening hours of "
-                           "locations, not of services")
+            self.warn(row, _("schedule not used: the directory keeps the opening hours of "
+                             "locations, not of services"))
             return
         if location_id not in self.locations:
             self.owner_missing(row, "location_id", "location")
@@ -416,17 +442,18 @@ class Assembler:
         days = [day.strip().upper() for day in str(values.get("byday", "")).split(",") if day]
         opens, closes = values.get("opens_at"), values.get("closes_at")
         if values.get("freq", "WEEKLY") != "WEEKLY" or not days or not set(days) <= set(DAY_CODES):
-            self.warn(row, "schedule not used: the directory keeps weekly hours (FREQ=WEEKLY "
-                           "with plain BYDAY days)")
+            self.warn(row, _("schedule not used: the directory keeps weekly hours (FREQ=WEEKLY "
+                             "with plain BYDAY days)"))
         elif opens is None or closes is None:
-            self.warn(row, "schedule not used: it has no opening and closing times")
+            self.warn(row, _("schedule not used: it has no opening and closing times"))
         else:
             start, end = spec.parse_time(opens), spec.parse_time(closes)
             assert start is not None and end is not None  # checked by spec.check_row
             if len(set(days)) == 7 and start == dt.time(0) and end >= dt.time(23, 59):
                 location.open_24_7 = True
             elif start >= end:
-                self.warn(row, "schedule not used: hours that run past midnight cannot be kept")
+                self.warn(row, _("schedule not used: hours that run past midnight cannot be "
+                                 "kept"))
             else:
                 location.hours.append((row, [WEEKDAYS[DAY_CODES.index(day)] for day in days],
                                        f"{start:%H:%M}", f"{end:%H:%M}"))
@@ -440,7 +467,7 @@ class Assembler:
                         ("service_id", "location_id", "service_at_location_id")
                         if row.values.get(column) in self.links), None)
             if org is None:
-                self.warn(row, "contact not used: it is linked to no organization here")
+                self.warn(row, _("contact not used: it is linked to no organization here"))
         if org is None or not self.checked(org, row):
             return
         draft = ContactDraft(row=row)
@@ -459,7 +486,7 @@ class Assembler:
                         ("location_id", "service_id", "service_at_location_id")
                         if values.get(column) in self.links), None)
             if org is None:
-                self.warn(row, "phone not used: it is linked to no organization here")
+                self.warn(row, _("phone not used: it is linked to no organization here"))
         if org is None or not self.checked(org, row):
             return
         self.phones[values["id"]] = org
@@ -469,15 +496,15 @@ class Assembler:
             if org.phone is None:
                 org.phone = row
             else:
-                self.warn(row, "phone not used: the directory keeps one phone number per "
-                               "organization")
+                self.warn(row, _("phone not used: the directory keeps one phone number per "
+                                 "organization"))
         elif contact is None and org.fallback_phone is None:
             org.fallback_phone = row
 
     def _language(self, row: SourceRow) -> None:
         values = row.values
         if not row.problems and not (values.get("code") or values.get("name")):
-            self.warn(row, "language not used: it has neither a code nor a name")
+            self.warn(row, _("language not used: it has neither a code nor a name"))
             return
         org = next((owner for owner in (
             self.services.get(values.get("service_id", ""), (None, None))[1],
@@ -487,7 +514,7 @@ class Assembler:
             column = next((name for name in ("service_id", "location_id", "phone_id")
                            if name in values), None)
             if column is None:
-                self.warn(row, "language not used: it is linked to nothing")
+                self.warn(row, _("language not used: it is linked to nothing"))
             else:
                 self.owner_missing(row, column, column.removesuffix("_id"))
             return
@@ -495,30 +522,31 @@ class Assembler:
             return
         code = language_code(values.get("code"), values.get("name"))
         if code is None:
-            self.warn(row, f"language {values.get('code') or values.get('name')!r} is not one "
-                           "the directory lists; ignored")
+            self.warn(row, _("language %(language)s is not one the directory lists; ignored",
+                             language=repr(values.get("code") or values.get("name"))))
         else:
             org.languages[code] = None
 
     def _attribute(self, row: SourceRow) -> None:
         link_id = row.values.get("link_id")
         if link_id is None:
-            self.reject(row, "attribute not used")
+            self.reject(row, _("attribute not used"))
             return
         org = self.links.get(link_id)
         if org is None:
             entity = row.values.get("link_entity")
             untracked = entity in spec.tables() and "id" not in HELD.get(entity, frozenset())
             if not untracked and not any(link_id in ids for ids in self.seen.values()):
-                self.reject(row, f"broken reference: link_id {link_id} matches no row")
+                self.reject(row, _("broken reference: link_id %(id)s matches no row",
+                                   id=link_id))
             return
         if not self.checked(org, row):
             return
         term_id = row.values["taxonomy_term_id"]
         term = self.terms.get(term_id)
         if term is None:
-            self.warn(row, f"taxonomy_term_id {term_id} is not in "
-                           f"{spec.tables()['taxonomy_term'].path}; ignored")
+            self.warn(row, _("taxonomy_term_id %(id)s is not in %(file)s; ignored", id=term_id,
+                             file=spec.tables()["taxonomy_term"].path))
             return
         assert self.resolver is not None
         meaning = self.resolver.meaning(term)
@@ -530,8 +558,9 @@ class Assembler:
                 service.category, service.rank = meaning.value, meaning.rank
         elif meaning.kind == "kind" and link_id == org.hsds_id:
             if org.kind not in (None, meaning.value):
-                self.warn(row, f"organization kind {meaning.value!r} ignored: it is already "
-                               f"{org.kind!r}")
+                self.warn(row, _("organization kind %(kind)s ignored: it is already "
+                                 "%(current)s", kind=repr(meaning.value),
+                                 current=repr(org.kind)))
             else:
                 org.kind = meaning.value
         elif meaning.kind == "population" and link_id == org.hsds_id:
@@ -539,7 +568,8 @@ class Assembler:
         elif meaning.value == ACCEPTING_REFERRALS and link_id == org.hsds_id:
             value = str(row.values.get("value", "true")).casefold()
             if value not in _TRUE | _FALSE:
-                self.fail(org, row, f"accepting referrals must be true or false, not {value!r}")
+                self.fail(org, row, _("accepting referrals must be true or false, not "
+                                      "%(value)s", value=repr(value)))
             else:
                 org.accepting = value in _TRUE
         elif meaning.value == CONFIDENTIAL and link_id in self.locations:
@@ -551,7 +581,7 @@ class Assembler:
         under several of its services is one area limited to those services."""
         service_id = row.values.get("service_id")
         if service_id is None:
-            self.warn(row, "service area not used: it names no service")
+            self.warn(row, _("service area not used: it names no service"))
             return
         if service_id not in self.services:
             self.owner_missing(row, "service_id", "service")
@@ -562,11 +592,11 @@ class Assembler:
         try:
             shape = read_area(row.values)
         except ExtentError as exc:
-            self.fail(org, row, f"service area: {exc}")
+            self.fail(org, row, _("service area: %(problem)s", problem=str(exc)))
             return
         if shape is None:
-            self.warn(row, f"service area {row.values.get('name', '')!r} kept out: no extent "
-                           "the directory can read (see docs/hsds.md)")
+            self.warn(row, _("service area %(name)s kept out: no extent the directory can "
+                             "read (see docs/hsds.md)", name=repr(row.values.get("name", ""))))
             return
         area = org.areas.setdefault(shape.key, AreaDraft(row, shape))
         if service_id not in area.service_ids:
@@ -587,7 +617,8 @@ def _location_data(location: LocationDraft, problems: list[Problem]) -> dict[str
         country = str(address.get("country", "US")).strip().casefold()
         if country not in _US:
             problems.append(location.address.problem(
-                f"country {address['country']!r}: the directory lists US locations only"))
+                _("country %(country)s: the directory lists US locations only",
+                  country=repr(address["country"]))))
             return None
         street = ", ".join(part for part in (address.get("address_1"), address.get("address_2"))
                            if part)
@@ -596,13 +627,13 @@ def _location_data(location: LocationDraft, problems: list[Problem]) -> dict[str
                     state=state_code(state) or state, postal_code=address.get("postal_code", ""))
         return data
     if "latitude" not in values:
-        problems.append(location.row.problem("cannot place the location: it has neither an "
-                                             "address nor coordinates"))
+        problems.append(location.row.problem(_("cannot place the location: it has neither "
+                                               "an address nor coordinates")))
         return None
     place = place_at(values["latitude"], values["longitude"])
     if place is None:
-        problems.append(location.row.problem("cannot place the location: there is no US place "
-                                             "near its coordinates"))
+        problems.append(location.row.problem(_("cannot place the location: there is no US "
+                                               "place near its coordinates")))
         return None
     data.update(address="", city=place[0], state=place[1], postal_code=place[2])
     return data
@@ -623,7 +654,7 @@ def _area_plans(org: OrgDraft, codes_by_id: dict[str, str], listed: list[str],
                                    if service_id in codes_by_id))
         if not codes:
             report.warnings.append(area.row.problem(
-                "service area kept out: none of its services is listed"))
+                _("service area kept out: none of its services is listed")))
             continue
         centre = area.shape.centre
         plans.append(AreaPlan(area.shape, points.get(centre) if centre else None,
@@ -667,11 +698,12 @@ def build_listing(org: OrgDraft, resolver: TermResolver,
         code = service.category or resolver.category_by_name(service.row.values.get("name", ""))
         if code is None:
             report.warnings.append(service.row.problem(
-                "service not listed: none of its taxonomy terms maps to a directory service "
-                "category (see docs/hsds.md)"))
+                _("service not listed: none of its taxonomy terms maps to a directory service "
+                  "category (see docs/hsds.md)")))
         elif code in services:
             report.warnings.append(service.row.problem(
-                f"service merged into row {services[code].row.row}: both are {code!r}"))
+                _("service merged into row %(row)s: both are %(category)s",
+                  row=services[code].row.row, category=repr(code))))
             codes_by_id[service.hsds_id] = code
         else:
             services[code] = service

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.exc import DataError, IntegrityError
 
@@ -207,7 +208,7 @@ class Creator:
         name = listing.data["name"].strip()
         if name.lower() in self.names:
             self.report.reject(draft.row, [draft.row.problem(
-                "An organization with this name is already listed.")])
+                _("An organization with this name is already listed."))])
             return
         slug = self._slug(name)
         try:
@@ -279,7 +280,7 @@ def write_new_rows(batch: list[NewRows]) -> list[int]:
             for item in items:
                 item["organization_id"] = organization["id"]
             owned.setdefault(table, []).extend(items)
-        for location, _, _ in rows.locations:
+        for location, _hours, _closures in rows.locations:
             location["organization_id"] = organization["id"]
             locations.append(location)
     _insert(_ORGANIZATIONS, organizations)
@@ -292,7 +293,7 @@ def write_new_rows(batch: list[NewRows]) -> list[int]:
                 item["location_id"] = location["id"]
             hours += opening
             closures += closed
-        for area, index, _ in rows.areas:
+        for area, index, _services in rows.areas:
             area["organization_id"] = organization["id"]
             area["location_id"] = None if index is None else rows.locations[index][0]["id"]
             areas.append(area)

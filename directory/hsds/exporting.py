@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from flask_babel import gettext as _
+
 from directory.hsds.export import (
     CsvPackageWriter,
     JsonWriter,
@@ -98,7 +100,8 @@ def export_json(stream: IO[str], progress: Progress | None = None) -> ExportRepo
 def export_hsds(out: Path, fmt: str = "csv", progress: Progress | None = None) -> ExportReport:
     """Export to ``out``: a folder (or a .zip file) for the tabular package, a file for JSON."""
     if fmt not in EXPORT_FORMATS:
-        raise ValueError(f"Unknown export format {fmt!r}: use csv or json.")
+        raise ValueError(_("Unknown export format %(format)s: use csv or json.",
+                           format=repr(fmt)))
     if fmt == "json":
         out.parent.mkdir(parents=True, exist_ok=True)
         with out.open("w", encoding="utf-8") as stream:
@@ -109,7 +112,8 @@ def export_hsds(out: Path, fmt: str = "csv", progress: Progress | None = None) -
         out.parent.mkdir(parents=True, exist_ok=True)
         return export_zip(out, progress)
     if out.exists() and not out.is_dir():
-        raise ValueError(f"{out} is a file: give a folder (or a .zip path) for the package.")
+        raise ValueError(_("%(path)s is a file: give a folder (or a .zip path) for the "
+                           "package.", path=out))
     return export_csv(out, progress)
 
 

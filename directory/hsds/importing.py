@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from sqlalchemy import select, text
 from sqlalchemy.exc import DataError, IntegrityError
 
@@ -107,8 +108,9 @@ def _foreign_ids(listing: Listing, owners: dict[str, str]) -> list[Problem]:
     for hsds_id, row in items:
         owner = owners.get(hsds_id)
         if owner is not None and owner != draft.hsds_id:
-            problems.append(row.problem(f"id {hsds_id} already belongs to another organization "
-                                        f"({owner}) in the directory"))
+            problems.append(row.problem(_("id %(id)s already belongs to another organization "
+                                          "(%(owner)s) in the directory", id=hsds_id,
+                                          owner=owner)))
     return problems
 
 
@@ -225,7 +227,7 @@ def _apply(listing: Listing, organization: Organization | None,
     except (IntegrityError, DataError) as exc:
         detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         report.reject(draft.row, [draft.row.problem(
-            f"conflicts with data already in the directory: {detail}")])
+            _("conflicts with data already in the directory: %(detail)s", detail=detail))])
 
 
 def import_hsds(source: Source, *, strict: bool = False, dry_run: bool = False,

@@ -17,6 +17,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 from directory.hsds import spec
 from directory.hsds.reader import HELD, PackageSource, SourceRow
 from directory.safecsv import unescape_cell
@@ -37,16 +40,16 @@ _CLOCK = re.compile(r"^(\d{1,2})(?::(\d{2}))?(?::\d{2})?\s*([ap]\.?m\.?)?$", re.
 _PHONE_TYPES = frozenset({"text", "voice", "fax", "cell", "video", "pager", "textphone"})
 _NOT_HELD = {
     # old files the directory has no place for, and why (said in the report)
-    "holiday_schedules.csv": "holiday closures: the directory keeps weekly opening hours only",
-    "programs.csv": "programs are not held by the directory",
-    "funding.csv": "funding is not held by the directory",
-    "eligibility.csv": "eligibility is not held by the directory",
-    "service_areas.csv": "free-text service areas of HSDS 1.x/2.x cannot be placed on a map",
-    "required_documents.csv": "required documents are not held by the directory",
-    "payments_accepted.csv": "payment methods are not held by the directory",
-    "accessibility_for_disabilities.csv": "accessibility details are not held by the directory",
-    "metadata.csv": "change metadata is not imported",
-    "meta_table_description.csv": "table descriptions are not imported",
+    "holiday_schedules.csv": _l("holiday closures: the directory keeps weekly opening hours only"),
+    "programs.csv": _l("programs are not held by the directory"),
+    "funding.csv": _l("funding is not held by the directory"),
+    "eligibility.csv": _l("eligibility is not held by the directory"),
+    "service_areas.csv": _l("free-text service areas of HSDS 1.x/2.x cannot be placed on a map"),
+    "required_documents.csv": _l("required documents are not held by the directory"),
+    "payments_accepted.csv": _l("payment methods are not held by the directory"),
+    "accessibility_for_disabilities.csv": _l("accessibility details are not held by the directory"),
+    "metadata.csv": _l("change metadata is not imported"),
+    "meta_table_description.csv": _l("table descriptions are not imported"),
 }
 
 
@@ -69,19 +72,22 @@ def detect(names: set[str], version: str | None, header: Callable[[str], list[st
     if version:
         major = version.strip().lstrip("vV")
         if major.startswith("3"):
-            return Detected(HSDS_3, f"datapackage.json says version {version}")
+            return Detected(HSDS_3, _("datapackage.json says version %(version)s",
+                                      version=version))
         if major[:1] in ("1", "2"):
-            return Detected(f"HSDS {major}", f"datapackage.json says version {version}")
+            return Detected(f"HSDS {major}", _("datapackage.json says version %(version)s",
+                                                 version=version))
     if "mail_addresses.csv" in names or (
             "services.csv" in names and "location_id" in header("services.csv")
             and "organization_id" not in header("services.csv")):
-        return Detected(OHANA, "services belong to locations (and mail_addresses.csv)")
+        return Detected(OHANA, _("services belong to locations (and mail_addresses.csv)"))
     old_files = sorted(names & _LEGACY_FILES)
     if old_files:
-        return Detected("HSDS 1.x/2.x", "file names of HSDS 1.x/2.x: " + ", ".join(old_files))
+        return Detected("HSDS 1.x/2.x", _("file names of HSDS 1.x/2.x: %(files)s",
+                                          files=", ".join(old_files)))
     if "url" in header("organizations.csv") and "website" not in header("organizations.csv"):
-        return Detected("HSDS 1.x/2.x", "organizations.csv has url, not website")
-    return Detected(HSDS_3, "HSDS 3.0 file and field names")
+        return Detected("HSDS 1.x/2.x", _("organizations.csv has url, not website"))
+    return Detected(HSDS_3, _("HSDS 3.0 file and field names"))
 
 
 def _clock(value: str) -> str:
@@ -190,7 +196,7 @@ class LegacySource(PackageSource):
         keep = HELD[table]
         if table == "service" and self.detected.label == OHANA:
             self.location_owner = {cells.get("id", "").strip(): cells.get(
-                "organization_id", "").strip() for _, cells in self._cells("locations.csv")}
+                "organization_id", "").strip() for _number, cells in self._cells("locations.csv")}
         for path, convert in self.feeds.get(table, []):
             if path not in self.names:
                 continue
@@ -204,10 +210,10 @@ class LegacySource(PackageSource):
         for path in sorted(self.names):
             if path in self.used or not path.endswith(".csv"):
                 continue
-            count = sum(1 for _ in self._records(path))
-            reason = _NOT_HELD.get(path, "not a table the directory reads from "
-                                   f"{self.detected.label}")
-            self.skipped[path] = reason
+            count = sum(1 for _record in self._records(path))
+            not_held = _NOT_HELD.get(path)
+            self.skipped[path] = str(not_held) if not_held is not None else _(
+                "not a table the directory reads from %(format)s", format=self.detected.label)
             if count:
                 self.ignored[path] = count
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
+from flask_babel import gettext as _
+
 from directory.hsds import spec
 from directory.hsds.report import Problem
 from directory.inputs import loads
@@ -112,21 +114,24 @@ class PackageSource(Source):
         if "datapackage.json" in names:
             self._read_descriptor()
         if self.paths["organization"] not in names:
-            raise HsdsReadError(f"{label} has no {self.paths['organization']}: "
-                                "an HSDS package needs its organizations table.")
+            raise HsdsReadError(_("%(source)s has no %(file)s: an HSDS package needs its "
+                                  "organizations table.", source=label,
+                                  file=self.paths["organization"]))
 
     def _read_descriptor(self) -> None:
         try:
             with self.opener("datapackage.json") as handle:
                 data = handle.read(DESCRIPTOR_LIMIT + 1)
             if len(data) > DESCRIPTOR_LIMIT:
-                raise HsdsReadError(f"{self.label}: datapackage.json is larger than "
-                                    f"{DESCRIPTOR_LIMIT // 2**20} MB; it cannot be a descriptor.")
+                raise HsdsReadError(_("%(source)s: datapackage.json is larger than %(size)s "
+                                      "MB; it cannot be a descriptor.", source=self.label,
+                                      size=DESCRIPTOR_LIMIT // 2**20))
             descriptor = loads(data)
         except HsdsReadError:
             raise
         except (ValueError, UnicodeDecodeError) as exc:
-            raise HsdsReadError(f"{self.label}: datapackage.json is not valid JSON: {exc}") from exc
+            raise HsdsReadError(_("%(source)s: datapackage.json is not valid JSON: %(error)s",
+                                  source=self.label, error=str(exc))) from exc
         version = descriptor.get("version") if isinstance(descriptor, dict) else None
         self.version = str(version) if isinstance(version, str | int | float) else None
         resources = descriptor.get("resources") if isinstance(descriptor, dict) else None
@@ -138,8 +143,9 @@ class PackageSource(Source):
                 self.paths[resource["name"]] = path
             else:
                 self.notes.append(Problem("datapackage.json", None,
-                                          f"resource {resource['name']!r} has an unusable path "
-                                          f"{path!r}; the default file name is used"))
+                                          _("resource %(name)s has an unusable path "
+                                            "%(path)s; the default file name is used",
+                                            name=repr(resource["name"]), path=repr(path))))
 
     def _records(self, path: str) -> Iterator[tuple[list[str], int, list[str]]]:
         """(header, row number, values) of each non-blank data row; the header is row 1."""
@@ -152,7 +158,8 @@ class PackageSource(Source):
                     if any(cell.strip() for cell in record):
                         yield header, number, record
         except (csv.Error, UnicodeDecodeError) as exc:
-            raise HsdsReadError(f"{path} cannot be read as UTF-8 CSV: {exc}") from exc
+            raise HsdsReadError(_("%(file)s cannot be read as UTF-8 CSV: %(error)s",
+                                      file=path, error=str(exc))) from exc
 
     def rows(self, table: str) -> Iterator[SourceRow]:
         path = self.paths[table]
@@ -166,13 +173,15 @@ class PackageSource(Source):
                 checked_header = True
                 unknown = [name for name in header if name not in definition.field_names]
                 if unknown:
-                    self.notes.append(Problem(path, 1, "columns not in HSDS 3.0 are ignored: "
-                                              + ", ".join(unknown)))
+                    self.notes.append(Problem(path, 1, _(
+                        "columns not in HSDS 3.0 are ignored: %(columns)s",
+                        columns=", ".join(unknown))))
             # The export wrote formula-like text with a leading ' (directory/safecsv.py).
             cells = dict(zip(header, map(unescape_cell, record), strict=False))
             values, problems = spec.check_row(definition, cells, keep)
             if len(record) != len(header):
-                problems.append(f"has {len(record)} values for {len(header)} columns")
+                problems.append(_("has %(values)s values for %(columns)s columns",
+                                  values=len(record), columns=len(header)))
             yield SourceRow(path, number, values, tuple(problems))
 
     def header(self, path: str) -> list[str]:
@@ -184,18 +193,20 @@ class PackageSource(Source):
             try:
                 return [name.strip() for name in next(csv.reader(text), [])]
             except (csv.Error, UnicodeDecodeError) as exc:
-                raise HsdsReadError(f"{path} cannot be read as UTF-8 CSV: {exc}") from exc
+                raise HsdsReadError(_("%(file)s cannot be read as UTF-8 CSV: %(error)s",
+                                      file=path, error=str(exc))) from exc
 
     def count_ignored(self) -> None:
         known = set(self.paths.values()) | {"datapackage.json"}
         for name, path in self.paths.items():
             if name not in HELD and path in self.names:
-                self.skipped[path] = f"the directory does not hold HSDS {name.replace('_', ' ')}"
-                count = sum(1 for _ in self._records(path))
+                self.skipped[path] = _("the directory does not hold HSDS %(table)s",
+                                       table=name.replace("_", " "))
+                count = sum(1 for _record in self._records(path))
                 if count:
                     self.ignored[path] = count
         for path in sorted(self.names - known):
-            self.skipped[path] = "not a file of an HSDS 3.0 package"
+            self.skipped[path] = _("not a file of an HSDS 3.0 package")
 
     def close(self) -> None:
         if self.archive is not None:
@@ -252,11 +263,12 @@ class JsonSource(Source):
         elif isinstance(document, dict) and "id" in document:
             self._flatten("organization", document, "", {})
         else:
-            raise HsdsReadError(f"{label} is not HSDS JSON: expected a page of organizations "
-                                "(with 'contents'), a list of organizations, one organization, "
-                                "or the tabular form keyed by file name.")
+            raise HsdsReadError(_("%(source)s is not HSDS JSON: expected a page of "
+                                  "organizations (with 'contents'), a list of organizations, one "
+                                  "organization, or the tabular form keyed by file name.",
+                                  source=label))
         if not self.tables.get("organization"):
-            raise HsdsReadError(f"{label} holds no organizations.")
+            raise HsdsReadError(_("%(source)s holds no organizations.", source=label))
 
     def _tabular(self, document: dict[str, Any]) -> None:
         by_path = {table.path: name for name, table in spec.tables().items()}
@@ -280,15 +292,16 @@ class JsonSource(Source):
             first, first_fingerprint = self._seen[(table, raw_id)]
             if fingerprint != first_fingerprint:
                 self.notes.append(Problem(self.file, pointer,
-                                          f"{table} {raw_id} appears again with other values "
-                                          f"than at {first or '/'}; the first is used",
+                                          _("%(table)s %(id)s appears again with other "
+                                            "values than at %(first)s; the first is used",
+                                            table=table, id=raw_id, first=first or "/"),
                                           raw_id))
             return
         if raw_id:
             self._seen[(table, raw_id)] = (pointer, fingerprint)
         values, problems = spec.check_row(spec.tables()[table], raw, HELD[table])
         if not is_object:
-            problems.append("must be a JSON object")
+            problems.append(_("must be a JSON object"))
         self.tables[table].append(SourceRow(self.file, pointer, values, tuple(problems)))
 
     def _flatten(self, table: str, item: Any, pointer: str, inherited: dict[str, Any]) -> None:
@@ -339,7 +352,7 @@ def _zip_source(path: Path, source_key: str) -> PackageSource:
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as exc:
-        raise HsdsReadError(f"{path} is not a readable zip file.") from exc
+        raise HsdsReadError(_("%(file)s is not a readable zip file.", file=path)) from exc
     members = [name for name in archive.namelist() if not name.endswith("/")]
     anchors = [name for name in members
                if PurePosixPath(name).name in ("datapackage.json", "organizations.csv")]
@@ -360,7 +373,7 @@ def open_source(path: Path, source_key: str | None = None) -> Source:
     package's ids that are not UUIDs (default: the folder's or file's name)."""
     log.info("reading HSDS data from %s", path)
     if not path.exists():
-        raise HsdsReadError(f"{path} does not exist.")
+        raise HsdsReadError(_("%(file)s does not exist.", file=path))
     if path.is_dir():
         names = {str(item.relative_to(path).as_posix()) for item in path.rglob("*")
                  if item.is_file()}
@@ -374,7 +387,8 @@ def open_source(path: Path, source_key: str | None = None) -> Source:
         try:
             document = loads(path.read_text(encoding="utf-8-sig"))
         except (ValueError, UnicodeDecodeError) as exc:
-            raise HsdsReadError(f"{path} is not valid JSON: {exc}") from exc
+            raise HsdsReadError(_("%(file)s is not valid JSON: %(error)s", file=path,
+                                  error=str(exc))) from exc
         return JsonSource(str(path), path.name, document)
-    raise HsdsReadError(f"{path} is neither an HSDS package (a folder, a .zip or a "
-                        "datapackage.json) nor a .json document.")
+    raise HsdsReadError(_("%(file)s is neither an HSDS package (a folder, a .zip or a "
+                          "datapackage.json) nor a .json document.", file=path))

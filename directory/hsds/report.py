@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import ngettext
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:
@@ -45,8 +47,9 @@ class ImportReport:
         self.organizations_rejected += 1
         self.rejected.extend(problems)
         if any((problem.file, problem.row) != (row.file, row.row) for problem in problems):
-            self.rejected.append(row.problem(
-                f"organization not imported: {len(problems)} problem(s) in its rows"))
+            self.rejected.append(row.problem(ngettext(
+                "organization not imported: %(num)d problem in its rows",
+                "organization not imported: %(num)d problems in its rows", len(problems))))
 
     @property
     def imported(self) -> int:

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flask_babel import gettext as _
+
 STANDARD_PATH = Path(__file__).with_name("standard") / "3.0"
 DESCRIPTOR_PATH = STANDARD_PATH / "datapackage.json"
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -87,39 +89,45 @@ def parse_time(value: str) -> dt.time | None:
 def _check_value(field: Field, value: Any) -> tuple[Any, str | None]:
     """The value in the field's Python form (str or float), or a message saying what is wrong."""
     if isinstance(value, dict | list):
-        return None, f"{field.name} must be a single value"
+        return None, _("%(field)s must be a single value", field=field.name)
     if field.type == "number":
         if isinstance(value, bool):
-            return None, f"{field.name} must be a number"
+            return None, _("%(field)s must be a number", field=field.name)
         try:
             number = float(value)
         except ValueError:
-            return None, f"{field.name} must be a number, not {value!r}"
+            return None, _("%(field)s must be a number, not %(value)s", field=field.name,
+                           value=repr(value))
         if not math.isfinite(number):
-            return None, f"{field.name} must be a finite number"
+            return None, _("%(field)s must be a finite number", field=field.name)
         return number, None
     text = str(value).lower() if isinstance(value, bool) else str(value)
     if field.format == "uuid":
         canonical = normalize_uuid(text)
         if canonical is None:
-            return None, f"{field.name} is not a UUID: {text!r}"
+            return None, _("%(field)s is not a UUID: %(value)s", field=field.name,
+                           value=repr(text))
         return canonical, None
     if field.enum is not None:
         if text not in field.enum:
-            return None, f"{field.name} must be one of {', '.join(field.enum)}, not {text!r}"
+            return None, _("%(field)s must be one of %(choices)s, not %(value)s",
+                           field=field.name, choices=", ".join(field.enum), value=repr(text))
         return field.enum[field.enum.index(text)], None
     if field.type == "time" and parse_time(text) is None:
-        return None, f"{field.name} must be a time such as 09:00:00, not {text!r}"
+        return None, _("%(field)s must be a time such as 09:00:00, not %(value)s",
+                       field=field.name, value=repr(text))
     if field.type == "date":
         try:
             dt.date.fromisoformat(text)
         except ValueError:
-            return None, f"{field.name} must be a date such as 2024-01-31, not {text!r}"
+            return None, _("%(field)s must be a date such as 2024-01-31, not %(value)s",
+                           field=field.name, value=repr(text))
     if field.type == "datetime":
         try:
             dt.datetime.fromisoformat(text)
         except ValueError:
-            return None, f"{field.name} must be a date and time, not {text!r}"
+            return None, _("%(field)s must be a date and time, not %(value)s",
+                           field=field.name, value=repr(text))
     return text, None
 
 
@@ -134,15 +142,14 @@ def _checker(field: Field) -> _Check:
 
     if field.type == "string" and field.enum is None:
         if field.format == "uuid":
-            message = f"{field.name} is not a UUID: "
-
             def uuid_text(value: Any) -> tuple[Any, str | None]:
                 if type(value) is not str:
                     return general(value)
                 lowered = value.lower()  # already stripped by check_row
                 if _UUID.match(lowered):
                     return lowered, None
-                return None, message + repr(value)
+                return None, _("%(field)s is not a UUID: %(value)s", field=field.name,
+                               value=repr(value))
             return uuid_text
         if field.format in (None, "default", "email", "uri"):
             def plain_text(value: Any) -> tuple[Any, str | None]:
@@ -172,7 +179,7 @@ def check_row(table: Table, raw: dict[str, Any],
             value = value.strip()
         if value is None or value == "":
             if required:
-                problems.append(f"{name} is required")
+                problems.append(_("%(field)s is required", field=name))
             continue
         converted, problem = check(value)
         if problem:

@@ -25,6 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import ngettext
+
 from directory.accounts.models import User
 from directory.audit.operations import record
 from directory.db import db_session
@@ -66,26 +69,30 @@ class Mapping:
     @classmethod
     def from_dict(cls, document: Any) -> Mapping:
         if not isinstance(document, dict):
-            raise MappingError("The mapping must be a table of listing fields to column names.")
+            raise MappingError(_("The mapping must be a table of listing fields to column "
+                                 "names."))
         options = document.get("options", {})
         columns = document.get("columns", document)
         if not isinstance(columns, dict) or not isinstance(options, dict):
-            raise MappingError("The mapping's [columns] and [options] must be tables.")
+            raise MappingError(_("The mapping's [columns] and [options] must be tables."))
         columns = {key: value for key, value in columns.items() if key != "options"}
         unknown = sorted(set(columns) - set(FIELDS))
         if unknown:
-            raise MappingError(f"Unknown listing fields in the mapping: {', '.join(unknown)}. "
-                               f"Use: {', '.join(FIELDS)}.")
+            raise MappingError(_("Unknown listing fields in the mapping: %(unknown)s. Use: "
+                                 "%(fields)s.", unknown=", ".join(unknown),
+                                 fields=", ".join(FIELDS)))
         if not all(isinstance(value, str) and value.strip() for value in columns.values()):
-            raise MappingError("Each listing field must name one column (a non-empty text).")
+            raise MappingError(_("Each listing field must name one column (a non-empty "
+                                 "text)."))
         if "name" not in columns:
-            raise MappingError("The mapping must name the column holding the organization's name.")
+            raise MappingError(_("The mapping must name the column holding the organization's "
+                                 "name."))
         separator = options.get("separator", ";")
         source = options.get("source")
         if not isinstance(separator, str) or len(separator) != 1:
-            raise MappingError("options.separator must be one character, such as ; or |.")
+            raise MappingError(_("options.separator must be one character, such as ; or |."))
         if source is not None and not (isinstance(source, str) and source.strip()):
-            raise MappingError("options.source must be a non-empty text.")
+            raise MappingError(_("options.source must be a non-empty text."))
         return cls({key: value.strip() for key, value in columns.items()}, separator, source)
 
     def as_dict(self) -> dict[str, Any]:
@@ -98,11 +105,12 @@ class Mapping:
     def parse(cls, data: bytes, name: str) -> Mapping:
         """A mapping file's content: TOML (.toml) or JSON (.json, or anything starting '{')."""
         if len(data) > MAPPING_LIMIT:
-            raise MappingError(f"The mapping file is larger than {MAPPING_LIMIT // 1024} kB.")
+            raise MappingError(_("The mapping file is larger than %(size)s kB.",
+                                 size=MAPPING_LIMIT // 1024))
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise MappingError("The mapping file is not UTF-8 text.") from exc
+            raise MappingError(_("The mapping file is not UTF-8 text.")) from exc
         try:
             if name.lower().endswith(".json") or text.lstrip().startswith("{"):
                 return cls.from_dict(loads(text))
@@ -110,7 +118,8 @@ class Mapping:
         except (ValueError, tomllib.TOMLDecodeError) as exc:
             if isinstance(exc, MappingError):
                 raise
-            raise MappingError(f"The mapping file cannot be read: {exc}") from exc
+            raise MappingError(_("The mapping file cannot be read: %(error)s",
+                                 error=str(exc))) from exc
 
     @classmethod
     def load(cls, path: Path) -> Mapping:
@@ -142,24 +151,27 @@ class SpreadsheetSource(Source):
 
     def __init__(self, label: str, data: bytes, mapping: Mapping, source_key: str) -> None:
         super().__init__(label)
-        self.format = "Spreadsheet (CSV with a column mapping)"
+        self.format = _("Spreadsheet (CSV with a column mapping)")
         self.file = Path(label).name
         self.mapping = mapping
         self.source_key = mapping.source or source_key
         self.header, self.records = _read_csv(data, self.file)
-        self.format_evidence = f"{len(mapping.columns)} mapped columns"
+        self.format_evidence = ngettext("%(num)d mapped column", "%(num)d mapped columns",
+                                        len(mapping.columns))
         missing = sorted({column for column in mapping.columns.values()
                           if column not in self.header})
         if missing:
-            raise HsdsReadError(f"{self.file}: the mapping names columns the file does not have: "
-                                f"{', '.join(missing)} (its columns: {', '.join(self.header)}).")
+            raise HsdsReadError(_("%(file)s: the mapping names columns the file does not have: "
+                                  "%(missing)s (its columns: %(columns)s).", file=self.file,
+                                  missing=", ".join(missing), columns=", ".join(self.header)))
         if not self.records:
-            raise HsdsReadError(f"{self.file} has no rows under its header.")
+            raise HsdsReadError(_("%(file)s has no rows under its header.", file=self.file))
         used = set(mapping.columns.values())
         unused = [column for column in self.header if column and column not in used]
         if unused:
-            self.skipped.update({f"{self.file} column {column!r}": "not in the mapping"
-                                 for column in unused})
+            reason = _("not in the mapping")
+            self.skipped.update({_("%(file)s column %(column)s", file=self.file,
+                                   column=repr(column)): reason for column in unused})
         self.tables = self._convert()
 
     def _id(self, *parts: str) -> str:
@@ -198,16 +210,16 @@ class SpreadsheetSource(Source):
             if kind:
                 code = _KINDS.get(kind.casefold())
                 if code is None:
-                    problems.append(f"kind {kind!r} is not one of "
-                                    + ", ".join(label for label in KIND_LABELS.values()))
+                    problems.append(_("kind %(kind)s is not one of %(kinds)s", kind=repr(kind),
+                                      kinds=", ".join(KIND_LABELS.values())))
                 else:
                     attributes.append((org_id, "organization",
                                        term(KINDS.id, f"kind:{code}", code)))
             for population in self.values(cells, "populations"):
                 code = _POPULATIONS.get(population.casefold())
                 if code is None:
-                    problems.append(f"population {population!r} is not one the directory "
-                                    "lists")
+                    problems.append(_("population %(population)s is not one the directory "
+                                      "lists", population=repr(population)))
                 else:
                     attributes.append((org_id, "organization",
                                        term(POPULATIONS.id, f"population:{code}", code)))
@@ -230,8 +242,9 @@ class SpreadsheetSource(Source):
                 ("service_id", services[0]) if services else None)
             languages = self.values(cells, "languages")
             if languages and owner is None:
-                self.notes.append(Problem(self.file, number, "languages not used: the row has "
-                                          "neither an address nor services to hold them"))
+                self.notes.append(Problem(self.file, number, _(
+                    "languages not used: the row has neither an address nor services to hold "
+                    "them")))
             for language in languages if owner is not None else []:
                 add("language", number, {"id": self._id("language", org_id, language),
                                          owner[0]: owner[1], "name": language,
@@ -277,13 +290,14 @@ class SpreadsheetSource(Source):
 def _read_csv(data: bytes, file: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     """The header and the non-blank rows (with their row numbers; the header is row 1)."""
     if b"\x00" in data[:SNIFF_BYTES]:
-        raise HsdsReadError(f"{file} is not a CSV file (it holds binary data); save the "
-                            "spreadsheet as CSV.")
+        raise HsdsReadError(_("%(file)s is not a CSV file (it holds binary data); save the "
+                              "spreadsheet as CSV.", file=file))
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise HsdsReadError(f"{file} is not UTF-8 text (byte {exc.start} cannot be read): save "
-                            "the spreadsheet as \"CSV UTF-8\".") from exc
+        raise HsdsReadError(_("%(file)s is not UTF-8 text (byte %(byte)s cannot be read): save "
+                              "the spreadsheet as \"CSV UTF-8\".", file=file,
+                              byte=exc.start)) from exc
     try:
         reader = csv.reader(io.StringIO(text, newline=""))
         header = [name.strip() for name in next(reader, [])]
@@ -291,9 +305,11 @@ def _read_csv(data: bytes, file: str) -> tuple[list[str], list[tuple[int, dict[s
                    for number, record in enumerate(reader, start=2)
                    if any(cell.strip() for cell in record)]
     except csv.Error as exc:
-        raise HsdsReadError(f"{file} cannot be read as CSV: {exc}") from exc
+        raise HsdsReadError(_("%(file)s cannot be read as CSV: %(error)s", file=file,
+                              error=str(exc))) from exc
     if len([name for name in header if name]) < 1 or len(header) != len(set(header)):
-        raise HsdsReadError(f"{file} needs a header row of distinct column names.")
+        raise HsdsReadError(_("%(file)s needs a header row of distinct column names.",
+                              file=file))
     return header, records
 
 
@@ -332,10 +348,12 @@ class Preview:
 def check_upload(data: bytes, name: str) -> None:
     """Refuse what cannot be a spreadsheet upload before reading it."""
     if len(data) > UPLOAD_LIMIT:
-        raise HsdsReadError(f"{name} is larger than {UPLOAD_LIMIT // 1024} kB: import it with "
-                            "`directory import-csv` instead.")
+        raise HsdsReadError(_("%(file)s is larger than %(size)s kB: import it with "
+                              "`directory import-csv` instead.", file=name,
+                              size=UPLOAD_LIMIT // 1024))
     if not name.lower().endswith((".csv", ".txt")):
-        raise HsdsReadError(f"{name} is not a .csv file: save the spreadsheet as CSV.")
+        raise HsdsReadError(_("%(file)s is not a .csv file: save the spreadsheet as CSV.",
+                              file=name))
 
 
 def preview_spreadsheet(data: bytes, name: str, mapping: Mapping) -> Preview:

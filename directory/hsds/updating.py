@@ -10,6 +10,8 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -139,10 +141,11 @@ def _check_services_in_use(organization: Organization, listing: Listing) -> None
     dropped = {service.category.code for service in organization.services} - kept
     in_use = services_in_use(organization, dropped, kept)
     if in_use:
-        named = ", ".join(f"{code!r} ({count} referral{'s' if count > 1 else ''})"
+        named = ", ".join(ngettext("%(service)s (%(num)d referral)",
+                                   "%(service)s (%(num)d referrals)", count, service=repr(code))
                           for code, count in sorted(in_use.items()))
-        message = (f"services not dropped: referrals in progress to this organization are "
-                   f"for {named}; they must be finished first")
+        message = _("services not dropped: referrals in progress to this organization are for "
+                    "%(services)s; they must be finished first", services=named)
         raise ListingError(message, {"services": [message]})
 
 

@@ -301,3 +301,51 @@ def test_the_unavailable_page_in_spanish(client: FlaskClient, coordinator: User,
     assert "Volver a la página de inicio" in page
     assert "Unavailable for a moment" not in page and "Back to the start page" not in page
     assert "Cerrar sesión" not in page  # no navigation: it would ask the database again
+
+
+BAD_SHEET = (b"Agency,Type,Lat,Lon\n"
+             b"Casa Segura,Nonprofit,,\n"
+             b"Refugio Norte,Nonprofit,95,-97.7\n"
+             b",Nonprofit,,\n")
+BAD_SHEET_MAPPING = ('[columns]\nname = "Agency"\nkind = "Type"\nlatitude = "Lat"\n'
+                     'longitude = "Lon"\n')
+ENGLISH_PROBLEMS = ["bad coordinates", "is outside -90..90", "location not imported",
+                    "name is required", "Unknown listing fields", "is not a .csv file",
+                    "Spreadsheet (CSV with a column mapping)"]
+
+
+def _upload(client: FlaskClient, content: bytes, name: str, mapping: str) -> tuple[int, str]:
+    response = client.post("/admin/import-csv/preview", headers=ES, data={
+        "spreadsheet": (io.BytesIO(content), name), "mapping": mapping},
+        content_type="multipart/form-data")
+    return response.status_code, response.get_data(as_text=True)
+
+
+def test_a_spreadsheet_s_problems_in_spanish(client: FlaskClient, coordinator: User) -> None:
+    status, page = _upload(client, BAD_SHEET, "partners.csv", BAD_SHEET_MAPPING)
+    assert status == 200, page
+    _spanish_and_not_english(page, [
+        "Hoja de cálculo (CSV con correspondencia de columnas)",
+        "ubicación no importada (su organización sí, sin ella): coordenadas incorrectas: la "
+        "latitud 95 está fuera de -90..90", "name es obligatorio"], ENGLISH_PROBLEMS)
+    form = {name: re.search(rf'name="{name}" type="hidden" value="([^"]*)"', page)
+            for name in ("content", "name", "mapping")}
+    assert all(form.values()), form
+    report = client.post("/admin/import-csv/confirm", headers=ES, data={
+        name: match.group(1).replace("&#34;", '"').replace("&quot;", '"').replace("&amp;", "&")
+        for name, match in form.items() if match})
+    _spanish_and_not_english(report.text, ["2 creadas", "name es obligatorio",
+                                           "coordenadas incorrectas"], ENGLISH_PROBLEMS)
+    status, page = _upload(client, BAD_SHEET, "partners.csv",
+                           BAD_SHEET_MAPPING + 'nombre = "Agency"\n')
+    assert status == 400
+    _spanish_and_not_english(page, ["Campos del listado desconocidos en la correspondencia: "
+                                    "nombre."], ENGLISH_PROBLEMS)
+    status, page = _upload(client, BAD_SHEET, "partners.xlsx", BAD_SHEET_MAPPING)
+    assert status == 400
+    _spanish_and_not_english(page, ["partners.xlsx no es un archivo .csv: guarde la hoja de "
+                                    "cálculo como CSV."], ENGLISH_PROBLEMS)
+    status, page = _upload(client, b"\x00\x01PK", "partners.csv", BAD_SHEET_MAPPING)
+    assert status == 400
+    _spanish_and_not_english(page, ["partners.csv no es un archivo CSV (contiene datos "
+                                    "binarios)"], ["is not a CSV file"])

@@ -191,3 +191,29 @@ def test_only_coordinators_may_import(client: FlaskClient, factory: Factory,
     assert anonymous.status_code in (302, 401, 403)
     auth.login(factory.user().email)
     assert method(path).status_code == 403
+
+
+def test_the_same_problems_are_english_without_a_request(tmp_path: Path) -> None:
+    from directory.hsds.reader import HsdsReadError
+    from directory.hsds.spreadsheet import Mapping, MappingError, check_upload
+
+    path = tmp_path / "sheet.csv"
+    path.write_text("Agency,Type,Lat,Lon\nCasa Segura,Nonprofit,,\nRefugio Norte,Nonprofit,95,"
+                    "-97.7\n,Nonprofit,,\n")
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text('[columns]\nname = "Agency"\nkind = "Type"\nlatitude = "Lat"\n'
+                       'longitude = "Lon"\n')
+    code, output = run(tmp_path, "import-csv", str(path), "--mapping", str(mapping))
+    assert code == 0, output
+    assert "Spreadsheet (CSV with a column mapping)" in output
+    assert ("location not imported (its organization is, without it): bad coordinates: "
+            "latitude 95 is outside -90..90") in output
+    assert "name is required" in output and "obligatorio" not in output
+    with pytest.raises(MappingError, match="Unknown listing fields in the mapping: nombre"):
+        Mapping.parse(b'[columns]\nname = "Agency"\nnombre = "Agency"\n', "mapping.toml")
+    with pytest.raises(HsdsReadError, match=r"sheet.xlsx is not a \.csv file"):
+        check_upload(b"Agency\n", "sheet.xlsx")
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(b"\x00\x01PK")
+    code, output = run(tmp_path, "import-csv", str(binary), "--mapping", str(mapping))
+    assert code != 0 and "binary.csv is not a CSV file (it holds binary data)" in output
