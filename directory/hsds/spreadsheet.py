@@ -379,7 +379,8 @@ def import_spreadsheet(data: bytes, name: str, mapping: Mapping, actor: User) ->
     load_taxonomy(SeedReport())
     report = import_hsds(source, actor=actor)
     record("listings_imported", actor=actor, details={
-        "file": name, "format": report.format, "created": report.created,
+        # A code, not report.format: that is in the uploader's language, the log is everyone's.
+        "file": name, "format": "spreadsheet", "created": report.created,
         "updated": report.updated, "unchanged": report.unchanged,
         "rejected": report.organizations_rejected})
     return report

@@ -9,10 +9,12 @@ import re
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from directory.accounts.models import MemberRole, MembershipApplication, User
 from directory.admin import operations as admin_operations
+from directory.audit.models import AuditEvent
 from directory.datakey import DataKeyError
 from directory.orgs.models import MembershipStatus, Organization
 from tests.admin.test_views import APPLICANT, submit
@@ -321,7 +323,8 @@ def _upload(client: FlaskClient, content: bytes, name: str, mapping: str) -> tup
     return response.status_code, response.get_data(as_text=True)
 
 
-def test_a_spreadsheet_s_problems_in_spanish(client: FlaskClient, coordinator: User) -> None:
+def test_a_spreadsheet_s_problems_in_spanish(client: FlaskClient, coordinator: User,
+                                             db: Session) -> None:
     status, page = _upload(client, BAD_SHEET, "partners.csv", BAD_SHEET_MAPPING)
     assert status == 200, page
     _spanish_and_not_english(page, [
@@ -336,6 +339,8 @@ def test_a_spreadsheet_s_problems_in_spanish(client: FlaskClient, coordinator: U
         for name, match in form.items() if match})
     _spanish_and_not_english(report.text, ["2 creadas", "name es obligatorio",
                                            "coordenadas incorrectas"], ENGLISH_PROBLEMS)
+    audit = db.scalars(select(AuditEvent).where(AuditEvent.action == "listings_imported")).one()
+    assert audit.details["format"] == "spreadsheet"  # not the uploader's words
     status, page = _upload(client, BAD_SHEET, "partners.csv",
                            BAD_SHEET_MAPPING + 'nombre = "Agency"\n')
     assert status == 400
