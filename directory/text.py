@@ -61,12 +61,8 @@ def bidi_problem(value: str, *, prose: bool = False) -> str | None:
 
 
 def _first_problem(value: Any, *, prose: bool) -> str | None:
-    if isinstance(value, str):
-        return bidi_problem(value, prose=prose)
-    if isinstance(value, Iterable) and not isinstance(value, Mapping | bytes):
-        return next((problem for item in value if isinstance(item, str)
-                     if (problem := bidi_problem(item, prose=prose))), None)
-    return None
+    return next((problem for text in _texts((value,))
+                 if (problem := bidi_problem(text, prose=prose))), None)
 
 
 def _texts(values: Iterable[Any]) -> Iterator[str]:

@@ -127,7 +127,7 @@ class Gazetteer:
                 break
             for d_row in range(-ring, ring + 1):
                 step = 1 if abs(d_row) == ring else 2 * ring  # the ring's edge only
-                for d_column in range(-ring, ring + 1, max(step, 1)):
+                for d_column in range(-ring, ring + 1, step):
                     for area in self._grid.get((row + d_row, column + d_column), ()):
                         if best is not None and abs(area.lat - lat) * _MILES_PER_DEGREE >= best[0]:
                             continue  # farther in latitude alone than the best so far

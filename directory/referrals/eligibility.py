@@ -67,17 +67,17 @@ def find_mismatch(receiver: Organization, age_range: str,
     mismatch when the listing names age groups and none takes it in; a population, when it is
     a known population (not unrecorded, not asked, declined) and the listing names others but
     not it."""
-    listed_ages = tuple(code.value for code in receiver.population_codes if code in AGE_GROUPS)
+    ages = [code for code in receiver.population_codes if code in AGE_GROUPS]
+    others = [code for code in receiver.population_codes if code not in AGE_GROUPS]
     fitting = FITTING_GROUPS.get(age_range)
-    ages_outside = bool(listed_ages and fitting is not None
-                        and not fitting & {Population(code) for code in listed_ages})
-    others = tuple(code.value for code in receiver.population_codes if code not in AGE_GROUPS)
+    ages_outside = bool(ages and fitting is not None and not fitting & set(ages))
     population_outside = bool(population and population in Population._value2member_map_
-                              and others and population not in others)
+                              and others and Population(population) not in others)
     if not ages_outside and not population_outside:
         return None
-    return Mismatch(receiver.name, age_range, listed_ages if ages_outside else (),
-                    population or "", others if population_outside else ())
+    return Mismatch(receiver.name, age_range,
+                    tuple(code.value for code in ages) if ages_outside else (), population or "",
+                    tuple(code.value for code in others) if population_outside else ())
 
 
 def warnings(receiver: Organization, age_range: str, population: str | None) -> str | None:

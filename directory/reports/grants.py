@@ -62,6 +62,10 @@ NOT_SHARED = "not_shared"
 MINOR, ADULT = "minor", "adult"
 
 
+def _code(value: object) -> str:
+    return NOT_RECORDED if value is None else str(getattr(value, "value", value))
+
+
 @dataclass(frozen=True)
 class Item:
     """One breakdown: its names, its categories (code, label) in order, and the column of the
@@ -75,7 +79,7 @@ class Item:
     column: Callable[[], ColumnElement[str]]
     consent_item: str | None  # the consent record's name for it; None for the age range
     # The category of a value of ``column`` (None: not recorded).
-    category: Callable[[Any], str] = lambda value: _code(value)
+    category: Callable[[Any], str] = _code
 
 
 def _age_group(age_range: str | None) -> str:
@@ -101,10 +105,6 @@ ITEMS = [
 def _extra_categories() -> list[tuple[str, str]]:
     return [(NOT_RECORDED, _("Not recorded")),
             (NOT_SHARED, _("Not shared with this organization by the consent"))]
-
-
-def _code(value: object) -> str:
-    return NOT_RECORDED if value is None else str(getattr(value, "value", value))
 
 
 @dataclass
