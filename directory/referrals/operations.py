@@ -266,13 +266,15 @@ def _send_new(user: User, sender: Organization, slug: str, data: dict[str, Any],
                             {item: data.get(item, "") for item in (*CLIENT_ITEMS,
                                                                    *HANDOFF_ITEMS)}),
                         identifying_data=crypto.encrypt_json(identifying) if identifying
-                        else None, placement=placement, **reporting_fields(data))
+                        else None, **reporting_fields(data))
     _check_consent(referral, data["consent"], identifying, sender)
     # Last, so the warning comes once everything else is right.
     warning = eligibility.find_mismatch(receiver, data["age_range"], data.get("population"))
     if warning is not None and not data.get("acknowledge_mismatch"):
         raise MismatchWarning(warning.text(), {"acknowledge_mismatch": warning.text()})
-    referral.sender, referral.receiver = sender, receiver
+    # Attached only now: a referral tied to a placement in the session would be flushed with it
+    # by the checks' queries, before they have passed.
+    referral.sender, referral.receiver, referral.placement = sender, receiver, placement
     db_session.add(referral)
     _event(referral, "created", user, None, ReferralStatus.DRAFT)
     _add_consent(user, referral, data["consent"])
