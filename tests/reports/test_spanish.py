@@ -240,7 +240,7 @@ def test_partners_and_listing_freshness(client: FlaskClient, coordinator: None,
                   "Todas las organizaciones aliadas", "Organizaciones aliadas por estado",
                   "Todos los tipos", "El gráfico divide las organizaciones aliadas"])
     rows = _rows(client.get("/reports/partners/tables/partners_by_kind.csv", headers=ES).text)
-    assert rows[0][:3] == ["Tipo", "Socios", "Nuevas en el intervalo"]
+    assert rows[0][:3] == ["Tipo", "Organizaciones aliadas", "Nuevas en el intervalo"]
     freshness = _spanish(client, "/reports/freshness", stored)
     _check(freshness, ["Fichas activas según la antigüedad de su última confirmación",
                        "Fichas activas según la antigüedad de su última verificación",
