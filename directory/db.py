@@ -402,8 +402,8 @@ SPATIAL_INDEX_NAMES = (
 
 # Indexes migration 0019 creates on SQLite only (led by a dimension the reports group by, for
 # SQLite's skip-scan; PostgreSQL hashes its groups), not described by models.
-SQLITE_ONLY_INDEX_NAMES = tuple(f"ix_referrals_by_{name}" for name in ("kind", "service",
-                                                                       "urgency"))
+SQLITE_ONLY_INDEX_NAMES = tuple(f"ix_referrals_by_{name}" for name in (
+    "kind", "service", "urgency", "grant_fields"))
 
 
 def include_in_schema_comparison(name: str | None, type_: str, _parent: Any) -> bool:

@@ -267,8 +267,8 @@ class Referral(Base):
         # One receiver's counts and times, and the busiest receivers' (migration 0019).
         Index("ix_referrals_received", "receiver_org_id", "sent_at", "status", "service",
               "accepted_after_us", "response_due_at", "answered_after_us", "viewed_after_us"),
-        # On SQLite only, migration 0019 adds ix_referrals_by_kind, _by_service and
-        # _by_urgency (see db.SQLITE_ONLY_INDEX_NAMES).
+        # On SQLite only, migration 0019 adds ix_referrals_by_kind, _by_service, _by_urgency
+        # and _by_grant_fields (see db.SQLITE_ONLY_INDEX_NAMES).
     )
 
     id: Mapped[int_pk]
