@@ -6,7 +6,13 @@ detail, and nothing returns a referral. Suppression is applied afterwards (``tab
 Percentiles are nearest-rank (the value at rank ceil(p * n)), computed by one aggregate that
 SQLite and PostgreSQL answer alike (``sql.median_and_p90``). Every query reads the range of
 ``ix_referrals_report``, which holds all the columns they need, the organizations' kinds
-included (copied onto each referral by triggers), so that no query reads the tables.
+included (copied onto each referral by triggers), so that no query reads the tables. Times
+are read from each referral's stored waits in microseconds (``Referral.*_after_us``, kept by
+triggers from the timestamps, migration 0019), never computed from the timestamps per row. On
+SQLite, which groups through a sort unless an index gives the rows in group order, the
+breakdowns by kind, service and urgency read an index led by that dimension instead
+(``ix_referrals_by_*``, a skip-scan of the range per value), and the referrals one
+organization received are read from ``ix_referrals_received``.
 """
 
 from __future__ import annotations
