@@ -229,10 +229,6 @@ def _count_columns(now: dt.datetime | None) -> list[ColumnElement[Any]]:
                           else_=0)).label("overdue")]
 
 
-COUNT_FIELDS = ["sent", *(f"status_{status}" for status in REPORTED_STATUSES), "accepted",
-                "matched_48h", "overdue"]
-
-
 def _counts_of(row: Any) -> Counts:
     return Counts(sent=row["sent"] or 0,
                   by_status={s.value: row[f"status_{s}"] or 0 for s in REPORTED_STATUSES},

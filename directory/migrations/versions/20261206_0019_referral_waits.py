@@ -65,7 +65,10 @@ def _sqlite_set(row: str) -> str:
 
 
 SQLITE_UP = [
-    f"""CREATE TRIGGER referrals_waits_insert AFTER INSERT ON referrals BEGIN
+    # A new row's waits are NULL already unless it was written with an end (a bulk load).
+    f"""CREATE TRIGGER referrals_waits_insert AFTER INSERT ON referrals
+       WHEN NEW.sent_at IS NOT NULL
+         AND (NEW.viewed_at IS NOT NULL OR NEW.responded_at IS NOT NULL) BEGIN
          UPDATE referrals SET {_sqlite_set("NEW")} WHERE id = NEW.id;
        END""",
     f"""CREATE TRIGGER referrals_waits_update AFTER UPDATE OF {", ".join(SOURCES)}
