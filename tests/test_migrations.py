@@ -149,3 +149,58 @@ def test_consent_texts_and_the_handoff_plan_are_encrypted_by_0007(app: Flask,
         "alias": "Q.", "contact_person": "Ana", "handoff_time": "Tuesday 4pm"}
     assert "contact_person" not in columns and "handoff_time" not in columns
     database.engine.dispose()
+
+
+def test_0019_fills_in_the_waits_of_existing_referrals(tmp_path: Path) -> None:
+    """The backfill gives each older referral the waits its timestamps give, to the
+    microsecond (as the triggers do for new writes), and a downgrade takes them away."""
+    import datetime as dt
+
+    from sqlalchemy import text
+
+    database = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(database, "0018")
+    sent = dt.datetime(2026, 3, 1, 23, 59, 59, 999_999)
+
+    def stored_text(moment: dt.datetime) -> str:  # as SQLAlchemy writes it on SQLite
+        return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    rows = [  # (viewed, answered, decline reason) after sending
+        (None, None, None),
+        (dt.timedelta(microseconds=1), dt.timedelta(days=2, seconds=1), None),
+        (dt.timedelta(hours=5, microseconds=999_999), dt.timedelta(hours=30), "no_capacity"),
+        (None, dt.timedelta(days=400, microseconds=3), None),
+    ]
+    with database.engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO organizations (id, hsds_id, slug, name, kind, description, "
+            "accepting_referrals, status) VALUES (1, 'o1', 'a', 'A', 'nonprofit', '', 1, "
+            "'active')"))
+        for referral_id, (viewed, answered, reason) in enumerate(rows, start=1):
+            connection.execute(text(
+                "INSERT INTO referrals (id, public_id, version, status, sender_org_id, "
+                "receiver_org_id, service, urgency, age_range, sent_at, viewed_at, "
+                "responded_at, decline_reason) VALUES (:id, :public, 1, 'sent', 1, 1, "
+                "'shelter', 'urgent', '18-24', :sent, :viewed, :answered, :reason)"),
+                {"id": referral_id, "public": f"r{referral_id}", "sent": stored_text(sent),
+                 "viewed": viewed and stored_text(sent + viewed),
+                 "answered": answered and stored_text(sent + answered), "reason": reason})
+    upgrade(database)
+    with database.engine.connect() as connection:
+        stored = connection.execute(text(
+            "SELECT viewed_after_us, answered_after_us, accepted_after_us FROM referrals "
+            "ORDER BY id")).all()
+    us = dt.timedelta(microseconds=1)
+    assert [tuple(row) for row in stored] == [
+        (viewed and viewed // us, answered and answered // us,
+         answered // us if answered and reason is None else None)
+        for viewed, answered, reason in rows]
+    assert stored[1] == (1, 172_801_000_000, 172_801_000_000)
+    command.downgrade(alembic_config(database), "0018")
+    with database.engine.connect() as connection:
+        columns = [row[1] for row in connection.execute(text("PRAGMA table_info(referrals)"))]
+        indexes = {row[1] for row in connection.execute(text("PRAGMA index_list(referrals)"))}
+    assert "answered_after_us" not in columns
+    assert "ix_referrals_receiver_org_id_sent_at" in indexes
+    assert "ix_referrals_by_kind" not in indexes
+    database.engine.dispose()

@@ -11,7 +11,7 @@ import enum
 import secrets
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, Date, FetchedValue, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, BigInteger, Date, FetchedValue, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from directory.accounts.models import User
@@ -257,13 +257,18 @@ class Referral(Base):
         # The reports select by the time a referral was sent, network-wide or for one side;
         # network-wide, this index holds every column they read (no lookup in the table).
         Index("ix_referrals_report", "sent_at", "status", "receiver_org_id", "sender_org_id",
-              "receiver_kind", "sender_kind", "service", "urgency", "responded_at", "viewed_at",
-              "response_due_at", "decline_reason", "outcome"),
-        # The coded grant fields, for the grant report's counts (migration 0018).
+              "receiver_kind", "sender_kind", "service", "urgency", "viewed_after_us",
+              "answered_after_us", "accepted_after_us", "response_due_at", "decline_reason",
+              "outcome"),
+        # The coded grant fields, for the grant report's counts (migrations 0018, 0019).
         Index("ix_referrals_grant", "sent_at", "age_range", "trafficking_type", "gender",
-              "nationality", "responded_at", "decline_reason"),
+              "nationality", "accepted_after_us"),
         Index("ix_referrals_sender_org_id_sent_at", "sender_org_id", "sent_at"),
-        Index("ix_referrals_receiver_org_id_sent_at", "receiver_org_id", "sent_at"),
+        # One receiver's counts and times, and the busiest receivers' (migration 0019).
+        Index("ix_referrals_received", "receiver_org_id", "sent_at", "status", "service",
+              "accepted_after_us", "response_due_at", "answered_after_us", "viewed_after_us"),
+        # On SQLite only, migration 0019 adds ix_referrals_by_kind, _by_service, _by_urgency
+        # and _by_grant_fields (see db.SQLITE_ONLY_INDEX_NAMES).
     )
 
     id: Mapped[int_pk]
@@ -277,7 +282,7 @@ class Referral(Base):
     receiver_org_id: Mapped[int] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
     # Copies of the two organizations' kinds for the reports, kept by database triggers on
-    # every insert and on any change of an organization's kind (migration rspeed_report_indexes).
+    # every insert and on any change of an organization's kind (migration 0014).
     sender_kind: Mapped[str | None] = mapped_column(
         String(32), server_default=FetchedValue(), server_onupdate=FetchedValue())
     receiver_kind: Mapped[str | None] = mapped_column(
@@ -309,6 +314,15 @@ class Referral(Base):
     viewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     responded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # The waits from sending, in whole microseconds, for the reports (NULL until the moment
+    # they end): to the first view, to the answer, and to the answer when it was no decline.
+    # Kept by database triggers on every write of the timestamps (migration 0019).
+    viewed_after_us: Mapped[int | None] = mapped_column(
+        BigInteger, server_default=FetchedValue(), server_onupdate=FetchedValue())
+    answered_after_us: Mapped[int | None] = mapped_column(
+        BigInteger, server_default=FetchedValue(), server_onupdate=FetchedValue())
+    accepted_after_us: Mapped[int | None] = mapped_column(
+        BigInteger, server_default=FetchedValue(), server_onupdate=FetchedValue())
     due_soon_notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     purged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 

@@ -566,5 +566,5 @@ def mark_viewed(user: User, referral: Referral) -> bool:
     db_session.add(ReferralEvent(referral_id=referral.id, kind="viewed", actor_id=user.id,
                                  actor_name=user.name))
     db_session.flush()
-    db_session.refresh(referral, ["viewed_at", "events"])
+    db_session.refresh(referral, ["viewed_at", "viewed_after_us", "events"])
     return True

@@ -122,7 +122,9 @@ def _counted(scope: Scope, items: list[Item]) -> Counted:
     pass over the range grouped by every item's column together (a few hundred groups at
     most, summed here): a query per item, and one for the 48-hour measure, read the range
     once each. Grouped by plain columns, which PostgreSQL's planner can count, so that it
-    hashes the groups instead of sorting the range."""
+    hashes the groups instead of sorting the range; SQLite reads them in group order from
+    ``ix_referrals_by_grant_fields`` (migration 0019), led by the items' columns in ``ITEMS``'
+    order."""
     columns = [item.column() for item in items]
     query = (select(*columns, func.count(), *ops.acceptance_columns())
              .where(*scope.where()).group_by(*columns))

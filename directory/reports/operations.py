@@ -6,30 +6,51 @@ detail, and nothing returns a referral. Suppression is applied afterwards (``tab
 Percentiles are nearest-rank (the value at rank ceil(p * n)), computed by one aggregate that
 SQLite and PostgreSQL answer alike (``sql.median_and_p90``). Every query reads the range of
 ``ix_referrals_report``, which holds all the columns they need, the organizations' kinds
-included (copied onto each referral by triggers), so that no query reads the tables.
+included (copied onto each referral by triggers), so that no query reads the tables. Times
+are read from each referral's stored waits in microseconds (``Referral.*_after_us``, kept by
+triggers from the timestamps, migration 0019), never computed from the timestamps per row. On
+SQLite, which groups through a sort unless an index gives the rows in group order, the
+breakdowns by kind, service and urgency read an index led by that dimension instead
+(``ix_referrals_by_*``, a skip-scan of the range per value), and the referrals one
+organization received are read from ``ix_referrals_received``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, String, and_, case, cast, false, func, literal, or_, select
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.sql.expression import ColumnElement
 
 from directory.db import db_session, utcnow
 from directory.orgs.models import Organization
 from directory.referrals.models import Referral, ReferralStatus
-from directory.reports.sql import hours_between, median_and_p90, utc_day, utc_month
+from directory.reports.sql import median_and_p90, utc_day, utc_month
 
 MAX_RANGE_DAYS = 3_660
 # Beyond this many days the status chart counts by month instead of by day.
 DAILY_UP_TO_DAYS = 62
 MATCHED_WITHIN_HOURS = 48
+US_PER_HOUR = 3_600_000_000
 ALL = "all"
 
 
@@ -160,9 +181,6 @@ def _text(value: Any) -> str:
     return str(value.value if isinstance(value, enum.Enum) else value)
 
 
-_ACCEPTED = and_(Referral.responded_at.is_not(None), Referral.decline_reason.is_(None))
-
-
 @dataclass
 class Counts:
     """One group's counts: by current status, and the measures derived from the timestamps."""
@@ -192,10 +210,11 @@ REPORTED_STATUSES = [status for status in ReferralStatus if status != ReferralSt
 
 
 def acceptance_columns() -> list[ColumnElement[Any]]:
-    """``Counts.accepted`` and ``Counts.matched_48h``, as aggregate columns of those names."""
-    hours = hours_between(Referral.responded_at, Referral.sent_at)
-    return [func.sum(case((_ACCEPTED, 1), else_=0)).label("accepted"),
-            func.sum(case((and_(_ACCEPTED, hours <= MATCHED_WITHIN_HOURS), 1),
+    """``Counts.accepted`` and ``Counts.matched_48h``, as aggregate columns of those names
+    (from the stored wait, NULL unless accepted: no timestamp arithmetic per row)."""
+    waited = Referral.accepted_after_us
+    return [func.count(waited).label("accepted"),
+            func.sum(case((waited <= MATCHED_WITHIN_HOURS * US_PER_HOUR, 1),
                           else_=0)).label("matched_48h")]
 
 
@@ -210,10 +229,6 @@ def _count_columns(now: dt.datetime | None) -> list[ColumnElement[Any]]:
                           else_=0)).label("overdue")]
 
 
-COUNT_FIELDS = ["sent", *(f"status_{status}" for status in REPORTED_STATUSES), "accepted",
-                "matched_48h", "overdue"]
-
-
 def _counts_of(row: Any) -> Counts:
     return Counts(sent=row["sent"] or 0,
                   by_status={s.value: row[f"status_{s}"] or 0 for s in REPORTED_STATUSES},
@@ -221,11 +236,14 @@ def _counts_of(row: Any) -> Counts:
                   overdue=row["overdue"] or 0)
 
 
-def counts(scope: Scope, dimension: Dimension,
-           now: dt.datetime | None = None) -> dict[str, Counts]:
-    """Counts per dimension value, in one pass over the scope's referrals."""
+def counts(scope: Scope, dimension: Dimension, now: dt.datetime | None = None,
+           only: list[int] | None = None) -> dict[str, Counts]:
+    """Counts per dimension value, in one pass over the scope's referrals; by organization,
+    only for the receivers ``only`` when given."""
+    receivers = ([Referral.receiver_org_id.in_(only)]
+                 if only is not None and dimension == Dimension.ORGANIZATION else [])
     query = _grouped(select(_key(dimension).label("key"), *_count_columns(now))
-                     .where(*scope.where()), dimension)
+                     .where(*scope.where(), *receivers), dimension)
     return {_text(row["key"]): _counts_of(row)
             for row in db_session.execute(query).mappings() if row["sent"]}
 
@@ -242,39 +260,55 @@ class Busiest:
 
 def busiest_receivers(scope: Scope, limit: int, min_count: int, own: Collection[str] = (),
                       now: dt.datetime | None = None) -> Busiest:
-    """Counts by receiving organization for the rows a report shows, in one query that
-    returns at most ``limit`` + 1 rows: every receiver of ``own`` (a viewer's own), then the
-    busiest others that reach ``min_count``, ``limit`` rows in all (at least the own ones),
-    and one sum of every other receiver. The same choice as ``suppression.group_rare`` over
-    ``counts(scope, Dimension.ORGANIZATION)``, made in SQL: grouping 100,000 receivers to
-    return every one was most of the by-organization report's time at scale."""
+    """Counts by receiving organization for the rows a report shows: every receiver of ``own``
+    (a viewer's own), then the busiest others that reach ``min_count``, ``limit`` rows in all
+    (at least the own ones), and one sum of every other receiver. The same choice as
+    ``suppression.group_rare`` over ``counts(scope, Dimension.ORGANIZATION)``, made in SQL:
+    grouping 100,000 receivers to return every one was most of the by-organization report's
+    time at scale.
+
+    Three small answers instead of every receiver's counts: the chosen receivers (from each
+    receiver's number alone) and how many there are, the chosen ones' counts, and the scope's
+    totals, of which "Other" is what the chosen ones leave."""
     own_ids = [int(key) for key in own if key.isdigit()]
-    per = select(Referral.receiver_org_id.label("key"), *_count_columns(now)).where(
-        *scope.where()).group_by(Referral.receiver_org_id).subquery("per_receiver")
+    per = (select(Referral.receiver_org_id.label("key"), func.count().label("sent"))
+           .where(*scope.where()).group_by(Referral.receiver_org_id).cte("per_receiver"))
     is_own = per.c.key.in_(own_ids) if own_ids else false()
-    eligible = and_(~is_own, per.c.sent >= min_count)
-    # The eligible receivers rank first, busiest first, ties by their id as text (the order
-    # group_rare sorts keys in).
-    rank = func.row_number().over(order_by=[case((eligible, 0), else_=1), per.c.sent.desc(),
-                                            cast(per.c.key, String)])
-    ranked = select(per, rank.label("rank")).subquery("ranked")
-    quota = max(0, limit - len(own))
-    kept = or_(ranked.c.key.in_(own_ids) if own_ids else false(),
-               and_(ranked.c.sent >= min_count, ranked.c.rank <= quota))
-    shown = select(case((kept, ranked.c.key), else_=None).label("shown"),
-                   *(ranked.c[name] for name in COUNT_FIELDS)).subquery("shown")
-    query = (select(shown.c.shown.label("key"), func.count().label("members"),
-                    *(func.sum(shown.c[name]).label(name) for name in COUNT_FIELDS))
-             .group_by(shown.c.shown))
-    kept_counts: dict[str, Counts] = {}
-    result = Busiest({}, Counts(), 0)
-    for row in db_session.execute(query).mappings():
-        if row["key"] is None:
-            result.other, result.others = _counts_of(row), row["members"]
+    # Busiest first, ties by their id as text (the order group_rare sorts keys in).
+    busiest = (select(per.c.key).where(~is_own, per.c.sent >= min_count)
+               .order_by(per.c.sent.desc(), cast(per.c.key, String))
+               .limit(max(0, limit - len(own))).subquery("busiest"))
+    none = cast(null(), Integer)  # typed: PostgreSQL matches a union's columns' types
+    query = union_all(select(busiest.c.key, none.label("receivers")),
+                      select(per.c.key, none).where(is_own),
+                      select(none, func.count()).select_from(per))
+    chosen: list[int] = []
+    receivers = 0
+    for key, number in db_session.execute(query):
+        if key is None:
+            receivers = number
         else:
-            kept_counts[str(row["key"])] = _counts_of(row)
-    result.kept = dict(sorted(kept_counts.items(), key=lambda item: (-item[1].sent, item[0])))
+            chosen.append(key)
+    kept = counts(scope, Dimension.ORGANIZATION, now, only=chosen) if chosen else {}
+    result = Busiest(dict(sorted(kept.items(), key=lambda item: (-item[1].sent, item[0]))),
+                     Counts(), receivers - len(kept))
+    if result.others:
+        result.other = _less(counts(scope, Dimension.NETWORK, now).get(ALL, Counts()),
+                             kept.values())
     return result
+
+
+def _less(total: Counts, parts: Iterable[Counts]) -> Counts:
+    left = Counts(total.sent, dict(total.by_status), total.accepted, total.matched_48h,
+                  total.overdue)
+    for part in parts:
+        left.sent -= part.sent
+        left.accepted -= part.accepted
+        left.matched_48h -= part.matched_48h
+        left.overdue -= part.overdue
+        for status, value in part.by_status.items():
+            left.by_status[status] -= value
+    return left
 
 
 @dataclass(frozen=True)
@@ -284,12 +318,16 @@ class Percentiles:
     p90: float
 
 
-def _timing_end(timing: Timing) -> tuple[ColumnElement[Any], list[ColumnElement[bool]]]:
-    if timing == Timing.FIRST_VIEW:
-        return Referral.viewed_at, [Referral.viewed_at.is_not(None)]
-    if timing == Timing.ANSWER:
-        return Referral.responded_at, [Referral.responded_at.is_not(None)]
-    return Referral.responded_at, [_ACCEPTED]
+def waited(timing: Timing) -> ColumnElement[int | None]:
+    """The stored wait of ``timing`` in microseconds (NULL until it ended), kept by triggers
+    from the timestamps (migration 0019)."""
+    return {Timing.FIRST_VIEW: Referral.viewed_after_us, Timing.ANSWER: Referral.answered_after_us,
+            Timing.ACCEPTANCE: Referral.accepted_after_us}[timing]
+
+
+def hours(microseconds: float) -> float:
+    """A wait in hours, the same double as Python's ``timedelta.total_seconds() / 3600``."""
+    return microseconds / 1_000_000 / 3600
 
 
 def timings(scope: Scope, dimension: Dimension, timing: Timing,
@@ -297,14 +335,13 @@ def timings(scope: Scope, dimension: Dimension, timing: Timing,
     """Median and 90th percentile of ``timing`` in hours, per dimension value; by
     organization, only for ``organizations`` when given (the rows shown: ranking every
     receiver's times was most of the by-organization report's time at scale)."""
-    end, present = _timing_end(timing)
-    hours = hours_between(end, Referral.sent_at)
+    wait = waited(timing)
     only = ([Referral.receiver_org_id.in_(organizations)]
             if organizations is not None and dimension == Dimension.ORGANIZATION else [])
     query = _grouped(select(_key(dimension).label("key"), func.count().label("n"),
-                            median_and_p90(hours).label("ranks"))
-                     .where(*scope.where(), *present, *only), dimension)
-    return {_text(key): Percentiles(n, *ranks)
+                            median_and_p90(wait).label("ranks"))
+                     .where(*scope.where(), wait.is_not(None), *only), dimension)
+    return {_text(key): Percentiles(n, hours(ranks[0]), hours(ranks[1]))
             for key, n, ranks in db_session.execute(query) if n}
 
 

@@ -20,8 +20,8 @@ from directory.geo.states import STATES
 from directory.orgs.models import Location, Organization, OrganizationKind
 from directory.referrals.models import Referral, ReferralStatus
 from directory.reports import partners
-from directory.reports.operations import DateRange, Scope
-from directory.reports.sql import hours_between, median_and_p90, quarter_key, utc_quarter
+from directory.reports.operations import DateRange, Scope, hours
+from directory.reports.sql import median_and_p90, quarter_key, utc_quarter
 from directory.reports.suppression import rate, shown, suppress
 from directory.reports.tables import HIDDEN, Cell, Column, ColumnKind, Row, Table
 
@@ -124,8 +124,8 @@ def quarterly(min_count: int, today: dt.date | None = None) -> Table:
     quarter = utc_quarter(Referral.sent_at)
     query = (select(quarter.label("quarter"), func.count().label("sent"),
                     func.sum(case((closed, 1), else_=0)).label("closed_loop"),
-                    func.count(Referral.responded_at).label("answered"),
-                    median_and_p90(hours_between(Referral.responded_at, Referral.sent_at))
+                    func.count(Referral.answered_after_us).label("answered"),
+                    median_and_p90(Referral.answered_after_us)
                     .label("answer_times"))
              .where(*Scope(DateRange(periods[0][1].start, periods[-1][1].end)).where())
              .group_by(quarter))
@@ -134,8 +134,8 @@ def quarterly(min_count: int, today: dt.date | None = None) -> Table:
     for label, period in periods:
         row = found.get(quarter_key(period.start.year, period.start.month))
         sent, closed_loop = (row.sent, row.closed_loop or 0) if row else (0, 0)
-        median = (row.answer_times[0] if row and row.answer_times and row.answered >= min_count
-                  else None)
+        median = (hours(row.answer_times[0])
+                  if row and row.answer_times and row.answered >= min_count else None)
         rows.append(Row(period.start.isoformat(), label, [
             _cell(shown(sent, min_count)), median, rate(closed_loop, sent, min_count)]))
     return Table("quarters", _("Referrals by quarter"), _("Quarter"), quarter_columns(), rows,

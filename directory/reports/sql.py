@@ -11,37 +11,6 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 
-class hours_between(FunctionElement[float]):  # noqa: N801 (an SQL function's name)
-    """``later - earlier`` in hours (NULL when either is NULL)."""
-
-    type = Float()
-    inherit_cache = True
-    name = "hours_between"
-
-
-# SQLite's date functions round to milliseconds (a second up, at .9995), and julianday() is a
-# double of about 2.5 million days (steps of some 40 microseconds). The whole seconds between
-# the stored ISO texts' first 19 characters (julianday's error rounded away) and their
-# microseconds (characters 21 to 26) give the exact difference, divided the way Python's
-# ``timedelta.total_seconds() / 3600`` does, so that both give the same double.
-@compiles(hours_between)
-def _hours_sqlite(element: hours_between, compiler: Any, **kw: Any) -> str:
-    later, earlier = (compiler.process(arg, **kw) for arg in element.clauses)
-    seconds = (f"round((julianday(substr({later}, 1, 19))"
-               f" - julianday(substr({earlier}, 1, 19))) * 86400)")
-    micros = (f"({seconds} * 1000000 + (CAST(substr({later}, 21, 6) AS INTEGER)"
-              f" - CAST(substr({earlier}, 21, 6) AS INTEGER)))")
-    return f"({micros} / 1000000.0 / 3600.0)"
-
-
-# EXTRACT gives an exact numeric number of seconds: as a double, the same as Python's.
-@compiles(hours_between, "postgresql")
-def _hours_postgresql(element: hours_between, compiler: Any, **kw: Any) -> str:
-    later, earlier = (compiler.process(arg, **kw) for arg in element.clauses)
-    return (f"(CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) AS DOUBLE PRECISION)"
-            f" / 3600.0)")
-
-
 class utc_day(FunctionElement[str]):  # noqa: N801
     """The UTC day of a timestamp as ``YYYY-MM-DD``."""
 
