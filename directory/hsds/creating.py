@@ -261,9 +261,44 @@ def _with_ids(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _insert(table: Table, rows: list[dict[str, Any]]) -> None:
-    """One executemany (every row of a table sets the same columns)."""
-    if rows:
+    """One executemany (every row of a table sets the same columns, those of the first)."""
+    if not rows:
+        return
+    connection = db_session.connection()
+    if connection.dialect.paramstyle != "qmark":
         db_session.execute(insert(table), rows)
+        return
+    # SQLite: SQLAlchemy's executemany prepares each row's parameters one by one (a fifth of
+    # the writing); the same column defaults and type conversions are applied here, a column
+    # at a time, and the rows handed to the driver as they are.
+    keys = list(rows[0])
+    columns = [table.c[key] for key in keys]
+    defaults = [column for column in table.columns
+                if column.key not in keys and column.default is not None]
+    if any(not (column.default.is_scalar or column.default.is_callable)  # type: ignore[union-attr]
+           for column in defaults):
+        db_session.execute(insert(table), rows)
+        return
+    values = [[row[key] for row in rows] for key in keys]
+    for column in defaults:
+        default: Any = column.default
+        if default.is_scalar:
+            values.append([default.arg] * len(rows))
+        else:  # called once a row, with no execution context (the defaults take none)
+            values.append([default.arg(None) for _ in rows])
+        columns.append(column)
+    dialect = connection.dialect
+    for index, column in enumerate(columns):
+        process = column.type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            values[index] = [process(value) for value in values[index]]
+    by_key = {column.key: column_values for column, column_values in zip(columns, values,
+                                                                          strict=True)}
+    statement = insert(table).compile(dialect=dialect, column_keys=list(by_key))
+    order = statement.positiontup or []
+    assert sorted(order) == sorted(by_key) and not statement.insert_prefetch, order
+    connection.exec_driver_sql(statement.string,
+                               list(zip(*(by_key[key] for key in order), strict=True)))
 
 
 def write_new_rows(batch: list[NewRows]) -> list[int]:

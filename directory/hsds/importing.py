@@ -65,7 +65,8 @@ def prepare_import(source: Source, *, strict: bool = False,
                           dry_run=dry_run)
     categories = {category.code: category.name for category in service_categories()}
     assembler = Assembler(source, categories, report)
-    drafts = assembler.run()
+    with _rare_collections():
+        drafts = assembler.run()
     assert assembler.resolver is not None
     report.organizations += len(drafts)
     report.skipped.update(source.skipped)
@@ -128,19 +129,29 @@ def refresh_statistics() -> None:
 
 
 @contextmanager
-def _long_lived_objects() -> Iterator[None]:
-    """An import holds millions of small objects until it ends (the drafts read, the rows
-    written): left alone, the cyclic garbage collector rescans all of them at every full
-    collection, a third of the import's time. The drafts are frozen out of its sight and
-    full collections made rarer while the import runs."""
+def _rare_collections() -> Iterator[None]:
+    """Full collections of the cyclic garbage collector made rarer: each rescans every
+    object alive, and reading a package makes millions that stay (the drafts)."""
     thresholds = gc.get_threshold()
-    gc.collect()
-    gc.freeze()
     gc.set_threshold(max(thresholds[0], 50_000), thresholds[1], max(thresholds[2], 100))
     try:
         yield
     finally:
         gc.set_threshold(*thresholds)
+
+
+@contextmanager
+def _long_lived_objects() -> Iterator[None]:
+    """An import holds millions of small objects until it ends (the drafts read, the rows
+    written): left alone, the cyclic garbage collector rescans all of them at every full
+    collection, a third of the import's time. The drafts are frozen out of its sight and
+    full collections made rarer while the import runs."""
+    gc.collect()
+    gc.freeze()
+    try:
+        with _rare_collections():
+            yield
+    finally:
         gc.unfreeze()
 
 

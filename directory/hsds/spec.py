@@ -201,6 +201,13 @@ def check_row(table: Table, raw: dict[str, Any],
     return values, problems
 
 
+def _finite_number(text: str, finite: Callable[[float], bool]) -> bool:
+    try:
+        return finite(float(text))
+    except ValueError:
+        return False
+
+
 def _plain_text(field: Field) -> bool:
     """Whether any text is a valid value of the field (``_checker``'s plain-text case)."""
     return field.type == "string" and field.enum is None and field.format in (
@@ -216,26 +223,37 @@ def record_checker(table: Table, header: list[str],
     and takes any text is not looked at (it cannot be wrong), and kept plain text is taken
     as it is."""
     positions = {name: position for position, name in enumerate(header)}
-    steps: list[tuple[str, int | None, bool, _Check | None, bool]] = []
+    steps: list[tuple[str, int | None, bool, _Check | None, bool, str, frozenset[str]]] = []
     for (name, required, check), field in zip(_plan(table), table.fields, strict=True):
         position = positions.get(name)
         kept = name in keep
         if position is None:
             if required:
-                steps.append((name, None, True, None, False))
+                steps.append((name, None, True, None, False, "", frozenset()))
             continue
         if _plain_text(field):
             if not (required or kept):
                 continue
-            steps.append((name, position, required, None, kept))
+            steps.append((name, position, required, None, kept, "", frozenset()))
+            continue
+        # How _check_value reads a text of the field; a value it refuses is handed to it
+        # (through ``check``) for its message.
+        if field.type == "number":
+            kind = "number"
+        elif field.format == "uuid":
+            kind = "uuid" if field.enum is None else ""
+        elif field.enum is not None:
+            kind = "enum"
         else:
-            steps.append((name, position, required, check, kept))
-    intern, shared = sys.intern, _SHARED_LENGTH
+            kind = ""
+        steps.append((name, position, required, check, kept, kind,
+                      frozenset(field.enum or ())))
+    intern, shared, uuid_match, finite = sys.intern, _SHARED_LENGTH, _UUID.match, math.isfinite
 
     def check_record(record: list[str]) -> tuple[dict[str, Any], list[str]]:
         values: dict[str, Any] = {}
         problems: list[str] = []
-        for name, position, required, check, kept in steps:
+        for name, position, required, check, kept, kind, choices in steps:
             if position is None:
                 problems.append(_("%(field)s is required", field=name))
                 continue
@@ -249,6 +267,16 @@ def record_checker(table: Table, header: list[str],
                 continue
             if check is None:
                 converted = value
+            elif kind == "uuid":  # _checker's uuid_text, inline: most cells are ids
+                converted = value.lower()
+                if not uuid_match(converted):
+                    problems.append(_("%(field)s is not a UUID: %(value)s", field=name,
+                                      value=repr(value)))
+                    continue
+            elif kind == "enum" and value in choices:
+                converted = value
+            elif kind == "number" and _finite_number(value, finite):
+                converted = float(value)
             else:
                 converted, problem = check(value)
                 if problem:
