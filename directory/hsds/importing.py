@@ -23,7 +23,13 @@ from directory.hsds.creating import Creator, _create_organization
 from directory.hsds.reader import Source
 from directory.hsds.report import ImportReport, Problem
 from directory.hsds.taxonomy import TermResolver, service_categories
-from directory.hsds.updating import Loader, chunks, unchanged, update_organization
+from directory.hsds.updating import (
+    Loader,
+    Snapshots,
+    chunks,
+    unchanged,
+    update_organization,
+)
 from directory.orgs.models import (
     Contact,
     CoverageArea,
@@ -180,8 +186,9 @@ def _apply_import(prepared: PreparedImport, progress: Progress | None,
     try:
         creator = Creator(categories, report, actor, redo=lambda listing: _apply(
             listing, None, categories, report, actor))
-        loader = Loader([existing[draft.hsds_id] for draft in prepared.drafts
-                         if draft.hsds_id in existing])
+        held = [existing[draft.hsds_id] for draft in prepared.drafts
+                if draft.hsds_id in existing]
+        snapshots, loader = Snapshots(held), Loader(held)
         for draft in prepared.drafts:
             listing, problems = build_listing(draft, prepared.resolver, report)
             if listing is not None:
@@ -193,12 +200,16 @@ def _apply_import(prepared: PreparedImport, progress: Progress | None,
                 creator.add(listing, write)
             elif write:
                 creator.flush()
-                organization = loader.get(existing[draft.hsds_id])
-                if unchanged(organization, listing):
+                # Compared as stored rows first: only a changed one is loaded as objects.
+                if unchanged(snapshots.get(existing[draft.hsds_id]), listing):
                     report.unchanged += 1
                 else:
-                    _apply(listing, organization, categories, report, actor)
-                    creator.names.add(listing.data["name"].strip().lower())
+                    organization = loader.get(existing[draft.hsds_id])
+                    if unchanged(organization, listing):
+                        report.unchanged += 1
+                    else:
+                        _apply(listing, organization, categories, report, actor)
+                        creator.names.add(listing.data["name"].strip().lower())
             if progress:
                 progress(1)
         creator.flush()

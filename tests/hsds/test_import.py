@@ -503,6 +503,9 @@ CHANGES = [
     ("contacts.csv", "title", "Director", lambda o: o.contacts[0].title),
     ("languages.csv", "code", "vi", lambda o: o.language_codes),
     ("attributes.csv", "value", "false", lambda o: o.accepting_referrals),
+    ("organizations.csv", "description", "New words.", lambda o: o.description),
+    ("locations.csv", "name", "Front desk", lambda o: o.locations[0].name),
+    ("addresses.csv", "city", "Pasadena", lambda o: o.locations[0].city),
 ]
 
 
