@@ -31,11 +31,13 @@ from sqlalchemy import (
     Executable,
     MetaData,
     String,
+    Table,
     TypeDecorator,
     create_engine,
     delete,
     event,
     func,
+    insert,
     text,
 )
 from sqlalchemy.engine import make_url
@@ -442,3 +444,45 @@ def analyze(engine: Engine) -> None:
     still empty (a scan instead of the spatial index), and SQLite guesses at index costs."""
     with engine.begin() as connection:
         connection.exec_driver_sql("ANALYZE")
+
+
+def insert_rows(table: Table, rows: list[dict[str, Any]]) -> None:
+    """``db_session.execute(insert(table), rows)``: one executemany (every row sets the same
+    columns, those of the first), faster on SQLite."""
+    if not rows:
+        return
+    connection = db_session.connection()
+    if connection.dialect.paramstyle != "qmark":
+        db_session.execute(insert(table), rows)
+        return
+    # SQLite: SQLAlchemy's executemany prepares each row's parameters one by one (a fifth of
+    # the writing); the same column defaults and type conversions are applied here, a column
+    # at a time, and the rows handed to the driver as they are.
+    keys = list(rows[0])
+    columns = [table.c[key] for key in keys]
+    defaults = [column for column in table.columns
+                if column.key not in keys and column.default is not None]
+    if any(not (column.default.is_scalar or column.default.is_callable)  # type: ignore[union-attr]
+           for column in defaults):
+        db_session.execute(insert(table), rows)
+        return
+    values = [[row[key] for row in rows] for key in keys]
+    for column in defaults:
+        default: Any = column.default
+        if default.is_scalar:
+            values.append([default.arg] * len(rows))
+        else:  # called once a row, with no execution context (the defaults take none)
+            values.append([default.arg(None) for _ in rows])
+        columns.append(column)
+    dialect = connection.dialect
+    for index, column in enumerate(columns):
+        process = column.type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            values[index] = [process(value) for value in values[index]]
+    by_key = {column.key: column_values for column, column_values in zip(columns, values,
+                                                                          strict=True)}
+    statement = insert(table).compile(dialect=dialect, column_keys=list(by_key))
+    order = statement.positiontup or []
+    assert sorted(order) == sorted(by_key) and not statement.insert_prefetch, order
+    connection.exec_driver_sql(statement.string,
+                               list(zip(*(by_key[key] for key in order), strict=True)))

@@ -65,11 +65,16 @@ def _first_problem(value: Any, *, prose: bool) -> str | None:
                  if (problem := bidi_problem(text, prose=prose))), None)
 
 
+_SCALARS = frozenset({bool, int, float})
+
+
 def _texts(values: Iterable[Any]) -> Iterator[str]:
     """The strings among ``values`` and in their lists (nested mappings check their own)."""
     for value in values:
         if isinstance(value, str):
             yield value
+        elif value is None or type(value) in _SCALARS:
+            continue  # the common case, decided without the Iterable check (an import's rows)
         elif isinstance(value, Iterable) and not isinstance(value, Mapping | bytes):
             yield from (item for item in value if isinstance(item, str))
 

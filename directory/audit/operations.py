@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import g, has_request_context, request
-from sqlalchemy import Select, func, insert, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from directory.accounts.models import User
 from directory.audit.models import AuditAction, AuditEvent, action_label
-from directory.db import db_session, get_session, utcnow
+from directory.db import db_session, get_session, insert_rows, utcnow
 from directory.orgs.models import Organization
 from directory.paging import Page
 
@@ -63,7 +63,7 @@ def record_many(action: AuditAction | str, *, actor: User | None,
         return
     ip_address = (request.remote_addr or None) if has_request_context() else None
     now = utcnow()
-    db_session.execute(insert(AuditEvent), [
+    insert_rows(AuditEvent.__table__, [
         {"occurred_at": now, "action": str(action), "actor_id": actor.id if actor else None,
          "actor_email": actor.email if actor else None, "ip_address": ip_address,
          "organization_id": organization_id, "subject_user_id": None, "details": details}

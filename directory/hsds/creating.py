@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.exc import DataError, IntegrityError
 
 from directory.accounts.models import User
 from directory.audit.models import AuditAction
 from directory.audit.operations import record_many
-from directory.db import db_session, utcnow
+from directory.db import db_session, insert_rows, utcnow
 from directory.hsds.assemble import Listing
 from directory.hsds.report import ImportReport
 from directory.hsds.taxonomy import service_categories
@@ -260,12 +260,6 @@ def _with_ids(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _insert(table: Table, rows: list[dict[str, Any]]) -> None:
-    """One executemany (every row of a table sets the same columns)."""
-    if rows:
-        db_session.execute(insert(table), rows)
-
-
 def write_new_rows(batch: list[NewRows]) -> list[int]:
     """Insert a batch of new organizations table by table, one executemany each, the foreign
     keys filled in from the ids their parents were given (the unit of work would write the
@@ -283,10 +277,10 @@ def write_new_rows(batch: list[NewRows]) -> list[int]:
         for location, _hours, _closures in rows.locations:
             location["organization_id"] = organization["id"]
             locations.append(location)
-    _insert(_ORGANIZATIONS, organizations)
+    insert_rows(_ORGANIZATIONS, organizations)
     for table, items in owned.items():
-        _insert(table, items)
-    _insert(_LOCATIONS, _with_ids(_LOCATIONS, locations))
+        insert_rows(table, items)
+    insert_rows(_LOCATIONS, _with_ids(_LOCATIONS, locations))
     for rows, organization in zip(batch, organizations, strict=True):
         for location, opening, closed in rows.locations:
             for item in (*opening, *closed):
@@ -297,11 +291,11 @@ def write_new_rows(batch: list[NewRows]) -> list[int]:
             area["organization_id"] = organization["id"]
             area["location_id"] = None if index is None else rows.locations[index][0]["id"]
             areas.append(area)
-    _insert(_HOURS, hours)
-    _insert(_CLOSURES, closures)
-    _insert(_AREAS, _with_ids(_AREAS, areas))
+    insert_rows(_HOURS, hours)
+    insert_rows(_CLOSURES, closures)
+    insert_rows(_AREAS, _with_ids(_AREAS, areas))
     for rows in batch:
         links += [{"coverage_area_id": area["id"], "category_id": category_id}
                   for area, _, category_ids in rows.areas for category_id in category_ids]
-    _insert(coverage_area_services, links)
+    insert_rows(coverage_area_services, links)
     return [organization["id"] for organization in organizations]

@@ -23,7 +23,13 @@ from directory.hsds.creating import Creator, _create_organization
 from directory.hsds.reader import Source
 from directory.hsds.report import ImportReport, Problem
 from directory.hsds.taxonomy import TermResolver, service_categories
-from directory.hsds.updating import Loader, chunks, unchanged, update_organization
+from directory.hsds.updating import (
+    Loader,
+    Snapshots,
+    chunks,
+    unchanged,
+    update_organization,
+)
 from directory.orgs.models import (
     Contact,
     CoverageArea,
@@ -65,7 +71,8 @@ def prepare_import(source: Source, *, strict: bool = False,
                           dry_run=dry_run)
     categories = {category.code: category.name for category in service_categories()}
     assembler = Assembler(source, categories, report)
-    drafts = assembler.run()
+    with _rare_collections():
+        drafts = assembler.run()
     assert assembler.resolver is not None
     report.organizations += len(drafts)
     report.skipped.update(source.skipped)
@@ -128,19 +135,29 @@ def refresh_statistics() -> None:
 
 
 @contextmanager
-def _long_lived_objects() -> Iterator[None]:
-    """An import holds millions of small objects until it ends (the drafts read, the rows
-    written): left alone, the cyclic garbage collector rescans all of them at every full
-    collection, a third of the import's time. The drafts are frozen out of its sight and
-    full collections made rarer while the import runs."""
+def _rare_collections() -> Iterator[None]:
+    """Full collections of the cyclic garbage collector made rarer: each rescans every
+    object alive, and reading a package makes millions that stay (the drafts)."""
     thresholds = gc.get_threshold()
-    gc.collect()
-    gc.freeze()
     gc.set_threshold(max(thresholds[0], 50_000), thresholds[1], max(thresholds[2], 100))
     try:
         yield
     finally:
         gc.set_threshold(*thresholds)
+
+
+@contextmanager
+def _long_lived_objects() -> Iterator[None]:
+    """An import holds millions of small objects until it ends (the drafts read, the rows
+    written): left alone, the cyclic garbage collector rescans all of them at every full
+    collection, a third of the import's time. The drafts are frozen out of its sight and
+    full collections made rarer while the import runs."""
+    gc.collect()
+    gc.freeze()
+    try:
+        with _rare_collections():
+            yield
+    finally:
         gc.unfreeze()
 
 
@@ -169,8 +186,9 @@ def _apply_import(prepared: PreparedImport, progress: Progress | None,
     try:
         creator = Creator(categories, report, actor, redo=lambda listing: _apply(
             listing, None, categories, report, actor))
-        loader = Loader([existing[draft.hsds_id] for draft in prepared.drafts
-                         if draft.hsds_id in existing])
+        held = [existing[draft.hsds_id] for draft in prepared.drafts
+                if draft.hsds_id in existing]
+        snapshots, loader = Snapshots(held), Loader(held)
         for draft in prepared.drafts:
             listing, problems = build_listing(draft, prepared.resolver, report)
             if listing is not None:
@@ -182,12 +200,16 @@ def _apply_import(prepared: PreparedImport, progress: Progress | None,
                 creator.add(listing, write)
             elif write:
                 creator.flush()
-                organization = loader.get(existing[draft.hsds_id])
-                if unchanged(organization, listing):
+                # Compared as stored rows first: only a changed one is loaded as objects.
+                if unchanged(snapshots.get(existing[draft.hsds_id]), listing):
                     report.unchanged += 1
                 else:
-                    _apply(listing, organization, categories, report, actor)
-                    creator.names.add(listing.data["name"].strip().lower())
+                    organization = loader.get(existing[draft.hsds_id])
+                    if unchanged(organization, listing):
+                        report.unchanged += 1
+                    else:
+                        _apply(listing, organization, categories, report, actor)
+                        creator.names.add(listing.data["name"].strip().lower())
             if progress:
                 progress(1)
         creator.flush()

@@ -155,7 +155,7 @@ class PackageSource(Source):
                 reader = csv.reader(text)
                 header = [name.strip() for name in next(reader, [])]
                 for number, record in enumerate(reader, start=2):
-                    if any(cell.strip() for cell in record):
+                    if "".join(record).strip():  # not a blank row
                         yield header, number, record
         except (csv.Error, UnicodeDecodeError) as exc:
             raise HsdsReadError(_("%(file)s cannot be read as UTF-8 CSV: %(error)s",
@@ -167,19 +167,22 @@ class PackageSource(Source):
             return
         definition = spec.tables()[table]
         keep = HELD[table]
-        checked_header = False
+        check_record = None
         for header, number, record in self._records(path):
-            if not checked_header:
-                checked_header = True
+            if check_record is None:
                 unknown = [name for name in header if name not in definition.field_names]
                 if unknown:
                     self.notes.append(Problem(path, 1, _(
                         "columns not in HSDS 3.0 are ignored: %(columns)s",
                         columns=", ".join(unknown))))
-            # The export wrote formula-like text with a leading ' (directory/safecsv.py).
-            cells = dict(zip(header, map(unescape_cell, record), strict=False))
-            values, problems = spec.check_row(definition, cells, keep)
-            if len(record) != len(header):
+                check_record = spec.record_checker(definition, header, keep)
+            # The export wrote formula-like text with a leading ' (directory/safecsv.py):
+            # both checks take it off.
+            if len(record) == len(header):
+                values, problems = check_record(record)
+            else:
+                cells = dict(zip(header, map(unescape_cell, record), strict=False))
+                values, problems = spec.check_row(definition, cells, keep)
                 problems.append(_("has %(values)s values for %(columns)s columns",
                                   values=len(record), columns=len(header)))
             yield SourceRow(path, number, values, tuple(problems))

@@ -22,6 +22,8 @@ from typing import Any
 
 from flask_babel import gettext as _
 
+from directory.safecsv import QUOTE, unescape_cell
+
 STANDARD_PATH = Path(__file__).with_name("standard") / "3.0"
 DESCRIPTOR_PATH = STANDARD_PATH / "datapackage.json"
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -158,9 +160,17 @@ def _checker(field: Field) -> _Check:
     return general
 
 
-@functools.cache
+_PLANS: dict[int, tuple[Table, tuple[tuple[str, bool, _Check], ...]]] = {}
+
+
 def _plan(table: Table) -> tuple[tuple[str, bool, _Check], ...]:
-    return tuple((field.name, field.required, _checker(field)) for field in table.fields)
+    # Looked up by identity (the table is kept with its plan, so its id is not reused): a
+    # Table's own hash walks all its fields, once per row a sixth of the reading.
+    entry = _PLANS.get(id(table))
+    if entry is None or entry[0] is not table:
+        entry = _PLANS[id(table)] = (table, tuple((field.name, field.required, _checker(field))
+                                                  for field in table.fields))
+    return entry[1]
 
 
 def check_row(table: Table, raw: dict[str, Any],
@@ -189,3 +199,93 @@ def check_row(table: Table, raw: dict[str, Any],
                 converted = sys.intern(converted)  # "Main office", "TX", "es"... repeat a lot
             values[name] = converted
     return values, problems
+
+
+def _finite_number(text: str, finite: Callable[[float], bool]) -> bool:
+    try:
+        return finite(float(text))
+    except ValueError:
+        return False
+
+
+def _plain_text(field: Field) -> bool:
+    """Whether any text is a valid value of the field (``_checker``'s plain-text case)."""
+    return field.type == "string" and field.enum is None and field.format in (
+        None, "default", "email", "uri")
+
+
+def record_checker(table: Table, header: list[str],
+                   keep: frozenset[str]) -> Callable[[list[str]], tuple[dict[str, Any], list[str]]]:
+    """``check_row`` for the CSV records of one file with this ``header`` (a record of as many
+    cells, each unescaped as ``unescape_cell`` does): the same values and problems, with what
+    is constant per file decided once. A column is looked up by position (the last of a
+    repeated name, as a dict of the cells would); a field that is neither kept nor required
+    and takes any text is not looked at (it cannot be wrong), and kept plain text is taken
+    as it is."""
+    positions = {name: position for position, name in enumerate(header)}
+    steps: list[tuple[str, int | None, bool, _Check | None, bool, str, frozenset[str]]] = []
+    for (name, required, check), field in zip(_plan(table), table.fields, strict=True):
+        position = positions.get(name)
+        kept = name in keep
+        if position is None:
+            if required:
+                steps.append((name, None, True, None, False, "", frozenset()))
+            continue
+        if _plain_text(field):
+            if not (required or kept):
+                continue
+            steps.append((name, position, required, None, kept, "", frozenset()))
+            continue
+        # How _check_value reads a text of the field; a value it refuses is handed to it
+        # (through ``check``) for its message.
+        if field.type == "number":
+            kind = "number"
+        elif field.format == "uuid":
+            kind = "uuid" if field.enum is None else ""
+        elif field.enum is not None:
+            kind = "enum"
+        else:
+            kind = ""
+        steps.append((name, position, required, check, kept, kind,
+                      frozenset(field.enum or ())))
+    intern, shared, uuid_match, finite = sys.intern, _SHARED_LENGTH, _UUID.match, math.isfinite
+
+    def check_record(record: list[str]) -> tuple[dict[str, Any], list[str]]:
+        values: dict[str, Any] = {}
+        problems: list[str] = []
+        for name, position, required, check, kept, kind, choices in steps:
+            if position is None:
+                problems.append(_("%(field)s is required", field=name))
+                continue
+            value = record[position]
+            if value[:1] == QUOTE:
+                value = unescape_cell(value)
+            value = value.strip()
+            if not value:
+                if required:
+                    problems.append(_("%(field)s is required", field=name))
+                continue
+            if check is None:
+                converted = value
+            elif kind == "uuid":  # _checker's uuid_text, inline: most cells are ids
+                converted = value.lower()
+                if not uuid_match(converted):
+                    problems.append(_("%(field)s is not a UUID: %(value)s", field=name,
+                                      value=repr(value)))
+                    continue
+            elif kind == "enum" and value in choices:
+                converted = value
+            elif kind == "number" and _finite_number(value, finite):
+                converted = float(value)
+            else:
+                converted, problem = check(value)
+                if problem:
+                    problems.append(problem)
+                    continue
+            if kept:
+                if type(converted) is str and len(converted) <= shared:
+                    converted = intern(converted)
+                values[name] = converted
+        return values, problems
+
+    return check_record

@@ -7,7 +7,9 @@ id.
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 from flask_babel import gettext as _
@@ -22,13 +24,18 @@ from directory.hsds.assemble import Listing
 from directory.orgs.coverage import build_coverage_area
 from directory.orgs.listing import update_listing
 from directory.orgs.models import (
+    Contact,
     CoverageArea,
     CoverageKind,
     Location,
     OpeningHours,
     Organization,
+    OrganizationLanguage,
+    OrganizationPopulation,
     Service,
     ServiceCategory,
+    coverage_area_services,
+    true_point_of,
 )
 from directory.orgs.operations import (
     ListingError,
@@ -238,7 +245,92 @@ class Loader:
         return self.loaded[organization_id]
 
 
-def unchanged(organization: Organization, listing: Listing) -> bool:
+class Snapshots:
+    """What ``unchanged`` reads of the organizations an import updates, read a chunk at a time
+    as plain rows (no ORM objects: building those was most of a re-import's time), in import
+    order. Each snapshot has the attributes ``unchanged`` reads of an Organization, its
+    collections in the relationships' order, with the same column types; only a listing it
+    finds changed has its organization loaded (by Loader) and updated."""
+
+    def __init__(self, organization_ids: list[int]) -> None:
+        self.chunks = list(chunks(organization_ids))
+        self.chunk_of = {item: index for index, chunk in enumerate(self.chunks) for item in chunk}
+        self.current = -1
+        self.loaded: dict[int, SimpleNamespace] = {}
+
+    def get(self, organization_id: int) -> SimpleNamespace:
+        index = self.chunk_of[organization_id]
+        if index != self.current:
+            self.loaded = _snapshots(self.chunks[index])
+            self.current = index
+        return self.loaded[organization_id]
+
+
+def _rows(*columns: Any, where: Any, order: Sequence[Any],
+          join: tuple[Any, Any] | None = None) -> list[Any]:
+    query = select(*columns)
+    if join is not None:
+        query = query.join(*join)
+    return list(db_session.execute(query.where(where).order_by(*order)))
+
+
+def _snapshots(ids: Sequence[int]) -> dict[int, SimpleNamespace]:
+    held = {row.id: SimpleNamespace(**row._mapping, language_codes=[], population_codes=[],
+                                     contacts=[], services=[], locations=[], coverage_areas=[])
+            for row in _rows(Organization.id, Organization.name,
+                             *(getattr(Organization, name) for name in _ORGANIZATION_FIELDS),
+                             where=Organization.id.in_(ids), order=[Organization.id])}
+    for row in _rows(OrganizationLanguage.organization_id, OrganizationLanguage.code,
+                     where=OrganizationLanguage.organization_id.in_(ids),
+                     order=[OrganizationLanguage.code]):
+        held[row.organization_id].language_codes.append(row.code)
+    for row in _rows(OrganizationPopulation.organization_id, OrganizationPopulation.population,
+                     where=OrganizationPopulation.organization_id.in_(ids),
+                     order=[OrganizationPopulation.population]):
+        held[row.organization_id].population_codes.append(row.population)
+    for row in _rows(Contact.organization_id, Contact.name, Contact.title, Contact.email,
+                     Contact.phone, where=Contact.organization_id.in_(ids), order=[Contact.id]):
+        held[row.organization_id].contacts.append(row)
+    for row in _rows(Service.organization_id, Service.hsds_id, Service.description,
+                     ServiceCategory.code, where=Service.organization_id.in_(ids),
+                     order=[Service.id],
+                     join=(ServiceCategory, Service.category_id == ServiceCategory.id)):
+        held[row.organization_id].services.append(SimpleNamespace(
+            hsds_id=row.hsds_id, description=row.description,
+            category=SimpleNamespace(code=row.code)))
+    locations: dict[int, SimpleNamespace] = {}
+    for row in _rows(Location.id, Location.organization_id, Location.hsds_id, Location.name,
+                     Location.address, Location.city, Location.state, Location.postal_code,
+                     Location.latitude, Location.longitude, Location.true_latitude,
+                     Location.true_longitude, Location.confidential, Location.open_24_7,
+                     where=Location.organization_id.in_(ids), order=[Location.id]):
+        location = locations[row.id] = SimpleNamespace(**row._mapping, hours=[])
+        location.true_point = true_point_of(location)
+        held[row.organization_id].locations.append(location)
+    for row in _rows(OpeningHours.location_id, OpeningHours.weekday, OpeningHours.opens,
+                     OpeningHours.closes, where=OpeningHours.location_id.in_(list(locations)),
+                     order=[OpeningHours.weekday, OpeningHours.opens]):
+        locations[row.location_id].hours.append(row)
+    areas: dict[int, SimpleNamespace] = {}
+    for row in _rows(CoverageArea.id, CoverageArea.organization_id, CoverageArea.kind,
+                     CoverageArea.label, CoverageArea.location_id, CoverageArea.center_lat,
+                     CoverageArea.center_lon, CoverageArea.radius_mi, CoverageArea.state,
+                     CoverageArea.county_fips, CoverageArea.postal_code, CoverageArea.geojson,
+                     where=CoverageArea.organization_id.in_(ids), order=[CoverageArea.id]):
+        area = areas[row.id] = SimpleNamespace(**row._mapping, services=[])
+        held[row.organization_id].coverage_areas.append(area)
+    links = coverage_area_services.c
+    by_area: dict[int, list[SimpleNamespace]] = defaultdict(list)
+    for row in _rows(links.coverage_area_id, ServiceCategory.code,
+                     where=links.coverage_area_id.in_(list(areas)), order=[ServiceCategory.code],
+                     join=(ServiceCategory, links.category_id == ServiceCategory.id)):
+        by_area[row.coverage_area_id].append(SimpleNamespace(code=row.code))
+    for area_id, services in by_area.items():
+        areas[area_id].services = services
+    return held
+
+
+def unchanged(organization: Organization | SimpleNamespace, listing: Listing) -> bool:
     """Whether applying ``listing`` would change nothing: the common case of a re-import,
     answered without a savepoint."""
     data = listing.data

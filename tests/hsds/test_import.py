@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import uuid
@@ -207,6 +208,75 @@ def test_a_bad_row_rejects_its_whole_organization_and_says_where(
                for where, number, text in problems(report)), problems(report)
     assert find(db, good_id) is not None and find(db, bad_id) is None
     assert organization_count(db) == 1
+
+
+def _rewrite_csv(path: Path, change: Any) -> None:
+    """Rewrite ``path`` as ``change(header, rows)`` returns it (lists of cells)."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        header, *rows = list(csv.reader(handle))
+    header, rows = change(header, rows)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([header, *rows])
+
+
+def _row_of(rows: list[list[str]], position: int, value: str) -> list[str]:
+    return next(row for row in rows if row[position] == value)
+
+
+def _without_status(header: list[str], rows: list[list[str]], _bad: str) -> Any:
+    drop = header.index("status")
+    return ([name for index, name in enumerate(header) if index != drop],
+            [[cell for index, cell in enumerate(row) if index != drop] for row in rows])
+
+
+def _name_again(header: list[str], rows: list[list[str]], bad: str) -> Any:
+    # a repeated column: the last one is read, as by name
+    id_at, name_at = header.index("id"), header.index("name")
+    for row in rows:
+        row.append("" if row[id_at] == bad else row[name_at])
+    return [*header, "name"], rows
+
+
+def _escaped_bad_uuid(header: list[str], rows: list[list[str]], bad: str) -> Any:
+    _row_of(rows, header.index("organization_id"), bad)[header.index("id")] = "'=bad"
+    return header, rows
+
+
+def _blank_name(header: list[str], rows: list[list[str]], bad: str) -> Any:
+    _row_of(rows, header.index("id"), bad)[header.index("name")] = " \t "
+    return header, rows
+
+
+def _short_row(header: list[str], rows: list[list[str]], bad: str) -> Any:
+    row = _row_of(rows, header.index("id"), bad)
+    del row[header.index("name") + 1:]
+    return header, rows
+
+
+FILE_SHAPES = [
+    # (file, its change, message of the bad organization's row, whether the good one is too)
+    ("services.csv", _without_status, "status is required", True),
+    ("organizations.csv", _name_again, "name is required", False),
+    ("services.csv", _escaped_bad_uuid, "id is not a UUID: '=bad'", False),
+    ("organizations.csv", _blank_name, "name is required", False),
+    ("organizations.csv", _short_row, "description is required; has 2 values for 13 columns",
+     False),
+]
+
+
+@pytest.mark.parametrize(("file", "change", "message", "both"), FILE_SHAPES,
+                         ids=[item[1].__name__.strip("_") for item in FILE_SHAPES])
+def test_each_file_is_checked_as_its_header_gives_its_columns(
+        factory: Factory, db: Session, tmp_path: Path, file: str, change: Any, message: str,
+        both: bool) -> None:
+    package, good_id, bad_id = _two_organizations(factory, db, tmp_path)
+    _rewrite_csv(package / file, lambda header, rows: change(header, rows, bad_id))
+    report = import_path(package)
+    assert (report.created, report.organizations_rejected) == ((0, 2) if both else (1, 1))
+    messages = [text for where, _, text in problems(report) if where == file]
+    assert len(messages) == (2 if both and file == "services.csv" else 1), messages
+    assert all(message in text for text in messages), messages
+    assert (find(db, good_id) is None) == both and find(db, bad_id) is None
 
 
 BAD_LOCATIONS = [
@@ -433,6 +503,9 @@ CHANGES = [
     ("contacts.csv", "title", "Director", lambda o: o.contacts[0].title),
     ("languages.csv", "code", "vi", lambda o: o.language_codes),
     ("attributes.csv", "value", "false", lambda o: o.accepting_referrals),
+    ("organizations.csv", "description", "New words.", lambda o: o.description),
+    ("locations.csv", "name", "Front desk", lambda o: o.locations[0].name),
+    ("addresses.csv", "city", "Pasadena", lambda o: o.locations[0].city),
 ]
 
 
