@@ -344,7 +344,7 @@ def test_a_spreadsheet_s_problems_in_spanish(client: FlaskClient, coordinator: U
     status, page = _upload(client, BAD_SHEET, "partners.csv",
                            BAD_SHEET_MAPPING + 'nombre = "Agency"\n')
     assert status == 400
-    _spanish_and_not_english(page, ["Campos del listado desconocidos en la correspondencia: "
+    _spanish_and_not_english(page, ["Campos de la ficha desconocidos en la correspondencia: "
                                     "nombre."], ENGLISH_PROBLEMS)
     status, page = _upload(client, BAD_SHEET, "partners.xlsx", BAD_SHEET_MAPPING)
     assert status == 400
