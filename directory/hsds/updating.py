@@ -10,7 +10,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -43,6 +43,8 @@ from directory.orgs.operations import (
 )
 from directory.orgs.schemas import WEEKDAYS
 from directory.referrals.operations import services_in_use
+
+Held = TypeVar("Held")
 
 _ID_CHUNK = 500
 
@@ -225,45 +227,44 @@ _WITH_CHILDREN = (selectinload(Organization.locations).selectinload(Location.hou
                   selectinload(Organization.coverage_areas).selectinload(CoverageArea.services))
 
 
-class Loader:
-    """Loads the organizations an import updates a chunk at a time, in import order, with
-    everything the comparison needs (one query per table and chunk, not per organization)."""
+class _ByChunk(Generic[Held]):
+    """What an import reads of the organizations it updates, a chunk at a time in import
+    order (one query per table and chunk, not per organization)."""
 
     def __init__(self, organization_ids: list[int]) -> None:
         self.chunks = list(chunks(organization_ids))
         self.chunk_of = {item: index for index, chunk in enumerate(self.chunks) for item in chunk}
         self.current = -1
-        self.loaded: dict[int, Organization] = {}
+        self.loaded: dict[int, Held] = {}
 
-    def get(self, organization_id: int) -> Organization:
+    def get(self, organization_id: int) -> Held:
         index = self.chunk_of[organization_id]
         if index != self.current:
-            self.loaded = {organization.id: organization for organization in db_session.scalars(
-                select(Organization).where(Organization.id.in_(self.chunks[index]))
-                .options(*_WITH_CHILDREN))}
+            self.loaded = self._load(self.chunks[index])
             self.current = index
         return self.loaded[organization_id]
 
+    def _load(self, ids: Sequence[int]) -> dict[int, Held]:
+        raise NotImplementedError
 
-class Snapshots:
-    """What ``unchanged`` reads of the organizations an import updates, read a chunk at a time
-    as plain rows (no ORM objects: building those was most of a re-import's time), in import
-    order. Each snapshot has the attributes ``unchanged`` reads of an Organization, its
-    collections in the relationships' order, with the same column types; only a listing it
-    finds changed has its organization loaded (by Loader) and updated."""
 
-    def __init__(self, organization_ids: list[int]) -> None:
-        self.chunks = list(chunks(organization_ids))
-        self.chunk_of = {item: index for index, chunk in enumerate(self.chunks) for item in chunk}
-        self.current = -1
-        self.loaded: dict[int, SimpleNamespace] = {}
+class Loader(_ByChunk[Organization]):
+    """The organizations, with everything the comparison and the update need."""
 
-    def get(self, organization_id: int) -> SimpleNamespace:
-        index = self.chunk_of[organization_id]
-        if index != self.current:
-            self.loaded = _snapshots(self.chunks[index])
-            self.current = index
-        return self.loaded[organization_id]
+    def _load(self, ids: Sequence[int]) -> dict[int, Organization]:
+        return {organization.id: organization for organization in db_session.scalars(
+            select(Organization).where(Organization.id.in_(ids)).options(*_WITH_CHILDREN))}
+
+
+class Snapshots(_ByChunk[SimpleNamespace]):
+    """What ``unchanged`` reads of the organizations, as plain rows (no ORM objects: building
+    those was most of a re-import's time). Each snapshot has the attributes ``unchanged`` reads
+    of an Organization, its collections in the relationships' order, with the same column
+    types; only a listing it finds changed has its organization loaded (by Loader) and
+    updated."""
+
+    def _load(self, ids: Sequence[int]) -> dict[int, SimpleNamespace]:
+        return _snapshots(ids)
 
 
 def _rows(*columns: Any, where: Any, order: Sequence[Any],
