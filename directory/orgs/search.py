@@ -492,7 +492,7 @@ def _nearest_sql(dialect: Dialect, shape: _Shape, covering: bool, walk: int, lim
                  offset: int) -> _DriverSQL | None:
     """The nearest statement for the driver; None where a list parameter (``IN``) is expanded
     only as the statement runs. Run as SQL because SQLAlchemy computes a statement's cache key
-    from its whole tree on every execution, about a quarter of a search here (0.1 ms)."""
+    from its whole tree on every execution: about 0.1 ms of a 0.8 ms search here."""
     compiled = _cached_nearest_statement(shape, covering, walk, limit,
                                          offset).compile(dialect=dialect)
     if compiled.post_compile_params:
