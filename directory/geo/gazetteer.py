@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import zipcodes
 
-from directory.geo.distance import EARTH_RADIUS_MI
+from directory.geo.distance import EARTH_RADIUS_MI, haversine_mi
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +76,6 @@ class Gazetteer:
             for alias in record.get("acceptable_cities") or []:  # type: ignore[attr-defined]
                 aliases[(_normalize_city(str(alias)), area.state)].append(area)
             self._grid[(math.floor(area.lat / _CELL), math.floor(area.lon / _CELL))].append(area)
-        # Each cell's centroids with what haversine_mi computes of them, for _nearest_zip.
-        self._cells = {cell: [(area.lat, area.lon, math.radians(area.lat),
-                               math.cos(math.radians(area.lat)), area) for area in areas]
-                       for cell, areas in self._grid.items()}
         # nearest_zip's answers: an import places thousands of locations at a few city centres.
         self._nearest: dict[tuple[float, float, float], ZipArea | None] = {}
         self.places = {key: self._place(areas) for key, areas in grouped.items()}
@@ -122,34 +118,23 @@ class Gazetteer:
 
     def _nearest_zip(self, lat: float, lon: float, max_miles: float) -> ZipArea | None:
         """Ring by ring of grid cells around the point's, exact distances, until no cell of the
-        next ring can hold a nearer centroid (a ring is at least ``_ring_miles`` away). The
-        distance is haversine_mi's, term for term (an import asks for 100,000 points)."""
-        best: ZipArea | None = None
-        best_miles = math.inf
+        next ring can hold a nearer centroid (a ring is at least ``_ring_miles`` away)."""
+        best: tuple[float, ZipArea] | None = None
         row, column = math.floor(lat / _CELL), math.floor(lon / _CELL)
-        phi1 = math.radians(lat)
-        cos1 = math.cos(phi1)
-        sin, asin, sqrt, radians = math.sin, math.asin, math.sqrt, math.radians
-        diameter = 2 * EARTH_RADIUS_MI
-        cells = self._cells
         for ring in itertools.count():
             reach = _ring_miles(ring, lat)
-            if reach > max_miles or (best is not None and best_miles <= reach):
+            if reach > max_miles or (best is not None and best[0] <= reach):
                 break
             for d_row in range(-ring, ring + 1):
                 step = 1 if abs(d_row) == ring else 2 * ring  # the ring's edge only
                 for d_column in range(-ring, ring + 1, step):
-                    for area_lat, area_lon, phi2, cos2, area in cells.get(
-                            (row + d_row, column + d_column), ()):
-                        if best is not None and abs(area_lat - lat) * _MILES_PER_DEGREE >= \
-                                best_miles:
+                    for area in self._grid.get((row + d_row, column + d_column), ()):
+                        if best is not None and abs(area.lat - lat) * _MILES_PER_DEGREE >= best[0]:
                             continue  # farther in latitude alone than the best so far
-                        a = sin((phi2 - phi1) / 2) ** 2 + \
-                            cos1 * cos2 * sin(radians(area_lon - lon) / 2) ** 2
-                        miles = diameter * asin(min(1.0, sqrt(a)))
-                        if miles <= max_miles and (best is None or miles < best_miles):
-                            best, best_miles = area, miles
-        return best
+                        miles = haversine_mi(lat, lon, area.lat, area.lon)
+                        if miles <= max_miles and (best is None or miles < best[0]):
+                            best = (miles, area)
+        return best[1] if best else None
 
 
 _CELL = 0.25  # degrees of latitude and longitude per cell of the nearest-ZIP grid
