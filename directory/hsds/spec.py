@@ -136,27 +136,32 @@ def _check_value(field: Field, value: Any) -> tuple[Any, str | None]:
 _Check = Callable[[Any], tuple[Any, str | None]]
 
 
+def _plain_text(field: Field) -> bool:
+    """Whether any text is a valid value of the field."""
+    return field.type == "string" and field.enum is None and field.format in (
+        None, "default", "email", "uri")
+
+
 def _checker(field: Field) -> _Check:
     """``_check_value`` for one field, with its plain-text cases decided once for the field
     rather than once per row (a package holds millions of values)."""
     def general(value: Any) -> tuple[Any, str | None]:
         return _check_value(field, value)
 
-    if field.type == "string" and field.enum is None:
-        if field.format == "uuid":
-            def uuid_text(value: Any) -> tuple[Any, str | None]:
-                if type(value) is not str:
-                    return general(value)
-                lowered = value.lower()  # already stripped by check_row
-                if _UUID.match(lowered):
-                    return lowered, None
-                return None, _("%(field)s is not a UUID: %(value)s", field=field.name,
-                               value=repr(value))
-            return uuid_text
-        if field.format in (None, "default", "email", "uri"):
-            def plain_text(value: Any) -> tuple[Any, str | None]:
-                return (value, None) if type(value) is str else general(value)
-            return plain_text
+    if field.type == "string" and field.enum is None and field.format == "uuid":
+        def uuid_text(value: Any) -> tuple[Any, str | None]:
+            if type(value) is not str:
+                return general(value)
+            lowered = value.lower()  # already stripped by check_row
+            if _UUID.match(lowered):
+                return lowered, None
+            return None, _("%(field)s is not a UUID: %(value)s", field=field.name,
+                           value=repr(value))
+        return uuid_text
+    if _plain_text(field):
+        def plain_text(value: Any) -> tuple[Any, str | None]:
+            return (value, None) if type(value) is str else general(value)
+        return plain_text
     return general
 
 
@@ -206,12 +211,6 @@ def _finite_number(text: str, finite: Callable[[float], bool]) -> bool:
         return finite(float(text))
     except ValueError:
         return False
-
-
-def _plain_text(field: Field) -> bool:
-    """Whether any text is a valid value of the field (``_checker``'s plain-text case)."""
-    return field.type == "string" and field.enum is None and field.format in (
-        None, "default", "email", "uri")
 
 
 def record_checker(table: Table, header: list[str],
