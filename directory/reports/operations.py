@@ -229,6 +229,15 @@ def _count_columns(now: dt.datetime | None) -> list[ColumnElement[Any]]:
                           else_=0)).label("overdue")]
 
 
+def _only_receivers(dimension: Dimension,
+                    receivers: list[int] | None) -> list[ColumnElement[bool]]:
+    """By organization, the condition to group only ``receivers`` (the rows a report shows),
+    when given."""
+    if receivers is None or dimension != Dimension.ORGANIZATION:
+        return []
+    return [Referral.receiver_org_id.in_(receivers)]
+
+
 def _counts_of(row: Any) -> Counts:
     return Counts(sent=row["sent"] or 0,
                   by_status={s.value: row[f"status_{s}"] or 0 for s in REPORTED_STATUSES},
@@ -240,10 +249,8 @@ def counts(scope: Scope, dimension: Dimension, now: dt.datetime | None = None,
            only: list[int] | None = None) -> dict[str, Counts]:
     """Counts per dimension value, in one pass over the scope's referrals; by organization,
     only for the receivers ``only`` when given."""
-    receivers = ([Referral.receiver_org_id.in_(only)]
-                 if only is not None and dimension == Dimension.ORGANIZATION else [])
     query = _grouped(select(_key(dimension).label("key"), *_count_columns(now))
-                     .where(*scope.where(), *receivers), dimension)
+                     .where(*scope.where(), *_only_receivers(dimension, only)), dimension)
     return {_text(row["key"]): _counts_of(row)
             for row in db_session.execute(query).mappings() if row["sent"]}
 
@@ -336,11 +343,10 @@ def timings(scope: Scope, dimension: Dimension, timing: Timing,
     organization, only for ``organizations`` when given (the rows shown: ranking every
     receiver's times was most of the by-organization report's time at scale)."""
     wait = waited(timing)
-    only = ([Referral.receiver_org_id.in_(organizations)]
-            if organizations is not None and dimension == Dimension.ORGANIZATION else [])
     query = _grouped(select(_key(dimension).label("key"), func.count().label("n"),
                             median_and_p90(wait).label("ranks"))
-                     .where(*scope.where(), wait.is_not(None), *only), dimension)
+                     .where(*scope.where(), wait.is_not(None),
+                            *_only_receivers(dimension, organizations)), dimension)
     return {_text(key): Percentiles(n, hours(ranks[0]), hours(ranks[1]))
             for key, n, ranks in db_session.execute(query) if n}
 
