@@ -491,7 +491,7 @@ def _import(source: Any, label: str, *, dry_run: bool, strict: bool, as_json: bo
         click.echo(f"Reading {label} ...", err=True)
         prepared = prepare_import(source, strict=strict, dry_run=dry_run)
         with progress_bar(len(prepared.drafts), "Importing organizations") as update:
-            report = apply_import(prepared, progress=update)
+            report = apply_import(prepared, progress=update, processes=2)
         if dry_run:
             scope.rollback()
         else:

@@ -62,6 +62,7 @@ _LOCATIONS: Table = Location.__table__
 _HOURS: Table = OpeningHours.__table__
 _CLOSURES: Table = Closure.__table__
 _AREAS: Table = CoverageArea.__table__
+_OWNED = {table.name: table for table in (_LANGUAGES, _POPULATIONS, _SERVICES, _CONTACTS)}
 
 
 def _create_organization(actor: User | None, listing: Listing) -> Organization:
@@ -121,17 +122,22 @@ class NewRows:
     """The rows create_organization would write for one listing, as plain column values (the
     ids, and the foreign keys naming them, are given when its batch is written): owned rows by
     table, each location with its opening hours and closures, each coverage area with the
-    index of the location it is drawn around and the ids of the categories it is limited to."""
+    index of the location it is drawn around and the ids of the categories it is limited to.
+    ``position`` is the listing's draft in the import, ``created`` its audit entry's fields;
+    ``listing`` is None once the rows have crossed from another process (directory.hsds.forked),
+    which sends only plain values (the owned rows are keyed by their table's name)."""
 
-    listing: Listing
+    listing: Listing | None
+    position: int
+    created: dict[str, Any]
     organization: dict[str, Any]
-    owned: dict[Table, list[dict[str, Any]]]
+    owned: dict[str, list[dict[str, Any]]]
     locations: list[tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]]
     areas: list[tuple[dict[str, Any], int | None, list[int]]]
 
 
 def organization_rows(listing: Listing, slug: str, categories: dict[str, ServiceCategory],
-                      now: dt.datetime) -> NewRows:
+                      now: dt.datetime, position: int = 0) -> NewRows:
     """What build_organization builds, as rows (``now``: when it joins the network, as
     setting an organization active records). tests/hsds checks that both write the same."""
     data = listing.data
@@ -141,14 +147,14 @@ def organization_rows(listing: Listing, slug: str, categories: dict[str, Service
         "website": data.get("website"), "email": data.get("email"),
         "phone": data.get("phone"), "accepting_referrals": data.get("accepting_referrals", True),
         "status": MembershipStatus.ACTIVE, "verified_at": None, "joined_at": now}
-    owned: dict[Table, list[dict[str, Any]]] = {
-        _LANGUAGES: [{"code": code} for code in dict.fromkeys(data.get("languages", []))],
-        _POPULATIONS: [{"population": population}
+    owned: dict[str, list[dict[str, Any]]] = {
+        _LANGUAGES.name: [{"code": code} for code in dict.fromkeys(data.get("languages", []))],
+        _POPULATIONS.name: [{"population": population}
                        for population in dict.fromkeys(data.get("populations", []))],
-        _SERVICES: [{"category_id": categories[code].id, "hsds_id": listing.service_ids[code],
+        _SERVICES.name: [{"category_id": categories[code].id, "hsds_id": listing.service_ids[code],
                      "description": listing.service_descriptions[code]}
                     for code in dict.fromkeys(data.get("services", []))],
-        _CONTACTS: [{"name": contact["name"], "title": contact.get("title", ""),
+        _CONTACTS.name: [{"name": contact["name"], "title": contact.get("title", ""),
                      "email": contact.get("email"), "phone": contact.get("phone")}
                     for contact in data.get("contacts", [])],
     }
@@ -172,7 +178,8 @@ def organization_rows(listing: Listing, slug: str, categories: dict[str, Service
             area |= {"label": plan.shape.values["label"], "state": None, "county_fips": None,
                      "postal_code": None, "geojson": None}
         areas.append((area, plan.location, [categories[code].id for code in plan.services]))
-    return NewRows(listing, organization, owned, locations, areas)
+    return NewRows(listing, position, created_fields(_created_values(listing)), organization,
+                   owned, locations, areas)
 
 
 class Creator:
@@ -185,9 +192,9 @@ class Creator:
     """
 
     def __init__(self, categories: dict[str, ServiceCategory], report: ImportReport,
-                 actor: User | None, redo: Callable[[Listing], None]) -> None:
+                 actor: User | None, redo: Callable[[NewRows], None]) -> None:
         self.categories = categories
-        self.redo = redo  # one listing in its own savepoint, through create_organization
+        self.redo = redo  # one organization in its own savepoint, through create_organization
         self.report = report
         self.actor = actor
         self.names = set(db_session.scalars(select(func.lower(Organization.name))))
@@ -202,24 +209,32 @@ class Creator:
             slug, counter = base[: 80 - len(suffix)] + suffix, counter + 1
         return slug
 
-    def add(self, listing: Listing, write: bool) -> None:
-        """Check and build one new organization; queue it for writing when ``write``."""
+    def plan(self, listing: Listing, position: int) -> NewRows | None:
+        """Check and build one new organization (the draft at ``position`` of the import): its
+        rows, or None when it is rejected."""
         draft = listing.draft
         name = listing.data["name"].strip()
         if name.lower() in self.names:
             self.report.reject(draft.row, [draft.row.problem(
                 _("An organization with this name is already listed."))])
-            return
+            return None
         slug = self._slug(name)
         try:
-            rows = organization_rows(listing, slug, self.categories, utcnow())
+            rows = organization_rows(listing, slug, self.categories, utcnow(), position)
         except ListingError as exc:
             self.report.reject(draft.row, [draft.row.problem(str(exc))])
-            return
+            return None
         self.names.add(name.lower())
         self.slugs.add(slug)
-        if not write:
-            return
+        return rows
+
+    def add(self, listing: Listing, position: int, write: bool) -> None:
+        """Check and build one new organization; queue it for writing when ``write``."""
+        rows = self.plan(listing, position)
+        if rows is not None and write:
+            self.queue(rows)
+
+    def queue(self, rows: NewRows) -> None:
         self.pending.append(rows)
         if len(self.pending) >= CREATE_BATCH:
             self.flush()
@@ -231,14 +246,14 @@ class Creator:
             with db_session.begin_nested():
                 ids = write_new_rows(self.pending)
                 record_many(AuditAction.LISTING_CREATED, actor=self.actor, events=[
-                    (organization_id, {"fields": created_fields(_created_values(rows.listing))})
+                    (organization_id, {"fields": rows.created})
                     for organization_id, rows in zip(ids, self.pending, strict=True)])
             self.report.created += len(self.pending)
         except (IntegrityError, DataError):
             log.info("a batch of %d new organizations was refused; redoing it one by one",
                      len(self.pending))
             for rows in self.pending:
-                self.redo(rows.listing)
+                self.redo(rows)
         self.pending.clear()
 
 
@@ -270,10 +285,10 @@ def write_new_rows(batch: list[NewRows]) -> list[int]:
     owned: dict[Table, list[dict[str, Any]]] = {}
     locations, hours, closures, areas, links = [], [], [], [], []
     for rows, organization in zip(batch, organizations, strict=True):
-        for table, items in rows.owned.items():
+        for name, items in rows.owned.items():
             for item in items:
                 item["organization_id"] = organization["id"]
-            owned.setdefault(table, []).extend(items)
+            owned.setdefault(_OWNED[name], []).extend(items)
         for location, _hours, _closures in rows.locations:
             location["organization_id"] = organization["id"]
             locations.append(location)

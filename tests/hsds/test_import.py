@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from directory.audit.models import AuditAction, AuditEvent
+from directory.hsds import importing
 from directory.hsds.assemble import build_listing
 from directory.hsds.operations import (
     _create_organization,
@@ -772,16 +773,34 @@ def _database_rows(db: Session) -> dict[str, list[tuple[Any, ...]]]:
     return snapshot
 
 
+def _count_forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every import forks its planning child, however small; returns the list that counts
+    the forks."""
+    forks: list[int] = []
+    real = importing.create_in_child
+
+    def counted(*args: Any) -> None:
+        forks.append(1)
+        real(*args)
+
+    monkeypatch.setattr(importing, "FORK_FROM", 1)
+    monkeypatch.setattr(importing, "create_in_child", counted)
+    return forks
+
+
+@pytest.mark.parametrize("processes", [1, 2])
 def test_the_bulk_rows_are_the_rows_create_organization_writes(
         demo_network: int, factory: Factory, db: Session, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """New organizations are written as plain rows a batch at a time; importing a package
-    that way writes exactly what the one-by-one path through create_organization writes
-    (every column of every table, the audit entries and the spatial index)."""
+        monkeypatch: pytest.MonkeyPatch, processes: int) -> None:
+    """New organizations are written as plain rows a batch at a time, in one process or
+    planned in a forked child; importing a package that way writes exactly what the one-by-one
+    path through create_organization writes (every column of every table, the audit entries
+    and the spatial index)."""
+    forks = _count_forks(monkeypatch)
     package = _twin_package(factory, tmp_path)
     remove_all_organizations(db)
     db.execute(delete(AuditEvent))
-    report = import_path(package)
+    report = import_path(package, processes=processes)
     assert (report.created, report.organizations_rejected) == (demo_network + 1, 0)
     bulk = _database_rows(db)
     assert len(bulk["locations"]) > demo_network
@@ -796,8 +815,42 @@ def test_the_bulk_rows_are_the_rows_create_organization_writes(
         raise IntegrityError("INSERT", {}, Exception("refused"))
 
     monkeypatch.setattr("directory.hsds.creating.write_new_rows", refused)
-    report = import_path(package)
+    report = import_path(package, processes=processes)
     assert (report.created, report.organizations_rejected) == (demo_network + 1, 0)
     one_by_one = _database_rows(db)
     for name, rows in bulk.items():
         assert one_by_one[name] == rows, name
+    assert len(forks) == (2 if processes == 2 else 0)
+
+
+def test_two_processes_report_and_write_what_one_does(
+        demo_network: int, factory: Factory, db: Session, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An import planned in a forked child, several batches long, with organizations
+    rejected (a bad state, a name listed twice) and warnings (a location off the map): the
+    same report, entry for entry and in order, and the same rows as in one process."""
+    forks = _count_forks(monkeypatch)
+    monkeypatch.setattr(importing, "CREATE_BATCH", 3)
+    package = export_to(tmp_path / "package")
+    organizations = read_csv(package / "organizations.csv")
+    assert len(organizations) == demo_network > 8
+    locations = read_csv(package / "locations.csv")
+    edit_csv(package / "addresses.csv", {"location_id": locations[1]["id"]},
+             {"state_province": "Atlantis"})
+    edit_csv(package / "locations.csv", {"id": locations[-1]["id"]}, {"latitude": "100"})
+    edit_csv(package / "organizations.csv", {"id": organizations[-2]["id"]},
+             {"name": organizations[2]["name"]})
+
+    documents, written = [], []
+    for processes in (1, 2):
+        remove_all_organizations(db)
+        db.execute(delete(AuditEvent))
+        documents.append(import_path(package, processes=processes).as_dict())
+        written.append(_database_rows(db))
+    one, two = documents
+    assert one["organizations"]["rejected"] == 2 and one["warnings"]
+    assert one["organizations"]["created"] == demo_network - 2
+    assert two == one
+    for name, rows in written[0].items():
+        assert written[1][name] == rows, name
+    assert forks == [1]
