@@ -228,13 +228,8 @@ class Creator:
         self.slugs.add(slug)
         return rows
 
-    def add(self, listing: Listing, position: int, write: bool) -> None:
-        """Check and build one new organization; queue it for writing when ``write``."""
-        rows = self.plan(listing, position)
-        if rows is not None and write:
-            self.queue(rows)
-
     def queue(self, rows: NewRows) -> None:
+        """Add one planned organization to the batch; a full batch is written."""
         self.pending.append(rows)
         if len(self.pending) >= CREATE_BATCH:
             self.flush()
