@@ -115,7 +115,7 @@ class OrgDraft:
     populations: dict[str, None] = field(default_factory=dict)
     kind: str | None = None
     accepting: bool | None = None
-    areas: dict[tuple[Any, ...], AreaDraft] = field(default_factory=dict)
+    area_rows: list[tuple[SourceRow, str]] = field(default_factory=list)  # (row, service id)
 
 
 @dataclass
@@ -273,26 +273,7 @@ class Assembler:
         log.info("%s: %d rows read, %d organizations, %d rows rejected on their own",
                  self.source.label, self.report.rows_read, len(self.orgs),
                  len(self.report.rejected))
-        drafts = list(self.orgs.values())
-        for org in drafts:
-            org.locations = [location for location in org.locations
-                             if not location.listed or self._placeable(location)]
-        return drafts
-
-    def _placeable(self, location: LocationDraft) -> bool:
-        """Place a listed location (kept on the draft for its listing), or drop it with a
-        warning: its organization is imported without it."""
-        problems: list[Problem] = []
-        location.data = _location_data(location, problems)
-        if location.data is not None:
-            return True
-        for problem in problems:
-            self.report.warnings.append(Problem(
-                problem.file, problem.row,
-                _("location not imported (its organization is, without it): %(problem)s",
-                  problem=problem.message),
-                problem.id))
-        return False
+        return list(self.orgs.values())
 
     def _taxonomy_term(self, row: SourceRow) -> None:
         if row.problems or "id" not in row.values:
@@ -587,20 +568,50 @@ class Assembler:
             self.owner_missing(row, "service_id", "service")
             return
         org = self.services[service_id][1]
-        if not self.checked(org, row):
-            return
+        if self.checked(org, row):
+            org.area_rows.append((row, service_id))  # read with its listing (build_listing)
+
+
+def _placed(location: LocationDraft, report: ImportReport) -> bool:
+    """Place a listed location (kept on the draft for its listing), or drop it with a
+    warning: its organization is imported without it."""
+    if location.data is not None:
+        return True
+    problems: list[Problem] = []
+    location.data = _location_data(location, problems)
+    if location.data is not None:
+        return True
+    for problem in problems:
+        report.warnings.append(Problem(
+            problem.file, problem.row,
+            _("location not imported (its organization is, without it): %(problem)s",
+              problem=problem.message),
+            problem.id))
+    return False
+
+
+def _areas(org: OrgDraft, report: ImportReport,
+           problems: list[Problem]) -> dict[tuple[Any, ...], AreaDraft]:
+    """The organization's service areas read as coverage areas; the same area under several
+    of its services is one area limited to those services. A bad extent rejects the
+    organization (into ``problems``); one the directory cannot read is kept out."""
+    areas: dict[tuple[Any, ...], AreaDraft] = {}
+    for row, service_id in org.area_rows:
         try:
             shape = read_area(row.values)
         except ExtentError as exc:
-            self.fail(org, row, _("service area: %(problem)s", problem=str(exc)))
-            return
+            problems.append(row.problem(_short(_("service area: %(problem)s",
+                                                 problem=str(exc)))))
+            continue
         if shape is None:
-            self.warn(row, _("service area %(name)s kept out: no extent the directory can "
-                             "read (see docs/hsds.md)", name=repr(row.values.get("name", ""))))
-            return
-        area = org.areas.setdefault(shape.key, AreaDraft(row, shape))
+            report.warnings.append(row.problem(_short(
+                _("service area %(name)s kept out: no extent the directory can read (see "
+                  "docs/hsds.md)", name=repr(row.values.get("name", ""))))))
+            continue
+        area = areas.setdefault(shape.key, AreaDraft(row, shape))
         if service_id not in area.service_ids:
             area.service_ids.append(service_id)
+    return areas
 
 
 def _location_data(location: LocationDraft, problems: list[Problem]) -> dict[str, Any] | None:
@@ -639,8 +650,9 @@ def _location_data(location: LocationDraft, problems: list[Problem]) -> dict[str
     return data
 
 
-def _area_plans(org: OrgDraft, codes_by_id: dict[str, str], listed: list[str],
-                locations: list[LocationDraft], report: ImportReport) -> list[AreaPlan]:
+def _area_plans(areas: dict[tuple[Any, ...], AreaDraft], codes_by_id: dict[str, str],
+                listed: list[str], locations: list[LocationDraft],
+                report: ImportReport) -> list[AreaPlan]:
     """The organization's coverage areas: each limited to the services it appeared under
     (none: all of them), and a radius tied to the location at its centre, if any."""
     points: dict[tuple[float, float], int] = {}
@@ -649,7 +661,7 @@ def _area_plans(org: OrgDraft, codes_by_id: dict[str, str], listed: list[str],
         if "latitude" in values:
             points.setdefault((values["latitude"], values["longitude"]), index)
     plans = []
-    for area in org.areas.values():
+    for area in areas.values():
         codes = list(dict.fromkeys(codes_by_id[service_id] for service_id in area.service_ids
                                    if service_id in codes_by_id))
         if not codes:
@@ -688,6 +700,7 @@ def build_listing(org: OrgDraft, resolver: TermResolver,
     """The listing an organization draft describes, validated by ListingSchema, or the
     problems that stop it (each naming its file and row)."""
     problems = list(org.errors)
+    areas = _areas(org, report, problems)
     values = org.row.values
     paths: dict[tuple[Any, ...], SourceRow] = {}
     services: dict[str, ServiceDraft] = {}
@@ -708,7 +721,8 @@ def build_listing(org: OrgDraft, resolver: TermResolver,
         else:
             services[code] = service
             codes_by_id[service.hsds_id] = code
-    locations = [location for location in org.locations if location.listed]
+    locations = [location for location in org.locations
+                 if location.listed and _placed(location, report)]
     location_data = []
     for index, location in enumerate(locations):
         paths[("locations", index)] = location.row
@@ -717,8 +731,6 @@ def build_listing(org: OrgDraft, resolver: TermResolver,
                 paths[("locations", index, name)] = location.address
         for block, (row, *_rest) in enumerate(location.hours):
             paths[("locations", index, "hours", block)] = row
-        if location.data is None:
-            location.data = _location_data(location, problems)
         location_data.append(location.data)
         location.data = None  # let go of it once the listing holds it
     for index, contact in enumerate(org.contacts):
@@ -751,7 +763,7 @@ def build_listing(org: OrgDraft, resolver: TermResolver,
                       location_ids=[location.hsds_id for location in locations],
                       withheld=[location.confidential and location.address is None
                                 for location in locations],
-                      areas=_area_plans(org, codes_by_id, list(services), locations, report))
+                      areas=_area_plans(areas, codes_by_id, list(services), locations, report))
     try:
         listing.data = _listing_schema().load(data)
     except ValidationError as exc:
