@@ -489,7 +489,7 @@ def _import(source: Any, label: str, *, dry_run: bool, strict: bool, as_json: bo
         scope = session.begin_nested()  # a dry run leaves even the taxonomy as it was
         load_taxonomy(SeedReport())
         click.echo(f"Reading {label} ...", err=True)
-        prepared = prepare_import(source, strict=strict, dry_run=dry_run)
+        prepared = prepare_import(source, strict=strict, dry_run=dry_run, processes=2)
         with progress_bar(len(prepared.drafts), "Importing organizations") as update:
             report = apply_import(prepared, progress=update, processes=2)
         if dry_run:

@@ -21,6 +21,7 @@ from directory.db import db_session
 from directory.hsds.assemble import Assembler, Listing, OrgDraft, build_listing
 from directory.hsds.creating import CREATE_BATCH, Creator, NewRows, _create_organization
 from directory.hsds.forked import can_fork, create_in_child
+from directory.hsds.readahead import read_ahead
 from directory.hsds.reader import Source
 from directory.hsds.report import ImportReport, Problem
 from directory.hsds.taxonomy import TermResolver, service_categories
@@ -66,15 +67,19 @@ class PreparedImport:
     resolver: TermResolver
 
 
-def prepare_import(source: Source, *, strict: bool = False,
-                   dry_run: bool = False) -> PreparedImport:
+def prepare_import(source: Source, *, strict: bool = False, dry_run: bool = False,
+                   processes: int = 1) -> PreparedImport:
     """Read every table of ``source`` and fold its rows into organization drafts; rows that
-    belong to no organization are reported here. Raises HsdsReadError for unreadable input."""
+    belong to no organization are reported here. Raises HsdsReadError for unreadable input.
+    ``processes=2`` lets a large package's biggest tables be read in a forked child while this
+    process reads the others (directory.hsds.readahead): the same drafts and report."""
     report = ImportReport(source=source.label, format=source.format,
                           format_evidence=source.format_evidence, strict=strict,
                           dry_run=dry_run)
     categories = {category.code: category.name for category in service_categories()}
     assembler = Assembler(source, categories, report)
+    if processes > 1:
+        read_ahead(source)
     with _rare_collections():
         drafts = assembler.run()
     assert assembler.resolver is not None
@@ -299,5 +304,6 @@ def import_hsds(source: Source, *, strict: bool = False, dry_run: bool = False,
                 progress: Progress | None = None, actor: User | None = None,
                 processes: int = 1) -> ImportReport:
     """Read, check and apply an HSDS source in one call."""
-    return apply_import(prepare_import(source, strict=strict, dry_run=dry_run), progress,
-                        actor=actor, processes=processes)
+    return apply_import(prepare_import(source, strict=strict, dry_run=dry_run,
+                                       processes=processes),
+                        progress, actor=actor, processes=processes)

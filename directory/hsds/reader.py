@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from flask_babel import gettext as _
 
@@ -27,7 +27,12 @@ from directory.hsds.report import Problem
 from directory.inputs import loads
 from directory.safecsv import unescape_cell
 
+if TYPE_CHECKING:
+    from directory.hsds.readahead import ReadAhead
+
 log = logging.getLogger(__name__)
+
+Opener = Callable[[str], IO[bytes]]
 
 HELD: dict[str, frozenset[str]] = {
     # the tables the directory reads, in reading order, and the columns it keeps of each
@@ -103,12 +108,16 @@ class Source:
 class PackageSource(Source):
     """CSV files named by a data package descriptor (or by the HSDS default names)."""
 
-    def __init__(self, label: str, names: set[str], opener: Callable[[str], IO[bytes]],
-                 archive: zipfile.ZipFile | None = None) -> None:
+    def __init__(self, label: str, names: set[str], opener: Opener,
+                 archive: zipfile.ZipFile | None = None, *, sizes: dict[str, int] | None = None,
+                 reopener: Callable[[], Opener] | None = None) -> None:
         super().__init__(label)
         self.names = names
         self.opener = opener
         self.archive = archive
+        self.sizes = sizes or {}
+        self.reopener = reopener  # an opener with file handles of its own (a zip's are shared)
+        self.ahead: ReadAhead | None = None  # tables read by a forked child (readahead.py)
         self.paths = {name: table.path for name, table in spec.tables().items()}
         self.version: str | None = None
         if "datapackage.json" in names:
@@ -161,7 +170,23 @@ class PackageSource(Source):
             raise HsdsReadError(_("%(file)s cannot be read as UTF-8 CSV: %(error)s",
                                       file=path, error=str(exc))) from exc
 
+    def size(self, path: str) -> int:
+        """The bytes of file ``path`` (0 when unknown)."""
+        return self.sizes.get(path, 0)
+
+    def reopen(self) -> None:
+        """Read through file handles of this process's own (in a forked child: the parent's
+        zip archive shares its file offset with the child)."""
+        if self.reopener is not None:
+            self.opener = self.reopener()
+
     def rows(self, table: str) -> Iterator[SourceRow]:
+        if self.ahead is not None and self.ahead.holds(table):
+            return self.ahead.rows(table, self.paths[table], self.notes)
+        return self.read(table)
+
+    def read(self, table: str) -> Iterator[SourceRow]:
+        """The rows of ``table`` read and checked from its file."""
         path = self.paths[table]
         if path not in self.names:
             return
@@ -212,6 +237,8 @@ class PackageSource(Source):
             self.skipped[path] = _("not a file of an HSDS 3.0 package")
 
     def close(self) -> None:
+        if self.ahead is not None:
+            self.ahead.close()
         if self.archive is not None:
             self.archive.close()
 
@@ -338,12 +365,13 @@ class JsonSource(Source):
         yield from self.tables.get(table, [])
 
 
-def _package(label: str, names: set[str], opener: Callable[[str], IO[bytes]],
-             archive: zipfile.ZipFile | None, source_key: str) -> PackageSource:
+def _package(label: str, names: set[str], opener: Opener, archive: zipfile.ZipFile | None,
+             source_key: str, sizes: dict[str, int],
+             reopener: Callable[[], Opener] | None = None) -> PackageSource:
     """The package, read as HSDS 3.0 or, when it is an older shape, converted to it."""
     from directory.hsds import legacy  # it builds on PackageSource
 
-    source = PackageSource(label, names, opener, archive)
+    source = PackageSource(label, names, opener, archive, sizes=sizes, reopener=reopener)
     detected = legacy.detect(names, source.version, source.header)
     if detected.legacy:
         source = legacy.LegacySource(label, names, opener, archive, detected, source_key)
@@ -362,9 +390,15 @@ def _zip_source(path: Path, source_key: str) -> PackageSource:
     prefix = str(PurePosixPath(min(anchors, key=len)).parent) if anchors else "."
     prefix = "" if prefix == "." else prefix + "/"
     names = {name.removeprefix(prefix) for name in members if name.startswith(prefix)}
+    sizes = {info.filename.removeprefix(prefix): info.file_size for info in archive.infolist()
+             if info.filename.startswith(prefix)}
+
+    def opener(archive: zipfile.ZipFile) -> Opener:
+        return lambda name: archive.open(prefix + name)
+
     try:
-        return _package(str(path), names, lambda name: archive.open(prefix + name), archive,
-                        source_key)
+        return _package(str(path), names, opener(archive), archive, source_key, sizes,
+                        reopener=lambda: opener(zipfile.ZipFile(path)))
     except HsdsReadError:
         archive.close()
         raise
@@ -378,10 +412,10 @@ def open_source(path: Path, source_key: str | None = None) -> Source:
     if not path.exists():
         raise HsdsReadError(_("%(file)s does not exist.", file=path))
     if path.is_dir():
-        names = {str(item.relative_to(path).as_posix()) for item in path.rglob("*")
-                 if item.is_file()}
-        return _package(str(path), names, lambda name: (path / name).open("rb"), None,
-                        source_key or path.resolve().name)
+        sizes = {str(item.relative_to(path).as_posix()): item.stat().st_size
+                 for item in path.rglob("*") if item.is_file()}
+        return _package(str(path), set(sizes), lambda name: (path / name).open("rb"), None,
+                        source_key or path.resolve().name, sizes)
     if path.suffix.lower() == ".zip":
         return _zip_source(path, source_key or path.stem)
     if path.name == "datapackage.json":

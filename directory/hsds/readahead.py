@@ -1,0 +1,134 @@
+"""Reading a large package on two processors: a forked child reads and checks the two
+largest tables, which come last (languages and attributes: half the rows of a typical
+package), while this process reads and folds the tables before them.
+
+The child is forked before any of those tables is read and never touches the database. It
+writes each table's rows, as read and checked (row number, values, problems), pickled a chunk
+at a time into a temporary file of its own, then says over a pipe that the table is done,
+with the notes its header gave (columns not in HSDS) and the read error that ended it, if
+any. When the assembler reaches that table it takes the rows from the file: the same rows,
+notes and errors, in the same order, as reading the file itself (tests/hsds/test_import.py
+compares them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle  # nosec B403 - only the rows this process's own child wrote to a private file
+import signal
+import tempfile
+import traceback
+from collections.abc import Iterator
+from multiprocessing import Pipe
+from multiprocessing.connection import Connection
+from typing import IO
+
+from directory.hsds.reader import HsdsReadError, PackageSource, Source, SourceRow
+from directory.hsds.report import Problem
+
+READ_AHEAD = ("language", "attribute")
+# Below this many bytes in those files, a second process is not worth its start.
+READ_AHEAD_FROM = 8 * 2**20
+_CHUNK = 20_000
+
+
+def read_ahead(source: Source) -> None:
+    """Start reading ``source``'s largest tables in a forked child when it is an HSDS 3.0
+    package big enough to gain from it (older shapes are converted with state kept from
+    table to table, and a JSON document is already in memory)."""
+    if not isinstance(source, PackageSource) or type(source) is not PackageSource \
+            or not hasattr(os, "fork"):
+        return
+    tables = [table for table in READ_AHEAD if source.paths[table] in source.names]
+    if tables and sum(source.size(source.paths[table]) for table in tables) >= READ_AHEAD_FROM:
+        source.ahead = ReadAhead(source, tables)
+
+
+class ReadAhead:
+    """The child reading some tables of a package, and the files it writes them into."""
+
+    def __init__(self, source: PackageSource, tables: list[str]) -> None:
+        self.files: dict[str, IO[bytes]] = {  # closed once read, or by close()
+            table: tempfile.TemporaryFile() for table in tables}  # noqa: SIM115
+        self.done: dict[str, tuple[list[Problem], str | None]] = {}
+        receiving, sending = Pipe(duplex=False)
+        self.pid = os.fork()
+        if self.pid == 0:  # the child: never returns
+            receiving.close()
+            status = 1
+            try:
+                source.reopen()
+                for table in tables:
+                    self._write(source, table, sending)
+                status = 0
+            except BaseException:  # noqa: BLE001 - said to the parent, which raises it
+                with contextlib.suppress(BaseException):
+                    sending.send(("", [], traceback.format_exc()))
+            finally:
+                os._exit(status)  # no clean-up: the database connections are the parent's
+        sending.close()
+        self.receiving: Connection | None = receiving
+
+    def holds(self, table: str) -> bool:
+        return table in self.files
+
+    def _write(self, source: PackageSource, table: str, sending: Connection) -> None:
+        file, marks = self.files[table], len(source.notes)
+        chunk: list[tuple[int | str, dict[str, object], tuple[str, ...]]] = []
+        error = None
+        try:
+            for row in source.read(table):
+                chunk.append((row.row, row.values, row.problems))
+                if len(chunk) >= _CHUNK:
+                    pickle.dump(chunk, file, protocol=pickle.HIGHEST_PROTOCOL)
+                    chunk = []
+        except HsdsReadError as exc:
+            error = str(exc)
+        pickle.dump(chunk, file, protocol=pickle.HIGHEST_PROTOCOL)
+        file.flush()
+        sending.send((table, source.notes[marks:], error))
+
+    def rows(self, table: str, path: str, notes: list[Problem]) -> Iterator[SourceRow]:
+        """The rows of ``table`` (file ``path``) once the child has read it all; its header's
+        notes join ``notes`` first, as reading the file would add them."""
+        while table not in self.done:
+            assert self.receiving is not None
+            try:
+                name, found, error = self.receiving.recv()
+            except EOFError:
+                self.close()
+                raise RuntimeError("the import's reading process ended unexpectedly") from None
+            if not name:
+                self.close()
+                raise RuntimeError(f"the import's reading process failed:\n{error}")
+            self.done[name] = (found, error)
+        found, error = self.done.pop(table)
+        notes.extend(found)
+        with self.files.pop(table) as file:
+            file.seek(0)
+            while True:
+                try:
+                    chunk = pickle.load(file)  # nosec B301 - written by our own child
+                except EOFError:
+                    break
+                for number, values, problems in chunk:
+                    yield SourceRow(path, number, values, problems)
+        if not self.files:
+            self.close()
+        if error is not None:
+            raise HsdsReadError(error)
+
+    def close(self) -> None:
+        """Stop the child (when it is still reading: the import ended without its tables) and
+        let go of its files."""
+        if self.receiving is None:
+            return
+        self.receiving.close()
+        self.receiving = None
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        os.waitpid(self.pid, 0)
+        for file in self.files.values():
+            file.close()
+        self.files.clear()
