@@ -224,7 +224,9 @@ def _apply_import(prepared: PreparedImport, progress: Progress | None,
         creator = Creator(categories, report, actor, redo=redo)
         if (processes > 1 and not existing and not report.strict and can_fork()
                 and len(prepared.drafts) >= FORK_FROM):
+            creator.triggers.suspend()  # back by the end, or by the rollback of an error
             create_in_child(prepared.drafts, creator, plan, progress, CREATE_BATCH)
+            creator.triggers.restore()
         else:
             _apply_one_process(prepared, progress, creator, existing, checked, plan, categories,
                                actor)

@@ -601,7 +601,8 @@ def test_new_organizations_are_audited_as_created_with_the_fields_they_fill(
 
 def _twin_package(factory: Factory, tmp_path: Path) -> Path:
     """The network exported with one more partner that has every kind of row: confidential
-    locations, a radius tied to one, a service-limited state area, contacts, languages."""
+    locations, a radius tied to one, a service-limited state area, a polygon, contacts,
+    languages."""
     twin = factory.organization(name="Twin Partner", kind="legal",
                                 locations=[OFFICE, SAFE_HOUSE], services=["legal", "hotline"],
                                 languages=["en", "es"], populations=["adults"],
@@ -611,6 +612,9 @@ def _twin_package(factory: Factory, tmp_path: Path) -> Path:
     add_coverage_area(twin, {"kind": "radius", "radius_mi": 30,
                              "location_id": twin.locations[1].id})
     add_coverage_area(twin, {"kind": "state", "state": "LA", "services": ["hotline"]})
+    add_coverage_area(twin, {"kind": "polygon", "geojson": json.dumps({
+        "type": "Polygon", "coordinates": [[[-95.4, 29.7], [-95.3, 29.7], [-95.3, 29.8],
+                                            [-95.4, 29.7]]]})})
     package = export_to(tmp_path / "package")
     return package
 
@@ -773,6 +777,14 @@ def _database_rows(db: Session) -> dict[str, list[tuple[Any, ...]]]:
     return snapshot
 
 
+def _triggers(db: Session) -> list[tuple[str, str]]:
+    """SQLite's triggers, by name, as the schema holds them (none listed on PostgreSQL)."""
+    if db.get_bind().dialect.name != "sqlite":
+        return []
+    return sorted(db.execute(text(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")).tuples())
+
+
 def _count_forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Every import forks its planning child, however small; returns the list that counts
     the forks."""
@@ -800,18 +812,22 @@ def test_the_bulk_rows_are_the_rows_create_organization_writes(
     package = _twin_package(factory, tmp_path)
     remove_all_organizations(db)
     db.execute(delete(AuditEvent))
+    triggers = _triggers(db)
     report = import_path(package, processes=processes)
     assert (report.created, report.organizations_rejected) == (demo_network + 1, 0)
+    assert _triggers(db) == triggers
     bulk = _database_rows(db)
     assert len(bulk["locations"]) > demo_network
-    # The R*Tree is SQLite's; PostGIS indexes the locations' own columns.
+    # The R*Trees are SQLite's; PostGIS indexes the locations' and areas' own columns.
     assert len(bulk.get("location_index", bulk["locations"])) == len(bulk["locations"])
     assert len(bulk["coverage_areas"]) > 200 and bulk["coverage_area_services"]
+    if db.get_bind().dialect.name == "sqlite":
+        assert bulk["coverage_index"] and bulk["polygon_index"]
 
     remove_all_organizations(db)
     db.execute(delete(AuditEvent))
 
-    def refused(_batch: Any) -> list[int]:
+    def refused(*_args: Any) -> list[int]:
         raise IntegrityError("INSERT", {}, Exception("refused"))
 
     monkeypatch.setattr("directory.hsds.creating.write_new_rows", refused)
