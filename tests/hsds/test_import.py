@@ -870,3 +870,28 @@ def test_two_processes_report_and_write_what_one_does(
     for name, rows in written[0].items():
         assert written[1][name] == rows, name
     assert forks == [1]
+
+
+def test_a_planning_child_that_fails_fails_the_import_and_writes_nothing(
+        demo_network: int, factory: Factory, db: Session, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The child's traceback is raised in the parent; the batches already written and the
+    suspended triggers are rolled back with the import."""
+    forks = _count_forks(monkeypatch)
+    monkeypatch.setattr(importing, "CREATE_BATCH", 3)
+    package = export_to(tmp_path / "package")
+    remove_all_organizations(db)
+    triggers = _triggers(db)
+    real = importing.Creator.plan
+
+    def failing(self: Any, listing: Any, position: int) -> Any:
+        if position == 7:
+            raise ValueError("out of memory, say")
+        return real(self, listing, position)
+
+    monkeypatch.setattr(importing.Creator, "plan", failing)  # the child is a copy: it has it
+    with pytest.raises(RuntimeError, match="(?s)planning process failed.*out of memory, say"):
+        import_path(package, processes=2)
+    assert forks == [1]
+    assert organization_count(db) == 0
+    assert _triggers(db) == triggers
