@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pickle  # nosec B403 - only the rows this process's own child wrote to a private file
+import pickle  # nosec B403
 import signal
 import tempfile
 import traceback
@@ -109,7 +109,7 @@ class ReadAhead:
             file.seek(0)
             while True:
                 try:
-                    chunk = pickle.load(file)  # nosec B301 - written by our own child
+                    chunk = pickle.load(file)  # nosec B301
                 except EOFError:
                     break
                 for number, values, problems in chunk:
