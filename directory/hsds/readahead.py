@@ -7,8 +7,8 @@ writes each table's rows, as read and checked (row number, values, problems), pi
 at a time into a temporary file of its own, then says over a pipe that the table is done,
 with the notes its header gave (columns not in HSDS) and the read error that ended it, if
 any. When the assembler reaches that table it takes the rows from the file: the same rows,
-notes and errors, in the same order, as reading the file itself (tests/hsds/test_import.py
-compares them).
+notes and errors, in the same order, as reading the file itself (tests/hsds/test_readahead.py
+compares them). Nothing but those files, written by this process's own child, is unpickled.
 """
 
 from __future__ import annotations
