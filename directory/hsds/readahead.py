@@ -9,6 +9,8 @@ with the notes its header gave (columns not in HSDS) and the read error that end
 any. When the assembler reaches that table it takes the rows from the file: the same rows,
 notes and errors, in the same order, as reading the file itself (tests/hsds/test_readahead.py
 compares them). Nothing but those files, written by this process's own child, is unpickled.
+A table the child cannot write (a full disk) or open is left to this process, which reads it
+and those after it itself, as without a child (meeting the same error, if any).
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ import pickle  # nosec B403
 import signal
 import tempfile
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection
-from typing import IO
+from typing import IO, Any
 
 from directory.hsds.reader import HsdsReadError, PackageSource, Source, SourceRow
 from directory.hsds.report import Problem
@@ -51,7 +53,7 @@ class ReadAhead:
     def __init__(self, source: PackageSource, tables: list[str]) -> None:
         self.files: dict[str, IO[bytes]] = {  # closed once read, or by close()
             table: tempfile.TemporaryFile() for table in tables}  # noqa: SIM115
-        self.done: dict[str, tuple[list[Problem], str | None]] = {}
+        self.done: dict[str, tuple[list[Problem], str | None, bool]] = {}
         receiving, sending = Pipe(duplex=False)
         self.pid = os.fork()
         if self.pid == 0:  # the child: never returns
@@ -59,12 +61,15 @@ class ReadAhead:
             status = 1
             try:
                 source.reopen()
+                written = True
                 for table in tables:
-                    self._write(source, table, sending)
+                    written = written and self._write(source, table, sending)
+                    if not written:
+                        sending.send((table, [], None, False))
                 status = 0
             except BaseException:  # noqa: BLE001 - said to the parent, which raises it
                 with contextlib.suppress(BaseException):
-                    sending.send(("", [], traceback.format_exc()))
+                    sending.send(("", [], traceback.format_exc(), False))
             finally:
                 os._exit(status)  # no clean-up: the database connections are the parent's
         sending.close()
@@ -73,37 +78,55 @@ class ReadAhead:
     def holds(self, table: str) -> bool:
         return table in self.files
 
-    def _write(self, source: PackageSource, table: str, sending: Connection) -> None:
+    @staticmethod
+    def _dump(chunk: list[Any], file: IO[bytes]) -> None:
+        pickle.dump(chunk, file, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def _write(self, source: PackageSource, table: str, sending: Connection) -> bool:
+        """Read ``table`` into its file and say so; False (nothing said) when the file cannot
+        be written or the table opened."""
         file, marks = self.files[table], len(source.notes)
-        chunk: list[tuple[int | str, dict[str, object], tuple[str, ...]]] = []
+        chunk: list[tuple[int | str, dict[str, Any], tuple[str, ...]]] = []
         error = None
         try:
-            for row in source.read(table):
-                chunk.append((row.row, row.values, row.problems))
-                if len(chunk) >= _CHUNK:
-                    pickle.dump(chunk, file, protocol=pickle.HIGHEST_PROTOCOL)
-                    chunk = []
-        except HsdsReadError as exc:
-            error = str(exc)
-        pickle.dump(chunk, file, protocol=pickle.HIGHEST_PROTOCOL)
-        file.flush()
-        sending.send((table, source.notes[marks:], error))
+            try:
+                for row in source.read(table):
+                    chunk.append((row.row, row.values, row.problems))
+                    if len(chunk) >= _CHUNK:
+                        self._dump(chunk, file)
+                        chunk = []
+            except HsdsReadError as exc:
+                error = str(exc)
+            self._dump(chunk, file)
+            file.flush()
+        except OSError:
+            return False
+        sending.send((table, source.notes[marks:], error, True))
+        return True
 
-    def rows(self, table: str, path: str, notes: list[Problem]) -> Iterator[SourceRow]:
+    def rows(self, table: str, path: str, notes: list[Problem],
+             in_place: Callable[[str], Iterator[SourceRow]]) -> Iterator[SourceRow]:
         """The rows of ``table`` (file ``path``) once the child has read it all; its header's
-        notes join ``notes`` first, as reading the file would add them."""
+        notes join ``notes`` first, as reading the file would add them. ``in_place`` reads the
+        table here, when the child could not."""
         while table not in self.done:
             assert self.receiving is not None
             try:
-                name, found, error = self.receiving.recv()
+                name, found, error, written = self.receiving.recv()
             except EOFError:
                 self.close()
                 raise RuntimeError("the import's reading process ended unexpectedly") from None
             if not name:
                 self.close()
                 raise RuntimeError(f"the import's reading process failed:\n{error}")
-            self.done[name] = (found, error)
-        found, error = self.done.pop(table)
+            self.done[name] = (found, error, written)
+        found, error, written = self.done.pop(table)
+        if not written:
+            self.files.pop(table).close()
+            if not self.files:
+                self.close()
+            yield from in_place(table)
+            return
         notes.extend(found)
         with self.files.pop(table) as file:
             file.seek(0)

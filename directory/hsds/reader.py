@@ -182,7 +182,7 @@ class PackageSource(Source):
 
     def rows(self, table: str) -> Iterator[SourceRow]:
         if self.ahead is not None and self.ahead.holds(table):
-            return self.ahead.rows(table, self.paths[table], self.notes)
+            return self.ahead.rows(table, self.paths[table], self.notes, self.read)
         return self.read(table)
 
     def read(self, table: str) -> Iterator[SourceRow]:

@@ -58,6 +58,20 @@ def _read_ahead(source: Source, monkeypatch: pytest.MonkeyPatch) -> readahead.Re
     return source.ahead
 
 
+def _read_here(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The tables read ahead that this process reads itself (a child's reads are its own)."""
+    tables: list[str] = []
+    real = PackageSource.read
+
+    def counted(self: PackageSource, table: str) -> Any:
+        if table in readahead.READ_AHEAD:
+            tables.append(table)
+        return real(self, table)
+
+    monkeypatch.setattr(PackageSource, "read", counted)
+    return tables
+
+
 def _reaped(pid: int) -> bool:
     try:
         os.waitpid(pid, os.WNOHANG)
@@ -72,11 +86,13 @@ def test_tables_read_ahead_are_the_tables_read_in_place(
     path = _zipped(package) if zipped else package
     with open_source(path) as source:
         in_place = _read_all(source)
+    read_here = _read_here(monkeypatch)
     with open_source(path) as source:
         ahead = _read_ahead(source, monkeypatch)
         assert [table for table in readahead.READ_AHEAD if ahead.holds(table)] == [
             "language", "attribute"]
         read_ahead = _read_all(source)
+        assert read_here == []
         assert not ahead.holds("language") and not ahead.holds("attribute")
         assert _reaped(ahead.pid)
     assert read_ahead == in_place
@@ -137,3 +153,22 @@ def test_a_source_closed_before_its_tables_are_read_stops_the_child(
         ahead = _read_ahead(source, monkeypatch)
         list(source.rows("organization"))
     assert _reaped(ahead.pid) and not ahead.files
+
+
+def test_tables_the_child_cannot_write_are_read_in_place(
+        package: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk under the child's files: the parent reads those tables itself, with the
+    same rows and notes."""
+    with open_source(package) as source:
+        in_place = _read_all(source)
+
+    def full(_chunk: Any, _file: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(readahead.ReadAhead, "_dump", staticmethod(full))
+    read_here = _read_here(monkeypatch)
+    with open_source(package) as source:
+        ahead = _read_ahead(source, monkeypatch)
+        assert _read_all(source) == in_place
+        assert read_here == ["language", "attribute"]
+        assert _reaped(ahead.pid) and not ahead.files
