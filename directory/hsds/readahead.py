@@ -16,6 +16,7 @@ and those after it itself, as without a child (meeting the same error, if any).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import pickle  # nosec B403
 import signal
@@ -28,6 +29,8 @@ from typing import IO, Any
 
 from directory.hsds.reader import HsdsReadError, PackageSource, Source, SourceRow
 from directory.hsds.report import Problem
+
+log = logging.getLogger(__name__)
 
 READ_AHEAD = ("language", "attribute")
 # Below this many bytes in those files, a second process is not worth its start.
@@ -44,7 +47,10 @@ def read_ahead(source: Source) -> None:
         return
     tables = [table for table in READ_AHEAD if source.paths[table] in source.names]
     if tables and sum(source.size(source.paths[table]) for table in tables) >= READ_AHEAD_FROM:
-        source.ahead = ReadAhead(source, tables)
+        try:
+            source.ahead = ReadAhead(source, tables)
+        except OSError as exc:  # no temporary file or no process to be had
+            log.warning("%s is read in one process: %s", source.label, exc)
 
 
 class ReadAhead:
@@ -55,7 +61,12 @@ class ReadAhead:
             table: tempfile.TemporaryFile() for table in tables}  # noqa: SIM115
         self.done: dict[str, tuple[list[Problem], str | None, bool]] = {}
         receiving, sending = Pipe(duplex=False)
-        self.pid = os.fork()
+        try:
+            self.pid = os.fork()
+        except OSError:
+            for connection in (receiving, sending, *self.files.values()):
+                connection.close()
+            raise
         if self.pid == 0:  # the child: never returns
             receiving.close()
             status = 1

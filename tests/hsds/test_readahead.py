@@ -172,3 +172,19 @@ def test_tables_the_child_cannot_write_are_read_in_place(
         assert _read_all(source) == in_place
         assert read_here == ["language", "attribute"]
         assert _reaped(ahead.pid) and not ahead.files
+
+
+def test_a_package_is_read_in_one_process_when_no_child_can_be_forked(
+        package: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with open_source(package) as source:
+        in_place = _read_all(source)
+
+    def no_fork() -> int:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(readahead.os, "fork", no_fork)
+    monkeypatch.setattr(readahead, "READ_AHEAD_FROM", 1)
+    with open_source(package) as source:
+        readahead.read_ahead(source)
+        assert isinstance(source, PackageSource) and source.ahead is None
+        assert _read_all(source) == in_place
