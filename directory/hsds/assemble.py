@@ -575,8 +575,6 @@ class Assembler:
 def _placed(location: LocationDraft, report: ImportReport) -> bool:
     """Place a listed location (kept on the draft for its listing), or drop it with a
     warning: its organization is imported without it."""
-    if location.data is not None:
-        return True
     problems: list[Problem] = []
     location.data = _location_data(location, problems)
     if location.data is not None:

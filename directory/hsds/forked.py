@@ -49,25 +49,42 @@ def can_fork() -> bool:
     return hasattr(os, "fork")
 
 
+def fork_child(work: Callable[[Connection], None],
+               failure: Callable[[str], object]) -> tuple[int, Connection]:
+    """Fork a child that runs ``work`` with the sending end of a pipe, then ends without
+    returning (``os._exit``: no clean-up, the database connections are the parent's). A
+    failure is sent as ``failure(traceback)``, for the parent to raise. Returns the child's
+    pid and the receiving end."""
+    receiving, sending = Pipe(duplex=False)
+    try:
+        pid = os.fork()
+    except OSError:
+        receiving.close()
+        sending.close()
+        raise
+    if pid == 0:  # the child: never returns
+        receiving.close()
+        status = 1
+        try:
+            work(sending)
+            status = 0
+        except BaseException:  # noqa: BLE001 - said to the parent, which raises it
+            with contextlib.suppress(BaseException):  # else the parent sees the pipe close
+                sending.send(failure(traceback.format_exc()))
+        finally:
+            os._exit(status)
+    sending.close()
+    return pid, receiving
+
+
 def create_in_child(drafts: list[OrgDraft], creator: Creator, plan: Plan,
                     progress: Callable[[int], None] | None, batch_size: int) -> None:
     """Plan every draft (``plan``: the one-process loop's body, which rejects into
     ``creator.report`` and returns the rows to write, or None) in a forked child; write what
     it sends through ``creator``, a batch at a time."""
-    receiving, sending = Pipe(duplex=False)
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        receiving.close()
-        status = 1
-        try:
-            _plan_all(drafts, creator, plan, sending, batch_size)
-            status = 0
-        except BaseException:  # noqa: BLE001 - said to the parent, which raises it
-            with contextlib.suppress(BaseException):  # else the parent sees the pipe close
-                sending.send(_Step(last=True, failure=traceback.format_exc()))
-        finally:
-            os._exit(status)  # no clean-up: the database connections are the parent's
-    sending.close()
+    pid, receiving = fork_child(
+        lambda sending: _plan_all(drafts, creator, plan, sending, batch_size),
+        lambda trace: _Step(last=True, failure=trace))
     try:
         _write_all(receiving, creator, progress)
     except BaseException:

@@ -78,7 +78,7 @@ def prepare_import(source: Source, *, strict: bool = False, dry_run: bool = Fals
                           dry_run=dry_run)
     categories = {category.code: category.name for category in service_categories()}
     assembler = Assembler(source, categories, report)
-    if processes > 1:
+    if processes > 1 and can_fork():
         read_ahead(source)
     with _rare_collections():
         drafts = assembler.run()

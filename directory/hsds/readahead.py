@@ -21,12 +21,11 @@ import os
 import pickle  # nosec B403
 import signal
 import tempfile
-import traceback
 from collections.abc import Callable, Iterator
-from multiprocessing import Pipe
 from multiprocessing.connection import Connection
 from typing import IO, Any
 
+from directory.hsds.forked import fork_child
 from directory.hsds.reader import HsdsReadError, PackageSource, Source, SourceRow
 from directory.hsds.report import Problem
 
@@ -42,8 +41,7 @@ def read_ahead(source: Source) -> None:
     """Start reading ``source``'s largest tables in a forked child when it is an HSDS 3.0
     package big enough to gain from it (older shapes are converted with state kept from
     table to table, and a JSON document is already in memory)."""
-    if not isinstance(source, PackageSource) or type(source) is not PackageSource \
-            or not hasattr(os, "fork"):
+    if type(source) is not PackageSource:
         return
     tables = [table for table in READ_AHEAD if source.paths[table] in source.names]
     if tables and sum(source.size(source.paths[table]) for table in tables) >= READ_AHEAD_FROM:
@@ -60,34 +58,28 @@ class ReadAhead:
         self.files: dict[str, IO[bytes]] = {  # closed once read, or by close()
             table: tempfile.TemporaryFile() for table in tables}  # noqa: SIM115
         self.done: dict[str, tuple[list[Problem], str | None, bool]] = {}
-        receiving, sending = Pipe(duplex=False)
         try:
-            self.pid = os.fork()
+            self.pid, receiving = fork_child(
+                lambda sending: self._write_all(source, tables, sending),
+                lambda trace: ("", [], trace, False))
         except OSError:
-            for connection in (receiving, sending, *self.files.values()):
-                connection.close()
+            for file in self.files.values():
+                file.close()
             raise
-        if self.pid == 0:  # the child: never returns
-            receiving.close()
-            status = 1
-            try:
-                source.reopen()
-                written = True
-                for table in tables:
-                    written = written and self._write(source, table, sending)
-                    if not written:
-                        sending.send((table, [], None, False))
-                status = 0
-            except BaseException:  # noqa: BLE001 - said to the parent, which raises it
-                with contextlib.suppress(BaseException):
-                    sending.send(("", [], traceback.format_exc(), False))
-            finally:
-                os._exit(status)  # no clean-up: the database connections are the parent's
-        sending.close()
         self.receiving: Connection | None = receiving
 
     def holds(self, table: str) -> bool:
         return table in self.files
+
+    def _write_all(self, source: PackageSource, tables: list[str], sending: Connection) -> None:
+        """The child's work: each table into its file, until one cannot be written; that one
+        and those after it are said to be left to the parent."""
+        source.reopen()
+        written = True
+        for table in tables:
+            written = written and self._write(source, table, sending)
+            if not written:
+                sending.send((table, [], None, False))
 
     @staticmethod
     def _dump(chunk: list[Any], file: IO[bytes]) -> None:
@@ -132,14 +124,15 @@ class ReadAhead:
                 raise RuntimeError(f"the import's reading process failed:\n{error}")
             self.done[name] = (found, error, written)
         found, error, written = self.done.pop(table)
+        file = self.files.pop(table)
+        if not self.files:  # the child has said all it will
+            self.close()
         if not written:
-            self.files.pop(table).close()
-            if not self.files:
-                self.close()
+            file.close()
             yield from in_place(table)
             return
         notes.extend(found)
-        with self.files.pop(table) as file:
+        with file:
             file.seek(0)
             while True:
                 try:
@@ -148,8 +141,6 @@ class ReadAhead:
                     break
                 for number, values, problems in chunk:
                     yield SourceRow(path, number, values, problems)
-        if not self.files:
-            self.close()
         if error is not None:
             raise HsdsReadError(error)
 
